@@ -1,0 +1,21 @@
+"""advlib: replication library for Zhang et al., adversarial images in CNNs and the brain.
+
+Public names are re-exported flatly here::
+
+    import advlib
+    model = advlib.load_model("efficientnet_lite0")
+    feats = advlib.extract_features(model, images)
+"""
+
+from .adversarial import (IMAGENET_MEAN_RGB, AdversarialResult, choose_targets, generate_ai,
+                          generate_an, image_distances, imagenet_mean_image, quantize)
+from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
+from .features import as_image_tensor, extract_features, record_layers
+from .models import (ALEXNET_WEIGHTS_ENV, LAYERS, MODELS, ModelWrapper, file_sha256,
+                     imagenet_categories, load_model)
+from .stimuli import (MANIFEST_COLUMNS, SUPERCLASSES, ImageSource, build_stimulus_set,
+                      discover_images, embedded_images, imagenet_wnids, load_manifest,
+                      load_stimulus_images, prepare_image, read_image, select_regular,
+                      stimulus_claims, summarize_stimuli)
+
+__version__ = "0.1.0"

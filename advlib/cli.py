@@ -1,0 +1,105 @@
+"""Command-line interface: ``advlib <subcommand> --help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import AdvlibError
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_models(args) -> int:
+    from .models import _SPECS
+
+    for name, spec in _SPECS.items():
+        print(name)
+        for layer, module in spec.readouts.items():
+            print(f"  {layer}  {spec.paper_names[layer]:<8} {module}")
+    return 0
+
+
+def _cmd_stimuli(args) -> int:
+    from .models import load_model
+    from .stimuli import build_stimulus_set, summarize_stimuli
+
+    model = load_model(args.model, device=args.device)
+    options = dict(images=args.images, n_images=args.n_images, seed=args.seed,
+                   min_size=args.min_size, threshold=args.threshold, max_steps=args.max_steps,
+                   batch_size=args.batch_size, require_correct=not args.no_require_correct,
+                   min_confidence=args.min_confidence)
+    if args.superclasses:
+        options.update(superclasses=args.superclasses, n_per_class=args.n_per_class)
+    manifest = build_stimulus_set(model, args.out, force=args.force, progress=True, **options)
+    print(summarize_stimuli(manifest).to_string(index=False))
+    failed = manifest[~manifest.converged]
+    if len(failed):
+        print(f"WARNING: {len(failed)} adversarial image(s) did not reach P >= {args.threshold} "
+              f"within {args.max_steps} steps (converged=False in the manifest): "
+              f"{', '.join(failed.image_id)}", file=sys.stderr)
+    print(f"wrote {args.out}/manifest.csv ({len(manifest)} images)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``advlib`` argument parser with all subcommands."""
+    from .models import MODELS
+
+    parser = argparse.ArgumentParser(
+        prog="advlib", description="Replication of Zhang et al.: adversarial images in "
+        "CNNs and the human brain. Each subcommand has its own --help.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the available models and their 8 readout layers",
+                       description="List the available models and their readout layers.")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("stimuli", help="select RE images and generate AN and AI images (Fig 1)",
+                       description="Select regular images, generate adversarial noise (AN) and "
+                       "adversarial interference (AI) images, write DIR/manifest.csv, PNGs and "
+                       "provenance.json. An up-to-date set is reused unless --force.")
+    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS,
+                   help="network (default: %(default)s, embedded weights)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--images", default="embedded", metavar="FOLDER|CSV",
+                   help="'embedded' (20 photos shipped in foolbox), a folder of class "
+                   "subfolders, or a CSV of path,label (default: %(default)s)")
+    p.add_argument("--n-images", type=int, default=None, metavar="N",
+                   help="at most N regular images (default: all that pass the criteria)")
+    p.add_argument("--seed", type=int, default=0, help="seed for AI target classes")
+    p.add_argument("--min-size", type=int, default=227,
+                   help="both image sides must exceed this (default: %(default)s, the paper's)")
+    p.add_argument("--min-confidence", type=float, default=None,
+                   help="require P(true class) above this (paper: 0.99; default: top-1 correct)")
+    p.add_argument("--no-require-correct", action="store_true",
+                   help="do not require top-1 correct classification of RE images")
+    p.add_argument("--superclasses", nargs="+", default=None,
+                   metavar="NAME", help="restrict to these superclasses (dogs, birds, cars, "
+                   "fruits, 'aquatic animals')")
+    p.add_argument("--n-per-class", type=int, default=None,
+                   help="images per superclass (with --superclasses; paper: 8)")
+    p.add_argument("--threshold", type=float, default=0.99,
+                   help="target confidence for AN and AI images (default: %(default)s)")
+    p.add_argument("--max-steps", type=int, default=300,
+                   help="optimizer step budget per image (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=8, help="images optimized together")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    p.set_defaults(func=_cmd_stimuli)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``advlib`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except AdvlibError as exc:
+        print(f"advlib {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Layer activations of a :class:`~advlib.models.ModelWrapper` through forward hooks."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .errors import InputError, expect
+from .models import ModelWrapper
+
+__all__ = ["extract_features", "as_image_tensor", "record_layers"]
+
+
+def as_image_tensor(images, parameter: str = "images") -> torch.Tensor:
+    """Validate a batch of images and return it as a float32 tensor on the CPU.
+
+    Parameters
+    ----------
+    images : numpy.ndarray or torch.Tensor, shape (n, 3, H, W)
+        Pixels in [0, 1].
+    parameter : str
+        Name used in error messages.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, 3, H, W), float32
+
+    Raises
+    ------
+    InputError
+        Wrong type, shape, non-finite values or values outside [0, 1].
+    """
+    expect(isinstance(images, (np.ndarray, torch.Tensor)), parameter, type(images).__name__,
+           "a numpy array or torch tensor of shape (n, 3, H, W)")
+    tensor = torch.as_tensor(images).detach()
+    expect(tensor.ndim == 4 and tensor.shape[1] == 3 and tensor.shape[0] > 0, f"{parameter}.shape",
+           tuple(tensor.shape), "(n, 3, H, W) with n >= 1")
+    tensor = tensor.to(torch.float32)
+    expect(bool(torch.isfinite(tensor).all()), parameter, "array with NaN or inf",
+           "finite pixel values")
+    lo, hi = float(tensor.min()), float(tensor.max())
+    expect(lo >= -1e-6 and hi <= 1 + 1e-6, f"{parameter} range", (round(lo, 4), round(hi, 4)),
+           "pixels in [0, 1] (the model normalizes internally)")
+    return tensor.clamp_(0.0, 1.0)
+
+
+@contextmanager
+def record_layers(model: ModelWrapper, layers: Sequence[str]) -> Iterator[dict]:
+    """Register copying forward hooks on readout ``layers`` for the duration of a block.
+
+    Each forward pass stores, per layer, a detached float32 *copy* of the module output
+    flattened to ``(n, n_units)`` (a copy, so that in-place operations that run later,
+    such as AlexNet's ``ReLU(inplace=True)``, cannot alter what was recorded).
+
+    Yields
+    ------
+    dict of str to torch.Tensor
+        Filled on every forward pass; overwritten by the next one.
+    """
+    store: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def _hook_for(layer):
+        def hook(_module, _inputs, output):
+            store[layer] = output.detach().flatten(1).to("cpu", torch.float32, copy=True)
+        return hook
+
+    try:
+        for layer in layers:
+            handles.append(model.module_for(layer).register_forward_hook(_hook_for(layer)))
+        yield store
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def extract_features(model: ModelWrapper, images, layers: Sequence[str] | None = None,
+                     batch_size: int = 16, progress: bool = False) -> dict[str, np.ndarray]:
+    """Activations of readout layers for a set of images.
+
+    Parameters
+    ----------
+    model : ModelWrapper
+        From :func:`advlib.models.load_model`.
+    images : numpy.ndarray or torch.Tensor, shape (n_images, 3, H, W)
+        Pixels in [0, 1].
+    layers : sequence of str, optional
+        Subset of ``model.layers``; all eight when omitted.
+    batch_size : int
+        Images per forward pass.
+    progress : bool
+        Show a tqdm progress bar over batches.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``layer -> float32 array (n_images, n_units)``, units in the module's
+        ``(channel, row, column)`` order flattened.
+
+    Raises
+    ------
+    InputError
+        Bad images or batch size.
+    ModelError
+        Unknown layer.
+    """
+    layers = list(model.layers if layers is None else layers)
+    expect(len(layers) > 0, "layers", layers, f"a non-empty subset of {model.layers}")
+    for layer in layers:
+        model.module_for(layer)  # raises ModelError naming the layer
+    expect(isinstance(batch_size, int) and batch_size >= 1, "batch_size", batch_size,
+           "a positive integer")
+    tensor = as_image_tensor(images)
+    n = tensor.shape[0]
+    out: dict[str, np.ndarray] = {}
+    starts = range(0, n, batch_size)
+    with record_layers(model, layers) as store, torch.no_grad():
+        for start in tqdm(starts, desc=f"features {model.name}", disable=not progress,
+                          unit="batch"):
+            batch = tensor[start:start + batch_size].to(model.device)
+            model(batch)
+            for layer in layers:
+                acts = store[layer].numpy()
+                if layer not in out:
+                    out[layer] = np.empty((n, acts.shape[1]), dtype=np.float32)
+                out[layer][start:start + len(batch)] = acts
+    return out

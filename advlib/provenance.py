@@ -1,0 +1,62 @@
+"""Provenance records and atomic writes (nothing half-written on failure)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["package_versions", "provenance_record", "atomic_path", "write_json", "write_csv"]
+
+_PACKAGES = ("advlib", "torch", "torchvision", "timm", "numpy", "scipy", "pandas", "pillow",
+             "rsatoolbox", "nilearn", "pymannkendall", "scikit-learn")
+
+
+def package_versions(packages=_PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages results depend on (``"not installed"`` if absent)."""
+    out = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def provenance_record(stage: str, parameters: dict, **extra) -> dict:
+    """A provenance dictionary: stage, parameters, versions, time, command line."""
+    return {"stage": stage, "parameters": parameters, "created": time.strftime(
+        "%Y-%m-%dT%H:%M:%S%z"), "versions": package_versions(), "argv": sys.argv, **extra}
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_csv(path: str | os.PathLike, frame) -> None:
+    """Write a pandas DataFrame as CSV without the index, atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
