@@ -13,6 +13,8 @@ from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsN
 from .features import as_image_tensor, extract_features, record_layers
 from .models import (ALEXNET_WEIGHTS_ENV, LAYERS, MODELS, ModelWrapper, file_sha256,
                      imagenet_categories, load_model)
+from .notebooks import NOTEBOOKS, PROFILES, NotebookError, run_notebook, run_notebooks
+from .plotting import KIND_COLORS, plot_stimulus_grid
 from .stimuli import (MANIFEST_COLUMNS, SUPERCLASSES, ImageSource, build_stimulus_set,
                       discover_images, embedded_images, imagenet_wnids, load_manifest,
                       load_stimulus_images, prepare_image, read_image, select_regular,

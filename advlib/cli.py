@@ -42,6 +42,15 @@ def _cmd_stimuli(args) -> int:
     return 0
 
 
+def _cmd_notebooks(args) -> int:
+    from .notebooks import run_notebooks
+
+    for path in run_notebooks(profile=args.profile, model=args.model,
+                              results_dir=args.results, out_dir=args.out, names=args.only):
+        print(f"executed {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``advlib`` argument parser with all subcommands."""
     from .models import MODELS
@@ -87,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.set_defaults(func=_cmd_stimuli)
+
+    p = sub.add_parser("notebooks", help="execute the notebooks with papermill for the book",
+                       description="Execute the parameterized notebooks under a profile "
+                       "(full: the paper's settings; smoke: tiny, for CI) into --out.")
+    p.add_argument("--profile", default="full", choices=("full", "smoke"))
+    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
+    p.add_argument("--results", default="results", metavar="DIR", help="results root")
+    p.add_argument("--out", default="book/generated", metavar="DIR",
+                   help="where executed notebooks go (default: %(default)s)")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="run only these notebooks (file stems)")
+    p.set_defaults(func=_cmd_notebooks)
     return parser
 
 

@@ -1,0 +1,141 @@
+"""Execute the project's parameterized notebooks with papermill, per profile.
+
+Profiles
+--------
+``full``
+    The paper's settings (1000 permutations and bootstraps, all images, ...).
+``smoke``
+    Tiny settings that still execute every cell; used by the tests and CI.
+
+Each notebook is executed into a temporary file and renamed onto its output path only
+when every cell ran, so a failing notebook never leaves a half-executed page behind.
+The cell papermill injects with the parameters is tagged ``remove-cell`` so the book
+shows the notebook's own parameter cell (with its comments) but not the injected copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import AdvlibError, expect
+
+__all__ = ["NOTEBOOKS", "PROFILES", "notebook_parameters", "run_notebook", "run_notebooks",
+           "NotebookError"]
+
+#: Notebooks in book order (file stem in ``notebooks/``).
+NOTEBOOKS: tuple[str, ...] = ("01_stimuli",)
+
+#: Parameters per profile per notebook; ``model`` and ``results_dir`` are added at run time.
+PROFILES: dict[str, dict[str, dict]] = {
+    "full": {
+        "01_stimuli": {"images": "embedded", "n_images": None, "max_steps": 300, "seed": 0},
+    },
+    "smoke": {
+        "01_stimuli": {"images": "embedded", "n_images": 2, "max_steps": 300, "seed": 0},
+    },
+}
+
+
+class NotebookError(AdvlibError, RuntimeError):
+    """A notebook failed to execute; the message shows the failing cell's error."""
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def notebook_parameters(name: str, profile: str, model: str, results_dir) -> dict:
+    """The papermill parameters of notebook ``name`` under ``profile``.
+
+    Parameters
+    ----------
+    name : str
+        Notebook stem, one of :data:`NOTEBOOKS`.
+    profile : {"full", "smoke"}
+    model : str
+        Model name passed to the notebook.
+    results_dir : str or path
+        Results root passed to the notebook (made absolute).
+
+    Returns
+    -------
+    dict
+    """
+    expect(profile in PROFILES, "profile", profile, f"one of {', '.join(PROFILES)}")
+    expect(name in PROFILES[profile], "notebook", name, f"one of {', '.join(NOTEBOOKS)}")
+    return {**PROFILES[profile][name], "model": model,
+            "results_dir": str(Path(results_dir).resolve())}
+
+
+def run_notebook(source, output, parameters: dict, kernel: str = "python3",
+                 progress: bool = True) -> Path:
+    """Execute one notebook with papermill; write ``output`` only on success.
+
+    Parameters
+    ----------
+    source, output : str or path
+        Input notebook and executed copy.
+    parameters : dict
+        Values injected into the ``parameters`` cell.
+    kernel : str
+        Jupyter kernel name.
+    progress : bool
+        Show papermill's per-cell progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+        ``output``.
+
+    Raises
+    ------
+    NotebookError
+        A cell raised; the message names the notebook and shows the cell's error.
+    """
+    import nbformat
+    import papermill as pm
+
+    source, output = Path(source), Path(output)
+    expect(source.is_file(), "notebook", str(source), "an existing .ipynb file")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.stem}.partial.ipynb")
+    try:
+        pm.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name=kernel,
+                            progress_bar=progress, cwd=str(source.parent))
+    except pm.PapermillExecutionError as exc:
+        raise NotebookError(f"notebook {source.name} failed in cell {exc.exec_count}: "
+                            f"{exc.ename}: {exc.evalue}\n{''.join(exc.traceback)[-2000:]}"
+                            ) from None
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    nb = nbformat.read(tmp, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, output)
+    return output
+
+
+def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
+                  results_dir="results", out_dir="book/generated", names=None,
+                  notebooks_dir=None) -> list[Path]:
+    """Execute every notebook (or ``names``) under a profile into ``out_dir``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The executed notebooks, in book order.
+    """
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir else _repo_root() / "notebooks"
+    names = list(NOTEBOOKS if names is None else names)
+    done = []
+    for name in names:
+        params = notebook_parameters(name, profile, model, results_dir)
+        done.append(run_notebook(notebooks_dir / f"{name}.ipynb", Path(out_dir) / f"{name}.ipynb",
+                                 params))
+    return done
