@@ -16,6 +16,7 @@ shows the notebook's own parameter cell (with its comments) but not the injected
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import AdvlibError, expect
@@ -35,6 +36,9 @@ PROFILES: dict[str, dict[str, dict]] = {
         "01_stimuli": {"images": "embedded", "n_images": 2, "max_steps": 300, "seed": 0},
     },
 }
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class NotebookError(AdvlibError, RuntimeError):
@@ -103,13 +107,12 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
     try:
         pm.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name=kernel,
                             progress_bar=progress, cwd=str(source.parent))
-    except pm.PapermillExecutionError as exc:
-        raise NotebookError(f"notebook {source.name} failed in cell {exc.exec_count}: "
-                            f"{exc.ename}: {exc.evalue}\n{''.join(exc.traceback)[-2000:]}"
-                            ) from None
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, pm.PapermillExecutionError):
+            trace = _ANSI.sub("", "\n".join(exc.traceback))[-2000:]
+            raise NotebookError(f"notebook {source.name} failed in cell {exc.exec_count}: "
+                                f"{exc.ename}: {exc.evalue}\n{trace}") from None
         raise
     nb = nbformat.read(tmp, as_version=4)
     for cell in nb.cells:

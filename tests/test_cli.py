@@ -1,0 +1,51 @@
+import subprocess
+import sys
+
+import pytest
+
+from advlib.cli import build_parser, main
+
+SUBCOMMANDS = ["models", "stimuli", "notebooks"]
+
+
+def test_every_subcommand_is_listed_and_has_help(capsys):
+    parser = build_parser()
+    actions = [a for a in parser._actions if a.dest == "command"][0]
+    assert sorted(actions.choices) == sorted(SUBCOMMANDS)
+    for name in SUBCOMMANDS:
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0
+        assert "usage: advlib " + name in capsys.readouterr().out
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "advlib.cli", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "stimuli" in out and "notebooks" in out
+
+
+def test_models_lists_readouts(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "alexnet" in out and "layer1  conv1" in out and "layer8  logits" in out
+
+
+def test_unknown_model_is_rejected_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["stimuli", "--model", "vgg", "--out", "x"])
+    assert info.value.code == 2
+    assert "invalid choice: 'vgg'" in capsys.readouterr().err
+
+
+def test_library_errors_become_a_one_line_message(tmp_path, capsys):
+    code = main(["stimuli", "--out", str(tmp_path / "o"), "--images", str(tmp_path / "none")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("advlib stimuli: error: images=") and "Traceback" not in err
+
+
+def test_stimuli_command_uses_the_cache(stim_dir, capsys):
+    assert main(["stimuli", "--out", str(stim_dir), "--n-images", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote" in out and "(6 images)" in out

@@ -1,0 +1,105 @@
+import hashlib
+
+import pytest
+import torch
+
+from advlib import (ALEXNET_WEIGHTS_ENV, LAYERS, AdvlibError, ModelError, WeightsNotFoundError,
+                    extract_features, file_sha256, load_model)
+
+EFFNET_UNITS = {"layer1": 32 * 112 * 112, "layer2": 24 * 56 * 56, "layer3": 40 * 28 * 28,
+                "layer4": 80 * 14 * 14, "layer5": 112 * 14 * 14, "layer6": 192 * 7 * 7,
+                "layer7": 1280, "layer8": 1000}
+ALEXNET_UNITS = {"layer1": 64 * 55 * 55, "layer2": 192 * 27 * 27, "layer3": 384 * 13 * 13,
+                 "layer4": 256 * 13 * 13, "layer5": 256 * 13 * 13, "layer6": 4096,
+                 "layer7": 4096, "layer8": 1000}
+
+
+def test_efficientnet_layers_shapes_and_metadata(model):
+    assert model.layers == list(LAYERS)
+    assert len(model.categories) == 1000 and model.categories[1] == "goldfish"
+    assert len(model.weights_sha256) == 64
+    feats = extract_features(model, torch.rand(2, 3, 224, 224))
+    assert {k: v.shape[1] for k, v in feats.items()} == EFFNET_UNITS
+    assert all(v.dtype.name == "float32" and v.shape[0] == 2 for v in feats.values())
+
+
+def test_alexnet_layers_shapes(alexnet_random):
+    assert alexnet_random.weights_sha256 == "random-init"
+    assert alexnet_random.paper_names["layer1"] == "conv1"
+    feats = extract_features(alexnet_random, torch.rand(3, 3, 224, 224))
+    assert {k: v.shape[1] for k, v in feats.items()} == ALEXNET_UNITS
+
+
+def test_normalization_happens_inside_the_wrapper(model):
+    x = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        expected = model.net((x - 0.5) / 0.5)
+        assert torch.allclose(model(x), expected)
+        assert not torch.allclose(model(x), model.net(x), atol=1e-3)
+
+
+def test_unknown_model_names_the_value():
+    with pytest.raises(ModelError, match=r"model='resnet9000': expected one of "
+                                         r"alexnet, efficientnet_lite0"):
+        load_model("resnet9000")
+
+
+def test_unknown_layer_names_the_value(model):
+    with pytest.raises(ModelError, match=r"layer='layer9': expected one of layer1"):
+        model.module_for("layer9")
+
+
+def test_bad_device_is_a_clear_error():
+    with pytest.raises(AdvlibError, match="device='gpu0'"):
+        load_model("efficientnet_lite0", device="gpu0")
+
+
+def _alexnet_file(tmp_path):
+    from torchvision.models import alexnet
+
+    torch.manual_seed(3)
+    net = alexnet(weights=None)
+    path = tmp_path / "alexnet-owt-7be5be79.pth"
+    torch.save(net.state_dict(), path)
+    return net, path
+
+
+def test_alexnet_weights_from_env_file_offline(tmp_path, monkeypatch, no_network):
+    net, path = _alexnet_file(tmp_path)
+    monkeypatch.setenv(ALEXNET_WEIGHTS_ENV, str(path))
+    loaded = load_model("alexnet", device="cpu")
+    assert loaded.weights_sha256 == file_sha256(path)
+    assert loaded.weights_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert torch.equal(loaded.net.features[0].weight, net.features[0].weight)
+
+
+def test_alexnet_weights_from_hub_cache_offline(tmp_path, monkeypatch, no_network):
+    monkeypatch.delenv(ALEXNET_WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    net, path = _alexnet_file(tmp_path / "hub" / "checkpoints")
+    loaded = load_model("alexnet", device="cpu")
+    assert torch.equal(loaded.net.classifier[6].bias, net.classifier[6].bias)
+
+
+def test_alexnet_offline_without_weights_is_a_clear_error(tmp_path, monkeypatch, no_network):
+    monkeypatch.delenv(ALEXNET_WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(WeightsNotFoundError) as info:
+        load_model("alexnet")
+    message = str(info.value)
+    assert "alexnet-owt-7be5be79.pth" in message
+    assert str(tmp_path / "hub" / "checkpoints") in message
+    assert ALEXNET_WEIGHTS_ENV in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_alexnet_env_file_missing_or_corrupt(tmp_path, monkeypatch):
+    monkeypatch.setenv(ALEXNET_WEIGHTS_ENV, str(tmp_path / "nope.pth"))
+    with pytest.raises(WeightsNotFoundError, match="ADVLIB_ALEXNET_WEIGHTS=.*nope.pth"):
+        load_model("alexnet")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a state dict")
+    monkeypatch.setenv(ALEXNET_WEIGHTS_ENV, str(bad))
+    with pytest.raises(WeightsNotFoundError, match="expected a torchvision AlexNet state dict"):
+        load_model("alexnet")

@@ -1,0 +1,62 @@
+"""Every notebook is thin (no definitions, tagged parameters, no outputs) and executes
+end to end in the smoke profile."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from advlib import NOTEBOOKS, PROFILES, NotebookError, run_notebook
+from advlib.notebooks import notebook_parameters
+
+ROOT = Path(__file__).resolve().parent.parent
+NB_DIR = ROOT / "notebooks"
+
+
+def test_every_notebook_is_registered_in_both_profiles():
+    assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == sorted(NOTEBOOKS)
+    for profile in PROFILES.values():
+        assert set(profile) == set(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_thin(name):
+    nb = json.loads((NB_DIR / f"{name}.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    tagged = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1
+    assert not any(c.get("outputs") for c in code)
+    for cell in code:
+        for line in "".join(cell["source"]).splitlines():
+            assert not line.lstrip().startswith(("def ", "class ", "lambda"))
+    assert nb["cells"][0]["cell_type"] == "markdown" and "".join(nb["cells"][0]["source"]).startswith("# ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_executes_in_smoke_profile(name, tmp_path):
+    params = notebook_parameters(name, "smoke", "efficientnet_lite0", tmp_path / "results")
+    out = run_notebook(NB_DIR / f"{name}.ipynb", tmp_path / "out" / f"{name}.ipynb", params,
+                       progress=False)
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "remove-cell" in injected[0].metadata.tags
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    assert any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+               for o in c.get("outputs", []))
+
+
+def test_failing_notebook_reports_the_cell_and_writes_nothing(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("raise ValueError(f'bad x={x}')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    src = tmp_path / "bad.ipynb"
+    nbformat.write(nb, src)
+    with pytest.raises(NotebookError, match="bad.ipynb failed in cell 3: ValueError: bad x=5"):
+        run_notebook(src, tmp_path / "out" / "bad.ipynb", {"x": 5}, progress=False)
+    assert not list((tmp_path / "out").iterdir())
