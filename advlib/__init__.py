@@ -9,15 +9,22 @@ Public names are re-exported flatly here::
 
 from .adversarial import (IMAGENET_MEAN_RGB, AdversarialResult, choose_targets, generate_ai,
                           generate_an, image_distances, imagenet_mean_image, quantize)
+from .cnn import (CNN_RSA_COLUMNS, KINDS, CNNRSAResult, cnn_claims, cnn_rsa, layer_rdms, load_cnn_results,
+                  stimulus_features)
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
 from .features import as_image_tensor, extract_features, record_layers
 from .models import (ALEXNET_WEIGHTS_ENV, LAYERS, MODELS, ModelWrapper, file_sha256,
                      imagenet_categories, load_model)
 from .notebooks import NOTEBOOKS, PROFILES, NotebookError, run_notebook, run_notebooks
-from .plotting import KIND_COLORS, plot_stimulus_grid
+from .plotting import (KIND_COLORS, plot_layer_similarities, plot_null_distributions,
+                       plot_rdm_triplet, plot_stimulus_grid)
+from .rsa import (COMPARISONS, METRICS, check_rdm, compare_rdms, compute_rdm, from_rsatoolbox,
+                  square_rdm, to_rsatoolbox, upper_triangle)
 from .stimuli import (MANIFEST_COLUMNS, SUPERCLASSES, ImageSource, build_stimulus_set,
                       discover_images, embedded_images, imagenet_wnids, load_manifest,
                       load_stimulus_images, prepare_image, read_image, select_regular,
                       stimulus_claims, summarize_stimuli)
+from .stats import (BootstrapResult, PermutationResult, bootstrap_p, bootstrap_similarities,
+                    mann_kendall, percentile_ci, permutation_test, rng_from)
 
 __version__ = "0.1.0"

@@ -42,6 +42,26 @@ def _cmd_stimuli(args) -> int:
     return 0
 
 
+def _cmd_cnn_rsa(args) -> int:
+    from pathlib import Path
+
+    from .cnn import cnn_rsa
+    from .models import load_model
+
+    model = load_model(args.model, device=args.device)
+    out = Path(args.results) / args.model
+    stim = args.stimuli or out / "stimuli"
+    res = cnn_rsa(model, stim, out, metric=args.metric, method=args.method,
+                              n_perm=args.n_perm, n_boot=args.n_boot, seed=args.seed,
+                              ci_level=args.ci_level, progress=True)
+    table, trend = res.table, res.trend
+    print(table[["layer", "layer_name", "re_an", "re_ai", "p_perm_re_an", "p_perm_re_ai",
+                 "p_diff"]].round(4).to_string(index=False))
+    print(trend[["similarity", "trend", "tau", "p"]].round(4).to_string(index=False))
+    print(f"wrote {out}/cnn_rsa.csv and {out}/cnn_trend.csv")
+    return 0
+
+
 def _cmd_notebooks(args) -> int:
     from .notebooks import run_notebooks
 
@@ -54,6 +74,7 @@ def _cmd_notebooks(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``advlib`` argument parser with all subcommands."""
     from .models import MODELS
+    from .rsa import COMPARISONS, METRICS
 
     parser = argparse.ArgumentParser(
         prog="advlib", description="Replication of Zhang et al.: adversarial images in "
@@ -96,6 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.set_defaults(func=_cmd_stimuli)
+
+    p = sub.add_parser("cnn-rsa", help="RE-AN and RE-AI RDM similarity per layer (Fig 2B, Fig 5)",
+                       description="RDMs of the RE, AN and AI images in each of the 8 layers, "
+                       "RE-AN and RE-AI similarity with permutation tests, image-bootstrap CIs "
+                       "and difference test, Mann-Kendall trends. Writes "
+                       "RESULTS/MODEL/cnn_rsa.csv and cnn_trend.csv; features are cached.")
+    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
+    p.add_argument("--stimuli", default=None, metavar="DIR",
+                   help="stimulus folder (default: RESULTS/MODEL/stimuli)")
+    p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
+    p.add_argument("--n-perm", type=int, default=1000, help="permutations (default: 1000)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of all resampling")
+    p.add_argument("--metric", default="correlation", choices=METRICS, help="RDM dissimilarity")
+    p.add_argument("--method", default="spearman", choices=COMPARISONS, help="RDM comparison")
+    p.add_argument("--ci-level", type=float, default=0.95, help="bootstrap CI level")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    p.set_defaults(func=_cmd_cnn_rsa)
 
     p = sub.add_parser("notebooks", help="execute the notebooks with papermill for the book",
                        description="Execute the parameterized notebooks under a profile "

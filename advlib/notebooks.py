@@ -25,15 +25,17 @@ __all__ = ["NOTEBOOKS", "PROFILES", "notebook_parameters", "run_notebook", "run_
            "NotebookError"]
 
 #: Notebooks in book order (file stem in ``notebooks/``).
-NOTEBOOKS: tuple[str, ...] = ("01_stimuli",)
+NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa")
 
 #: Parameters per profile per notebook; ``model`` and ``results_dir`` are added at run time.
 PROFILES: dict[str, dict[str, dict]] = {
     "full": {
         "01_stimuli": {"images": "embedded", "n_images": None, "max_steps": 300, "seed": 0},
+        "02_cnn_rsa": {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
     },
     "smoke": {
-        "01_stimuli": {"images": "embedded", "n_images": 2, "max_steps": 300, "seed": 0},
+        "01_stimuli": {"images": "embedded", "n_images": 4, "max_steps": 300, "seed": 0},
+        "02_cnn_rsa": {"n_perm": 50, "n_boot": 50, "seed": 0, "layer": "layer3"},
     },
 }
 

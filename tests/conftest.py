@@ -25,12 +25,26 @@ def alexnet_random():
 
 
 @pytest.fixture(scope="session")
-def stim_dir(model, tmp_path_factory):
-    """A 2-image RE/AN/AI set on the embedded model (the smoke profile's size)."""
+def results_root(tmp_path_factory):
+    """A results tree shared by the tests and the smoke-profile notebooks."""
+    return tmp_path_factory.mktemp("results")
+
+
+@pytest.fixture(scope="session")
+def smoke_stimulus_options():
+    from advlib.notebooks import PROFILES
+
+    opts = dict(PROFILES["smoke"]["01_stimuli"])
+    return {k: opts[k] for k in ("images", "n_images", "seed", "max_steps")}
+
+
+@pytest.fixture(scope="session")
+def stim_dir(model, results_root, smoke_stimulus_options):
+    """The smoke profile's RE/AN/AI set (4 embedded images) on the embedded model."""
     from advlib import build_stimulus_set
 
-    out = tmp_path_factory.mktemp("stimuli") / "set"
-    build_stimulus_set(model, out, n_images=2, seed=0, progress=False)
+    out = results_root / "efficientnet_lite0" / "stimuli"
+    build_stimulus_set(model, out, progress=False, **smoke_stimulus_options)
     return out
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from advlib.cli import build_parser, main
 
-SUBCOMMANDS = ["models", "stimuli", "notebooks"]
+SUBCOMMANDS = ["models", "stimuli", "cnn-rsa", "notebooks"]
 
 
 def test_every_subcommand_is_listed_and_has_help(capsys):
@@ -45,7 +45,16 @@ def test_library_errors_become_a_one_line_message(tmp_path, capsys):
     assert err.startswith("advlib stimuli: error: images=") and "Traceback" not in err
 
 
-def test_stimuli_command_uses_the_cache(stim_dir, capsys):
-    assert main(["stimuli", "--out", str(stim_dir), "--n-images", "2"]) == 0
+def test_stimuli_command_uses_the_cache(stim_dir, capsys, monkeypatch):
+    monkeypatch.setattr("advlib.adversarial.generate_an", None)  # would fail if rebuilt
+    assert main(["stimuli", "--out", str(stim_dir), "--n-images", "4"]) == 0
     out = capsys.readouterr().out
-    assert "wrote" in out and "(6 images)" in out
+    assert "wrote" in out and "(12 images)" in out
+
+
+def test_cnn_rsa_command_writes_tables(stim_dir, tmp_path, capsys):
+    code = main(["cnn-rsa", "--stimuli", str(stim_dir), "--results", str(tmp_path),
+                 "--n-perm", "20", "--n-boot", "20"])
+    assert code == 0
+    assert (tmp_path / "efficientnet_lite0" / "cnn_rsa.csv").is_file()
+    assert "re_ai" in capsys.readouterr().out

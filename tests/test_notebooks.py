@@ -34,10 +34,10 @@ def test_notebook_is_thin(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_executes_in_smoke_profile(name, tmp_path):
-    params = notebook_parameters(name, "smoke", "efficientnet_lite0", tmp_path / "results")
-    out = run_notebook(NB_DIR / f"{name}.ipynb", tmp_path / "out" / f"{name}.ipynb", params,
+@pytest.mark.parametrize("name", NOTEBOOKS)  # in book order: later ones read earlier results
+def test_notebook_executes_in_smoke_profile(name, stim_dir, results_root, tmp_path):
+    params = notebook_parameters(name, "smoke", "efficientnet_lite0", results_root)
+    out = run_notebook(NB_DIR / f"{name}.ipynb", tmp_path / f"{name}.ipynb", params,
                        progress=False)
     nb = nbformat.read(out, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]

@@ -137,28 +137,29 @@ def test_selection_confidence_superclasses_and_one_per_category(model):
 def test_manifest_schema_and_provenance(stim_dir, model):
     manifest = load_manifest(stim_dir)
     assert list(manifest.columns[:len(MANIFEST_COLUMNS)]) == MANIFEST_COLUMNS
-    assert len(manifest) == 6 and sorted(manifest.kind.unique()) == ["AI", "AN", "RE"]
+    assert len(manifest) == 12 and sorted(manifest.kind.unique()) == ["AI", "AN", "RE"]
     assert manifest.image_id.is_unique
     re = manifest[manifest.kind == "RE"]
     assert (re.n_steps == 0).all() and np.isinf(re.psnr).all()
     prov = json.loads((stim_dir / "provenance.json").read_text())
     assert prov["model"]["weights_sha256"] == model.weights_sha256
-    assert prov["parameters"]["n_images"] == 2 and prov["n_not_converged"] == 0
+    assert prov["parameters"]["n_images"] == 4 and prov["n_not_converged"] == 0
     assert "torch" in prov["versions"]
     claims = stimulus_claims(manifest)
     assert list(claims.columns) == ["claim", "paper", "here", "holds"]
-    # the embedded model is correct on both RE images but not 0.99-confident (0.70, 0.98)
+    # the embedded model is correct on the 4 RE images but not 0.99-confident (0.70, 0.98, ...)
     assert claims.holds.tolist() == [True, False, True, True, True, True]
     summary = summarize_stimuli(manifest).set_index("kind")
-    assert summary.loc["AI", "n_converged"] == 2 and summary.loc["AN", "median_psnr_vs_RE_dB"] < 20
+    assert summary.loc["AI", "n_converged"] == 4 and summary.loc["AN", "median_psnr_vs_RE_dB"] < 20
 
 
-def test_up_to_date_set_is_reused(stim_dir, model, monkeypatch):
+def test_up_to_date_set_is_reused(stim_dir, model, monkeypatch, smoke_stimulus_options):
     def fail(*a, **k):
         raise AssertionError("rebuilt although up to date")
 
     monkeypatch.setattr("advlib.adversarial.generate_an", fail)
-    assert len(build_stimulus_set(model, stim_dir, n_images=2, seed=0, progress=False)) == 6
+    manifest = build_stimulus_set(model, stim_dir, progress=False, **smoke_stimulus_options)
+    assert len(manifest) == 12
 
 
 def test_failed_build_leaves_previous_set_intact(stim_dir, model, monkeypatch, tmp_path):

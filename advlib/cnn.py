@@ -1,0 +1,313 @@
+"""CNN representational similarity (paper Fig 2B and Fig 5): RE-AN and RE-AI per layer.
+
+For each readout layer, RDMs of the RE, AN and AI images are computed from the layer's
+activations; RE-AN and RE-AI similarity (Spearman by default) are tested against
+permutation nulls, bootstrapped over images for confidence intervals and for the test of
+their difference, and their trends across layers are tested with Mann-Kendall.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .errors import StimulusError, expect
+from .features import extract_features
+from .provenance import atomic_path, provenance_record, write_csv, write_json
+from .rsa import compute_rdm
+from .stats import bootstrap_similarities, mann_kendall, permutation_test
+from .stimuli import load_manifest, load_stimulus_images
+
+__all__ = ["KINDS", "CNN_RSA_COLUMNS", "CNNRSAResult", "stimulus_features", "layer_rdms", "cnn_rsa",
+           "cnn_claims", "load_cnn_results"]
+
+KINDS = ("RE", "AN", "AI")
+CNN_RSA_COLUMNS = ["layer", "re_an", "re_ai", "re_an_ci_low", "re_an_ci_high", "re_ai_ci_low",
+                   "re_ai_ci_high", "p_perm_re_an", "p_perm_re_ai", "p_diff"]
+_FEATURE_CACHE_VERSION = 1
+
+
+@dataclass
+class CNNRSAResult:
+    """Everything :func:`cnn_rsa` computed.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per layer (:data:`CNN_RSA_COLUMNS` plus ``n_boot_valid``, the resamples
+        that had enough distinct image pairs, ``layer_name``, ``n_images``, ``metric``,
+        ``method``, ``ci_level``).
+    trend : pandas.DataFrame
+        Mann-Kendall tests of ``re_an`` and ``re_ai`` across layers.
+    rdms : dict
+        ``kind -> layer -> (n, n)`` RDMs that entered the analysis.
+    permutations : dict
+        ``layer -> {"AN": PermutationResult, "AI": PermutationResult}``.
+    bootstraps : dict
+        ``layer -> BootstrapResult`` (keys ``"AN"``, ``"AI"``).
+    images : list of str
+        The ``source_id`` of the regular images used, in RDM order.
+    """
+
+    table: pd.DataFrame
+    trend: pd.DataFrame
+    rdms: dict
+    permutations: dict
+    bootstraps: dict
+    images: list
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _usable_sources(manifest: pd.DataFrame, only_converged: bool) -> list[str]:
+    """Regular images whose AN and AI images both converged (or all, if not required)."""
+    sources = sorted(manifest.source_id.unique())
+    if not only_converged:
+        return sources
+    failed = set(manifest.loc[~manifest.converged, "source_id"])
+    return [s for s in sources if s not in failed]
+
+
+def stimulus_features(model, stim_dir, cache_dir=None, layers=None, batch_size: int = 16,
+                      progress: bool = False) -> dict:
+    """Activations of every stimulus in a set, per kind and layer, cached on disk.
+
+    The cache (``cache_dir/features_<KIND>.npz`` plus ``key.json``) is reused when the
+    manifest, model, weights and layers are unchanged, and rewritten atomically otherwise.
+
+    Parameters
+    ----------
+    model : ModelWrapper
+    stim_dir : str or path
+        A stimulus folder from :func:`advlib.stimuli.build_stimulus_set`.
+    cache_dir : str or path, optional
+        Where to cache; no caching when ``None``.
+    layers : sequence of str, optional
+        Default: all eight.
+    batch_size : int
+    progress : bool
+
+    Returns
+    -------
+    dict of str to dict of str to numpy.ndarray
+        ``kind -> layer -> (n_images, n_units)`` float32, rows ordered by ``source_id``.
+    """
+    stim_dir = Path(stim_dir)
+    manifest = load_manifest(stim_dir)
+    layers = list(model.layers if layers is None else layers)
+    key = {"version": _FEATURE_CACHE_VERSION, "model": model.name,
+           "weights_sha256": model.weights_sha256, "layers": layers,
+           "manifest_sha256": _file_sha256(stim_dir / "manifest.csv"),
+           "n_images": int(len(manifest))}
+    if cache_dir is not None:
+        cache_dir = Path(cache_dir)
+        key_path = cache_dir / "key.json"
+        files = {k: cache_dir / f"features_{k}.npz" for k in KINDS}
+        if key_path.is_file() and json.loads(key_path.read_text()) == key and all(
+                f.is_file() for f in files.values()):
+            out = {}
+            for kind, f in files.items():
+                with np.load(f) as data:
+                    out[kind] = {layer: data[layer] for layer in layers}
+            return out
+    out = {}
+    for kind in tqdm(KINDS, desc="features", disable=not progress):
+        images, _ = load_stimulus_images(stim_dir, kind, size=model.input_size)
+        out[kind] = extract_features(model, images, layers=layers, batch_size=batch_size)
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        if key_path.exists():
+            key_path.unlink()  # invalidate first: a crash below leaves no stale key
+        for kind, f in files.items():
+            with atomic_path(f) as tmp:
+                with open(tmp, "wb") as handle:
+                    np.savez(handle, **out[kind])
+        write_json(key_path, key)
+    return out
+
+
+def layer_rdms(features: dict, metric: str = "correlation", rows=None) -> dict:
+    """RDMs per kind and layer.
+
+    Parameters
+    ----------
+    features : dict
+        ``kind -> layer -> (n_images, n_units)`` from :func:`stimulus_features`.
+    metric : str
+        See :func:`advlib.rsa.compute_rdm`.
+    rows : array_like of int, optional
+        Image rows to use (e.g. only converged triplets); all when ``None``.
+
+    Returns
+    -------
+    dict of str to dict of str to numpy.ndarray
+        ``kind -> layer -> (n, n)`` RDM.
+    """
+    out = {}
+    for kind, per_layer in features.items():
+        out[kind] = {}
+        for layer, acts in per_layer.items():
+            acts = acts if rows is None else acts[np.asarray(rows)]
+            out[kind][layer] = compute_rdm(acts, metric, name=f"{kind} images, {layer}")
+    return out
+
+
+def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
+            method: str = "spearman", n_perm: int = 1000, n_boot: int = 1000, seed: int = 0,
+            ci_level: float = 0.95, only_converged: bool = True, progress: bool = True):
+    """RE-AN and RE-AI similarity for every layer, with the paper's statistics.
+
+    Parameters
+    ----------
+    model : ModelWrapper
+    stim_dir : str or path
+        Stimulus set (``manifest.csv``).
+    results_dir : str or path, optional
+        Where ``cnn_rsa.csv``, ``cnn_trend.csv``, ``cnn_rdms.npz``,
+        ``cnn_rsa_provenance.json`` and the ``features/`` cache go; nothing is written
+        when ``None``.
+    metric : str
+        RDM dissimilarity (``correlation`` in the paper).
+    method : str
+        RDM comparison (``spearman`` in the paper).
+    n_perm, n_boot : int
+        Permutations and bootstrap resamples (1000 each in the paper).
+    seed : int
+        Drives every permutation and resample.
+    ci_level : float
+        Bootstrap confidence level (0.95 for the CNN figure).
+    only_converged : bool
+        Use only regular images whose AN and AI images both reached the threshold.
+    progress : bool
+
+    Returns
+    -------
+    CNNRSAResult
+        ``table.p_diff`` is the two-sided bootstrap p of RE-AI minus RE-AN.
+    """
+    manifest = load_manifest(stim_dir)
+    sources = sorted(manifest.source_id.unique())
+    usable = _usable_sources(manifest, only_converged)
+    expect(len(usable) >= 4, "stimuli", f"{len(usable)} usable regular images in {stim_dir}",
+           "at least 4 RE/AN/AI triplets whose adversarial images converged", StimulusError)
+    rows = [sources.index(s) for s in usable]
+    cache = None if results_dir is None else Path(results_dir) / "features"
+    feats = stimulus_features(model, stim_dir, cache_dir=cache, progress=progress)
+    rdms = layer_rdms(feats, metric, rows=rows)
+    seeds = np.random.SeedSequence(seed).spawn(len(model.layers))
+    records, perms, boots = [], {}, {}
+    for layer, ss in tqdm(list(zip(model.layers, seeds)), desc="CNN RSA", disable=not progress):
+        r_perm_an, r_perm_ai, r_boot = (np.random.default_rng(s) for s in ss.spawn(3))
+        re, an, ai = (rdms[k][layer] for k in KINDS)
+        perm_an = permutation_test(re, an, method, n_perm, r_perm_an, (f"RE {layer}", f"AN {layer}"))
+        perm_ai = permutation_test(re, ai, method, n_perm, r_perm_ai, (f"RE {layer}", f"AI {layer}"))
+        boot = bootstrap_similarities(re, {"AN": an, "AI": ai}, method, n_boot, r_boot)
+        perms[layer], boots[layer] = {"AN": perm_an, "AI": perm_ai}, boot
+        (an_lo, an_hi), (ai_lo, ai_hi) = boot.ci("AN", ci_level), boot.ci("AI", ci_level)
+        records.append({"layer": layer, "re_an": perm_an.observed, "re_ai": perm_ai.observed,
+                        "re_an_ci_low": an_lo, "re_an_ci_high": an_hi,
+                        "re_ai_ci_low": ai_lo, "re_ai_ci_high": ai_hi,
+                        "p_perm_re_an": perm_an.p, "p_perm_re_ai": perm_ai.p,
+                        "p_diff": boot.p_difference("AI", "AN"),
+                        "n_boot_valid": len(boot.samples["AI"]),
+                        "layer_name": model.paper_names[layer], "n_images": len(usable),
+                        "metric": metric, "method": method, "ci_level": ci_level})
+    table = pd.DataFrame(records)
+    trend = pd.DataFrame([{"similarity": col, **mann_kendall(table[col].to_numpy())}
+                          for col in ("re_an", "re_ai")])
+    if results_dir is not None:
+        results_dir = Path(results_dir)
+        write_csv(results_dir / "cnn_rsa.csv", table)
+        write_csv(results_dir / "cnn_trend.csv", trend)
+        with atomic_path(results_dir / "cnn_rdms.npz") as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, images=np.array(usable),
+                         **{f"{k}/{layer}": m for k in KINDS for layer, m in rdms[k].items()},
+                         **{f"null_{k}/{layer}": perms[layer][k].null for k in ("AN", "AI")
+                            for layer in perms})
+        write_json(results_dir / "cnn_rsa_provenance.json", provenance_record(
+            "cnn_rsa", {"metric": metric, "method": method, "n_perm": n_perm, "n_boot": n_boot,
+                        "seed": seed, "ci_level": ci_level, "only_converged": only_converged,
+                        "stimuli": str(Path(stim_dir).resolve())},
+            model=model.provenance(), images_used=usable,
+            images_dropped=[s for s in sources if s not in usable],
+            manifest_sha256=_file_sha256(Path(stim_dir) / "manifest.csv")))
+    return CNNRSAResult(table, trend, rdms, perms, boots, usable)
+
+
+def load_cnn_results(results_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read ``cnn_rsa.csv`` and ``cnn_trend.csv`` written by :func:`cnn_rsa`."""
+    results_dir = Path(results_dir)
+    for name in ("cnn_rsa.csv", "cnn_trend.csv"):
+        expect((results_dir / name).is_file(), "results_dir", str(results_dir),
+               f"a folder with {name} (run `advlib cnn-rsa` first)", StimulusError)
+    return pd.read_csv(results_dir / "cnn_rsa.csv"), pd.read_csv(results_dir / "cnn_trend.csv")
+
+
+def cnn_claims(table: pd.DataFrame, trend: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """The paper's CNN claims (Fig 5), checked on a :func:`cnn_rsa` table.
+
+    Parameters
+    ----------
+    table, trend : pandas.DataFrame
+        From :func:`cnn_rsa` (8 layers in order).
+    alpha : float
+        Significance level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``claim, paper, here, holds``.
+    """
+    expect(len(table) == 8, "table", f"{len(table)} layers", "the 8 readout layers")
+    t = table.reset_index(drop=True)
+    tr = trend.set_index("similarity")
+    low, mid, out = t.iloc[:2], t.iloc[2:], t.iloc[:7]
+
+    def fmt_p(values):
+        return ", ".join(f"{v:.3g}" for v in values)
+
+    ai_sig = int((t.p_perm_re_ai < alpha).sum())
+    an_low_ns = int((low.p_perm_re_an >= alpha).sum())
+    an_mid_sig = int((mid.p_perm_re_an < alpha).sum())
+    ai_above = out.re_ai > out.re_an
+    ai_above_sig = int((ai_above & (out.p_diff < alpha)).sum())
+    last = t.iloc[7]
+    an_wins_8 = bool(last.re_an > last.re_ai and last.p_diff < alpha)
+
+    def trend_row(col, direction, paper):
+        row = tr.loc[col]
+        holds = bool(row.trend == direction and row.p < alpha)
+        return {"claim": f"{col.upper().replace('_', '-')} similarity {direction.replace('ing', 'es')} "
+                         f"across layers (Mann-Kendall)", "paper": paper,
+                "here": f"{row.trend}, tau = {row.tau:.2f}, p = {row.p:.3g}", "holds": holds}
+
+    return pd.DataFrame([
+        {"claim": "RE-AI similarity is above the permutation null in every layer",
+         "paper": "8/8, all p < 0.001", "here": f"{ai_sig}/8 (p = {fmt_p(t.p_perm_re_ai)})",
+         "holds": ai_sig == 8},
+        trend_row("re_ai", "decreasing", "p = 0.009"),
+        {"claim": "RE-AN similarity is not above the null in layers 1-2",
+         "paper": "2/2, p > 0.05", "here": f"{an_low_ns}/2 (p = {fmt_p(low.p_perm_re_an)})",
+         "holds": an_low_ns == 2},
+        trend_row("re_an", "increasing", "p < 0.001"),
+        {"claim": "RE-AN similarity is above the null from layer 3 on",
+         "paper": "6/6, p < 0.05", "here": f"{an_mid_sig}/6 (p = {fmt_p(mid.p_perm_re_an)})",
+         "holds": an_mid_sig == 6},
+        {"claim": "RE-AN is not higher than RE-AI in layers 1-7",
+         "paper": "7/7 (significant in 1-6; layer 7 p = 0.375)",
+         "here": f"RE-AI > RE-AN in {int(ai_above.sum())}/7, significant in {ai_above_sig}",
+         "holds": bool(ai_above.all())},
+        {"claim": "RE-AN exceeds RE-AI only at the output layer (8)",
+         "paper": "layer 8, p < 0.05",
+         "here": f"RE-AN {last.re_an:.3f} vs RE-AI {last.re_ai:.3f}, p = {last.p_diff:.3g}",
+         "holds": an_wins_8},
+    ])

@@ -1,0 +1,231 @@
+"""Representational dissimilarity matrices (RDMs) and their comparison.
+
+Conventions: an RDM is a symmetric ``(n, n)`` float64 array with a zero diagonal; RDMs are
+compared on their upper triangles (``i < j``, row-major, the order rsatoolbox uses).
+
+Metrics (:func:`compute_rdm`)
+-----------------------------
+``correlation``
+    ``1 - Pearson r`` between the two activity patterns (the paper's choice).
+``euclidean``
+    Euclidean distance ``||x_i - x_j||``.
+``sqeuclidean``
+    Squared Euclidean distance divided by the number of units: rsatoolbox's
+    ``"euclidean"``.
+``cosine``
+    ``1 - cosine similarity``.
+
+Comparison methods (:func:`compare_rdms`)
+-----------------------------------------
+``spearman`` (the paper's), ``pearson``, ``kendall_tau_a`` (rsatoolbox's ``tau-a``,
+recommended by Nili et al. 2014 when models predict ties) and ``kendall_tau_b``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from .errors import InputError, expect
+
+__all__ = ["METRICS", "COMPARISONS", "compute_rdm", "upper_triangle", "compare_rdms",
+           "to_rsatoolbox", "from_rsatoolbox", "check_rdm", "square_rdm"]
+
+METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
+COMPARISONS = ("spearman", "pearson", "kendall_tau_a", "kendall_tau_b")
+
+
+def _check_patterns(patterns, name: str) -> np.ndarray:
+    arr = np.asarray(patterns)
+    expect(arr.ndim == 2, f"{name}.shape", arr.shape, "(n_conditions, n_units)")
+    expect(arr.shape[0] >= 4, f"{name}.shape", arr.shape,
+           "at least 4 conditions (images) for an RDM whose upper triangle can be ranked")
+    expect(arr.shape[1] >= 1, f"{name}.shape", arr.shape, "at least 1 unit")
+    expect(np.issubdtype(arr.dtype, np.number), f"{name}.dtype", str(arr.dtype), "numbers")
+    arr = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(1))
+        raise InputError(f"{name}: {int(bad.sum())} NaN/inf values in conditions "
+                         f"{rows[:5].tolist()}: expected finite activations")
+    return arr
+
+
+def compute_rdm(patterns, metric: str = "correlation", name: str = "patterns") -> np.ndarray:
+    """The RDM of a set of activity patterns.
+
+    Parameters
+    ----------
+    patterns : array_like, shape (n_conditions, n_units)
+        One row per image (condition), e.g. a CNN layer's activations or the betas of an
+        ROI's vertices. ``n_conditions >= 4``.
+    metric : {"correlation", "euclidean", "sqeuclidean", "cosine"}
+        Dissimilarity (see the module docstring).
+    name : str
+        Name of the pattern set (a layer or ROI) used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_conditions, n_conditions), float64
+        Symmetric, zero diagonal.
+
+    Raises
+    ------
+    InputError
+        Wrong shape, fewer than 4 conditions, NaN/inf, or a condition whose pattern is
+        constant across units (correlation and cosine are undefined for it).
+    """
+    expect(metric in METRICS, "metric", metric, f"one of {', '.join(METRICS)}")
+    x = _check_patterns(patterns, name)
+    if metric in ("correlation", "cosine"):
+        centred = x - x.mean(1, keepdims=True) if metric == "correlation" else x
+        norms = np.sqrt((centred ** 2).sum(1))
+        scale = np.abs(x).max(1) + 1e-300
+        flat = np.flatnonzero(norms <= 1e-12 * scale * np.sqrt(x.shape[1]))
+        if metric == "correlation":
+            expect(flat.size == 0, f"{name}", f"zero variance in conditions {flat[:5].tolist()}",
+                   "activity patterns that vary across units (a constant pattern has no "
+                   "correlation distance)")
+        else:
+            expect(flat.size == 0, f"{name}", f"all-zero patterns in conditions "
+                   f"{flat[:5].tolist()}", "non-zero activity patterns")
+        unit = centred / norms[:, None]
+        rdm = 1.0 - unit @ unit.T
+    else:
+        sq = (x ** 2).sum(1)
+        d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0)
+        rdm = np.sqrt(d2) if metric == "euclidean" else d2 / x.shape[1]
+    rdm = (rdm + rdm.T) / 2.0
+    np.fill_diagonal(rdm, 0.0)
+    return rdm
+
+
+def check_rdm(rdm, name: str = "rdm") -> np.ndarray:
+    """Validate a square RDM and return it as float64.
+
+    Raises
+    ------
+    InputError
+        Not square, fewer than 4 conditions, NaN/inf, or not symmetric.
+    """
+    arr = np.asarray(rdm, dtype=np.float64)
+    expect(arr.ndim == 2 and arr.shape[0] == arr.shape[1], f"{name}.shape", arr.shape,
+           "a square (n, n) matrix")
+    expect(arr.shape[0] >= 4, f"{name}.shape", arr.shape, "at least 4 conditions")
+    expect(bool(np.isfinite(arr).all()), name, "matrix with NaN or inf", "finite values")
+    expect(np.allclose(arr, arr.T, atol=1e-10 * (1 + np.abs(arr).max())), name,
+           "asymmetric matrix", "a symmetric RDM")
+    return arr
+
+
+def upper_triangle(rdm) -> np.ndarray:
+    """The upper triangle (``i < j``, row-major) of an ``(n, n)`` RDM as a vector.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n * (n - 1) / 2,)
+    """
+    arr = np.asarray(rdm)
+    return arr[np.triu_indices(arr.shape[0], k=1)]
+
+
+def square_rdm(vector) -> np.ndarray:
+    """Inverse of :func:`upper_triangle`: an ``(n, n)`` symmetric RDM from its upper triangle."""
+    vec = np.asarray(vector, dtype=np.float64)
+    n = int(round((1 + np.sqrt(1 + 8 * vec.size)) / 2))
+    expect(n * (n - 1) // 2 == vec.size, "vector.size", vec.size, "n (n - 1) / 2 for some n")
+    out = np.zeros((n, n))
+    out[np.triu_indices(n, 1)] = vec
+    return out + out.T
+
+
+def _tau_a(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-a: (concordant - discordant) / (n (n - 1) / 2), ties count zero."""
+    sa = np.sign(a[:, None] - a[None, :])
+    sb = np.sign(b[:, None] - b[None, :])
+    n = a.size
+    return float((sa * sb).sum() / (n * (n - 1)))
+
+
+def compare_rdms(a, b, method: str = "spearman", names=("a", "b")) -> float:
+    """Similarity of two RDMs of the same conditions, on their upper triangles.
+
+    Parameters
+    ----------
+    a, b : array_like, shape (n, n)
+        RDMs of the same ``n`` conditions in the same order.
+    method : {"spearman", "pearson", "kendall_tau_a", "kendall_tau_b"}
+    names : tuple of 2 str
+        Names of the two RDMs for error messages (e.g. ``("RE layer3", "AN layer3")``).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError
+        Different sizes, bad RDMs, or an RDM whose upper triangle is constant (its rank
+        correlation is undefined).
+    """
+    expect(method in COMPARISONS, "method", method, f"one of {', '.join(COMPARISONS)}")
+    a = check_rdm(a, names[0])
+    b = check_rdm(b, names[1])
+    expect(a.shape == b.shape, f"{names[1]}.shape", b.shape,
+           f"the shape of {names[0]} {a.shape} (the same images in the same order)")
+    va, vb = upper_triangle(a), upper_triangle(b)
+    for name, v in zip(names, (va, vb)):
+        expect(np.ptp(v) > 0, name, "RDM with all dissimilarities equal",
+               "an RDM whose dissimilarities vary (e.g. a layer with constant activations "
+               "gives none)")
+    if method == "spearman":
+        return float(stats.spearmanr(va, vb).statistic)
+    if method == "pearson":
+        return float(stats.pearsonr(va, vb).statistic)
+    if method == "kendall_tau_b":
+        return float(stats.kendalltau(va, vb, variant="b").statistic)
+    return _tau_a(va, vb)
+
+
+def to_rsatoolbox(rdms, measure: str = "correlation", conditions=None, names=None):
+    """Wrap one or several square RDMs as an ``rsatoolbox.rdm.RDMs`` object.
+
+    Parameters
+    ----------
+    rdms : array_like, shape (n, n) or (k, n, n)
+    measure : str
+        Stored as ``dissimilarity_measure``.
+    conditions : sequence, optional
+        Condition (image) labels, stored as pattern descriptor ``"conds"``.
+    names : sequence of str, optional
+        One name per RDM, stored as RDM descriptor ``"name"``.
+
+    Returns
+    -------
+    rsatoolbox.rdm.RDMs
+    """
+    from rsatoolbox.rdm import RDMs
+
+    arr = np.asarray(rdms, dtype=np.float64)
+    arr = arr[None] if arr.ndim == 2 else arr
+    expect(arr.ndim == 3 and arr.shape[1] == arr.shape[2], "rdms.shape", arr.shape,
+           "(n, n) or (k, n, n)")
+    vectors = np.stack([upper_triangle(check_rdm(m, f"rdms[{i}]")) for i, m in enumerate(arr)])
+    pattern_descriptors = {"conds": list(conditions)} if conditions is not None else None
+    if conditions is not None:
+        expect(len(conditions) == arr.shape[1], "conditions", len(conditions),
+               f"{arr.shape[1]} labels")
+    rdm_descriptors = {"name": list(names)} if names is not None else None
+    return RDMs(vectors, dissimilarity_measure=measure, pattern_descriptors=pattern_descriptors,
+                rdm_descriptors=rdm_descriptors)
+
+
+def from_rsatoolbox(rdms) -> np.ndarray:
+    """Square matrices of an ``rsatoolbox.rdm.RDMs`` object.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n) for a single RDM, else (k, n, n)
+    """
+    mats = np.asarray(rdms.get_matrices(), dtype=np.float64)
+    return mats[0] if mats.shape[0] == 1 else mats

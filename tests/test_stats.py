@@ -1,0 +1,144 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from advlib import (InputError, bootstrap_p, bootstrap_similarities, compare_rdms, compute_rdm,
+                    mann_kendall, percentile_ci, permutation_test)
+
+
+def _pair(rng, n=12, units=20, noise=None):
+    """Two RDMs of the same n conditions: independent, or sharing structure when noise given."""
+    base = rng.normal(size=(n, units))
+    other = rng.normal(size=(n, units)) if noise is None else base + noise * rng.normal(
+        size=(n, units))
+    return compute_rdm(base), compute_rdm(other)
+
+
+def test_permutation_matches_the_plain_loop(rng):
+    a, b = _pair(rng, n=9, noise=1.0)
+    res = permutation_test(a, b, n_perm=200, seed=3)
+    perms = np.random.default_rng(3).permuted(np.tile(np.arange(9), (200, 1)), axis=1)
+    loop = np.array([compare_rdms(a, b[np.ix_(p, p)]) for p in perms])
+    np.testing.assert_allclose(res.null, loop, atol=1e-12)
+    assert res.p == (1 + np.sum(loop >= res.observed - 1e-12)) / 201
+
+
+@pytest.mark.parametrize("method", ["pearson", "kendall_tau_a", "kendall_tau_b"])
+def test_permutation_other_methods_match_the_plain_loop(rng, method):
+    a, b = _pair(rng, n=7, noise=1.0)
+    res = permutation_test(a, b, method=method, n_perm=30, seed=1)
+    perms = np.random.default_rng(1).permuted(np.tile(np.arange(7), (30, 1)), axis=1)
+    loop = [compare_rdms(a, b[np.ix_(p, p)], method) for p in perms]
+    np.testing.assert_allclose(res.null, loop, atol=1e-12)
+
+
+def test_permutation_p_uniform_under_the_null():
+    ps = []
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        a, b = _pair(rng, n=8, units=5)
+        ps.append(permutation_test(a, b, n_perm=99, seed=seed + 1000).p)
+    assert stats.kstest(ps, "uniform").pvalue > 0.01
+    assert 0.35 < np.mean(ps) < 0.65
+
+
+def test_permutation_p_small_under_a_planted_effect(rng):
+    a, b = _pair(rng, n=20, noise=0.5)
+    res = permutation_test(a, b, n_perm=999, seed=0)
+    assert res.p == pytest.approx(1 / 1000) and res.observed > 0.5
+
+
+def test_same_seed_same_numbers(rng):
+    a, b = _pair(rng, n=10, noise=1.0)
+    r1 = permutation_test(a, b, n_perm=100, seed=5)
+    r2 = permutation_test(a, b, n_perm=100, seed=5)
+    r3 = permutation_test(a, b, n_perm=100, seed=6)
+    assert np.array_equal(r1.null, r2.null) and not np.array_equal(r1.null, r3.null)
+    b1 = bootstrap_similarities(a, {"X": b}, n_boot=50, seed=2)
+    b2 = bootstrap_similarities(a, {"X": b}, n_boot=50, seed=2)
+    assert np.array_equal(b1.samples["X"], b2.samples["X"])
+
+
+def test_bootstrap_drops_identical_pairs_and_matches_a_plain_loop(rng):
+    a, b = _pair(rng, n=8, noise=1.0)
+    res = bootstrap_similarities(a, {"X": b}, n_boot=40, seed=9)
+    idx = np.random.default_rng(9).integers(0, 8, size=(40, 8))
+    iu, ju = np.triu_indices(8, 1)
+    loop = []
+    for sample in idx:
+        keep = sample[iu] != sample[ju]
+        va, vb = a[sample[iu], sample[ju]][keep], b[sample[iu], sample[ju]][keep]
+        loop.append(stats.spearmanr(va, vb).statistic)
+    np.testing.assert_allclose(res.samples["X"], loop, atol=1e-12)
+    assert np.isfinite(res.samples["X"]).all()
+
+
+def test_bootstrap_ci_covers_the_truth_in_simulation():
+    """The population RDM similarity is covered by ~95% of 95% intervals (loose bounds)."""
+    truth_rng = np.random.default_rng(123)
+    n_pop, units = 400, 12
+    base = truth_rng.normal(size=(n_pop, units))
+    other = base + 1.2 * truth_rng.normal(size=(n_pop, units))
+    pop_a, pop_b = compute_rdm(base), compute_rdm(other)
+    truth = compare_rdms(pop_a, pop_b)
+    hits = 0
+    for s in range(60):
+        pick = np.random.default_rng(s).choice(n_pop, 30, replace=False)
+        res = bootstrap_similarities(pop_a[np.ix_(pick, pick)], {"X": pop_b[np.ix_(pick, pick)]},
+                                     n_boot=300, seed=s)
+        lo, hi = res.ci("X", 0.95)
+        hits += lo <= truth <= hi
+    assert hits / 60 >= 0.8
+
+
+def test_bootstrap_difference_test(rng):
+    base = rng.normal(size=(16, 30))
+    re = compute_rdm(base)
+    ai = compute_rdm(base + 0.3 * rng.normal(size=base.shape))
+    an = compute_rdm(rng.normal(size=base.shape))
+    res = bootstrap_similarities(re, {"AN": an, "AI": ai}, n_boot=500, seed=0)
+    assert res.p_difference("AI", "AN") < 0.01
+    assert res.observed["AI"] > 0.8 > res.observed["AN"]
+    lo68, hi68 = res.ci("AI", 0.68)
+    lo95, hi95 = res.ci("AI", 0.95)
+    assert lo95 <= lo68 < hi68 <= hi95
+
+
+def test_bootstrap_with_few_images_warns_and_drops_degenerate_resamples(rng):
+    a, b = _pair(rng, n=4, noise=1.0)
+    with pytest.warns(RuntimeWarning, match=r"bootstrap: \d+ of 200 resamples had too few"):
+        res = bootstrap_similarities(a, {"X": b}, n_boot=200, seed=0)
+    assert 0 < len(res.samples["X"]) < 200 and np.isfinite(res.samples["X"]).all()
+
+
+def test_bootstrap_p_and_percentile_ci_known_answers():
+    assert bootstrap_p(np.ones(99)) == pytest.approx(2 / 100)
+    assert bootstrap_p(-np.ones(99)) == pytest.approx(2 / 100)
+    assert bootstrap_p(np.r_[np.ones(50), -np.ones(49)]) == 1.0
+    assert percentile_ci(np.arange(101.0), 0.9) == pytest.approx((5.0, 95.0))
+
+
+def test_mann_kendall_known_trends():
+    up = mann_kendall([0.1, 0.2, 0.25, 0.4, 0.5, 0.55, 0.7, 0.9])
+    assert up["trend"] == "increasing" and up["tau"] == pytest.approx(1.0) and up["p"] < 0.001
+    down = mann_kendall([8, 7, 6, 5, 4, 3, 2, 1])
+    assert down["trend"] == "decreasing"
+    flat = mann_kendall([1, 3, 2, 3, 1, 2, 3, 1])
+    assert flat["trend"] == "no trend" and flat["p"] > 0.3
+
+
+def test_bad_arguments(rng):
+    a, b = _pair(rng, n=6)
+    with pytest.raises(InputError, match="n_perm=0: expected a positive integer"):
+        permutation_test(a, b, n_perm=0)
+    with pytest.raises(InputError, match="n_boot=-1"):
+        bootstrap_similarities(a, {"X": b}, n_boot=-1)
+    with pytest.raises(InputError, match="seed=-3"):
+        permutation_test(a, b, seed=-3)
+    with pytest.raises(InputError, match="level=95: expected a coverage in"):
+        percentile_ci([1.0, 2.0], 95)
+    with pytest.raises(InputError, match=r"values.shape=\(2,\)"):
+        mann_kendall([1, 2])
+    small = compute_rdm(rng.normal(size=(7, 4)))
+    with pytest.raises(InputError, match=r"X.shape=\(7, 7\): expected the shape of RE"):
+        bootstrap_similarities(a, {"X": small})
