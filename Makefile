@@ -30,6 +30,7 @@ book: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stimuli.py
+	$(BIN)/python benchmarks/bench_rsa.py
 
 clean:
 	rm -rf _build book/generated results
