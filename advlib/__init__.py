@@ -11,19 +11,30 @@ from .adversarial import (IMAGENET_MEAN_RGB, AdversarialResult, choose_targets, 
                           generate_an, image_distances, imagenet_mean_image, quantize)
 from .cnn import (CNN_RSA_COLUMNS, KINDS, CNNRSAResult, cnn_claims, cnn_rsa, layer_rdms, load_cnn_results,
                   stimulus_features)
+from .cortex import AREA_PARAMS, ROIS, Cortex, make_cortex, make_hemisphere, mesh_edges
+from .data import (CONDITION_COLUMNS, VERTEX_COLUMNS, DataError, Subject, conditions_from_names,
+                   list_subjects, load_dataset_info, load_subject, write_subject)
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
 from .features import as_image_tensor, extract_features, record_layers
+from .fmri import (SIMULATION_DEFAULTS, fmri_checks, load_selection, select_dataset, select_subject,
+                   simulate_dataset, simulate_subject, stimulus_energy)
+from .glm import GLMResult, condition_names, crossvalidated_r2, fit_glm, run_design, run_design_frame
 from .models import (ALEXNET_WEIGHTS_ENV, LAYERS, MODELS, ModelWrapper, file_sha256,
                      imagenet_categories, load_model)
 from .notebooks import NOTEBOOKS, PROFILES, NotebookError, run_notebook, run_notebooks
-from .plotting import (KIND_COLORS, plot_layer_similarities, plot_null_distributions,
-                       plot_rdm_triplet, plot_stimulus_grid)
+from .observer import (gabor_energy, frame_times, prf_responses, run_events, session_plan,
+                       simulate_runs)
+from .plotting import (KIND_COLORS, ROI_COLORS, plot_design_matrix, plot_flat_maps,
+                       plot_layer_similarities, plot_null_distributions, plot_rdm_triplet,
+                       plot_stimulus_grid)
 from .rsa import (COMPARISONS, METRICS, check_rdm, compare_rdms, compute_rdm, from_rsatoolbox,
                   square_rdm, to_rsatoolbox, upper_triangle)
 from .stimuli import (MANIFEST_COLUMNS, SUPERCLASSES, ImageSource, build_stimulus_set,
                       discover_images, embedded_images, imagenet_wnids, load_manifest,
                       load_stimulus_images, prepare_image, read_image, select_regular,
                       stimulus_claims, summarize_stimuli)
+from .searchlight import (geodesic_disks, geodesic_distances, reliability_map, searchlight_rdms,
+                          select_vertices, split_half_reliability)
 from .stats import (BootstrapResult, PermutationResult, bootstrap_p, bootstrap_similarities,
                     mann_kendall, percentile_ci, permutation_test, rng_from)
 

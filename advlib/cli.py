@@ -62,6 +62,32 @@ def _cmd_cnn_rsa(args) -> int:
     return 0
 
 
+def _cmd_simulate(args) -> int:
+    from .fmri import simulate_dataset
+
+    folders = simulate_dataset(args.stimuli, args.out, args.subjects, seed=args.seed,
+                               force=args.force, save_timeseries=args.save_timeseries,
+                               snr=args.snr, spacing=args.spacing, max_pcs=args.max_pcs)
+    import json
+
+    for folder in folders:
+        info = json.loads((folder / "subject.json").read_text())
+        print(f"{folder}: GLMdenoise noise regressors per run = {info['glm']['n_pcs']}, "
+              f"beta recovery r = {info['beta_recovery_r']:.3f} (SIMULATED data)")
+    return 0
+
+
+def _cmd_select(args) -> int:
+    from .fmri import select_dataset
+
+    out = args.out or args.data
+    for name, sel in select_dataset(args.data, out, args.subjects, radius=args.radius,
+                                    n_per_hemi=args.n_vertices // 2).items():
+        counts = sel.groupby("roi").size().to_dict()
+        print(f"{name}: selected {counts} -> {out}/{name}/selection/")
+    return 0
+
+
 def _cmd_notebooks(args) -> int:
     from .notebooks import run_notebooks
 
@@ -135,6 +161,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ci-level", type=float, default=0.95, help="bootstrap CI level")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     p.set_defaults(func=_cmd_cnn_rsa)
+
+    p = sub.add_parser("simulate", help="simulated observer: time series -> GLM betas (Fig 2A data)",
+                       description="Simulate subjects of the paper's fMRI experiment viewing a "
+                       "stimulus set (image-computable model of early visual cortex, BOLD noise), "
+                       "estimate single-trial betas with the GLM, and write the documented "
+                       "subject folders. The data are SIMULATED, not human fMRI data.")
+    p.add_argument("--stimuli", required=True, metavar="DIR", help="stimulus folder")
+    p.add_argument("--out", default="results/simulated", metavar="DIR", help="dataset folder")
+    p.add_argument("--subjects", type=int, nargs="+", default=[1, 2, 3],
+                   help="subject numbers (default: 1 2 3, as in the paper)")
+    p.add_argument("--snr", type=float, default=0.8,
+                   help="response amplitude / noise SD (default: %(default)s)")
+    p.add_argument("--spacing", type=float, default=1.0, help="vertex spacing in mm")
+    p.add_argument("--max-pcs", type=int, default=10, help="largest number of GLMdenoise "
+                   "noise regressors tried per run")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed")
+    p.add_argument("--save-timeseries", action="store_true",
+                   help="also write the time series (the alternative input format)")
+    p.add_argument("--force", action="store_true", help="re-simulate even if up to date")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("select", help="searchlight reliability and vertex selection per ROI",
+                       description="For every vertex, the Spearman correlation of the "
+                       "presentation-1 and -2 RE RDMs in a geodesic disk; the most reliable "
+                       "vertices of each ROI (half per hemisphere). Works on any dataset in "
+                       "the documented format.")
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder (sub-XX/...)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output root (default: --data)")
+    p.add_argument("--subjects", nargs="+", default=None, metavar="sub-XX",
+                   help="subject folders (default: all)")
+    p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
+                   help="vertices per ROI, both hemispheres (200; 400 for Fig S2)")
+    p.add_argument("--radius", type=float, default=3.0, help="disk radius in mm (default: 3)")
+    p.set_defaults(func=_cmd_select)
 
     p = sub.add_parser("notebooks", help="execute the notebooks with papermill for the book",
                        description="Execute the parameterized notebooks under a profile "

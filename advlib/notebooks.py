@@ -25,17 +25,21 @@ __all__ = ["NOTEBOOKS", "PROFILES", "notebook_parameters", "run_notebook", "run_
            "NotebookError"]
 
 #: Notebooks in book order (file stem in ``notebooks/``).
-NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa")
+NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri")
 
 #: Parameters per profile per notebook; ``model`` and ``results_dir`` are added at run time.
 PROFILES: dict[str, dict[str, dict]] = {
     "full": {
         "01_stimuli": {"images": "embedded", "n_images": None, "max_steps": 300, "seed": 0},
         "02_cnn_rsa": {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
+        "03_fmri": {"subject": "sub-01", "subjects": [1, 2, 3], "snr": 0.8, "spacing": 1.0,
+                    "max_pcs": 10, "n_vertices": 200, "seed": 0},
     },
     "smoke": {
         "01_stimuli": {"images": "embedded", "n_images": 4, "max_steps": 300, "seed": 0},
         "02_cnn_rsa": {"n_perm": 50, "n_boot": 50, "seed": 0, "layer": "layer3"},
+        "03_fmri": {"subject": "sub-01", "subjects": [1], "snr": 0.8, "spacing": 1.5,
+                    "max_pcs": 2, "n_vertices": 200, "seed": 0},
     },
 }
 

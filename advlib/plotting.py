@@ -10,7 +10,8 @@ import numpy as np
 from .errors import expect
 
 __all__ = ["plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
-           "plot_layer_similarities", "KIND_COLORS"]
+           "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "KIND_COLORS",
+           "ROI_COLORS"]
 
 #: Colours of the image kinds, used consistently across figures.
 KIND_COLORS = {"RE": "0.3", "AN": "tab:blue", "AI": "tab:red"}
@@ -181,4 +182,133 @@ def plot_layer_similarities(table, alpha: float = 0.05, title: str | None = None
               fontsize=8, title_fontsize=8)
     ax.set_title(title or "RE-AN and RE-AI similarity across layers")
     fig.tight_layout()
+    return fig
+
+
+#: Colours of the ROIs on flat maps.
+ROI_COLORS = {"V1": "#1b9e77", "V2": "#d95f02", "V3": "#7570b3", "V4": "#e7298a",
+              "LO": "#66a61e", "": "#dddddd"}
+
+
+def _roi_borders(ax, xy, faces, rois):
+    """Draw the mesh edges whose two vertices lie in different ROIs."""
+    from matplotlib.collections import LineCollection
+
+    f = np.asarray(faces)
+    edges = np.vstack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    cross = rois[edges[:, 0]] != rois[edges[:, 1]]
+    mid = (xy[edges[cross, 0]] + xy[edges[cross, 1]]) / 2
+    # draw each border edge as a short segment perpendicular to it, through its midpoint
+    d = xy[edges[cross, 1]] - xy[edges[cross, 0]]
+    perp = np.column_stack([-d[:, 1], d[:, 0]]) / 2
+    segs = np.stack([mid - perp, mid + perp], axis=1)
+    ax.add_collection(LineCollection(segs, colors="k", linewidths=0.6))
+
+
+def plot_flat_maps(vertices, faces, values=None, *, title: str = "", cmap: str = "viridis",
+                   vmin=None, vmax=None, label: str = "", highlight=None, rois: bool = False):
+    """Both hemispheres' flat patches, coloured by a per-vertex value or by ROI.
+
+    Parameters
+    ----------
+    vertices : pandas.DataFrame
+        ``hemi, roi, x_mm, y_mm`` per vertex.
+    faces : numpy.ndarray, shape (n_faces, 3)
+    values : array_like, shape (n_vertices,), optional
+        Colour per vertex (NaN: grey); ignored when ``rois``.
+    title, cmap, vmin, vmax, label
+        Figure title, colormap, colour limits (shared by both hemispheres), colour-bar label.
+    highlight : array_like of int, optional
+        Vertices to mark with dots (e.g. the selected ones).
+    rois : bool
+        Colour by ROI (Fig 2A) instead of ``values``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.tri import Triangulation
+
+    xy_all = vertices[["x_mm", "y_mm"]].to_numpy()
+    roi_all = vertices.roi.fillna("").to_numpy().astype(str)
+    vals = None if values is None else np.asarray(values, dtype=float)
+    if vals is not None and not rois:
+        finite = vals[np.isfinite(vals)]
+        vmin = float(np.min(finite)) if vmin is None and finite.size else vmin
+        vmax = float(np.max(finite)) if vmax is None and finite.size else vmax
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 6))
+    faces = np.asarray(faces)
+    mappable = None
+    for ax, hemi in zip(axes, ("lh", "rh")):
+        idx = np.flatnonzero((vertices.hemi == hemi).to_numpy())
+        if idx.size == 0:
+            ax.set_visible(False)
+            continue
+        remap = np.full(len(vertices), -1)
+        remap[idx] = np.arange(idx.size)
+        f = remap[faces]
+        f = f[(f >= 0).all(1)]
+        xy = xy_all[idx]
+        tri = Triangulation(xy[:, 0], xy[:, 1], f)
+        if rois:
+            codes = {r: i for i, r in enumerate(ROI_COLORS)}
+            from matplotlib.colors import ListedColormap
+
+            c = np.array([codes.get(r, codes[""]) for r in roi_all[idx]], dtype=float)
+            # each triangle takes the ROI of the majority of its vertices (no blended colours)
+            ax.tripcolor(tri, facecolors=np.median(c[f], axis=1),
+                         cmap=ListedColormap(list(ROI_COLORS.values())),
+                         vmin=-0.5, vmax=len(ROI_COLORS) - 0.5)
+            for roi in ROI_COLORS:
+                if roi and (roi_all[idx] == roi).any():
+                    band = vertices.iloc[idx][roi_all[idx] == roi].band.unique() if (
+                        "band" in vertices) else [roi]
+                    for b in band:
+                        sel = (roi_all[idx] == roi) & (
+                            (vertices.iloc[idx].band == b).to_numpy() if "band" in vertices
+                            else True)
+                        cx, cy = xy[sel].mean(0)
+                        ax.text(cx, cy, b, ha="center", va="center", fontsize=8, weight="bold")
+        else:
+            v = vals[idx] if vals is not None else np.zeros(idx.size)
+            mappable = ax.tripcolor(tri, np.nan_to_num(v, nan=np.nanmin(v) if np.isfinite(
+                v).any() else 0), cmap=cmap, vmin=vmin, vmax=vmax, shading="gouraud")
+            if np.isnan(v).any():
+                ax.scatter(xy[np.isnan(v), 0], xy[np.isnan(v), 1], s=2, c="0.85", lw=0)
+        _roi_borders(ax, xy, f, roi_all[idx])
+        if highlight is not None:
+            hl = np.intersect1d(np.asarray(highlight), idx)
+            ax.scatter(xy_all[hl, 0], xy_all[hl, 1], s=3, c="k", lw=0)
+        ax.set_title({"lh": "left hemisphere (LH)", "rh": "right hemisphere (RH)"}[hemi])
+        ax.set_aspect("equal")
+        ax.set_xlabel("mm (eccentricity axis)")
+        ax.set_ylabel("mm")
+    if mappable is not None:
+        fig.colorbar(mappable, ax=list(axes), shrink=0.7, label=label)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_design_matrix(design, title: str = "Design matrix of one run"):
+    """A run's design matrix (nilearn's plot), with time down and regressors across.
+
+    Parameters
+    ----------
+    design : pandas.DataFrame, shape (n_frames, n_regressors)
+        From :func:`advlib.glm.run_design_frame`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    from nilearn.plotting import plot_design_matrix as _nilearn_plot
+
+    fig, ax = plt.subplots(figsize=(12, 5))
+    _nilearn_plot(design, axes=ax)
+    ax.set_xticks([])
+    ax.set_xlabel(f"{design.shape[1]} regressors: one per image presentation in this run, "
+                  "blank, drifts, constant")
+    ax.set_title(title)
     return fig

@@ -1,0 +1,216 @@
+"""Geodesic searchlight disks on a cortical mesh and vectorized searchlight RDMs.
+
+Geodesic distance is the length of the shortest path along mesh edges (as in the paper:
+"approximated by the length of the shortest path between them on the flattened
+surface"), computed with Dijkstra's algorithm (scipy.sparse.csgraph) up to the radius.
+
+Searchlight RDMs are computed for every disk at once: with the disk membership as a
+sparse matrix ``D`` (vertices x vertices) and the patterns ``B`` (conditions x vertices),
+the per-disk sums ``D @ B.T`` and sums of products ``D @ (B_i * B_j).T`` give every disk's
+correlation-distance RDM with two sparse matrix products, no loop over vertices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from .cortex import ROIS, mesh_edges
+from .errors import expect
+
+__all__ = ["geodesic_distances", "geodesic_disks", "searchlight_rdms", "reliability_map",
+           "select_vertices", "split_half_reliability"]
+
+
+def geodesic_distances(xy, faces, sources=None, limit: float = np.inf):
+    """Shortest-path distances along mesh edges.
+
+    Parameters
+    ----------
+    xy : array_like, shape (n_vertices, 2)
+        Flat-map coordinates (mm).
+    faces : array_like, shape (n_faces, 3)
+    sources : array_like of int, optional
+        Rows to compute from (default: all).
+    limit : float
+        Stop searching beyond this distance (mm); farther vertices get ``inf``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_sources, n_vertices)
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    xy = np.asarray(xy, dtype=np.float64)
+    expect(xy.ndim == 2 and xy.shape[1] == 2, "xy.shape", xy.shape, "(n_vertices, 2)")
+    adj = mesh_edges(faces, len(xy)).tocoo()
+    w = np.linalg.norm(xy[adj.row] - xy[adj.col], axis=1)
+    graph = sparse.csr_matrix((w, (adj.row, adj.col)), shape=adj.shape)
+    return dijkstra(graph, directed=False, indices=sources, limit=limit)
+
+
+def geodesic_disks(xy, faces, radius: float = 3.0, chunk: int = 500) -> sparse.csr_matrix:
+    """Membership of every vertex's geodesic disk.
+
+    Parameters
+    ----------
+    xy : array_like, shape (n_vertices, 2)
+    faces : array_like, shape (n_faces, 3)
+    radius : float
+        Disk radius in mm (3 in the paper).
+    chunk : int
+        Sources per Dijkstra call (bounds memory).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (n_vertices, n_vertices), float64
+        Row ``v`` has ones at the vertices within ``radius`` of ``v`` (itself included).
+    """
+    expect(radius > 0, "radius", radius, "a positive distance in mm")
+    n = len(xy)
+    rows, cols = [], []
+    for start in range(0, n, chunk):
+        idx = np.arange(start, min(n, start + chunk))
+        dist = geodesic_distances(xy, faces, idx, limit=radius)
+        r, c = np.nonzero(dist <= radius)
+        rows.append(idx[r])
+        cols.append(c)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    return sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+
+
+def searchlight_rdms(patterns, disks: sparse.csr_matrix) -> np.ndarray:
+    """Correlation-distance RDM (upper triangle) of every searchlight disk.
+
+    Parameters
+    ----------
+    patterns : array_like, shape (n_conditions, n_vertices)
+    disks : scipy.sparse matrix, shape (n_centres, n_vertices)
+        Membership (from :func:`geodesic_disks`, or any subset of its rows).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_centres, n_conditions * (n_conditions - 1) / 2)
+        ``1 - r`` between the patterns of each pair of conditions over the disk's
+        vertices; NaN where a disk has fewer than 2 vertices or a constant pattern.
+    """
+    b = np.asarray(patterns, dtype=np.float64)
+    expect(b.ndim == 2, "patterns.shape", b.shape, "(n_conditions, n_vertices)")
+    expect(disks.shape[1] == b.shape[1], "disks.shape", disks.shape,
+           f"(n_centres, {b.shape[1]}) to match the patterns' vertices")
+    expect(bool(np.isfinite(b).all()), "patterns", "array with NaN or inf", "finite values")
+    disks = sparse.csr_matrix(disks, dtype=np.float64)
+    m = np.asarray(disks.sum(1)).ravel()
+    s = disks @ b.T                       # (centres, conditions): sums
+    iu, ju = np.triu_indices(b.shape[0], 1)
+    ss_diag = disks @ (b ** 2).T          # (centres, conditions)
+    ss_pair = disks @ (b[iu] * b[ju]).T   # (centres, pairs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = ss_pair - s[:, iu] * s[:, ju] / m[:, None]
+        var = ss_diag - s ** 2 / m[:, None]
+        r = cov / np.sqrt(var[:, iu] * var[:, ju])
+    r[(m < 2)] = np.nan
+    return 1.0 - r
+
+
+def _rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman correlation of matching rows; NaN where a row has NaN or is constant."""
+    rx = stats.rankdata(x, axis=1)
+    ry = stats.rankdata(y, axis=1)
+    rx -= rx.mean(1, keepdims=True)
+    ry -= ry.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (rx * ry).sum(1) / np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
+    bad = ~(np.isfinite(x).all(1) & np.isfinite(y).all(1))
+    r[bad] = np.nan
+    return r
+
+
+def reliability_map(betas: pd.DataFrame, conditions: pd.DataFrame, disks, kind: str = "RE"):
+    """Per vertex: Spearman r between the presentation-1 and presentation-2 RDMs of one kind.
+
+    This is the paper's vertex-selection statistic: only ``kind`` (RE) conditions enter.
+
+    Parameters
+    ----------
+    betas : pandas.DataFrame, shape (n_conditions, n_vertices)
+        Index = condition names.
+    conditions : pandas.DataFrame
+        ``condition, image_id, kind, presentation`` (see :mod:`advlib.data`).
+    disks : scipy.sparse matrix, shape (n_vertices, n_vertices)
+    kind : str
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_vertices,)
+    """
+    sel = conditions[conditions.kind == kind]
+    ids = sorted(sel.image_id.unique())
+    expect(len(ids) >= 4, "conditions", f"{len(ids)} {kind} images", f"at least 4 {kind} images")
+    p = {}
+    for pres in (1, 2):
+        names = sel[sel.presentation == pres].set_index("image_id").loc[ids, "condition"]
+        p[pres] = searchlight_rdms(betas.loc[names].to_numpy(), disks)
+    return _rowwise_spearman(p[1], p[2])
+
+
+def select_vertices(vertices: pd.DataFrame, reliability, n_per_hemi: int = 100,
+                    rois=ROIS) -> pd.DataFrame:
+    """The ``n_per_hemi`` most reliable vertices of each ROI in each hemisphere.
+
+    Parameters
+    ----------
+    vertices : pandas.DataFrame
+        ``hemi, roi`` per vertex (row order = vertex index).
+    reliability : array_like, shape (n_vertices,)
+    n_per_hemi : int
+        100 in the paper (200 per ROI); 200 for Fig S2 (400 per ROI).
+    rois : sequence of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per selected vertex: ``vertex, hemi, roi, reliability, rank``. Where an
+        ROI has fewer vertices than asked in a hemisphere, all with a finite reliability
+        are taken (the table's length says how many).
+    """
+    rel = np.asarray(reliability, dtype=np.float64)
+    expect(rel.shape == (len(vertices),), "reliability.shape", rel.shape, f"({len(vertices)},)")
+    expect(isinstance(n_per_hemi, (int, np.integer)) and n_per_hemi >= 1, "n_per_hemi",
+           n_per_hemi, "a positive integer")
+    frame = vertices[["hemi", "roi"]].assign(vertex=np.arange(len(vertices)), reliability=rel)
+    frame = frame[np.isfinite(frame.reliability) & frame.roi.isin(rois)]
+    out = (frame.sort_values(["hemi", "roi", "reliability", "vertex"],
+                             ascending=[True, True, False, True])
+           .groupby(["hemi", "roi"], sort=True).head(n_per_hemi).copy())
+    out["rank"] = out.groupby(["hemi", "roi"]).cumcount() + 1
+    return out[["vertex", "hemi", "roi", "reliability", "rank"]].reset_index(drop=True)
+
+
+def split_half_reliability(betas: pd.DataFrame, conditions: pd.DataFrame, columns,
+                           kind: str = "RE") -> float:
+    """Spearman r between presentation-1 and presentation-2 RDMs over a set of vertices.
+
+    Parameters
+    ----------
+    betas : pandas.DataFrame, shape (n_conditions, n_vertices)
+    conditions : pandas.DataFrame
+    columns : array_like of int
+        Vertex columns (e.g. an ROI's selected vertices).
+    kind : str
+
+    Returns
+    -------
+    float
+    """
+    from .rsa import compare_rdms, compute_rdm
+
+    sel = conditions[conditions.kind == kind]
+    ids = sorted(sel.image_id.unique())
+    rdm = {}
+    for pres in (1, 2):
+        names = sel[sel.presentation == pres].set_index("image_id").loc[ids, "condition"]
+        rdm[pres] = compute_rdm(betas.loc[names].to_numpy()[:, np.asarray(columns)],
+                                name=f"{kind} presentation {pres}")
+    return compare_rdms(rdm[1], rdm[2], names=("presentation 1", "presentation 2"))
