@@ -31,6 +31,7 @@ book: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stimuli.py
 	$(BIN)/python benchmarks/bench_rsa.py
+	$(BIN)/python benchmarks/bench_fmri.py
 
 clean:
 	rm -rf _build book/generated results

@@ -16,7 +16,9 @@ al. (2013) and Wandell & Winawer (2015).
 
 This is a schematic of the real anatomy (a banded log-polar map, not the double-sech
 model of Schira et al. 2010 fitted to a brain); it has what the analyses need: ROIs as
-contiguous regions, a mesh for geodesic distances, ~1 mm vertex spacing, and pRFs that
+contiguous regions (V2 and V3 as a ventral and a dorsal quarter-field band each, which in
+the brain meet only at the foveal confluence that the schematic omits), a mesh for
+geodesic distances, ~1 mm vertex spacing, and pRFs that
 cover the paper's 12 x 12 degree stimuli. The two outer bands ("other", ``roi == ""``)
 stand for the non-visual cortex around the ROIs: they carry no pRF and respond to no
 stimulus, and supply what a GLMdenoise noise pool draws on in a real brain. Subjects differ through seeded variation of the

@@ -330,8 +330,8 @@ def simulate_runs(responses: pd.DataFrame, plan: dict, *, snr: float = 1.0,
         white *= np.sqrt(1 - ar1 ** 2)
         shared = lfilter([1.0], [1.0, -0.8], rng.standard_normal((len(times), n_shared)), axis=0)
         shared *= np.sqrt(1 - 0.8 ** 2)
-        noise = (np.sqrt(1 - shared_fraction) * white
-                 + np.sqrt(shared_fraction) * shared @ loadings) * noise_sd
+        frac = shared_fraction if n_shared > 0 else 0.0
+        noise = (np.sqrt(1 - frac) * white + np.sqrt(frac) * shared @ loadings) * noise_sd
         t = (times - times[0]) / (times[-1] - times[0])
         drift = sum(rng.standard_normal(n_vertices)[None, :] * np.cos(np.pi * k * t)[:, None]
                     for k in (1, 2)) * drift_amplitude * noise_sd

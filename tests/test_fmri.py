@@ -1,0 +1,53 @@
+import json
+
+import numpy as np
+import pytest
+
+from advlib import (fmri_checks, load_selection, load_subject, select_dataset, select_subject,
+                    simulate_dataset)
+
+SMALL = dict(snr=0.8, spacing=2.0, max_pcs=2)
+
+
+@pytest.fixture(scope="module")
+def dataset(stim_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim") / "simulated"
+    simulate_dataset(stim_dir, out, [1], seed=0, progress=False, **SMALL)
+    return out
+
+
+def test_simulated_subject_is_in_the_documented_format(dataset, stim_dir):
+    from advlib import load_manifest
+
+    manifest = load_manifest(stim_dir)
+    sub = load_subject(dataset / "sub-01", manifest=manifest)
+    assert sub.betas.shape[0] == 2 * len(manifest) + 1
+    assert sub.info["simulated"] is True
+    assert json.loads((dataset / "dataset.json").read_text())["simulated"] is True
+    assert (dataset / "sub-01" / "events" / "run-10.csv").is_file()
+    assert sub.info["beta_recovery_r"] > 0.3
+
+
+def test_same_seed_same_data_and_cache(dataset, stim_dir, tmp_path, monkeypatch):
+    again = simulate_dataset(stim_dir, tmp_path / "again", [1], seed=0, progress=False, **SMALL)
+    a = np.load(dataset / "sub-01" / "betas.npy")
+    b = np.load(again[0] / "betas.npy")
+    assert np.array_equal(a, b)
+    monkeypatch.setattr("advlib.fmri.fit_glm", None)  # would fail if re-simulated
+    simulate_dataset(stim_dir, tmp_path / "again", [1], seed=0, progress=False, **SMALL)
+    with pytest.raises(TypeError):
+        simulate_dataset(stim_dir, tmp_path / "again", [1], seed=1, progress=False, **SMALL)
+
+
+def test_selection_files_and_checks(dataset):
+    select_dataset(dataset, progress=False, n_per_hemi=20)
+    sel = load_selection(dataset, "sub-01", 40)
+    assert set(sel.roi) == {"V1", "V2", "V3", "V4", "LO"}
+    assert (sel.groupby(["roi", "hemi"]).size() == 20).all()
+    assert (dataset / "sub-01" / "selection" / "reliability.csv").is_file()
+    sub = load_subject(dataset / "sub-01")
+    rel, sel2, split = select_subject(sub, n_per_hemi=20)
+    checks = fmri_checks(sub, sel2, split, n_vertices=40)
+    assert checks.holds.iloc[:3].all()
+    roi = (sub.vertices.roi != "").to_numpy()
+    assert np.isfinite(rel[roi]).mean() > 0.95 and np.nanmax(np.abs(rel)) <= 1 + 1e-9
