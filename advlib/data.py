@@ -28,9 +28,6 @@ then estimates the betas with :func:`advlib.glm.fit_glm`.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +37,7 @@ import pandas as pd
 
 from .cortex import ROIS
 from .errors import AdvlibError, expect
+from .provenance import atomic_dir
 
 __all__ = ["DataError", "Subject", "CONDITION_COLUMNS", "VERTEX_COLUMNS", "write_subject",
            "load_subject", "list_subjects", "conditions_from_names", "load_dataset_info"]
@@ -139,9 +137,7 @@ def write_subject(folder, betas: pd.DataFrame, conditions: pd.DataFrame,
            f"one per betas row ({betas.shape[0]})", DataError)
     expect(len(vertices) == betas.shape[1], "vertices", f"{len(vertices)} rows",
            f"one per betas column ({betas.shape[1]})", DataError)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-    try:
+    with atomic_dir(folder) as tmp:
         np.save(tmp / "betas.npy", np.asarray(betas, dtype=np.float32))
         conditions[CONDITION_COLUMNS].to_csv(tmp / "conditions.csv", index=False)
         vertices.to_csv(tmp / "vertices.csv", index=False)
@@ -154,12 +150,6 @@ def write_subject(folder, betas: pd.DataFrame, conditions: pd.DataFrame,
                 value.to_csv(target, index=False)
             else:
                 np.save(target, np.asarray(value))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return folder
 
 

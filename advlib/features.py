@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .errors import InputError, expect
+from .errors import expect
 from .models import ModelWrapper
 
 __all__ = ["extract_features", "as_image_tensor", "record_layers"]

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .cortex import AREA_PARAMS, Cortex
+from .cortex import AREA_PARAMS
 from .errors import InputError, expect
 
 __all__ = ["TR", "SF_CPD", "ORIENTATIONS_DEG", "FIELD_DEG", "IMAGE_DEG", "gabor_energy",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .errors import InputError, expect
+from .errors import expect
 from .rsa import COMPARISONS, _tau_a, check_rdm, compare_rdms, upper_triangle
 
 __all__ = ["PermutationResult", "BootstrapResult", "permutation_test", "bootstrap_similarities",

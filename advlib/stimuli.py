@@ -21,8 +21,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from .errors import InputError, StimulusError, expect
+from .errors import StimulusError, expect
+from .provenance import atomic_dir, provenance_record
 
 __all__ = [
     "SUPERCLASSES",
@@ -472,9 +471,7 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
     ai = adv.generate_ai(model, re_images, targets, c=params["ai_c"], lr=params["ai_lr"],
                          **common)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         rows = []
         kinds = {"RE": (re_images, labels, np.zeros(len(labels), int), np.ones(len(labels), bool)),
                  "AN": (an.images, labels, an.n_steps, an.converged),
@@ -498,20 +495,12 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
         skipped.to_csv(tmp / "skipped.csv", index=False)
         selected.to_csv(tmp / "selection.csv", index=False)
         failed = manifest[~manifest.converged]
-        from .provenance import provenance_record
-
         record = provenance_record(
             "stimuli", params, model=model.provenance(), n_regular=int(len(labels)),
             n_skipped=int(len(skipped)), n_not_converged=int(len(failed)),
             not_converged=failed.image_id.tolist(), seconds=round(time.perf_counter() - t0, 2),
             an_optimizer=an.params, ai_optimizer=ai.params)
         (tmp / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return load_manifest(out_dir)
 
 
