@@ -16,7 +16,7 @@ from .data import (CONDITION_COLUMNS, VERTEX_COLUMNS, DataError, Subject, condit
                    list_subjects, load_dataset_info, load_subject, write_subject)
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
 from .features import as_image_tensor, extract_features, record_layers
-from .fmri import (SIMULATION_DEFAULTS, fmri_checks, load_selection, select_dataset, select_subject,
+from .fmri import (SIMULATION_DEFAULTS, fmri_checks, load_selection, resolve_dataset, select_dataset, select_subject,
                    simulate_dataset, simulate_subject, stimulus_energy)
 from .glm import GLMResult, condition_names, crossvalidated_r2, fit_glm, run_design, run_design_frame
 from .models import (ALEXNET_WEIGHTS_ENV, LAYERS, MODELS, ModelWrapper, file_sha256,
@@ -24,7 +24,7 @@ from .models import (ALEXNET_WEIGHTS_ENV, LAYERS, MODELS, ModelWrapper, file_sha
 from .notebooks import NOTEBOOKS, PROFILES, NotebookError, run_notebook, run_notebooks
 from .observer import (gabor_energy, frame_times, prf_responses, run_events, session_plan,
                        simulate_runs)
-from .plotting import (KIND_COLORS, ROI_COLORS, plot_design_matrix, plot_flat_maps,
+from .plotting import (KIND_COLORS, ROI_COLORS, plot_design_matrix, plot_flat_maps, plot_run_design,
                        plot_layer_similarities, plot_null_distributions, plot_rdm_triplet,
                        plot_stimulus_grid)
 from .rsa import (COMPARISONS, METRICS, check_rdm, compare_rdms, compute_rdm, from_rsatoolbox,

@@ -27,6 +27,7 @@ from .searchlight import (geodesic_disks, reliability_map, select_vertices,
 from .stimuli import load_manifest, load_stimulus_images
 
 __all__ = ["SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "select_subject", "fmri_checks",
+           "resolve_dataset",
            "select_dataset", "load_selection", "stimulus_energy"]
 
 #: Parameters of the simulated observer (see :func:`simulate_subject`).
@@ -279,3 +280,33 @@ def fmri_checks(subject: Subject, selection: pd.DataFrame, split_half: pd.DataFr
          "here": ", ".join(f"{r.roi} {r.split_half_selected:.2f}" for r in split_half.itertuples()),
          "holds": len(reliable) == len(split_half) == 5},
     ])
+
+
+def resolve_dataset(dataset: str, stim_dir, results_dir, subjects=(1, 2, 3), *, seed: int = 0,
+                    progress: bool = True, **params) -> Path:
+    """The dataset folder a notebook or command works on.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"simulated"``: simulate (or reuse) the observer's data for the stimulus set in
+        ``<results_dir>/simulated``; otherwise the path of a dataset folder in the
+        documented format (real data), used as it is.
+    stim_dir : str or path
+        Stimulus set.
+    results_dir : str or path
+        The model's results folder (``<results>/<model>``).
+    subjects, seed, progress, **params
+        Passed to :func:`simulate_dataset` when simulating.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    if dataset == "simulated":
+        out = Path(results_dir) / "simulated"
+        simulate_dataset(stim_dir, out, subjects, seed=seed, progress=progress, **params)
+        return out
+    folder = Path(dataset)
+    list_subjects(folder)  # validates: an existing folder with sub-XX folders
+    return folder

@@ -10,7 +10,8 @@ import numpy as np
 from .errors import expect
 
 __all__ = ["plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
-           "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "KIND_COLORS",
+           "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
+           "KIND_COLORS",
            "ROI_COLORS"]
 
 #: Colours of the image kinds, used consistently across figures.
@@ -230,6 +231,11 @@ def plot_flat_maps(vertices, faces, values=None, *, title: str = "", cmap: str =
     import matplotlib.pyplot as plt
     from matplotlib.tri import Triangulation
 
+    if values is None and not rois:
+        fig, ax = plt.subplots(figsize=(6, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{title}: not available for this dataset", ha="center", va="center")
+        return fig
     xy_all = vertices[["x_mm", "y_mm"]].to_numpy()
     roi_all = vertices.roi.fillna("").to_numpy().astype(str)
     vals = None if values is None else np.asarray(values, dtype=float)
@@ -288,6 +294,39 @@ def plot_flat_maps(vertices, faces, values=None, *, title: str = "", cmap: str =
         fig.colorbar(mappable, ax=list(axes), shrink=0.7, label=label)
     fig.suptitle(title)
     return fig
+
+
+def plot_run_design(subject_dir, run: int = 1, title: str | None = None):
+    """The design matrix of one run of a subject folder (from ``events/run-XX.csv``).
+
+    Parameters
+    ----------
+    subject_dir : str or path
+    run : int
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The design (:func:`plot_design_matrix`), or a note when the folder holds betas
+        only (no events).
+    """
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from .glm import run_design_frame
+
+    path = Path(subject_dir) / "events" / f"run-{run:02d}.csv"
+    if not path.is_file():
+        fig, ax = plt.subplots(figsize=(6, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no events/run-{run:02d}.csv: this subject has betas only",
+                ha="center", va="center")
+        return fig
+    return plot_design_matrix(run_design_frame(pd.read_csv(path)),
+                              title or f"run {run}: design matrix")
 
 
 def plot_design_matrix(design, title: str = "Design matrix of one run"):

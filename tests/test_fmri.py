@@ -51,3 +51,22 @@ def test_selection_files_and_checks(dataset):
     assert checks.holds.iloc[:3].all()
     roi = (sub.vertices.roi != "").to_numpy()
     assert np.isfinite(rel[roi]).mean() > 0.95 and np.nanmax(np.abs(rel)) <= 1 + 1e-9
+
+
+def test_resolve_dataset_uses_a_real_folder_as_is(dataset, stim_dir, tmp_path):
+    from advlib import DataError, resolve_dataset
+
+    assert resolve_dataset(str(dataset), stim_dir, tmp_path) == dataset
+    assert not (tmp_path / "simulated").exists()  # nothing simulated for real data
+    with pytest.raises(DataError, match="data=.*expected an existing dataset folder"):
+        resolve_dataset(str(tmp_path / "nope"), stim_dir, tmp_path)
+
+
+def test_design_plot_without_events_says_so(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from advlib import plot_run_design
+
+    fig = plot_run_design(tmp_path)
+    assert "betas only" in fig.axes[0].texts[0].get_text()
