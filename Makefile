@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stimuli.py
 	$(BIN)/python benchmarks/bench_rsa.py
 	$(BIN)/python benchmarks/bench_fmri.py
+	$(BIN)/python benchmarks/bench_searchlight.py
 
 clean:
 	rm -rf _build book/generated results

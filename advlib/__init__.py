@@ -9,6 +9,8 @@ Public names are re-exported flatly here::
 
 from .adversarial import (IMAGENET_MEAN_RGB, AdversarialResult, choose_targets, generate_ai,
                           generate_an, image_distances, imagenet_mean_image, quantize)
+from .brain import (BRAIN_RSA_COLUMNS, brain_claims, brain_rsa, kind_patterns, load_brain_results,
+                    noise_ceiling, roi_rsa, searchlight_rsa, vertex_bootstrap)
 from .cnn import (CNN_RSA_COLUMNS, KINDS, CNNRSAResult, cnn_claims, cnn_rsa, layer_rdms, load_cnn_results,
                   stimulus_features)
 from .cortex import AREA_PARAMS, ROIS, Cortex, make_cortex, make_hemisphere, mesh_edges
@@ -26,7 +28,7 @@ from .observer import (gabor_energy, frame_times, prf_responses, run_events, ses
                        simulate_runs)
 from .plotting import (KIND_COLORS, ROI_COLORS, plot_design_matrix, plot_flat_maps, plot_run_design,
                        plot_layer_similarities, plot_null_distributions, plot_rdm_triplet,
-                       plot_stimulus_grid)
+                       plot_roi_similarities, plot_searchlight_maps, plot_stimulus_grid)
 from .rsa import (COMPARISONS, METRICS, check_rdm, compare_rdms, compute_rdm, from_rsatoolbox,
                   square_rdm, to_rsatoolbox, upper_triangle)
 from .stimuli import (MANIFEST_COLUMNS, SUPERCLASSES, ImageSource, build_stimulus_set,

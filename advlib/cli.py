@@ -88,6 +88,23 @@ def _cmd_select(args) -> int:
     return 0
 
 
+def _cmd_brain_rsa(args) -> int:
+    from pathlib import Path
+
+    from .brain import brain_claims, brain_rsa
+
+    stim = args.stimuli or Path(args.results) / args.model / "stimuli"
+    dataset = Path(args.data)
+    out = Path(args.results) / args.model / dataset.name
+    table, _ = brain_rsa(dataset, stim, out, n_vertices=args.n_vertices, n_perm=args.n_perm,
+                         n_boot=args.n_boot, seed=args.seed, ci_level=args.ci_level,
+                         searchlight=not args.no_searchlight, progress=True)
+    print(table.round(4).to_string(index=False))
+    print(brain_claims(table).to_string(index=False))
+    print(f"wrote {out}/brain_rsa{'' if args.n_vertices == 200 else '_' + str(args.n_vertices)}.csv")
+    return 0
+
+
 def _cmd_notebooks(args) -> int:
     from .notebooks import run_notebooks
 
@@ -195,6 +212,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vertices per ROI, both hemispheres (200; 400 for Fig S2)")
     p.add_argument("--radius", type=float, default=3.0, help="disk radius in mm (default: 3)")
     p.set_defaults(func=_cmd_select)
+
+    p = sub.add_parser("brain-rsa", help="RE-AN and RE-AI similarity per subject and ROI, "
+                       "searchlight maps (Fig 3, Fig 4, Fig S2)",
+                       description="ROI RSA on the selected vertices of each subject of a dataset "
+                       "(simulated or real, documented format) with permutation tests, image "
+                       "bootstrap difference test, vertex-bootstrap CIs and noise ceiling; "
+                       "searchlight maps. Writes RESULTS/MODEL/DATASET/brain_rsa.csv.")
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder")
+    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS,
+                   help="names the results folder and the stimulus set")
+    p.add_argument("--stimuli", default=None, metavar="DIR",
+                   help="stimulus folder (default: RESULTS/MODEL/stimuli)")
+    p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
+    p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
+                   help="selected vertices per ROI (400: Fig S2)")
+    p.add_argument("--n-perm", type=int, default=1000, help="permutations (default: 1000)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    p.add_argument("--ci-level", type=float, default=0.68, help="vertex-bootstrap CI level")
+    p.add_argument("--seed", type=int, default=0, help="seed of all resampling")
+    p.add_argument("--no-searchlight", action="store_true", help="skip the Fig 4 maps")
+    p.set_defaults(func=_cmd_brain_rsa)
 
     p = sub.add_parser("notebooks", help="execute the notebooks with papermill for the book",
                        description="Execute the parameterized notebooks under a profile "

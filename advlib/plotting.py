@@ -11,7 +11,7 @@ from .errors import expect
 
 __all__ = ["plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
-           "KIND_COLORS",
+           "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS",
            "ROI_COLORS"]
 
 #: Colours of the image kinds, used consistently across figures.
@@ -351,3 +351,72 @@ def plot_design_matrix(design, title: str = "Design matrix of one run"):
                   "blank, drifts, constant")
     ax.set_title(title)
     return fig
+
+
+def plot_roi_similarities(table, alpha: float = 0.05, title: str = ""):
+    """Fig 3 / Fig S2: RE-AN (blue) and RE-AI (red) similarity per ROI, one panel per subject.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`advlib.brain.brain_rsa`.
+    alpha : float
+        Asterisk above a bar when its permutation p < alpha.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Error bars: the table's vertex-bootstrap CI; dashes: the noise ceiling.
+    """
+    import matplotlib.pyplot as plt
+
+    subjects = list(dict.fromkeys(table.subject))
+    fig, axes = plt.subplots(1, len(subjects), figsize=(4.2 * len(subjects), 3.8), squeeze=False,
+                             sharey=True)
+    for ax, name in zip(axes[0], subjects):
+        t = table[table.subject == name].reset_index(drop=True)
+        x = np.arange(len(t))
+        for off, kind in ((-0.2, "AN"), (0.2, "AI")):
+            col = f"re_{kind.lower()}"
+            y = t[col].to_numpy()
+            err = np.vstack([y - t[f"{col}_ci_low"], t[f"{col}_ci_high"] - y]).clip(min=0)
+            ax.bar(x + off, y, 0.38, yerr=err, color=KIND_COLORS[kind], capsize=2,
+                   label=f"RE-{kind}")
+            for xi, yi, hi, p in zip(x + off, y, t[f"{col}_ci_high"], t[f"p_perm_{col}"]):
+                if p < alpha:
+                    ax.text(xi, max(yi, hi) + 0.02, "*", ha="center", fontsize=12)
+        ax.hlines(t.noise_ceiling, x - 0.4, x + 0.4, colors="0.4", linestyles="--", lw=1,
+                  label="noise ceiling")
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set_xticks(x, t.roi)
+        ax.set_title(name)
+    axes[0, 0].set_ylabel("RDM similarity (Spearman)")
+    axes[0, -1].legend(fontsize=8, loc="upper right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_searchlight_maps(vertices, faces, maps: dict, title: str = ""):
+    """Fig 4: RE-AN and RE-AI searchlight similarity on both hemispheres, one colour scale.
+
+    Parameters
+    ----------
+    vertices : pandas.DataFrame
+    faces : numpy.ndarray, shape (n_faces, 3)
+    maps : dict
+        ``re_an`` and ``re_ai`` arrays, shape (n_vertices,) (from
+        :func:`advlib.brain.searchlight_rsa`).
+    title : str
+
+    Returns
+    -------
+    list of matplotlib.figure.Figure
+        One figure per similarity (each with both hemispheres).
+    """
+    both = np.concatenate([maps["re_an"], maps["re_ai"]])
+    lim = float(np.nanmax(np.abs(both))) if np.isfinite(both).any() else 1.0
+    return [plot_flat_maps(vertices, faces, maps[key], cmap="RdBu_r", vmin=-lim, vmax=lim,
+                           label="RDM similarity (Spearman)", title=f"{title} {name}".strip())
+            for key, name in (("re_an", "RE-AN"), ("re_ai", "RE-AI"))]

@@ -5,7 +5,7 @@ import pytest
 
 from advlib.cli import build_parser, main
 
-SUBCOMMANDS = ["models", "stimuli", "cnn-rsa", "simulate", "select", "notebooks"]
+SUBCOMMANDS = ["models", "stimuli", "cnn-rsa", "simulate", "select", "brain-rsa", "notebooks"]
 
 
 def test_every_subcommand_is_listed_and_has_help(capsys):

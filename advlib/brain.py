@@ -1,0 +1,388 @@
+"""Brain representational similarity (paper Fig 3, Fig 4, Fig S2).
+
+Per subject and ROI (the selected vertices of both hemispheres together), RDMs of the RE,
+AN and AI images are computed from the betas, **averaging each image's two presentations**
+(the selection used their consistency; the analysis uses their mean, which halves the
+noise variance), and RE-AN and RE-AI Spearman similarities are tested as in the paper:
+
+* permutation test against shuffled image labels (``n_perm``, one-sided);
+* bootstrap over images for the RE-AI vs RE-AN difference (two-sided, ``p_diff``);
+* confidence intervals (68% for Fig 3) by bootstrapping the ROI's vertices with
+  replacement and recomputing the RDMs (the Fig 3 caption).
+
+The noise ceiling of an ROI is the split-half reliability of its RE RDM (presentation 1 vs
+2, Spearman), Spearman-Brown corrected to the two-presentation average: the RE RDM cannot
+correlate with another RDM of the same reliability more than this.
+
+The searchlight (Fig 4) computes the same two similarities in the 3 mm geodesic disk of
+every vertex, with permutation p-values per vertex, without a loop over vertices.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm.auto import tqdm
+
+from .cortex import ROIS
+from .data import DataError, Subject, list_subjects, load_dataset_info, load_subject
+from .errors import expect
+from .fmri import select_subject
+from .provenance import atomic_path, provenance_record, write_csv, write_json
+from .rsa import compute_rdm, upper_triangle
+from .searchlight import geodesic_disks, searchlight_rdms, split_half_reliability
+from .stats import bootstrap_similarities, permutation_test, percentile_ci, rng_from
+from .stimuli import load_manifest
+
+__all__ = ["BRAIN_RSA_COLUMNS", "kind_patterns", "vertex_bootstrap", "noise_ceiling",
+           "roi_rsa", "searchlight_rsa", "brain_rsa", "brain_claims", "load_brain_results"]
+
+BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci_low",
+                     "re_an_ci_high", "re_ai_ci_low", "re_ai_ci_high", "p_perm_re_an",
+                     "p_perm_re_ai", "p_diff", "noise_ceiling"]
+
+
+def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None) -> dict:
+    """Presentation-averaged betas of the RE, AN and AI images, rows aligned by source.
+
+    Parameters
+    ----------
+    subject : Subject
+    manifest : pandas.DataFrame
+        Stimulus manifest (``image_id, kind, source_id``).
+    sources : sequence of str, optional
+        Regular images to use (default: all in the manifest), in row order.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray, each shape (n_images, n_vertices)
+
+    Raises
+    ------
+    DataError
+        The subject lacks a kind (e.g. no AN conditions) or an image's presentations.
+    """
+    cond = subject.conditions
+    kinds = set(cond.kind)
+    missing = [k for k in ("RE", "AN", "AI") if k not in kinds]
+    expect(not missing, f"subject {subject.name} conditions", f"no {', '.join(missing)} images",
+           "RE, AN and AI conditions (the RSA compares RE with AN and AI)", DataError)
+    values = subject.betas.to_numpy()
+    expect(bool(np.isfinite(values).all()), f"subject {subject.name} betas",
+           "NaN/inf values", "finite betas (load_subject drops vertices without data)", DataError)
+    sources = sorted(manifest.source_id.unique()) if sources is None else list(sources)
+    index = {(r.image_id, r.presentation): i for i, r in enumerate(cond.itertuples())}
+    out = {}
+    for kind in ("RE", "AN", "AI"):
+        ids = manifest[manifest.kind == kind].set_index("source_id").loc[sources, "image_id"]
+        rows = []
+        for image in ids:
+            pair = [index.get((image, p)) for p in (1, 2)]
+            expect(None not in pair, f"subject {subject.name} conditions", f"{image}",
+                   "both presentations of every image", DataError)
+            rows.append(values[pair].mean(0))
+        out[kind] = np.array(rows)
+    return out
+
+
+def _batched_rdm_vectors(patterns: np.ndarray) -> np.ndarray:
+    """Correlation-distance RDM upper triangles of a batch: (B, n, v) -> (B, n_pairs)."""
+    x = patterns - patterns.mean(2, keepdims=True)
+    norm = np.sqrt((x ** 2).sum(2, keepdims=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = x / norm
+    corr = np.einsum("bnv,bmv->bnm", x, x)
+    iu, ju = np.triu_indices(patterns.shape[1], 1)
+    return 1.0 - corr[:, iu, ju]
+
+
+def _rowwise_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ra = stats.rankdata(a, axis=1)
+    rb = stats.rankdata(b, axis=1)
+    ra -= ra.mean(1, keepdims=True)
+    rb -= rb.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (ra * rb).sum(1) / np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
+    r[~(np.isfinite(a).all(1) & np.isfinite(b).all(1))] = np.nan
+    return r
+
+
+def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 100) -> dict:
+    """RE-AN and RE-AI similarity over vertices resampled with replacement.
+
+    Parameters
+    ----------
+    patterns : dict
+        ``kind -> (n_images, n_vertices)`` (from :func:`kind_patterns`, one ROI's columns).
+    n_boot : int
+    seed : int or numpy.random.Generator
+    chunk : int
+        Resamples computed together.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray, shape (n_valid,)
+        ``"AN"`` and ``"AI"`` replicates (resamples with undefined RDMs dropped).
+    """
+    expect(isinstance(n_boot, (int, np.integer)) and n_boot >= 1, "n_boot", n_boot,
+           "a positive integer")
+    rng = rng_from(seed)
+    n_v = patterns["RE"].shape[1]
+    idx = rng.integers(0, n_v, size=(n_boot, n_v))
+    out = {"AN": [], "AI": []}
+    for start in range(0, n_boot, chunk):
+        sel = idx[start:start + chunk]
+        vec = {k: _batched_rdm_vectors(patterns[k][:, sel].transpose(1, 0, 2))
+               for k in ("RE", "AN", "AI")}
+        for k in ("AN", "AI"):
+            out[k].append(_rowwise_spearman(vec["RE"], vec[k]))
+    res = {k: np.concatenate(v) for k, v in out.items()}
+    ok = np.isfinite(res["AN"]) & np.isfinite(res["AI"])
+    return {k: v[ok] for k, v in res.items()}
+
+
+def noise_ceiling(subject: Subject, columns) -> float:
+    """Spearman-Brown corrected split-half reliability of the RE RDM over ``columns``.
+
+    Returns
+    -------
+    float
+        ``2 r / (1 + r)`` with ``r`` the Spearman correlation of the presentation-1 and
+        presentation-2 RE RDMs (negative ``r`` is returned uncorrected).
+    """
+    r = split_half_reliability(subject.betas, subject.conditions, columns, kind="RE")
+    return float(2 * r / (1 + r)) if r > 0 else float(r)
+
+
+def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int = 1000,
+            n_boot: int = 1000, seed=0, ci_level: float = 0.68) -> dict:
+    """RE-AN and RE-AI similarity of one ROI with the paper's tests.
+
+    Parameters
+    ----------
+    subject : Subject
+    patterns : dict
+        ``kind -> (n_images, n_vertices)`` over all vertices (from :func:`kind_patterns`).
+    columns : array_like of int
+        The ROI's selected vertices.
+    roi : str
+    n_perm, n_boot : int
+    seed : int or numpy.random.SeedSequence
+    ci_level : float
+        Vertex-bootstrap confidence level (0.68 in Fig 3).
+
+    Returns
+    -------
+    dict
+        One row of :data:`BRAIN_RSA_COLUMNS` (without ``subject``).
+    """
+    cols = np.asarray(columns)
+    expect(cols.size >= 2, f"ROI {roi}", f"{cols.size} selected vertices",
+           "at least 2 vertices for a correlation distance")
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    r_an, r_ai, r_img, r_vtx = (np.random.default_rng(s) for s in ss.spawn(4))
+    pat = {k: v[:, cols] for k, v in patterns.items()}
+    rdm = {k: compute_rdm(v, name=f"{subject.name} {roi} {k}") for k, v in pat.items()}
+    names = lambda k: (f"{subject.name} {roi} RE", f"{subject.name} {roi} {k}")  # noqa: E731
+    perm_an = permutation_test(rdm["RE"], rdm["AN"], n_perm=n_perm, seed=r_an, names=names("AN"))
+    perm_ai = permutation_test(rdm["RE"], rdm["AI"], n_perm=n_perm, seed=r_ai, names=names("AI"))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="bootstrap:", category=RuntimeWarning)
+        images = bootstrap_similarities(rdm["RE"], {"AN": rdm["AN"], "AI": rdm["AI"]},
+                                        n_boot=n_boot, seed=r_img)
+    vertices = vertex_bootstrap(pat, n_boot=n_boot, seed=r_vtx)
+    an_lo, an_hi = percentile_ci(vertices["AN"], ci_level)
+    ai_lo, ai_hi = percentile_ci(vertices["AI"], ci_level)
+    return {"roi": roi, "n_vertices": int(cols.size), "re_an": perm_an.observed,
+            "re_ai": perm_ai.observed, "re_an_ci_low": an_lo, "re_an_ci_high": an_hi,
+            "re_ai_ci_low": ai_lo, "re_ai_ci_high": ai_hi, "p_perm_re_an": perm_an.p,
+            "p_perm_re_ai": perm_ai.p, "p_diff": images.p_difference("AI", "AN"),
+            "noise_ceiling": noise_ceiling(subject, cols)}
+
+
+def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: int = 50) -> dict:
+    """RE-AN and RE-AI similarity in every searchlight disk, with permutation p-values.
+
+    Parameters
+    ----------
+    patterns : dict
+        ``kind -> (n_images, n_vertices)``.
+    disks : scipy.sparse matrix, shape (n_centres, n_vertices)
+    n_perm : int
+        Permutations of the image labels (the same permutations for every disk); 0 skips.
+    seed : int or numpy.random.Generator
+    chunk : int
+        Permutations computed together.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray, each shape (n_centres,)
+        ``re_an``, ``re_ai`` (Spearman) and, when ``n_perm > 0``, ``p_re_an``, ``p_re_ai``
+        (one-sided, ``(1 + #null >= observed) / (1 + n_perm)``); NaN for undefined disks.
+    """
+    expect(isinstance(n_perm, (int, np.integer)) and n_perm >= 0, "n_perm", n_perm,
+           "a non-negative integer")
+    vec = {k: searchlight_rdms(v, disks) for k, v in patterns.items()}
+    n = patterns["RE"].shape[0]
+    iu, ju = np.triu_indices(n, 1)
+    pair_index = np.full((n, n), -1)
+    pair_index[iu, ju] = np.arange(iu.size)
+    pair_index[ju, iu] = np.arange(iu.size)
+    valid = np.isfinite(vec["RE"]).all(1)
+    z = {}
+    for k, v in vec.items():
+        valid &= np.isfinite(v).all(1)
+    for k, v in vec.items():
+        r = stats.rankdata(np.where(valid[:, None], v, 0.0), axis=1)
+        r -= r.mean(1, keepdims=True)
+        norm = np.sqrt((r ** 2).sum(1, keepdims=True))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z[k] = r / norm
+    out = {}
+    rng = rng_from(seed)
+    perms = rng.permuted(np.tile(np.arange(n), (n_perm, 1)), axis=1) if n_perm else None
+    for k in ("AN", "AI"):
+        obs = (z["RE"] * z[k]).sum(1)
+        obs[~valid] = np.nan
+        out[f"re_{k.lower()}"] = obs
+        if not n_perm:
+            continue
+        count = np.zeros(len(obs))
+        for start in range(0, n_perm, chunk):
+            maps = pair_index[perms[start:start + chunk][:, iu], perms[start:start + chunk][:, ju]]
+            null = np.einsum("vp,cvp->cv", z["RE"], z[k][:, maps].transpose(1, 0, 2),
+                             optimize=True)
+            count += (null >= obs[None, :] - 1e-12).sum(0)
+        p = (1 + count) / (1 + n_perm)
+        p[~valid] = np.nan
+        out[f"p_re_{k.lower()}"] = p
+    return out
+
+
+def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
+              n_perm: int = 1000, n_boot: int = 1000, seed: int = 0, ci_level: float = 0.68,
+              searchlight: bool = True, searchlight_perm: int | None = None, radius: float = 3.0,
+              subjects=None, only_converged: bool = True, progress: bool = True):
+    """ROI RSA for every subject (Fig 3 / Fig S2) and the searchlight maps (Fig 4).
+
+    Parameters
+    ----------
+    dataset_dir : str or path
+        Dataset in the documented format (simulated or real).
+    stim_dir : str or path
+        The stimulus set the subjects saw (its manifest aligns RE, AN and AI images).
+    out_dir : str or path, optional
+        Receives ``brain_rsa.csv`` (``brain_rsa_400.csv`` for other sizes),
+        ``searchlight/sub-XX.npz`` + ``searchlight/sub-XX_vertices.csv`` and provenance.
+    n_vertices : int
+        Selected vertices per ROI, both hemispheres (200; 400 for Fig S2).
+    n_perm, n_boot : int
+        Permutations and bootstrap resamples (1000 in the paper).
+    seed : int
+    ci_level : float
+        Vertex-bootstrap CI level (0.68 as in Fig 3).
+    searchlight : bool
+        Also compute the Fig 4 maps.
+    searchlight_perm : int, optional
+        Permutations for the maps (default ``n_perm``).
+    radius : float
+        Searchlight and selection disk radius (mm).
+    subjects : list of str or "all", optional
+        Subject folders (default: all).
+    only_converged : bool
+        Use only regular images whose AN and AI images converged.
+    progress : bool
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        :data:`BRAIN_RSA_COLUMNS`, one row per subject x ROI.
+    maps : dict
+        ``subject -> (vertices DataFrame, dict of maps)``.
+    """
+    manifest = load_manifest(stim_dir)
+    sources = sorted(manifest.source_id.unique())
+    if only_converged:
+        failed = set(manifest.loc[~manifest.converged, "source_id"])
+        sources = [s for s in sources if s not in failed]
+    expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
+           "at least 4 RE/AN/AI triplets")
+    if isinstance(subjects, str):
+        subjects = None if subjects == "all" else [subjects]
+    names = list_subjects(dataset_dir) if subjects is None else list(subjects)
+    seeds = np.random.SeedSequence(seed).spawn(len(names))
+    rows, maps = [], {}
+    for name, ss in tqdm(list(zip(names, seeds)), desc="brain RSA", disable=not progress):
+        subject = load_subject(Path(dataset_dir) / name, manifest=manifest)
+        patterns = kind_patterns(subject, manifest, sources)
+        _, selection, _ = select_subject(subject, radius, n_vertices // 2)
+        roi_seeds = ss.spawn(len(ROIS) + 1)
+        for roi, rs in zip(ROIS, roi_seeds):
+            cols = selection[selection.roi == roi].vertex.to_numpy()
+            if cols.size < n_vertices:
+                warnings.warn(f"{name} {roi}: {cols.size} vertices selected, {n_vertices} asked "
+                              "(all available were used)", RuntimeWarning, stacklevel=2)
+            if cols.size < 2:
+                continue
+            rows.append({"subject": name, **roi_rsa(subject, patterns, cols, roi, n_perm=n_perm,
+                                                     n_boot=n_boot, seed=rs, ci_level=ci_level)})
+        if searchlight:
+            disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces,
+                                   radius)
+            sl = searchlight_rsa(patterns, disks, n_perm if searchlight_perm is None
+                                 else searchlight_perm, seed=np.random.default_rng(roi_seeds[-1]))
+            maps[name] = (subject.vertices, sl)
+    table = pd.DataFrame(rows, columns=BRAIN_RSA_COLUMNS)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        suffix = "" if n_vertices == 200 else f"_{n_vertices}"
+        write_csv(out_dir / f"brain_rsa{suffix}.csv", table)
+        for name, (verts, sl) in maps.items():
+            with atomic_path(out_dir / "searchlight" / f"{name}.npz") as tmp:
+                with open(tmp, "wb") as handle:
+                    np.savez(handle, **sl)
+            write_csv(out_dir / "searchlight" / f"{name}_vertices.csv",
+                      verts[["hemi", "roi", "x_mm", "y_mm"]].assign(
+                          vertex=np.arange(len(verts)), **{k: v for k, v in sl.items()}))
+        write_json(out_dir / f"brain_rsa{suffix}_provenance.json", provenance_record(
+            "brain_rsa", {"n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot,
+                          "seed": seed, "ci_level": ci_level, "radius": radius,
+                          "presentations": "averaged", "only_converged": only_converged},
+            dataset=load_dataset_info(dataset_dir), images_used=sources,
+            stimuli=str(Path(stim_dir).resolve())))
+    return table, maps
+
+
+def load_brain_results(out_dir, n_vertices: int = 200) -> pd.DataFrame:
+    """Read ``brain_rsa.csv`` (or ``brain_rsa_<n>.csv``) written by :func:`brain_rsa`."""
+    suffix = "" if n_vertices == 200 else f"_{n_vertices}"
+    path = Path(out_dir) / f"brain_rsa{suffix}.csv"
+    expect(path.is_file(), "results", str(path), "brain_rsa results (run `advlib brain-rsa`)")
+    return pd.read_csv(path)
+
+
+def brain_claims(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """The paper's brain claims (Fig 3), counted over subjects x ROIs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``claim, paper, here, holds``.
+    """
+    n = len(table)
+    ai_sig = int((table.p_perm_re_ai < alpha).sum())
+    an_sig = int((table.p_perm_re_an < alpha).sum())
+    diff = int(((table.re_ai > table.re_an) & (table.p_diff < alpha)).sum())
+    return pd.DataFrame([
+        {"claim": "RE-AI similarity is above the null in nearly all ROIs",
+         "paper": "15/15 except a few, p < 0.005", "here": f"{ai_sig}/{n} (p < {alpha:g})",
+         "holds": ai_sig >= 0.8 * n},
+        {"claim": "RE-AN similarity is rarely above the null", "paper": "4/15 (p < 0.05)",
+         "here": f"{an_sig}/{n}", "holds": an_sig <= 0.34 * n},
+        {"claim": "RE-AI similarity exceeds RE-AN in all ROIs", "paper": "15/15, p < 0.0001",
+         "here": f"{diff}/{n} (bootstrap p < {alpha:g})", "holds": diff == n},
+    ])

@@ -1,0 +1,121 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial import Delaunay
+
+from advlib import (BRAIN_RSA_COLUMNS, DataError, Subject, brain_claims, brain_rsa,
+                    compare_rdms, compute_rdm, geodesic_disks, kind_patterns, roi_rsa,
+                    searchlight_rsa, simulate_dataset, vertex_bootstrap)
+
+
+def _synthetic(rng, n_img=10, n_side=12, ai_noise=0.0, an_related=False):
+    """One-hemisphere 'subject' whose AI patterns equal RE (plus noise) and AN are independent."""
+    pts = np.array([(i + 0.5 * (j % 2), j * np.sqrt(3) / 2) for j in range(n_side)
+                    for i in range(n_side)], dtype=float)
+    n_v = len(pts)
+    signal = rng.normal(size=(n_img, n_v))
+    an_signal = signal if an_related else rng.normal(size=(n_img, n_v))
+    rows, names, data = [], [], []
+    for kind, base in (("RE", signal), ("AN", an_signal), ("AI", signal)):
+        for i in range(n_img):
+            for p in (1, 2):
+                noise = 0.3 if kind != "AI" else 0.3 + ai_noise
+                names.append(f"{kind.lower()}{i:02d}_p{p}")
+                rows.append((names[-1], f"{kind.lower()}{i:02d}", kind, p))
+                data.append(base[i] + noise * rng.normal(size=n_v))
+    conditions = pd.DataFrame(rows, columns=["condition", "image_id", "kind", "presentation"])
+    vertices = pd.DataFrame({"hemi": "lh", "roi": "V1", "x_mm": pts[:, 0], "y_mm": pts[:, 1]})
+    manifest = pd.DataFrame([(f"{k.lower()}{i:02d}", k, f"re{i:02d}")
+                             for k in ("RE", "AN", "AI") for i in range(n_img)],
+                            columns=["image_id", "kind", "source_id"])
+    sub = Subject("sub-99", pd.DataFrame(np.array(data), index=names), conditions, vertices,
+                  Delaunay(pts).simplices, {})
+    return sub, manifest
+
+
+def test_planted_effect_ai_equals_re(rng):
+    sub, manifest = _synthetic(rng)
+    pat = kind_patterns(sub, manifest)
+    row = roi_rsa(sub, pat, np.arange(pat["RE"].shape[1]), "V1", n_perm=200, n_boot=200, seed=0)
+    assert row["re_ai"] > 0.9 and row["p_perm_re_ai"] == pytest.approx(1 / 201)
+    assert row["p_diff"] < 0.05 and row["noise_ceiling"] > 0.8
+    assert row["re_ai_ci_low"] <= row["re_ai_ci_high"]
+
+
+def test_independent_an_gives_roughly_uniform_p():
+    ps = []
+    for s in range(30):
+        sub, manifest = _synthetic(np.random.default_rng(s), n_img=8, n_side=6)
+        pat = kind_patterns(sub, manifest)
+        ps.append(roi_rsa(sub, pat, np.arange(36), "V1", n_perm=99, n_boot=20, seed=s)
+                  ["p_perm_re_an"])
+    assert 0.3 < np.mean(ps) < 0.7 and min(ps) < 0.2 and max(ps) > 0.8
+
+
+def test_vertex_bootstrap_ci_widens_with_noise_and_level(rng):
+    widths = []
+    for ai_noise in (0.0, 3.0):
+        sub, manifest = _synthetic(np.random.default_rng(5), ai_noise=ai_noise, n_side=10)
+        boot = vertex_bootstrap(kind_patterns(sub, manifest), n_boot=300, seed=1)
+        lo, hi = np.quantile(boot["AI"], [0.16, 0.84])
+        widths.append(hi - lo)
+        lo95, hi95 = np.quantile(boot["AI"], [0.025, 0.975])
+        assert lo95 <= lo < hi <= hi95
+    assert 2 * widths[0] < widths[1]
+
+
+def test_searchlight_equals_roi_when_the_disk_covers_the_roi(rng):
+    sub, manifest = _synthetic(rng, n_side=6, ai_noise=0.5, an_related=True)
+    pat = kind_patterns(sub, manifest)
+    disks = geodesic_disks(sub.vertices[["x_mm", "y_mm"]].to_numpy(), sub.faces, radius=100.0)
+    maps = searchlight_rsa(pat, disks, n_perm=50, seed=0)
+    rdm = {k: compute_rdm(v) for k, v in pat.items()}
+    np.testing.assert_allclose(maps["re_ai"], compare_rdms(rdm["RE"], rdm["AI"]), atol=1e-10)
+    np.testing.assert_allclose(maps["re_an"], compare_rdms(rdm["RE"], rdm["AN"]), atol=1e-10)
+    assert (maps["p_re_ai"] == maps["p_re_ai"][0]).all() and maps["p_re_ai"][0] < 0.05
+
+
+def test_searchlight_permutations_match_roi_permutations(rng):
+    from advlib import permutation_test
+
+    sub, manifest = _synthetic(rng, n_side=5, ai_noise=2.0)
+    pat = kind_patterns(sub, manifest)
+    disks = geodesic_disks(sub.vertices[["x_mm", "y_mm"]].to_numpy(), sub.faces, radius=100.0)
+    maps = searchlight_rsa(pat, disks, n_perm=100, seed=3)
+    rdm = {k: compute_rdm(v) for k, v in pat.items()}
+    ref = permutation_test(rdm["RE"], rdm["AI"], n_perm=100, seed=np.random.default_rng(3))
+    assert maps["p_re_ai"][0] == pytest.approx(ref.p)
+
+
+def test_missing_kind_is_a_clear_error(rng):
+    sub, manifest = _synthetic(rng, n_side=4)
+    keep = (sub.conditions.kind != "AN").to_numpy()
+    sub.conditions = sub.conditions[keep].reset_index(drop=True)
+    sub.betas = sub.betas[keep]
+    with pytest.raises(DataError, match="subject sub-99 conditions='no AN images'"):
+        kind_patterns(sub, manifest)
+
+
+def test_brain_rsa_on_a_small_simulated_dataset(stim_dir, tmp_path):
+    data = tmp_path / "sim"
+    simulate_dataset(stim_dir, data, [1], seed=0, progress=False, snr=0.8, spacing=2.5,
+                     max_pcs=1)
+    with pytest.warns(RuntimeWarning, match="vertices selected, 400 asked"):
+        table, maps = brain_rsa(data, stim_dir, tmp_path / "out", n_vertices=400, n_perm=20,
+                                n_boot=20, progress=False)
+    assert list(table.columns) == BRAIN_RSA_COLUMNS and len(table) == 5
+    assert (table.n_vertices <= 400).all() and (table.n_vertices < 400).any()
+    assert (tmp_path / "out" / "brain_rsa_400.csv").is_file()
+    assert (tmp_path / "out" / "searchlight" / "sub-01.npz").is_file()
+    assert set(maps["sub-01"][1]) == {"re_an", "re_ai", "p_re_an", "p_re_ai"}
+    claims = brain_claims(table)
+    assert list(claims.columns) == ["claim", "paper", "here", "holds"]
+
+
+def test_brain_claims_count():
+    table = pd.DataFrame({"re_an": [0.1] * 5, "re_ai": [0.6] * 5,
+                          "p_perm_re_an": [0.5, 0.5, 0.5, 0.5, 0.01],
+                          "p_perm_re_ai": [0.001] * 5, "p_diff": [0.001] * 5})
+    assert brain_claims(table).holds.all()
+    table["p_diff"] = 0.5
+    assert brain_claims(table).holds.tolist() == [True, True, False]
