@@ -34,7 +34,8 @@ from .errors import expect
 from .fmri import select_subject
 from .provenance import atomic_path, provenance_record, write_csv, write_json
 from .rsa import compute_rdm, upper_triangle
-from .searchlight import geodesic_disks, searchlight_rdms, split_half_reliability
+from .searchlight import (_rowwise_spearman, geodesic_disks, searchlight_rdms,
+                          split_half_reliability)
 from .stats import bootstrap_similarities, permutation_test, percentile_ci, rng_from
 from .stimuli import load_manifest
 
@@ -98,17 +99,6 @@ def _batched_rdm_vectors(patterns: np.ndarray) -> np.ndarray:
     corr = np.einsum("bnv,bmv->bnm", x, x)
     iu, ju = np.triu_indices(patterns.shape[1], 1)
     return 1.0 - corr[:, iu, ju]
-
-
-def _rowwise_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ra = stats.rankdata(a, axis=1)
-    rb = stats.rankdata(b, axis=1)
-    ra -= ra.mean(1, keepdims=True)
-    rb -= rb.mean(1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (ra * rb).sum(1) / np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
-    r[~(np.isfinite(a).all(1) & np.isfinite(b).all(1))] = np.nan
-    return r
 
 
 def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 100) -> dict:
