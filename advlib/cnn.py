@@ -8,7 +8,6 @@ their difference, and their trends across layers are tested with Mann-Kendall.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .errors import StimulusError, expect
 from .features import extract_features
+from .models import file_sha256
 from .provenance import atomic_path, provenance_record, write_csv, write_json
 from .rsa import compute_rdm
 from .stats import bootstrap_similarities, mann_kendall, permutation_test
@@ -63,10 +63,6 @@ class CNNRSAResult:
     images: list
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _usable_sources(manifest: pd.DataFrame, only_converged: bool) -> list[str]:
     """Regular images whose AN and AI images both converged (or all, if not required)."""
     sources = sorted(manifest.source_id.unique())
@@ -105,7 +101,7 @@ def stimulus_features(model, stim_dir, cache_dir=None, layers=None, batch_size: 
     layers = list(model.layers if layers is None else layers)
     key = {"version": _FEATURE_CACHE_VERSION, "model": model.name,
            "weights_sha256": model.weights_sha256, "layers": layers,
-           "manifest_sha256": _file_sha256(stim_dir / "manifest.csv"),
+           "manifest_sha256": file_sha256(stim_dir / "manifest.csv"),
            "n_images": int(len(manifest))}
     if cache_dir is not None:
         cache_dir = Path(cache_dir)
@@ -239,7 +235,7 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
                         "stimuli": str(Path(stim_dir).resolve())},
             model=model.provenance(), images_used=usable,
             images_dropped=[s for s in sources if s not in usable],
-            manifest_sha256=_file_sha256(Path(stim_dir) / "manifest.csv")))
+            manifest_sha256=file_sha256(Path(stim_dir) / "manifest.csv")))
     return CNNRSAResult(table, trend, rdms, perms, boots, usable)
 
 
