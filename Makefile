@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_rsa.py
 	$(BIN)/python benchmarks/bench_fmri.py
 	$(BIN)/python benchmarks/bench_searchlight.py
+	$(BIN)/python benchmarks/bench_encoding.py
 
 clean:
 	rm -rf _build book/generated results

@@ -16,6 +16,11 @@ from .cnn import (CNN_RSA_COLUMNS, KINDS, CNNRSAResult, cnn_claims, cnn_rsa, lay
 from .cortex import AREA_PARAMS, ROIS, Cortex, make_cortex, make_hemisphere, mesh_edges
 from .data import (CONDITION_COLUMNS, VERTEX_COLUMNS, DataError, Subject, conditions_from_names,
                    list_subjects, load_dataset_info, load_subject, write_subject)
+from .encoding import (ENCODERS, ROMPEncoder, RidgeEncoder, choose_n_nonzero, make_encoder,
+                       pattern_correlation_parts, romp)
+from .encoding_analysis import (ASSIGNMENT_COLUMNS, ENCODING_COLUMNS, encoding_analysis,
+                                encoding_claims, layer_assignment_tests, load_encoding_results,
+                                transfer_statistics)
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
 from .features import as_image_tensor, extract_features, record_layers
 from .fmri import (SIMULATION_DEFAULTS, fmri_checks, load_selection, resolve_dataset, select_dataset, select_subject,
@@ -26,7 +31,8 @@ from .models import (ALEXNET_WEIGHTS_ENV, LAYERS, MODELS, ModelWrapper, file_sha
 from .notebooks import NOTEBOOKS, PROFILES, NotebookError, run_notebook, run_notebooks
 from .observer import (gabor_energy, frame_times, prf_responses, run_events, session_plan,
                        simulate_runs)
-from .plotting import (KIND_COLORS, ROI_COLORS, plot_design_matrix, plot_flat_maps, plot_run_design,
+from .plotting import (KIND_COLORS, ROI_COLORS, plot_design_matrix, plot_encoding_accuracy,
+                       plot_flat_maps, plot_layer_assignment, plot_run_design,
                        plot_layer_similarities, plot_null_distributions, plot_rdm_triplet,
                        plot_roi_similarities, plot_searchlight_maps, plot_stimulus_grid)
 from .rsa import (COMPARISONS, METRICS, check_rdm, compare_rdms, compute_rdm, from_rsatoolbox,

@@ -47,7 +47,8 @@ BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci
                      "p_perm_re_ai", "p_diff", "noise_ceiling"]
 
 
-def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None) -> dict:
+def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
+                  presentation: int | None = None) -> dict:
     """Presentation-averaged betas of the RE, AN and AI images, rows aligned by source.
 
     Parameters
@@ -57,6 +58,8 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None) -> dic
         Stimulus manifest (``image_id, kind, source_id``).
     sources : sequence of str, optional
         Regular images to use (default: all in the manifest), in row order.
+    presentation : {None, 1, 2}
+        ``None`` averages the two presentations; 1 or 2 takes that one only.
 
     Returns
     -------
@@ -67,6 +70,7 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None) -> dic
     DataError
         The subject lacks a kind (e.g. no AN conditions) or an image's presentations.
     """
+    expect(presentation in (None, 1, 2), "presentation", presentation, "None, 1 or 2")
     cond = subject.conditions
     kinds = set(cond.kind)
     missing = [k for k in ("RE", "AN", "AI") if k not in kinds]
@@ -85,7 +89,8 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None) -> dic
             pair = [index.get((image, p)) for p in (1, 2)]
             expect(None not in pair, f"subject {subject.name} conditions", f"{image}",
                    "both presentations of every image", DataError)
-            rows.append(values[pair].mean(0))
+            rows.append(values[pair].mean(0) if presentation is None
+                        else values[pair[presentation - 1]])
         out[kind] = np.array(rows)
     return out
 

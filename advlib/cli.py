@@ -105,6 +105,43 @@ def _cmd_brain_rsa(args) -> int:
     return 0
 
 
+def _sparsity(text: str):
+    """argparse type of --n-nonzero: "cv" or a positive integer."""
+    if text == "cv":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected \"cv\" or a positive integer")
+    return value
+
+
+def _cmd_encode(args) -> int:
+    from pathlib import Path
+
+    from .encoding_analysis import encoding_analysis, encoding_claims, layer_assignment_tests
+    from .models import load_model
+
+    stim = args.stimuli or Path(args.results) / args.model / "stimuli"
+    dataset = Path(args.data)
+    out = Path(args.results) / args.model / dataset.name
+    model = load_model(args.model, device=args.device)
+    n_nonzero = args.n_nonzero
+    table, assignment = encoding_analysis(
+        model, dataset, stim, out, solver=args.solver, n_nonzero=n_nonzero,
+        n_folds=args.n_folds, n_vertices=args.n_vertices, n_perm=args.n_perm,
+        n_boot=args.n_boot, seed=args.seed, subjects=args.subjects,
+        features_cache=Path(args.results) / args.model / "features", device=args.device,
+        progress=True)
+    print(table.round(4).to_string(index=False))
+    print(encoding_claims(table, layer_assignment_tests(assignment)).to_string(index=False))
+    suffix = "" if args.solver == "romp" else f"_{args.solver}"
+    print(f"wrote {out}/encoding{suffix}.csv and {out}/layer_assignment{suffix}.csv")
+    return 0
+
+
 def _cmd_notebooks(args) -> int:
     from .notebooks import run_notebooks
 
@@ -233,6 +270,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of all resampling")
     p.add_argument("--no-searchlight", action="store_true", help="skip the Fig 4 maps")
     p.set_defaults(func=_cmd_brain_rsa)
+
+    p = sub.add_parser("encode", help="encoding models CNN layer -> vertices, trained on RE, "
+                       "tested on AI and AN (Fig 6, Fig S1)",
+                       description="Per subject, ROI and layer: a sparse (ROMP) or ridge encoding "
+                       "model trained on the RE images, its prediction accuracy on AI and AN "
+                       "images with permutation tests, 80%%-vertex bootstrap CIs and the AI vs "
+                       "AN difference; the per-vertex best layer (Fig S1). Writes "
+                       "RESULTS/MODEL/DATASET/encoding.csv and layer_assignment.csv.")
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder")
+    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS,
+                   help="network whose layers are the features (and its stimulus set)")
+    p.add_argument("--stimuli", default=None, metavar="DIR",
+                   help="stimulus folder (default: RESULTS/MODEL/stimuli)")
+    p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
+    p.add_argument("--solver", default="romp", choices=("romp", "ridge"),
+                   help="sparse ROMP (the paper) or himalaya kernel ridge")
+    p.add_argument("--n-nonzero", default="cv", metavar="S", type=_sparsity,
+                   help='ROMP sparsity level, or "cv" (default) to choose it from 1, 2, 4, 8 '
+                   "by cross-validation on the RE images")
+    p.add_argument("--n-folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    p.add_argument("--subjects", nargs="+", default=None, metavar="SUB",
+                   help="subject folders (default: all)")
+    p.add_argument("--n-vertices", type=int, default=200, help="selected vertices per ROI")
+    p.add_argument("--n-perm", type=int, default=1000, help="permutations (default: 1000)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of folds and resampling")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto for the "
+                   "model, CPU for ROMP)")
+    p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("notebooks", help="execute the notebooks with papermill for the book",
                        description="Execute the parameterized notebooks under a profile "

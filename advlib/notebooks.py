@@ -25,7 +25,8 @@ __all__ = ["NOTEBOOKS", "PROFILES", "notebook_parameters", "run_notebook", "run_
            "NotebookError"]
 
 #: Notebooks in book order (file stem in ``notebooks/``).
-NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa")
+NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa",
+                                  "05_encoding")
 
 #: Parameters per profile per notebook; ``model`` and ``results_dir`` are added at run time.
 PROFILES: dict[str, dict[str, dict]] = {
@@ -37,6 +38,9 @@ PROFILES: dict[str, dict[str, dict]] = {
         "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 1000, "n_boot": 1000,
                          "seed": 0, "subjects": [1, 2, 3], "snr": 0.8, "spacing": 1.0,
                          "max_pcs": 10},
+        "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 5,
+                        "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0,
+                        "subjects": [1, 2, 3], "snr": 0.8, "spacing": 1.0, "max_pcs": 10},
     },
     "smoke": {
         "01_stimuli": {"images": "embedded", "n_images": 4, "max_steps": 300, "seed": 0},
@@ -45,6 +49,9 @@ PROFILES: dict[str, dict[str, dict]] = {
                     "max_pcs": 2, "n_vertices": 200, "seed": 0},
         "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 50, "n_boot": 50,
                          "seed": 0, "subjects": [1], "snr": 0.8, "spacing": 1.5, "max_pcs": 2},
+        "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 2,
+                        "n_vertices": 200, "n_perm": 50, "n_boot": 50, "seed": 0,
+                        "subjects": [1], "snr": 0.8, "spacing": 1.5, "max_pcs": 2},
     },
 }
 

@@ -12,7 +12,7 @@ from .errors import expect
 __all__ = ["plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
            "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS",
-           "ROI_COLORS"]
+           "ROI_COLORS", "plot_encoding_accuracy", "plot_layer_assignment"]
 
 #: Colours of the image kinds, used consistently across figures.
 KIND_COLORS = {"RE": "0.3", "AN": "tab:blue", "AI": "tab:red"}
@@ -420,3 +420,102 @@ def plot_searchlight_maps(vertices, faces, maps: dict, title: str = ""):
     return [plot_flat_maps(vertices, faces, maps[key], cmap="RdBu_r", vmin=-lim, vmax=lim,
                            label="RDM similarity (Spearman)", title=f"{title} {name}".strip())
             for key, name in (("re_an", "RE-AN"), ("re_ai", "RE-AI"))]
+
+
+def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
+    """Fig 6: accuracy of RE-trained encoding models on AI (warm) and AN (cool) images.
+
+    One row of panels per subject, one panel per ROI; in each, the layers' AI bars
+    (reds, light to dark with depth) beside their AN bars (blues).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`advlib.encoding_analysis.encoding_analysis`.
+    alpha : float
+        Asterisk above a bar when its permutation p < alpha.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Error bars: the table's vertex-bootstrap CI (95%).
+    """
+    import matplotlib.pyplot as plt
+
+    subjects = list(dict.fromkeys(table.subject))
+    rois = list(dict.fromkeys(table.roi))
+    layers = list(dict.fromkeys(table.layer))
+    fig, axes = plt.subplots(len(subjects), len(rois), figsize=(2.6 * len(rois),
+                             2.4 * len(subjects) + 0.6), squeeze=False, sharey=True)
+    shades = np.linspace(0.35, 0.95, len(layers))
+    cmaps = {"AI": plt.get_cmap("Reds"), "AN": plt.get_cmap("Blues")}
+    x = np.arange(len(layers))
+    for si, name in enumerate(subjects):
+        for ri, roi in enumerate(rois):
+            ax = axes[si, ri]
+            for off, kind in ((-0.2, "AI"), (0.2, "AN")):
+                t = table[(table.subject == name) & (table.roi == roi) & (table.test_kind == kind)]
+                t = t.set_index("layer").reindex(layers)
+                y = t.r.to_numpy()
+                err = np.vstack([y - t.ci_low, t.ci_high - y]).clip(min=0)
+                ax.bar(x + off, y, 0.38, yerr=err, color=cmaps[kind](shades), capsize=1.5,
+                       error_kw={"lw": 0.8}, label=f"RE→{kind}")
+                for xi, hi, p in zip(x + off, t.ci_high, t.p_perm):
+                    if p < alpha:
+                        ax.text(xi, hi + 0.01, "*", ha="center", fontsize=9)
+            ax.axhline(0, color="0.6", lw=0.8)
+            ax.set_xticks(x, [str(i + 1) for i in range(len(layers))], fontsize=7)
+            if si == 0:
+                ax.set_title(roi)
+            if ri == 0:
+                ax.set_ylabel(f"{name}\nprediction r")
+            if si == len(subjects) - 1:
+                ax.set_xlabel("CNN layer")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=cmaps[k](0.7)) for k in ("AI", "AN")]
+    fig.legend(handles, ["AI (RE-trained model)", "AN (RE-trained model)"], loc="upper right",
+               fontsize=8, ncol=2)
+    fig.suptitle(title, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def plot_layer_assignment(assignment, title: str = ""):
+    """Fig S1: share of each ROI's vertices best predicted by each layer, AI and AN.
+
+    Parameters
+    ----------
+    assignment : pandas.DataFrame
+        From :func:`advlib.encoding_analysis.encoding_analysis` (``layer_assignment``).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Stacked bars (low layers at the bottom) of the mean over subjects x presentations.
+    """
+    import matplotlib.pyplot as plt
+
+    kinds = [k for k in ("AI", "AN") if k in set(assignment.test_kind)]
+    layers = list(dict.fromkeys(assignment.layer))
+    rois = list(dict.fromkeys(assignment.roi))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.6 * len(kinds), 3.6), squeeze=False,
+                             sharey=True)
+    colors = plt.get_cmap("viridis")(np.linspace(0, 1, len(layers)))
+    n_meas = assignment.groupby(["subject", "presentation"]).ngroups
+    for ax, kind in zip(axes[0], kinds):
+        mean = (assignment[assignment.test_kind == kind]
+                .groupby(["roi", "layer"]).proportion.mean().unstack("layer")
+                .reindex(index=rois, columns=layers).fillna(0))
+        bottom = np.zeros(len(rois))
+        for li, layer in enumerate(layers):
+            ax.bar(rois, mean[layer] * 100, 0.7, bottom=bottom, color=colors[li],
+                   label=f"layer {li + 1}")
+            bottom += mean[layer].to_numpy() * 100
+        ax.set_title(f"{kind} images")
+        ax.set_ylim(0, 100)
+    axes[0, 0].set_ylabel(f"% of vertices (mean of {n_meas} measurements)")
+    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

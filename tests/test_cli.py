@@ -5,7 +5,7 @@ import pytest
 
 from advlib.cli import build_parser, main
 
-SUBCOMMANDS = ["models", "stimuli", "cnn-rsa", "simulate", "select", "brain-rsa", "notebooks"]
+SUBCOMMANDS = ["models", "stimuli", "cnn-rsa", "simulate", "select", "brain-rsa", "encode", "notebooks"]
 
 
 def test_every_subcommand_is_listed_and_has_help(capsys):
@@ -58,3 +58,11 @@ def test_cnn_rsa_command_writes_tables(stim_dir, tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "efficientnet_lite0" / "cnn_rsa.csv").is_file()
     assert "re_ai" in capsys.readouterr().out
+
+
+def test_encode_rejects_a_bad_sparsity_level(capsys):
+    from advlib.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["encode", "--data", "x", "--n-nonzero", "0"])
+    assert "'0': expected \"cv\" or a positive integer" in capsys.readouterr().err

@@ -1,0 +1,387 @@
+"""Encoding models trained on RE images, tested on AI and AN images (Fig 6, Fig S1).
+
+For every subject and CNN layer, one encoder (:mod:`advlib.encoding`) is fitted on the
+responses to the **regular** images of all selected vertices (all five ROIs in one
+vectorized call), with the layer's activations to the same images as features. It then
+predicts the responses to the AI and to the AN images from their activations, and the
+predictions are compared with the measured responses, per ROI:
+
+* **Pattern correlation** (Fig 6, ``r``): Pearson correlation over the ROI's (image,
+  vertex) entries of predicted and measured responses after removing each vertex's mean
+  over the test images (:func:`advlib.encoding.pattern_correlation_parts`). Responses are
+  the betas averaged over the two presentations, as in the RSA.
+* **Permutation test** (``p_perm``, one-sided): the measured images are shuffled against
+  the predicted ones (``n_perm`` permutations, the same for AI and AN).
+* **95% CI**: 80% of the ROI's vertices resampled without replacement ``n_boot`` times.
+* **AI vs AN** (``p_diff``): two-sided bootstrap test of the difference on the same
+  vertex resamples.
+
+Fig S1 (layer assignment): the models are re-fitted on each presentation's RE betas
+(with each vertex's sparsity level from the averaged fit) and tested on the same
+presentation's AI or AN betas; each vertex is assigned the layer whose model gives the
+highest correlation over images between its predicted and measured responses. The
+proportions of vertices per ROI and layer form ``layer_assignment.csv`` (subjects x 2
+presentations = the paper's six measurements per ROI).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm.auto import tqdm
+
+from .brain import kind_patterns
+from .cnn import _usable_sources, stimulus_features
+from .cortex import ROIS
+from .data import list_subjects, load_dataset_info, load_subject
+from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
+from .errors import InputError, expect
+from .fmri import select_subject
+from .provenance import provenance_record, write_csv, write_json
+from .stats import bootstrap_p, percentile_ci, rng_from
+from .stimuli import load_manifest
+
+__all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "transfer_statistics", "encoding_analysis",
+           "layer_assignment_tests", "encoding_claims", "load_encoding_results"]
+
+ENCODING_COLUMNS = ["subject", "roi", "layer", "test_kind", "r", "ci_low", "ci_high", "p_perm",
+                    "p_diff", "n_vertices", "solver", "median_n_nonzero", "median_alpha"]
+ASSIGNMENT_COLUMNS = ["subject", "presentation", "test_kind", "roi", "layer", "proportion",
+                      "n_vertices"]
+
+
+def _pattern_r(parts: dict, weights=None) -> np.ndarray:
+    """Pattern r from per-vertex sums; ``weights`` (n_sets, n_vertices) selects vertex sets."""
+    if weights is None:
+        return parts["pm"].sum() / np.sqrt(parts["pp"].sum() * parts["mm"].sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (weights @ parts["pm"]) / np.sqrt((weights @ parts["pp"]) * (weights @ parts["mm"]))
+
+
+def transfer_statistics(predicted: dict, measured: dict, n_perm: int = 1000,
+                        n_boot: int = 1000, fraction: float = 0.8, ci_level: float = 0.95,
+                        seed=0) -> pd.DataFrame:
+    """Fig 6 statistics of one ROI x layer: r, permutation p, vertex-bootstrap CI, AI vs AN.
+
+    Parameters
+    ----------
+    predicted, measured : dict
+        ``kind -> (n_images, n_vertices)`` for the test kinds (``"AI"``, ``"AN"``), rows
+        aligned by regular image.
+    n_perm, n_boot : int
+    fraction : float
+        Share of vertices drawn without replacement in each bootstrap sample (0.8).
+    ci_level : float
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per kind: ``test_kind, r, ci_low, ci_high, p_perm, p_diff`` (``p_diff``
+        is shared: AI vs AN, NaN unless both kinds are given).
+    """
+    kinds = list(predicted)
+    expect(set(kinds) == set(measured), "measured", sorted(measured),
+           f"the same kinds as predicted: {sorted(kinds)}")
+    expect(0 < fraction <= 1, "fraction", fraction, "a share of vertices in (0, 1]")
+    for name, value in (("n_perm", n_perm), ("n_boot", n_boot)):
+        expect(isinstance(value, (int, np.integer)) and value >= 1, name, value,
+               "a positive integer")
+    rng = rng_from(seed)
+    parts = {k: pattern_correlation_parts(predicted[k], measured[k]) for k in kinds}
+    n_img, n_v = np.shape(predicted[kinds[0]])
+    perms = np.argsort(rng.random((n_perm, n_img)), 1)
+    size = max(1, int(round(fraction * n_v)))
+    chosen = np.argsort(rng.random((n_boot, n_v)), 1)[:, :size]
+    weights = np.zeros((n_boot, n_v))
+    np.put_along_axis(weights, chosen, 1.0, 1)
+    rows, boots = [], {}
+    for k in kinds:
+        pt = parts[k]
+        r = float(_pattern_r(pt))
+        null = pt["gram"][np.arange(n_img)[None, :], perms].sum(1) / np.sqrt(
+            pt["pp"].sum() * pt["mm"].sum())
+        boots[k] = _pattern_r(pt, weights)
+        lo, hi = percentile_ci(boots[k][np.isfinite(boots[k])], ci_level)
+        rows.append({"test_kind": k, "r": r, "ci_low": lo, "ci_high": hi,
+                     "p_perm": (1 + int((null >= r).sum())) / (1 + n_perm)})
+    table = pd.DataFrame(rows)
+    table["p_diff"] = np.nan
+    if {"AI", "AN"} <= set(kinds):
+        diff = boots["AI"] - boots["AN"]
+        table["p_diff"] = bootstrap_p(diff[np.isfinite(diff)])
+    return table
+
+
+def _vertex_r(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """Correlation over images per vertex: (n_images, n_vertices) x 2 -> (n_vertices,)."""
+    parts = pattern_correlation_parts(predicted, measured)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return parts["pm"] / np.sqrt(parts["pp"] * parts["mm"])
+
+
+def _complexity(encoder) -> tuple[np.ndarray, np.ndarray]:
+    """Per-target sparsity level (ROMP) or penalty (ridge); the other is NaN."""
+    if hasattr(encoder, "n_nonzero_"):
+        return np.asarray(encoder.n_nonzero_, float), None
+    return None, np.asarray(encoder.alpha_, float)
+
+
+def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str = "romp",
+                      n_nonzero="cv", grid=(1, 2, 4, 8), n_folds: int = 5,
+                      n_vertices: int = 200, n_perm: int = 1000, n_boot: int = 1000,
+                      ci_level: float = 0.95, seed: int = 0, subjects=None,
+                      layers=None, radius: float = 3.0, features_cache=None,
+                      only_converged: bool = True, device=None, progress: bool = True):
+    """Encoding models per subject x ROI x layer (Fig 6) and the layer assignment (Fig S1).
+
+    Parameters
+    ----------
+    model : ModelWrapper
+        The network whose activations are the features (and that made the AN/AI images).
+    dataset_dir : str or path
+        Dataset in the documented format (simulated or real).
+    stim_dir : str or path
+        Stimulus set the subjects saw.
+    out_dir : str or path, optional
+        Receives ``encoding.csv`` (:data:`ENCODING_COLUMNS`), ``layer_assignment.csv``
+        (:data:`ASSIGNMENT_COLUMNS`) and ``encoding_provenance.json``
+        (``encoding_ridge.csv`` etc. for ``solver="ridge"``).
+    solver : {"romp", "ridge"}
+    n_nonzero : int or "cv"
+        ROMP sparsity level, or chosen per vertex by ``n_folds``-fold CV over ``grid``
+        on the RE images.
+    grid, n_folds
+    n_vertices : int
+        Selected vertices per ROI (both hemispheres).
+    n_perm, n_boot : int
+    ci_level : float
+    seed : int
+    subjects : list of str or "all", optional
+    layers : list of str, optional
+        Default: all of the model's layers.
+    radius : float
+        Selection disk radius (mm).
+    features_cache : str or path, optional
+        Feature cache folder (as :func:`advlib.cnn.stimulus_features`).
+    only_converged : bool
+    device : str, optional
+        Torch device for ROMP (e.g. ``"cuda"``).
+    progress : bool
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per subject x ROI x layer x test kind.
+    assignment : pandas.DataFrame
+        Proportion of each ROI's vertices best predicted by each layer.
+    """
+    expect(solver in ENCODERS, "solver", solver, f"one of {', '.join(ENCODERS)}")
+    manifest = load_manifest(stim_dir)
+    all_sources = sorted(manifest.source_id.unique())
+    sources = _usable_sources(manifest, only_converged)
+    expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
+           "at least 4 RE/AN/AI triplets (training and test patterns need several images)")
+    rows_idx = [all_sources.index(s) for s in sources]
+    layers = list(model.layers if layers is None else layers)
+    feats = stimulus_features(model, stim_dir, cache_dir=features_cache, layers=layers,
+                              progress=progress)
+    for kind in ("RE", "AI", "AN"):
+        for layer in layers:
+            got = feats[kind][layer].shape[0]
+            expect(got == len(all_sources), f"features[{kind!r}][{layer!r}]", f"{got} rows",
+                   f"{len(all_sources)} (one per regular image of the stimulus set)", InputError)
+    if isinstance(subjects, str):
+        subjects = None if subjects == "all" else [subjects]
+    names = list_subjects(dataset_dir) if subjects is None else list(subjects)
+    romp_opts = {"device": device} if solver == "romp" and device else {}
+    options = dict(n_nonzero=n_nonzero, grid=grid, n_folds=n_folds, **romp_opts) \
+        if solver == "romp" else dict(n_folds=n_folds)
+    rows, assign = [], []
+    seeds = np.random.SeedSequence(seed).spawn(len(names))
+    steps = tqdm(total=len(names) * len(layers), desc=f"encoding ({solver})",
+                 disable=not progress)
+    for name, ss in zip(names, seeds):
+        subject = load_subject(Path(dataset_dir) / name, manifest=manifest)
+        _, selection, _ = select_subject(subject, radius, n_vertices // 2)
+        cols = selection.vertex.to_numpy()
+        roi_of = selection.roi.to_numpy()
+        for roi in ROIS:
+            got = int((roi_of == roi).sum())
+            if got < n_vertices:
+                warnings.warn(f"{name} {roi}: {got} vertices selected, {n_vertices} asked "
+                              "(all available were used)", RuntimeWarning, stacklevel=2)
+        pats = {p: {k: v[:, cols] for k, v in
+                    kind_patterns(subject, manifest, sources, presentation=p).items()}
+                for p in (None, 1, 2)}
+        layer_seeds = ss.spawn(len(layers))
+        best = {}   # (presentation, kind) -> list over layers of per-vertex r
+        for layer, ls in zip(layers, layer_seeds):
+            X = {k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")}
+            enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats[None]["RE"])
+            pred = {k: enc.predict(X[k]) for k in ("AI", "AN")}
+            nnz, alpha = _complexity(enc)
+            roi_seeds = ls.spawn(len(ROIS) + 1)
+            for roi, rs in zip(ROIS, roi_seeds):
+                v = roi_of == roi
+                if v.sum() < 2:
+                    continue
+                t = transfer_statistics({k: pred[k][:, v] for k in pred},
+                                        {k: pats[None][k][:, v] for k in pred},
+                                        n_perm=n_perm, n_boot=n_boot, ci_level=ci_level,
+                                        seed=np.random.default_rng(rs))
+                t.insert(0, "layer", layer)
+                t.insert(0, "roi", roi)
+                t.insert(0, "subject", name)
+                t["n_vertices"] = int(v.sum())
+                t["solver"] = solver
+                t["median_n_nonzero"] = np.nan if nnz is None else float(np.median(nnz[v]))
+                t["median_alpha"] = np.nan if alpha is None else float(np.median(alpha[v]))
+                rows.append(t)
+            for p in (1, 2):
+                fixed = dict(options, n_nonzero=enc.n_nonzero_) if solver == "romp" else options
+                enc_p = make_encoder(solver, seed=seed, **fixed).fit(X["RE"], pats[p]["RE"])
+                for k in ("AI", "AN"):
+                    best.setdefault((p, k), []).append(_vertex_r(enc_p.predict(X[k]),
+                                                                 pats[p][k]))
+            steps.update()
+        for (p, k), per_layer in best.items():
+            r = np.nan_to_num(np.vstack(per_layer), nan=-np.inf)     # (n_layers, n_vertices)
+            winner = r.argmax(0)
+            for roi in ROIS:
+                v = roi_of == roi
+                if not v.any():
+                    continue
+                counts = np.bincount(winner[v], minlength=len(layers))
+                for li, layer in enumerate(layers):
+                    assign.append({"subject": name, "presentation": p, "test_kind": k,
+                                   "roi": roi, "layer": layer,
+                                   "proportion": counts[li] / v.sum(),
+                                   "n_vertices": int(v.sum())})
+    steps.close()
+    table = pd.concat(rows, ignore_index=True)[ENCODING_COLUMNS] if rows else \
+        pd.DataFrame(columns=ENCODING_COLUMNS)
+    assignment = pd.DataFrame(assign, columns=ASSIGNMENT_COLUMNS)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        suffix = "" if solver == "romp" else f"_{solver}"
+        write_csv(out_dir / f"encoding{suffix}.csv", table)
+        write_csv(out_dir / f"layer_assignment{suffix}.csv", assignment)
+        write_json(out_dir / f"encoding{suffix}_provenance.json", provenance_record(
+            "encoding", {"solver": solver, "n_nonzero": n_nonzero if isinstance(n_nonzero, str)
+                         else int(n_nonzero), "grid": [int(g) for g in grid],
+                         "n_folds": n_folds, "n_vertices": n_vertices, "n_perm": n_perm,
+                         "n_boot": n_boot, "ci_level": ci_level, "seed": seed,
+                         "radius": radius, "layers": layers, "train": "RE (presentations averaged)",
+                         "bootstrap": "80% of vertices without replacement"},
+            model=model.provenance(), dataset=load_dataset_info(dataset_dir),
+            images_used=sources, stimuli=str(Path(stim_dir).resolve())))
+    return table, assignment
+
+
+def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
+                           high=("layer7", "layer8"), first: str = "V1",
+                           last: str = "LO") -> pd.DataFrame:
+    """The supplement's paired t-tests on the layer assignment (Fig S1).
+
+    * ``low vs high``: per measurement (subject x presentation) and ROI, the summed
+      proportion of vertices assigned to the low layers vs to the high layers, paired over
+      all measurements and ROIs (the paper pools "across almost all ROIs").
+    * ``V1 vs LO``: the proportion assigned to the high layers in ``first`` vs ``last``,
+      paired over measurements.
+
+    Parameters
+    ----------
+    assignment : pandas.DataFrame
+        :data:`ASSIGNMENT_COLUMNS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``test_kind, test, mean_a, mean_b, t, p, n_pairs``.
+    """
+    missing = [c for c in ASSIGNMENT_COLUMNS if c not in assignment.columns]
+    expect(not missing, "assignment columns", missing, f"all of {ASSIGNMENT_COLUMNS}")
+    out = []
+    for kind, g in assignment.groupby("test_kind", sort=False):
+        piv = g.pivot_table(index=["subject", "presentation", "roi"], columns="layer",
+                            values="proportion")
+        lo = piv[[c for c in low if c in piv]].sum(1)
+        hi = piv[[c for c in high if c in piv]].sum(1)
+        by_roi = hi.unstack("roi")
+        tests = [("layers 1-2 vs 7-8", lo.to_numpy(), hi.to_numpy())]
+        if first in by_roi and last in by_roi:
+            tests.append((f"{first} vs {last} (share of layers 7-8)",
+                          by_roi[first].to_numpy(), by_roi[last].to_numpy()))
+        for test, a, b in tests:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = stats.ttest_rel(a, b) if len(a) >= 2 else None
+            out.append({"test_kind": kind, "test": test, "mean_a": float(np.mean(a)),
+                        "mean_b": float(np.mean(b)),
+                        "t": np.nan if res is None else float(res.statistic),
+                        "p": np.nan if res is None else float(res.pvalue), "n_pairs": len(a)})
+    return pd.DataFrame(out, columns=["test_kind", "test", "mean_a", "mean_b", "t", "p",
+                                      "n_pairs"])
+
+
+def encoding_claims(table: pd.DataFrame, tests: pd.DataFrame | None = None,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """The paper's encoding claims (Fig 6, Fig S1) with the values found here.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``claim, paper, here, holds``.
+    """
+    ai = table[table.test_kind == "AI"]
+    an = table[table.test_kind == "AN"]
+    n = len(ai)
+    ai_sig = int((ai.p_perm < alpha).sum())
+    an_ns = int((an.p_perm >= alpha).sum())
+    merged = ai.merge(an, on=["subject", "roi", "layer"], suffixes=("_ai", "_an"))
+    better = int(((merged.r_ai > merged.r_an) & (merged.p_diff_ai < alpha)).sum())
+    rows = [
+        {"claim": "RE-trained models generalize to AI images (permutation p < 0.05)",
+         "paper": "113/120 models", "here": f"{ai_sig}/{n}", "holds": ai_sig >= 0.9 * n},
+        {"claim": "RE-trained models do not generalize to AN images",
+         "paper": "111/120 models not significant", "here": f"{an_ns}/{len(an)} not significant",
+         "holds": an_ns >= 0.9 * len(an)},
+        {"claim": "prediction accuracy is higher for AI than AN (bootstrap p < 0.05)",
+         "paper": "all but 1 of 120", "here": f"{better}/{len(merged)}",
+         "holds": better >= len(merged) - max(1, round(len(merged) / 120))},
+    ]
+    if tests is not None and len(tests):
+        def get(kind, test):
+            hit = tests[(tests.test_kind == kind) & tests.test.str.startswith(test)]
+            return hit.iloc[0] if len(hit) else None
+
+        for kind, test, paper, want_sig in (
+                ("AI", "layers 1-2", "low > high layers, p < 0.0001", True),
+                ("AN", "layers 1-2", "no difference, p = 0.2351", False),
+                ("AI", "V1 vs", "more high-layer vertices in LO, p = 0.0004", True),
+                ("AN", "V1 vs", "no trend, p = 0.5631", False)):
+            row = get(kind, test)
+            if row is None:
+                continue
+            sign_ok = (row.mean_a > row.mean_b) if test.startswith("layers") else \
+                (row.mean_a < row.mean_b)
+            sig = bool(row.p < alpha)
+            holds = (sig and sign_ok) if want_sig else not sig
+            rows.append({"claim": f"Fig S1, {kind}: {row.test}", "paper": paper,
+                         "here": f"{row.mean_a:.2f} vs {row.mean_b:.2f}, p = {row.p:.3g} "
+                                 f"(n = {row.n_pairs})", "holds": bool(holds)})
+    return pd.DataFrame(rows)
+
+
+def load_encoding_results(out_dir, solver: str = "romp") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read ``encoding.csv`` and ``layer_assignment.csv`` written by :func:`encoding_analysis`."""
+    suffix = "" if solver == "romp" else f"_{solver}"
+    paths = [Path(out_dir) / f"encoding{suffix}.csv", Path(out_dir) / f"layer_assignment{suffix}.csv"]
+    for path in paths:
+        expect(path.is_file(), "results", str(path), "encoding results (run `advlib encode`)")
+    return pd.read_csv(paths[0]), pd.read_csv(paths[1])

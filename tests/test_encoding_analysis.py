@@ -1,0 +1,168 @@
+"""Fig 6 / Fig S1 analysis (advlib/encoding_analysis.py): known answers and a small dataset."""
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from advlib import (ASSIGNMENT_COLUMNS, ENCODING_COLUMNS, InputError, encoding_analysis,
+                    encoding_claims, layer_assignment_tests, load_encoding_results,
+                    simulate_dataset, transfer_statistics)
+
+
+def _pair(rng, n_img=12, n_v=60, noise=0.5):
+    measured = rng.standard_normal((n_img, n_v))
+    return measured + noise * rng.standard_normal((n_img, n_v)), measured
+
+
+def test_transferring_model_is_significant_and_unrelated_one_is_not(rng):
+    good_pred, good_meas = _pair(rng)
+    bad_pred, bad_meas = rng.standard_normal((12, 60)), rng.standard_normal((12, 60))
+    t = transfer_statistics({"AI": good_pred, "AN": bad_pred}, {"AI": good_meas, "AN": bad_meas},
+                            n_perm=500, n_boot=300, seed=0).set_index("test_kind")
+    assert t.loc["AI", "r"] > 0.8 and t.loc["AI", "p_perm"] == pytest.approx(1 / 501)
+    assert abs(t.loc["AN", "r"]) < 0.2 and t.loc["AN", "p_perm"] > 0.01
+    assert t.loc["AI", "ci_low"] < t.loc["AI", "r"] < t.loc["AI", "ci_high"]
+    assert t.loc["AI", "p_diff"] == t.loc["AN", "p_diff"] < 0.01
+
+
+def test_permutation_null_and_bootstrap_equal_plain_loops(rng):
+    pred, meas = _pair(rng, n_img=8, n_v=20, noise=2.0)
+    t = transfer_statistics({"AI": pred}, {"AI": meas}, n_perm=200, n_boot=100, seed=5)
+    gen = np.random.default_rng(5)                       # same draws, in the same order
+    perms = np.argsort(gen.random((200, 8)), 1)
+    chosen = np.argsort(gen.random((100, 20)), 1)[:, :16]
+
+    def r(p, m):
+        p, m = p - p.mean(0), m - m.mean(0)
+        return np.corrcoef(p.ravel(), m.ravel())[0, 1]
+
+    r0 = r(pred, meas)
+    null = np.array([r(pred, meas[perm]) for perm in perms])
+    boots = np.array([r(pred[:, c], meas[:, c]) for c in chosen])
+    assert t.r[0] == pytest.approx(r0, abs=1e-12)
+    assert t.p_perm[0] == pytest.approx((1 + (null >= r0).sum()) / 201)
+    assert (t.ci_low[0], t.ci_high[0]) == pytest.approx(tuple(np.quantile(boots, [.025, .975])))
+    assert np.isnan(t.p_diff[0])
+
+
+def test_p_is_roughly_uniform_without_transfer():
+    ps = []
+    for seed in range(60):
+        g = np.random.default_rng(seed)
+        t = transfer_statistics({"AN": g.standard_normal((10, 30))},
+                                {"AN": g.standard_normal((10, 30))}, n_perm=99, n_boot=10,
+                                seed=seed)
+        ps.append(t.p_perm[0])
+    assert 0.3 < np.mean(ps) < 0.7 and np.mean(np.array(ps) < 0.05) < 0.15
+
+
+def test_bad_arguments_are_clear_errors(rng):
+    p, m = _pair(rng)
+    with pytest.raises(InputError, match=r"measured=\['AN'\]: expected the same kinds"):
+        transfer_statistics({"AI": p}, {"AN": m})
+    with pytest.raises(InputError, match="fraction=1.5"):
+        transfer_statistics({"AI": p}, {"AI": m}, fraction=1.5)
+    with pytest.raises(InputError, match=r"predicted.shape=\(12, 59\)"):
+        transfer_statistics({"AI": p[:, :59]}, {"AI": m})
+
+
+def _assignment(low_ai=0.6, high_ai=0.1, n_sub=3):
+    rows = []
+    rng = np.random.default_rng(0)
+    for s in range(n_sub):
+        for p in (1, 2):
+            for roi_i, roi in enumerate(["V1", "V2", "V3", "V4", "LO"]):
+                for kind in ("AI", "AN"):
+                    w = np.full(8, 1 / 8) if kind == "AN" else np.array(
+                        [low_ai / 2] * 2 + [(1 - low_ai - high_ai) / 4] * 4
+                        + [high_ai / 2 * (1 + roi_i / 4)] * 2)
+                    w = np.abs(w + rng.normal(0, 0.01, 8))
+                    w = w / w.sum()
+                    rows += [{"subject": f"sub-0{s + 1}", "presentation": p, "test_kind": kind,
+                              "roi": roi, "layer": f"layer{i + 1}", "proportion": w[i],
+                              "n_vertices": 200} for i in range(8)]
+    return pd.DataFrame(rows, columns=ASSIGNMENT_COLUMNS)
+
+
+def test_layer_assignment_tests_are_scipy_paired_t_tests():
+    a = _assignment()
+    t = layer_assignment_tests(a).set_index(["test_kind", "test"])
+    ai = a[a.test_kind == "AI"].pivot_table(index=["subject", "presentation", "roi"],
+                                            columns="layer", values="proportion")
+    expected = stats.ttest_rel(ai[["layer1", "layer2"]].sum(1), ai[["layer7", "layer8"]].sum(1))
+    row = t.loc[("AI", "layers 1-2 vs 7-8")]
+    assert row.p == pytest.approx(expected.pvalue) and row.n_pairs == 30
+    assert t.loc[("AI", "V1 vs LO (share of layers 7-8)")].n_pairs == 6
+    assert t.loc[("AI", "V1 vs LO (share of layers 7-8)")].p < 0.001
+    claims = encoding_claims(_table(), layer_assignment_tests(a))
+    s1 = claims[claims.claim.str.startswith("Fig S1")]
+    assert s1.holds.tolist() == [True, True, True, True]
+
+
+def _table(n=40, ai_p=0.001, an_p=0.5, diff=0.001):
+    rows = []
+    for i in range(n):
+        for kind, r, p in (("AI", 0.3, ai_p), ("AN", 0.01, an_p)):
+            rows.append({"subject": "sub-01", "roi": f"R{i // 8}", "layer": f"layer{i % 8 + 1}",
+                         "test_kind": kind, "r": r, "ci_low": r - .1, "ci_high": r + .1,
+                         "p_perm": p, "p_diff": diff})
+    return pd.DataFrame(rows)
+
+
+def test_encoding_claims_count():
+    assert encoding_claims(_table()).holds.tolist() == [True, True, True]
+    assert encoding_claims(_table(ai_p=0.2, an_p=0.01, diff=0.3)).holds.tolist() == \
+        [False, False, False]
+    assert encoding_claims(_table()).here.iloc[0] == "40/40"
+
+
+@pytest.fixture(scope="module")
+def small_dataset(stim_dir, tmp_path_factory):
+    data = tmp_path_factory.mktemp("encoding") / "sim"
+    simulate_dataset(stim_dir, data, [1], seed=0, progress=False, snr=0.8, spacing=2.5,
+                     max_pcs=1)
+    return data
+
+
+def test_encoding_analysis_on_a_small_simulated_dataset(model, stim_dir, results_root,
+                                                        small_dataset, tmp_path):
+    data = small_dataset
+    out = tmp_path / "out"
+    with pytest.warns(RuntimeWarning, match="vertices selected, 200 asked"):
+        table, assignment = encoding_analysis(
+            model, data, stim_dir, out, n_folds=2, n_perm=20, n_boot=20, progress=False,
+            layers=["layer3", "layer7"], features_cache=results_root / "features-enc")
+    assert list(table.columns) == ENCODING_COLUMNS
+    assert len(table) == 5 * 2 * 2 and set(table.test_kind) == {"AI", "AN"}
+    assert table.r.between(-1, 1).all() and (table.ci_low <= table.ci_high).all()
+    assert (table.median_n_nonzero == 1).all()          # 4 images, 2 folds: only level 1 fits
+    sums = assignment.groupby(["presentation", "test_kind", "roi"]).proportion.sum()
+    np.testing.assert_allclose(sums, 1.0)
+    again, assignment2 = load_encoding_results(out)
+    pd.testing.assert_frame_equal(again, table, check_dtype=False)
+    second, _ = encoding_analysis(
+        model, data, stim_dir, None, n_folds=2, n_perm=20, n_boot=20, progress=False,
+        layers=["layer3", "layer7"], features_cache=results_root / "features-enc")
+    pd.testing.assert_frame_equal(second, table)        # same seed, same numbers
+    with pytest.raises(InputError, match="results=.*encoding results"):
+        load_encoding_results(tmp_path / "nowhere")
+
+
+def test_images_missing_from_the_betas_are_a_clear_error(model, stim_dir, results_root,
+                                                         small_dataset, tmp_path):
+    from advlib import DataError, load_subject, write_subject
+
+    data = small_dataset
+    sub = load_subject(data / "sub-01")
+    gone = sub.conditions.image_id[sub.conditions.kind == "AI"].iloc[0]
+    keep = (sub.conditions.image_id != gone).to_numpy()
+    broken = tmp_path / "broken"
+    write_subject(broken / "sub-01", sub.betas[keep], sub.conditions[keep], sub.vertices,
+                  sub.faces, sub.info)
+    message = f"conditions=\"2 missing: ['{gone}_p1', '{gone}_p2']\": expected both presentations"
+    with pytest.raises(DataError, match=re.escape(message)):
+        encoding_analysis(model, broken, stim_dir, None, n_folds=2, n_perm=5, n_boot=5,
+                          progress=False, layers=["layer7"],
+                          features_cache=results_root / "features-enc")
