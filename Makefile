@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= full
 MODEL   ?= efficientnet_lite0
+JOBS    ?= 2
 
-.PHONY: install test book bench clean
+.PHONY: install test book bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +20,22 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 
 install: $(STAMP)
 
-test: $(STAMP)
+# The browser test drives Debian's chromium (installed here when missing) with Playwright.
+CHROMIUM := $(shell command -v chromium || command -v chromium-browser || command -v google-chrome)
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+chromium:
+ifeq ($(CHROMIUM),)
+	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium
+endif
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
-# Runs the pipeline on the embedded default model and builds the Jupyter Book into _build/html.
+# Runs the whole pipeline (only what is out of date) on the embedded default model, executes
+# the notebooks and builds the Jupyter Book into _build/html.
 book: $(STAMP)
-	$(BIN)/advlib notebooks --profile $(PROFILE) --model $(MODEL) --results results --out book/generated
-	$(BIN)/jupyter-book build --all .
-	@echo "book: open _build/html/index.html"
+	$(BIN)/advlib reproduce --profile $(PROFILE) --model $(MODEL) --jobs $(JOBS) --results results --out book/generated
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stimuli.py

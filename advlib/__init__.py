@@ -22,19 +22,22 @@ from .encoding_analysis import (ASSIGNMENT_COLUMNS, ENCODING_COLUMNS, encoding_a
                                 encoding_claims, layer_assignment_tests, load_encoding_results,
                                 transfer_statistics)
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
+from .explore import Explorer
 from .features import as_image_tensor, extract_features, record_layers
 from .fmri import (SIMULATION_DEFAULTS, fmri_checks, load_selection, resolve_dataset, select_dataset, select_subject,
                    simulate_dataset, simulate_subject, stimulus_energy)
 from .glm import GLMResult, condition_names, crossvalidated_r2, fit_glm, run_design, run_design_frame
 from .models import (ALEXNET_WEIGHTS_ENV, LAYERS, MODELS, ModelWrapper, file_sha256,
                      imagenet_categories, load_model)
-from .notebooks import NOTEBOOKS, PROFILES, NotebookError, run_notebook, run_notebooks
+from .notebooks import (NOTEBOOKS, PROFILES, NotebookError, notebook_plan, run_notebook,
+                        run_notebooks)
 from .observer import (gabor_energy, frame_times, prf_responses, run_events, session_plan,
                        simulate_runs)
 from .plotting import (KIND_COLORS, ROI_COLORS, plot_design_matrix, plot_encoding_accuracy,
                        plot_flat_maps, plot_layer_assignment, plot_run_design,
                        plot_layer_similarities, plot_null_distributions, plot_rdm_triplet,
                        plot_roi_similarities, plot_searchlight_maps, plot_stimulus_grid)
+from .reproduce import STAGES, reproduce
 from .rsa import (COMPARISONS, METRICS, check_rdm, compare_rdms, compute_rdm, from_rsatoolbox,
                   square_rdm, to_rsatoolbox, upper_triangle)
 from .stimuli import (MANIFEST_COLUMNS, SUPERCLASSES, ImageSource, build_stimulus_set,
@@ -43,6 +46,7 @@ from .stimuli import (MANIFEST_COLUMNS, SUPERCLASSES, ImageSource, build_stimulu
                       stimulus_claims, summarize_stimuli)
 from .searchlight import (geodesic_disks, geodesic_distances, reliability_map, searchlight_rdms,
                           select_vertices, split_half_reliability)
+from .summary import build_tables, claims_summary, load_build_info
 from .stats import (BootstrapResult, PermutationResult, bootstrap_p, bootstrap_similarities,
                     mann_kendall, percentile_ci, permutation_test, rng_from)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
@@ -32,7 +33,8 @@ from .cortex import ROIS
 from .data import DataError, Subject, list_subjects, load_dataset_info, load_subject
 from .errors import expect
 from .fmri import select_subject
-from .provenance import atomic_path, provenance_record, write_csv, write_json
+from .provenance import (atomic_path, cache_key, cached, provenance_record, write_csv,
+                         write_json)
 from .rsa import compute_rdm, upper_triangle
 from .searchlight import (_rowwise_spearman, geodesic_disks, searchlight_rdms,
                           split_half_reliability)
@@ -42,6 +44,7 @@ from .stimuli import load_manifest
 __all__ = ["BRAIN_RSA_COLUMNS", "kind_patterns", "vertex_bootstrap", "noise_ceiling",
            "roi_rsa", "searchlight_rsa", "brain_rsa", "brain_claims", "load_brain_results"]
 
+_BRAIN_RSA_VERSION = 1   # bump when the computation changes: invalidates cached results
 BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci_low",
                      "re_an_ci_high", "re_ai_ci_low", "re_ai_ci_high", "p_perm_re_an",
                      "p_perm_re_ai", "p_diff", "noise_ceiling"]
@@ -261,7 +264,8 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
 def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
               n_perm: int = 1000, n_boot: int = 1000, seed: int = 0, ci_level: float = 0.68,
               searchlight: bool = True, searchlight_perm: int | None = None, radius: float = 3.0,
-              subjects=None, only_converged: bool = True, progress: bool = True):
+              subjects=None, only_converged: bool = True, progress: bool = True,
+              jobs: int = 1, reuse: bool = True):
     """ROI RSA for every subject (Fig 3 / Fig S2) and the searchlight maps (Fig 4).
 
     Parameters
@@ -291,6 +295,12 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     only_converged : bool
         Use only regular images whose AN and AI images converged.
     progress : bool
+    jobs : int
+        Subjects analysed in parallel (joblib; the numbers do not depend on it).
+    reuse : bool
+        Return the results in ``out_dir`` instead of recomputing when they were made with
+        the same parameters from the same stimulus manifest and subject files (the
+        ``cache_key`` in the provenance file).
 
     Returns
     -------
@@ -309,33 +319,33 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     if isinstance(subjects, str):
         subjects = None if subjects == "all" else [subjects]
     names = list_subjects(dataset_dir) if subjects is None else list(subjects)
-    seeds = np.random.SeedSequence(seed).spawn(len(names))
-    rows, maps = [], {}
-    for name, ss in tqdm(list(zip(names, seeds)), desc="brain RSA", disable=not progress):
-        subject = load_subject(Path(dataset_dir) / name, manifest=manifest)
-        patterns = kind_patterns(subject, manifest, sources)
-        _, selection, _ = select_subject(subject, radius, n_vertices // 2)
-        roi_seeds = ss.spawn(len(ROIS) + 1)
-        for roi, rs in zip(ROIS, roi_seeds):
-            cols = selection[selection.roi == roi].vertex.to_numpy()
-            if cols.size < n_vertices:
-                warnings.warn(f"{name} {roi}: {cols.size} vertices selected, {n_vertices} asked "
-                              "(all available were used)", RuntimeWarning, stacklevel=2)
-            if cols.size < 2:
-                continue
-            rows.append({"subject": name, **roi_rsa(subject, patterns, cols, roi, n_perm=n_perm,
-                                                     n_boot=n_boot, seed=rs, ci_level=ci_level)})
-        if searchlight:
-            disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces,
-                                   radius)
-            sl = searchlight_rsa(patterns, disks, n_perm if searchlight_perm is None
-                                 else searchlight_perm, seed=np.random.default_rng(roi_seeds[-1]))
-            maps[name] = (subject.vertices, sl)
-    table = pd.DataFrame(rows, columns=BRAIN_RSA_COLUMNS)
+    params = {"n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,
+              "ci_level": ci_level, "radius": radius, "presentations": "averaged",
+              "only_converged": only_converged, "searchlight": searchlight,
+              "searchlight_perm": searchlight_perm, "subjects": names,
+              "version": _BRAIN_RSA_VERSION}
+    suffix = "" if n_vertices == 200 else f"_{n_vertices}"
     if out_dir is not None:
         out_dir = Path(out_dir)
-        suffix = "" if n_vertices == 200 else f"_{n_vertices}"
-        write_csv(out_dir / f"brain_rsa{suffix}.csv", table)
+        key = cache_key(params, [Path(stim_dir) / "manifest.csv"]
+                        + _subject_files(dataset_dir, names))
+        table_path = out_dir / f"brain_rsa{suffix}.csv"
+        prov_path = out_dir / f"brain_rsa{suffix}_provenance.json"
+        maps_paths = [out_dir / "searchlight" / f"{n}.npz" for n in names] if searchlight else []
+        if reuse and cached(prov_path, key, [table_path, *maps_paths]):
+            return pd.read_csv(table_path), _load_maps(out_dir, names if searchlight else [])
+    seeds = np.random.SeedSequence(seed).spawn(len(names))
+    job = delayed(_subject_brain_rsa)
+    results = Parallel(n_jobs=jobs)(
+        job(Path(dataset_dir) / name, manifest, sources, ss, n_vertices=n_vertices,
+            n_perm=n_perm, n_boot=n_boot, ci_level=ci_level, searchlight=searchlight,
+            searchlight_perm=searchlight_perm, radius=radius)
+        for name, ss in tqdm(list(zip(names, seeds)), desc="brain RSA", disable=not progress))
+    rows = [row for sub_rows, _ in results for row in sub_rows]
+    maps = {name: sl for name, (_, sl) in zip(names, results) if sl is not None}
+    table = pd.DataFrame(rows, columns=BRAIN_RSA_COLUMNS)
+    if out_dir is not None:
+        write_csv(table_path, table)
         for name, (verts, sl) in maps.items():
             with atomic_path(out_dir / "searchlight" / f"{name}.npz") as tmp:
                 with open(tmp, "wb") as handle:
@@ -343,13 +353,61 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
             write_csv(out_dir / "searchlight" / f"{name}_vertices.csv",
                       verts[["hemi", "roi", "x_mm", "y_mm"]].assign(
                           vertex=np.arange(len(verts)), **{k: v for k, v in sl.items()}))
-        write_json(out_dir / f"brain_rsa{suffix}_provenance.json", provenance_record(
-            "brain_rsa", {"n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot,
-                          "seed": seed, "ci_level": ci_level, "radius": radius,
-                          "presentations": "averaged", "only_converged": only_converged},
-            dataset=load_dataset_info(dataset_dir), images_used=sources,
-            stimuli=str(Path(stim_dir).resolve())))
+        write_json(prov_path, provenance_record(
+            "brain_rsa", params, cache_key=key, dataset=load_dataset_info(dataset_dir),
+            images_used=sources, stimuli=str(Path(stim_dir).resolve())))
     return table, maps
+
+
+def _subject_files(dataset_dir, names) -> list[Path]:
+    """The files a subject's analysis reads (betas or time series, tables, mesh)."""
+    files = []
+    for name in names:
+        folder = Path(dataset_dir) / name
+        expect(folder.is_dir(), "subject", str(folder), "an existing subject folder", DataError)
+        files += sorted(p for p in folder.rglob("*") if p.is_file()
+                        and p.suffix in (".npy", ".csv", ".json")
+                        and "simulation" not in p.relative_to(folder).parts[:1]
+                        and "selection" not in p.relative_to(folder).parts[:1])
+    return files
+
+
+def _load_maps(out_dir: Path, names) -> dict:
+    """Searchlight maps written by :func:`brain_rsa`: ``name -> (vertices, maps)``."""
+    maps = {}
+    for name in names:
+        with np.load(out_dir / "searchlight" / f"{name}.npz") as data:
+            sl = {k: data[k] for k in data.files}
+        verts = pd.read_csv(out_dir / "searchlight" / f"{name}_vertices.csv",
+                            keep_default_na=False)
+        maps[name] = (verts[["hemi", "roi", "x_mm", "y_mm"]], sl)
+    return maps
+
+
+def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_perm, n_boot,
+                       ci_level, searchlight, searchlight_perm, radius):
+    """One subject's ROI rows and searchlight maps (a unit of parallel work)."""
+    subject = load_subject(folder, manifest=manifest)
+    name = subject.name
+    patterns = kind_patterns(subject, manifest, sources)
+    _, selection, _ = select_subject(subject, radius, n_vertices // 2)
+    roi_seeds = ss.spawn(len(ROIS) + 1)
+    rows = []
+    for roi, rs in zip(ROIS, roi_seeds):
+        cols = selection[selection.roi == roi].vertex.to_numpy()
+        if cols.size < n_vertices:
+            warnings.warn(f"{name} {roi}: {cols.size} vertices selected, {n_vertices} asked "
+                          "(all available were used)", RuntimeWarning, stacklevel=2)
+        if cols.size < 2:
+            continue
+        rows.append({"subject": name, **roi_rsa(subject, patterns, cols, roi, n_perm=n_perm,
+                                                 n_boot=n_boot, seed=rs, ci_level=ci_level)})
+    if not searchlight:
+        return rows, None
+    disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces, radius)
+    sl = searchlight_rsa(patterns, disks, n_perm if searchlight_perm is None
+                         else searchlight_perm, seed=np.random.default_rng(roi_seeds[-1]))
+    return rows, (subject.vertices, sl)
 
 
 def load_brain_results(out_dir, n_vertices: int = 200) -> pd.DataFrame:

@@ -142,6 +142,20 @@ def _cmd_encode(args) -> int:
     return 0
 
 
+def _cmd_reproduce(args) -> int:
+    from .reproduce import reproduce
+
+    log = reproduce(model=args.model, data=args.data, subjects=args.subjects,
+                    profile=args.profile, jobs=args.jobs, results=args.results, out=args.out,
+                    book=not args.no_book, progress=True)
+    print(log.to_string(index=False))
+    print(f"total {log.seconds.sum():.0f} s; {(log.status == 'ran').sum()} of {len(log)} "
+          "steps ran, the others were up to date")
+    if not args.no_book:
+        print("book: open _build/html/index.html")
+    return 0
+
+
 def _cmd_notebooks(args) -> int:
     from .notebooks import run_notebooks
 
@@ -299,6 +313,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto for the "
                    "model, CPU for ROMP)")
     p.set_defaults(func=_cmd_encode)
+
+    p = sub.add_parser("reproduce", help="the whole chain, stimuli to book, redoing only what "
+                       "is out of date",
+                       description="stimuli -> features -> CNN RSA -> per subject (simulate or "
+                       "load -> betas -> selection -> brain RSA -> searchlight -> encoding) -> "
+                       "notebooks (papermill, one per notebook x subject x model) -> Jupyter "
+                       "Book. Each stage is skipped when its cached output was made from the "
+                       "same parameters and inputs.")
+    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
+    p.add_argument("--data", default="simulated", metavar="DIR|simulated",
+                   help="'simulated' (default) or a real dataset folder")
+    p.add_argument("--subjects", nargs="+", type=int, default=None, metavar="N",
+                   help="simulated subjects (default: the profile's; 1 2 3 for full)")
+    p.add_argument("--profile", default="full", choices=("full", "smoke"))
+    p.add_argument("--jobs", type=int, default=1, help="parallel per-subject processes")
+    p.add_argument("--results", default="results", metavar="DIR", help="results root")
+    p.add_argument("--out", default="book/generated", metavar="DIR",
+                   help="executed notebooks (the book's source tree)")
+    p.add_argument("--no-book", action="store_true", help="stop before the Jupyter Book build")
+    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("notebooks", help="execute the notebooks with papermill for the book",
                        description="Execute the parameterized notebooks under a profile "

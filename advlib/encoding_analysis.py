@@ -31,23 +31,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
-from .brain import kind_patterns
+from .brain import _subject_files, kind_patterns
 from .cnn import _usable_sources, stimulus_features
 from .cortex import ROIS
 from .data import list_subjects, load_dataset_info, load_subject
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
 from .errors import InputError, expect
 from .fmri import select_subject
-from .provenance import provenance_record, write_csv, write_json
+from .provenance import cache_key, cached, provenance_record, write_csv, write_json
 from .stats import bootstrap_p, percentile_ci, rng_from
 from .stimuli import load_manifest
 
 __all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "transfer_statistics", "encoding_analysis",
            "layer_assignment_tests", "encoding_claims", "load_encoding_results"]
 
+_ENCODING_VERSION = 1   # bump when the computation changes: invalidates cached results
 ENCODING_COLUMNS = ["subject", "roi", "layer", "test_kind", "r", "ci_low", "ci_high", "p_perm",
                     "p_diff", "n_vertices", "solver", "median_n_nonzero", "median_alpha"]
 ASSIGNMENT_COLUMNS = ["subject", "presentation", "test_kind", "roi", "layer", "proportion",
@@ -136,7 +138,8 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
                       n_vertices: int = 200, n_perm: int = 1000, n_boot: int = 1000,
                       ci_level: float = 0.95, seed: int = 0, subjects=None,
                       layers=None, radius: float = 3.0, features_cache=None,
-                      only_converged: bool = True, device=None, progress: bool = True):
+                      only_converged: bool = True, device=None, progress: bool = True,
+                      jobs: int = 1, reuse: bool = True):
     """Encoding models per subject x ROI x layer (Fig 6) and the layer assignment (Fig S1).
 
     Parameters
@@ -172,6 +175,11 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     device : str, optional
         Torch device for ROMP (e.g. ``"cuda"``).
     progress : bool
+    jobs : int
+        Subjects fitted in parallel (joblib; the numbers do not depend on it).
+    reuse : bool
+        Return the tables in ``out_dir`` instead of recomputing when they were made with the
+        same parameters, model weights, stimulus manifest and subject files.
 
     Returns
     -------
@@ -198,89 +206,104 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     if isinstance(subjects, str):
         subjects = None if subjects == "all" else [subjects]
     names = list_subjects(dataset_dir) if subjects is None else list(subjects)
+    params = {"solver": solver, "n_nonzero": n_nonzero if isinstance(n_nonzero, str)
+              else int(n_nonzero), "grid": [int(g) for g in grid], "n_folds": n_folds,
+              "n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot,
+              "ci_level": ci_level, "seed": seed, "radius": radius, "layers": layers,
+              "subjects": names, "only_converged": only_converged,
+              "train": "RE (presentations averaged)",
+              "bootstrap": "80% of vertices without replacement",
+              "version": _ENCODING_VERSION}
+    suffix = "" if solver == "romp" else f"_{solver}"
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        paths = [out_dir / f"encoding{suffix}.csv", out_dir / f"layer_assignment{suffix}.csv"]
+        prov_path = out_dir / f"encoding{suffix}_provenance.json"
+        key = cache_key({**params, "model": model.name, "weights": model.weights_sha256},
+                        [Path(stim_dir) / "manifest.csv"] + _subject_files(dataset_dir, names))
+        if reuse and cached(prov_path, key, paths):
+            return pd.read_csv(paths[0]), pd.read_csv(paths[1])
     romp_opts = {"device": device} if solver == "romp" and device else {}
     options = dict(n_nonzero=n_nonzero, grid=grid, n_folds=n_folds, **romp_opts) \
         if solver == "romp" else dict(n_folds=n_folds)
-    rows, assign = [], []
     seeds = np.random.SeedSequence(seed).spawn(len(names))
-    steps = tqdm(total=len(names) * len(layers), desc=f"encoding ({solver})",
-                 disable=not progress)
-    for name, ss in zip(names, seeds):
-        subject = load_subject(Path(dataset_dir) / name, manifest=manifest)
-        _, selection, _ = select_subject(subject, radius, n_vertices // 2)
-        cols = selection.vertex.to_numpy()
-        roi_of = selection.roi.to_numpy()
-        for roi in ROIS:
-            got = int((roi_of == roi).sum())
-            if got < n_vertices:
-                warnings.warn(f"{name} {roi}: {got} vertices selected, {n_vertices} asked "
-                              "(all available were used)", RuntimeWarning, stacklevel=2)
-        pats = {p: {k: v[:, cols] for k, v in
-                    kind_patterns(subject, manifest, sources, presentation=p).items()}
-                for p in (None, 1, 2)}
-        layer_seeds = ss.spawn(len(layers))
-        best = {}   # (presentation, kind) -> list over layers of per-vertex r
-        for layer, ls in zip(layers, layer_seeds):
-            X = {k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")}
-            enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats[None]["RE"])
-            pred = {k: enc.predict(X[k]) for k in ("AI", "AN")}
-            nnz, alpha = _complexity(enc)
-            roi_seeds = ls.spawn(len(ROIS) + 1)
-            for roi, rs in zip(ROIS, roi_seeds):
-                v = roi_of == roi
-                if v.sum() < 2:
-                    continue
-                t = transfer_statistics({k: pred[k][:, v] for k in pred},
-                                        {k: pats[None][k][:, v] for k in pred},
-                                        n_perm=n_perm, n_boot=n_boot, ci_level=ci_level,
-                                        seed=np.random.default_rng(rs))
-                t.insert(0, "layer", layer)
-                t.insert(0, "roi", roi)
-                t.insert(0, "subject", name)
-                t["n_vertices"] = int(v.sum())
-                t["solver"] = solver
-                t["median_n_nonzero"] = np.nan if nnz is None else float(np.median(nnz[v]))
-                t["median_alpha"] = np.nan if alpha is None else float(np.median(alpha[v]))
-                rows.append(t)
-            for p in (1, 2):
-                fixed = dict(options, n_nonzero=enc.n_nonzero_) if solver == "romp" else options
-                enc_p = make_encoder(solver, seed=seed, **fixed).fit(X["RE"], pats[p]["RE"])
-                for k in ("AI", "AN"):
-                    best.setdefault((p, k), []).append(_vertex_r(enc_p.predict(X[k]),
-                                                                 pats[p][k]))
-            steps.update()
-        for (p, k), per_layer in best.items():
-            r = np.nan_to_num(np.vstack(per_layer), nan=-np.inf)     # (n_layers, n_vertices)
-            winner = r.argmax(0)
-            for roi in ROIS:
-                v = roi_of == roi
-                if not v.any():
-                    continue
-                counts = np.bincount(winner[v], minlength=len(layers))
-                for li, layer in enumerate(layers):
-                    assign.append({"subject": name, "presentation": p, "test_kind": k,
-                                   "roi": roi, "layer": layer,
-                                   "proportion": counts[li] / v.sum(),
-                                   "n_vertices": int(v.sum())})
-    steps.close()
+    job = delayed(_subject_encoding)
+    results = Parallel(n_jobs=jobs)(
+        job(Path(dataset_dir) / name, manifest, sources, ss, feats, rows_idx, layers,
+            solver=solver, options=options, seed=seed, n_vertices=n_vertices, n_perm=n_perm,
+            n_boot=n_boot, ci_level=ci_level, radius=radius)
+        for name, ss in tqdm(list(zip(names, seeds)), desc=f"encoding ({solver})",
+                             disable=not progress))
+    rows = [t for sub_rows, _ in results for t in sub_rows]
+    assign = [a for _, sub_assign in results for a in sub_assign]
     table = pd.concat(rows, ignore_index=True)[ENCODING_COLUMNS] if rows else \
         pd.DataFrame(columns=ENCODING_COLUMNS)
     assignment = pd.DataFrame(assign, columns=ASSIGNMENT_COLUMNS)
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        suffix = "" if solver == "romp" else f"_{solver}"
-        write_csv(out_dir / f"encoding{suffix}.csv", table)
-        write_csv(out_dir / f"layer_assignment{suffix}.csv", assignment)
-        write_json(out_dir / f"encoding{suffix}_provenance.json", provenance_record(
-            "encoding", {"solver": solver, "n_nonzero": n_nonzero if isinstance(n_nonzero, str)
-                         else int(n_nonzero), "grid": [int(g) for g in grid],
-                         "n_folds": n_folds, "n_vertices": n_vertices, "n_perm": n_perm,
-                         "n_boot": n_boot, "ci_level": ci_level, "seed": seed,
-                         "radius": radius, "layers": layers, "train": "RE (presentations averaged)",
-                         "bootstrap": "80% of vertices without replacement"},
-            model=model.provenance(), dataset=load_dataset_info(dataset_dir),
-            images_used=sources, stimuli=str(Path(stim_dir).resolve())))
+        write_csv(paths[0], table)
+        write_csv(paths[1], assignment)
+        write_json(prov_path, provenance_record(
+            "encoding", params, cache_key=key, model=model.provenance(),
+            dataset=load_dataset_info(dataset_dir), images_used=sources,
+            stimuli=str(Path(stim_dir).resolve())))
     return table, assignment
+
+
+def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, layers, *, solver,
+                      options, seed, n_vertices, n_perm, n_boot, ci_level, radius):
+    """One subject's Fig 6 rows and Fig S1 assignment rows (a unit of parallel work)."""
+    subject = load_subject(folder, manifest=manifest)
+    name = subject.name
+    _, selection, _ = select_subject(subject, radius, n_vertices // 2)
+    cols = selection.vertex.to_numpy()
+    roi_of = selection.roi.to_numpy()
+    for roi in ROIS:
+        got = int((roi_of == roi).sum())
+        if got < n_vertices:
+            warnings.warn(f"{name} {roi}: {got} vertices selected, {n_vertices} asked "
+                          "(all available were used)", RuntimeWarning, stacklevel=2)
+    pats = {p: {k: v[:, cols] for k, v in
+                kind_patterns(subject, manifest, sources, presentation=p).items()}
+            for p in (None, 1, 2)}
+    rows, assign, best = [], [], {}   # best: (presentation, kind) -> per-layer vertex r
+    for layer, ls in zip(layers, ss.spawn(len(layers))):
+        X = {k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")}
+        enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats[None]["RE"])
+        pred = {k: enc.predict(X[k]) for k in ("AI", "AN")}
+        nnz, alpha = _complexity(enc)
+        for roi, rs in zip(ROIS, ls.spawn(len(ROIS) + 1)):
+            v = roi_of == roi
+            if v.sum() < 2:
+                continue
+            t = transfer_statistics({k: pred[k][:, v] for k in pred},
+                                    {k: pats[None][k][:, v] for k in pred},
+                                    n_perm=n_perm, n_boot=n_boot, ci_level=ci_level,
+                                    seed=np.random.default_rng(rs))
+            t.insert(0, "layer", layer)
+            t.insert(0, "roi", roi)
+            t.insert(0, "subject", name)
+            t["n_vertices"] = int(v.sum())
+            t["solver"] = solver
+            t["median_n_nonzero"] = np.nan if nnz is None else float(np.median(nnz[v]))
+            t["median_alpha"] = np.nan if alpha is None else float(np.median(alpha[v]))
+            rows.append(t)
+        for p in (1, 2):
+            fixed = dict(options, n_nonzero=enc.n_nonzero_) if solver == "romp" else options
+            enc_p = make_encoder(solver, seed=seed, **fixed).fit(X["RE"], pats[p]["RE"])
+            for k in ("AI", "AN"):
+                best.setdefault((p, k), []).append(_vertex_r(enc_p.predict(X[k]), pats[p][k]))
+    for (p, k), per_layer in best.items():
+        r = np.nan_to_num(np.vstack(per_layer), nan=-np.inf)     # (n_layers, n_vertices)
+        winner = r.argmax(0)
+        for roi in ROIS:
+            v = roi_of == roi
+            if not v.any():
+                continue
+            counts = np.bincount(winner[v], minlength=len(layers))
+            assign += [{"subject": name, "presentation": p, "test_kind": k, "roi": roi,
+                        "layer": layer, "proportion": counts[li] / v.sum(),
+                        "n_vertices": int(v.sum())} for li, layer in enumerate(layers)]
+    return rows, assign
 
 
 def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),

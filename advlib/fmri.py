@@ -135,8 +135,12 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
 
 def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0,
                      name: str = "simulated", force: bool = False, progress: bool = True,
-                     save_timeseries: bool = False, **params) -> list[Path]:
+                     save_timeseries: bool = False, jobs: int = 1, **params) -> list[Path]:
     """Simulate several subjects (the paper had 3) and write ``dataset.json``.
+
+    Subjects already simulated with the same parameters are reused (see
+    :func:`simulate_subject`); ``jobs`` subjects are simulated in parallel (joblib), with
+    the same numbers as one at a time (each subject has its own seed).
 
     Returns
     -------
@@ -145,10 +149,13 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     """
     dataset_dir = Path(dataset_dir)
     energy = stimulus_energy(stim_dir)
-    folders = [simulate_subject(stim_dir, dataset_dir, s, seed=seed, energy=energy,
-                                force=force, progress=progress,
-                                save_timeseries=save_timeseries, **params)
-               for s in tqdm(list(subjects), desc="subjects", disable=not progress)]
+    from joblib import Parallel, delayed
+
+    folders = Parallel(n_jobs=jobs)(
+        delayed(simulate_subject)(stim_dir, dataset_dir, s, seed=seed, energy=energy,
+                                  force=force, progress=progress and jobs == 1,
+                                  save_timeseries=save_timeseries, **params)
+        for s in tqdm(list(subjects), desc="subjects", disable=not progress))
     write_json(dataset_dir / "dataset.json", {
         "name": name, "simulated": True, "stimuli": str(Path(stim_dir).resolve()),
         "description": "SIMULATED observer data (no human fMRI data): advlib.observer",

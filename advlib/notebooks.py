@@ -9,6 +9,8 @@ Profiles
 
 Each notebook is executed into a temporary file and renamed onto its output path only
 when every cell ran, so a failing notebook never leaves a half-executed page behind.
+Widget views (progress bars, the explorer's controls) are replaced by their text fallback,
+since their state cannot be shown in static HTML.
 The cell papermill injects with the parameters is tagged ``remove-cell`` so the book
 shows the notebook's own parameter cell (with its comments) but not the injected copy.
 """
@@ -21,12 +23,13 @@ from pathlib import Path
 
 from .errors import AdvlibError, expect
 
-__all__ = ["NOTEBOOKS", "PROFILES", "notebook_parameters", "run_notebook", "run_notebooks",
-           "NotebookError"]
+__all__ = ["NOTEBOOKS", "PROFILES", "notebook_parameters", "notebook_plan", "run_notebook",
+           "run_notebooks", "NotebookError"]
 
 #: Notebooks in book order (file stem in ``notebooks/``).
 NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa",
-                                  "05_encoding")
+                                  "05_encoding", "06_explore", "07_summary")
+_DATASET_NOTEBOOKS = ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore", "07_summary")
 
 #: Parameters per profile per notebook; ``model`` and ``results_dir`` are added at run time.
 PROFILES: dict[str, dict[str, dict]] = {
@@ -41,6 +44,10 @@ PROFILES: dict[str, dict[str, dict]] = {
         "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 5,
                         "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0,
                         "subjects": [1, 2, 3], "snr": 0.8, "spacing": 1.0, "max_pcs": 10},
+        "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
+                       "subject": "sub-01", "subjects": [1, 2, 3], "snr": 0.8, "spacing": 1.0,
+                       "max_pcs": 10},
+        "07_summary": {"profile": "full"},
     },
     "smoke": {
         "01_stimuli": {"images": "embedded", "n_images": 4, "max_steps": 300, "seed": 0},
@@ -52,6 +59,10 @@ PROFILES: dict[str, dict[str, dict]] = {
         "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 2,
                         "n_vertices": 200, "n_perm": 50, "n_boot": 50, "seed": 0,
                         "subjects": [1], "snr": 0.8, "spacing": 1.5, "max_pcs": 2},
+        "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
+                       "subject": "sub-01", "subjects": [1], "snr": 0.8, "spacing": 1.5,
+                       "max_pcs": 2},
+        "07_summary": {"profile": "smoke"},
     },
 }
 
@@ -88,6 +99,23 @@ def notebook_parameters(name: str, profile: str, model: str, results_dir) -> dic
     expect(name in PROFILES[profile], "notebook", name, f"one of {', '.join(NOTEBOOKS)}")
     return {**PROFILES[profile][name], "model": model,
             "results_dir": str(Path(results_dir).resolve())}
+
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _strip_widget_views(nb) -> None:
+    """Drop ipywidgets views (progress bars, the explorer's controls) from an executed notebook.
+
+    Their state is not saved by papermill, so the book could only show an empty widget and
+    would load the widget manager from a CDN; the plain-text fallback is kept.
+    """
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if data and _WIDGET_VIEW in data:
+                del data[_WIDGET_VIEW]
 
 
 def run_notebook(source, output, parameters: dict, kernel: str = "python3",
@@ -133,6 +161,7 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
                                 f"{exc.ename}: {exc.evalue}\n{trace}") from None
         raise
     nb = nbformat.read(tmp, as_version=4)
+    _strip_widget_views(nb)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
@@ -142,10 +171,58 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
     return output
 
 
+def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
+                  results_dir="results", data: str = "simulated", subjects=None,
+                  names=None) -> list[dict]:
+    """Every executed notebook of the book: one per (notebook, subject or variant, model).
+
+    ``03_fmri`` runs once per subject (``03_fmri_sub-XX``), ``04_brain_rsa`` twice (Fig 3
+    with 200 vertices per ROI and ``04_brain_rsa_s2``, Fig S2, with 400); the others once.
+
+    Parameters
+    ----------
+    profile : {"full", "smoke"}
+    model : str
+    results_dir : str or path
+    data : str
+        ``"simulated"`` or the folder of a real dataset (passed as ``dataset``).
+    subjects : list of int, optional
+        Simulated subjects (default: the profile's).
+    names : list of str, optional
+        Only these notebooks.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "output", "parameters"}`` in book order; ``output`` is a file stem.
+    """
+    from .data import list_subjects
+
+    plan = []
+    for name in (NOTEBOOKS if names is None else names):
+        params = notebook_parameters(name, profile, model, results_dir)
+        if name in _DATASET_NOTEBOOKS:
+            params["dataset"] = data if data == "simulated" else str(Path(data).resolve())
+            if subjects is not None and "subjects" in params:
+                params["subjects"] = [int(s) for s in subjects]
+        if name == "03_fmri":
+            subs = ([f"sub-{int(s):02d}" for s in params["subjects"]] if data == "simulated"
+                    else list_subjects(data))
+            plan += [{"name": name, "output": f"{name}_{sub}",
+                      "parameters": {**params, "subject": sub}} for sub in subs]
+        elif name == "04_brain_rsa":
+            plan.append({"name": name, "output": name, "parameters": params})
+            plan.append({"name": name, "output": f"{name}_s2",
+                         "parameters": {**params, "n_vertices": 400}})
+        else:
+            plan.append({"name": name, "output": name, "parameters": params})
+    return plan
+
+
 def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
                   results_dir="results", out_dir="book/generated", names=None,
-                  notebooks_dir=None) -> list[Path]:
-    """Execute every notebook (or ``names``) under a profile into ``out_dir``.
+                  notebooks_dir=None, data: str = "simulated", subjects=None) -> list[Path]:
+    """Execute every notebook of :func:`notebook_plan` (or ``names``) into ``out_dir``.
 
     Returns
     -------
@@ -153,10 +230,6 @@ def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
         The executed notebooks, in book order.
     """
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else _repo_root() / "notebooks"
-    names = list(NOTEBOOKS if names is None else names)
-    done = []
-    for name in names:
-        params = notebook_parameters(name, profile, model, results_dir)
-        done.append(run_notebook(notebooks_dir / f"{name}.ipynb", Path(out_dir) / f"{name}.ipynb",
-                                 params))
-    return done
+    return [run_notebook(notebooks_dir / f"{item['name']}.ipynb",
+                         Path(out_dir) / f"{item['output']}.ipynb", item["parameters"])
+            for item in notebook_plan(profile, model, results_dir, data, subjects, names)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["package_versions", "provenance_record", "atomic_path", "atomic_dir", "write_json",
+__all__ = ["cache_key", "cached", "package_versions", "provenance_record", "atomic_path", "atomic_dir", "write_json",
            "write_csv"]
 
 _PACKAGES = ("advlib", "torch", "torchvision", "timm", "numpy", "scipy", "pandas", "pillow",
@@ -70,6 +71,42 @@ def atomic_dir(path: str | os.PathLike):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def cache_key(parameters: dict, files=()) -> str:
+    """SHA-256 of a stage's parameters and the contents of its input files.
+
+    Parameters
+    ----------
+    parameters : dict
+        JSON-serializable parameters (key order does not matter).
+    files : iterable of path
+        Input files; each contributes its name relative to nothing but its content hash,
+        so moving a results folder keeps the key.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    from .models import file_sha256
+
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode())
+    for path in sorted(Path(f) for f in files):
+        digest.update(path.name.encode())
+        digest.update(file_sha256(path).encode())
+    return digest.hexdigest()
+
+
+def cached(provenance_path, key: str, outputs=()) -> bool:
+    """Whether ``provenance_path`` records ``cache_key == key`` and every output exists."""
+    path = Path(provenance_path)
+    if not path.is_file() or not all(Path(o).exists() for o in outputs):
+        return False
+    try:
+        return json.loads(path.read_text()).get("cache_key") == key
+    except (json.JSONDecodeError, OSError):
+        return False
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:

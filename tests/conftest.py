@@ -63,3 +63,30 @@ def no_network(monkeypatch):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+BOOK_FILES = ("_config.yml", "_toc.yml")
+
+
+@pytest.fixture(scope="session")
+def smoke_book(stim_dir, results_root, tmp_path_factory):
+    """The whole chain in the smoke profile (``advlib reproduce``), built into a book.
+
+    Returns (book root, reproduce log). The book root is a copy of the repository's book
+    sources (``_config.yml``, ``_toc.yml``, ``book/``) with the executed notebooks in
+    ``book/generated`` and the HTML in ``_build/html``.
+    """
+    import shutil
+    from pathlib import Path
+
+    from advlib import reproduce
+
+    repo = Path(__file__).resolve().parent.parent
+    root = tmp_path_factory.mktemp("book")
+    for name in BOOK_FILES:
+        shutil.copy(repo / name, root / name)
+    shutil.copytree(repo / "book", root / "book",
+                    ignore=shutil.ignore_patterns("generated", "__pycache__"))
+    log = reproduce(profile="smoke", results=results_root, out=root / "book" / "generated",
+                    book_root=root, progress=False)
+    return root, log

@@ -148,6 +148,18 @@ def test_encoding_analysis_on_a_small_simulated_dataset(model, stim_dir, results
     pd.testing.assert_frame_equal(second, table)        # same seed, same numbers
     with pytest.raises(InputError, match="results=.*encoding results"):
         load_encoding_results(tmp_path / "nowhere")
+    # cached: the same call returns the written tables; a changed parameter recomputes
+    stamp = (out / "encoding.csv").stat().st_mtime_ns
+    cached_table, _ = encoding_analysis(
+        model, data, stim_dir, out, n_folds=2, n_perm=20, n_boot=20, progress=False,
+        layers=["layer3", "layer7"], features_cache=results_root / "features-enc")
+    assert (out / "encoding.csv").stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(cached_table, again)
+    changed, _ = encoding_analysis(                      # 2 subprocesses: warnings stay there
+        model, data, stim_dir, out, n_folds=2, n_perm=21, n_boot=20, progress=False,
+        layers=["layer3", "layer7"], features_cache=results_root / "features-enc", jobs=2)
+    assert (out / "encoding.csv").stat().st_mtime_ns != stamp
+    np.testing.assert_array_equal(changed.r, table.r)
 
 
 def test_images_missing_from_the_betas_are_a_clear_error(model, stim_dir, results_root,

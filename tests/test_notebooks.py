@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from advlib import NOTEBOOKS, PROFILES, NotebookError, run_notebook
+from advlib import NOTEBOOKS, PROFILES, NotebookError, notebook_plan, run_notebook
 from advlib.notebooks import notebook_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,19 +34,20 @@ def test_notebook_is_thin(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NOTEBOOKS)  # in book order: later ones read earlier results
-def test_notebook_executes_in_smoke_profile(name, stim_dir, results_root, tmp_path):
-    params = notebook_parameters(name, "smoke", "efficientnet_lite0", results_root)
-    out = run_notebook(NB_DIR / f"{name}.ipynb", tmp_path / f"{name}.ipynb", params,
-                       progress=False)
-    nb = nbformat.read(out, as_version=4)
+@pytest.mark.parametrize("item", notebook_plan("smoke"), ids=lambda item: item["output"])
+def test_notebook_executes_in_smoke_profile(item, smoke_book):
+    root, _ = smoke_book
+    nb = nbformat.read(root / "book" / "generated" / f"{item['output']}.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "remove-cell" in injected[0].metadata.tags
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
-    assert any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
-               for o in c.get("outputs", []))
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    kind = "text/html" if item["name"] == "07_summary" else "image/png"
+    assert any(kind in o.get("data", {}) for o in outputs)
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                   for o in outputs)
 
 
 def test_failing_notebook_reports_the_cell_and_writes_nothing(tmp_path):

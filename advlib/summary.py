@@ -1,0 +1,109 @@
+"""The book's claims summary and build information, gathered from the results folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import AdvlibError, expect
+
+__all__ = ["claims_summary", "load_build_info", "build_tables"]
+
+
+def claims_summary(model_dir, dataset: str = "simulated", alpha: float = 0.05) -> pd.DataFrame:
+    """Every chapter's table of the paper's claims, in one table.
+
+    Parameters
+    ----------
+    model_dir : str or path
+        ``<results>/<model>``.
+    dataset : str
+        Dataset folder name under ``model_dir`` (``"simulated"`` by default).
+    alpha : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``figure, claim, paper, here, holds``; a stage whose results are missing gives one
+        row saying so (``holds`` is NA).
+    """
+    from .brain import brain_claims, load_brain_results
+    from .cnn import cnn_claims, load_cnn_results
+    from .encoding_analysis import encoding_claims, layer_assignment_tests, load_encoding_results
+    from .stimuli import load_manifest, stimulus_claims
+
+    model_dir = Path(model_dir)
+    out = model_dir / dataset
+    sources = [
+        ("Fig 1 (stimuli)", lambda: stimulus_claims(load_manifest(model_dir / "stimuli"))),
+        ("Fig 2, Fig 5 (CNN RSA)", lambda: cnn_claims(*load_cnn_results(model_dir), alpha)),
+        ("Fig 3 (brain RSA, 200 vertices)", lambda: brain_claims(load_brain_results(out), alpha)),
+        ("Fig S2 (brain RSA, 400 vertices)",
+         lambda: brain_claims(load_brain_results(out, 400), alpha)),
+        ("Fig 6, Fig S1 (encoding)", lambda: encoding_claims(
+            (tables := load_encoding_results(out))[0], layer_assignment_tests(tables[1]), alpha)),
+    ]
+    parts = []
+    for figure, make in sources:
+        try:
+            part = make()
+        except (AdvlibError, FileNotFoundError) as exc:
+            part = pd.DataFrame([{"claim": "(results missing)", "paper": "",
+                                  "here": str(exc).splitlines()[0], "holds": pd.NA}])
+        parts.append(part.assign(figure=figure))
+    table = pd.concat(parts, ignore_index=True)
+    return table[["figure", "claim", "paper", "here", "holds"]]
+
+
+def load_build_info(path) -> tuple[dict, pd.DataFrame]:
+    """Read ``build_info.json`` written by :func:`advlib.reproduce.reproduce`.
+
+    Returns
+    -------
+    info : dict
+        Profile, model, parameters, package versions, model provenance.
+    stages : pandas.DataFrame
+        ``stage, item, status, seconds``.
+    """
+    path = Path(path)
+    expect(path.is_file(), "build_info", str(path),
+           "build_info.json from `advlib reproduce` (the book's build run)")
+    info = json.loads(path.read_text())
+    return info, pd.DataFrame(info.get("stages", []), columns=["stage", "item", "status",
+                                                               "seconds"])
+
+
+def build_tables(path) -> dict:
+    """The build page's tables from ``build_info.json``.
+
+    Parameters
+    ----------
+    path : str or path
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``run`` (profile, model, data, subjects, jobs, start, weights), ``stages``,
+        ``versions`` and ``parameters``. Without the file (notebooks run outside
+        ``advlib reproduce``), ``run`` says so and the others are empty.
+    """
+    if not Path(path).is_file():
+        return {"run": pd.DataFrame({"value": [f"no build_info.json at {path}: these notebooks "
+                                               "were not executed by `advlib reproduce`"]},
+                                    index=["note"]),
+                "stages": pd.DataFrame(columns=["stage", "item", "status", "seconds"]),
+                "versions": pd.DataFrame(columns=["version"]),
+                "parameters": pd.DataFrame()}
+    info, stages = load_build_info(path)
+    run = pd.DataFrame({"value": [info["profile"], info["model"], info["data"],
+                                  info["subjects"], info["jobs"], info["started"],
+                                  info["model_provenance"].get("weights_sha256"),
+                                  f"{stages.seconds.sum():.0f} s"]},
+                       index=["profile", "model", "data", "subjects", "jobs", "started",
+                              "weights_sha256", "total time of the stages listed"])
+    params = pd.DataFrame([{"notebook": k, **v} for k, v in info["parameters"].items()])
+    return {"run": run, "stages": stages,
+            "versions": pd.Series(info["versions"], name="version").to_frame(),
+            "parameters": params.set_index("notebook")}

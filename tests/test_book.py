@@ -1,0 +1,123 @@
+"""The built smoke-profile book, checked in a real headless browser (Chromium + Playwright).
+
+Every page of the table of contents must load without console errors or failed requests
+(the book must work offline), every figure must be present and non-empty, every internal
+link must resolve, and the search page must find the library's functions.
+"""
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _chromium() -> str:
+    for name in (os.environ.get("ADVLIB_CHROMIUM"), "chromium", "chromium-browser",
+                 "google-chrome"):
+        if name and (path := shutil.which(name)):
+            return path
+    raise RuntimeError("no Chromium found: `make test` installs Debian's chromium; or set "
+                       "ADVLIB_CHROMIUM to a Chromium/Chrome executable")
+
+
+@pytest.fixture(scope="module")
+def site(smoke_book):
+    html = smoke_book[0] / "_build" / "html"
+    handler = functools.partial(_QuietHandler, directory=str(html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield html, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=_chromium(),
+                              args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def _toc_pages(html: Path) -> list[str]:
+    pages = ["index.html"]
+    for line in (html.parent.parent / "_toc.yml").read_text().splitlines():
+        m = re.search(r"(?:file|root): (\S+)", line)
+        if m:
+            pages.append(m.group(1) + ".html")
+        m = re.search(r"glob: (\S+)", line)
+        if m:
+            pages += sorted(str(p.relative_to(html))
+                            for p in html.glob(m.group(1) + ".html"))
+    return pages
+
+
+def _open(browser, url):
+    page = browser.new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" and "favicon.ico" not in str(m.location.get("url")) else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.goto(url, wait_until="networkidle")
+    return page, problems
+
+
+def test_every_toc_page_loads_cleanly_with_its_figures(site, browser):
+    html, base = site
+    pages = _toc_pages(html)
+    assert "book/generated/03_fmri_sub-01.html" in pages and len(pages) >= 14
+    n_figures = 0
+    for rel in pages:
+        assert (html / rel).is_file(), f"{rel} is in the table of contents but was not built"
+        page, problems = _open(browser, base + rel)
+        images = page.eval_on_selector_all(
+            "main img", "els => els.map(e => [e.getAttribute('src'), e.complete, "
+            "e.naturalWidth, e.naturalHeight])")
+        page.close()
+        assert not problems, f"{rel}: {problems}"
+        for src, complete, w, h in images:
+            assert complete and w > 10 and h > 10, f"{rel}: empty or broken image {src}"
+        if rel.startswith("book/generated/") and "07_summary" not in rel:
+            assert images, f"{rel}: a figure chapter without figures"
+        n_figures += len(images)
+    assert n_figures >= 15
+
+
+def test_internal_links_resolve(site, browser):
+    html, base = site
+    broken = []
+    for rel in _toc_pages(html):
+        page, _ = _open(browser, base + rel)
+        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+        page.close()
+        for href in hrefs:
+            if urlparse(href).scheme in ("http", "https", "mailto") or href.startswith("#"):
+                continue
+            target = urlparse(urljoin(base + rel, href)).path.lstrip("/")
+            if not (html / (target or "index.html")).exists():
+                broken.append(f"{rel} -> {href}")
+    assert not broken, broken
+
+
+def test_search_finds_the_library(site, browser):
+    _, base = site
+    page, problems = _open(browser, base + "search.html?q=romp")
+    page.wait_for_selector("#search-results li", timeout=15000)
+    text = page.inner_text("#search-results")
+    page.close()
+    assert "advlib.encoding.romp" in text and not problems
