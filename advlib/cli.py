@@ -105,6 +105,17 @@ def _cmd_brain_rsa(args) -> int:
     return 0
 
 
+def _dataset_arguments(p, model_help: str) -> None:
+    """--data, --model, --stimuli and --results, shared by the analyses of a dataset."""
+    from .models import MODELS
+
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder")
+    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS, help=model_help)
+    p.add_argument("--stimuli", default=None, metavar="DIR",
+                   help="stimulus folder (default: RESULTS/MODEL/stimuli)")
+    p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
+
+
 def _sparsity(text: str):
     """argparse type of --n-nonzero: "cv" or a positive integer."""
     if text == "cv":
@@ -270,12 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(simulated or real, documented format) with permutation tests, image "
                        "bootstrap difference test, vertex-bootstrap CIs and noise ceiling; "
                        "searchlight maps. Writes RESULTS/MODEL/DATASET/brain_rsa.csv.")
-    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder")
-    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS,
-                   help="names the results folder and the stimulus set")
-    p.add_argument("--stimuli", default=None, metavar="DIR",
-                   help="stimulus folder (default: RESULTS/MODEL/stimuli)")
-    p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
+    _dataset_arguments(p, "names the results folder and the stimulus set")
     p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
                    help="selected vertices per ROI (400: Fig S2)")
     p.add_argument("--n-perm", type=int, default=1000, help="permutations (default: 1000)")
@@ -292,12 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "images with permutation tests, 80%%-vertex bootstrap CIs and the AI vs "
                        "AN difference; the per-vertex best layer (Fig S1). Writes "
                        "RESULTS/MODEL/DATASET/encoding.csv and layer_assignment.csv.")
-    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder")
-    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS,
-                   help="network whose layers are the features (and its stimulus set)")
-    p.add_argument("--stimuli", default=None, metavar="DIR",
-                   help="stimulus folder (default: RESULTS/MODEL/stimuli)")
-    p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
+    _dataset_arguments(p, "network whose layers are the features (and its stimulus set)")
     p.add_argument("--solver", default="romp", choices=("romp", "ridge"),
                    help="sparse ROMP (the paper) or himalaya kernel ridge")
     p.add_argument("--n-nonzero", default="cv", metavar="S", type=_sparsity,
