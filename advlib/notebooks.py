@@ -118,8 +118,21 @@ def _strip_widget_views(nb) -> None:
                 del data[_WIDGET_VIEW]
 
 
+def _retitle(nb, title: str) -> None:
+    """Replace the first ``# heading`` of the first markdown cell."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            lines = cell.source.splitlines()
+            for i, line in enumerate(lines):
+                if line.startswith("# "):
+                    lines[i] = f"# {title}"
+                    cell.source = "\n".join(lines)
+                    return
+            return
+
+
 def run_notebook(source, output, parameters: dict, kernel: str = "python3",
-                 progress: bool = True) -> Path:
+                 progress: bool = True, title: str | None = None) -> Path:
     """Execute one notebook with papermill; write ``output`` only on success.
 
     Parameters
@@ -132,6 +145,9 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
         Jupyter kernel name.
     progress : bool
         Show papermill's per-cell progress bar.
+    title : str, optional
+        Replaces the notebook's ``# title`` in the executed copy (per-subject and variant
+        pages of one notebook get distinct titles in the book's navigation).
 
     Returns
     -------
@@ -162,6 +178,8 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
         raise
     nb = nbformat.read(tmp, as_version=4)
     _strip_widget_views(nb)
+    if title is not None:
+        _retitle(nb, title)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
@@ -194,7 +212,8 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
     Returns
     -------
     list of dict
-        ``{"name", "output", "parameters"}`` in book order; ``output`` is a file stem.
+        ``{"name", "output", "parameters"}`` (and ``"title"`` for per-subject and variant
+        pages) in book order; ``output`` is a file stem.
     """
     from .data import list_subjects
 
@@ -209,11 +228,16 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
             subs = ([f"sub-{int(s):02d}" for s in params["subjects"]] if data == "simulated"
                     else list_subjects(data))
             plan += [{"name": name, "output": f"{name}_{sub}",
-                      "parameters": {**params, "subject": sub}} for sub in subs]
+                      "parameters": {**params, "subject": sub},
+                      "title": "Fig 2A — Simulated observer, fMRI pipeline and vertex "
+                               f"selection ({sub})"}
+                     for sub in subs]
         elif name == "04_brain_rsa":
             plan.append({"name": name, "output": name, "parameters": params})
             plan.append({"name": name, "output": f"{name}_s2",
-                         "parameters": {**params, "n_vertices": 400}})
+                         "parameters": {**params, "n_vertices": 400},
+                         "title": "Fig S2 — RE-AN and RE-AI similarity with 400 vertices "
+                                  "per ROI"})
         else:
             plan.append({"name": name, "output": name, "parameters": params})
     return plan
@@ -231,5 +255,6 @@ def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
     """
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else _repo_root() / "notebooks"
     return [run_notebook(notebooks_dir / f"{item['name']}.ipynb",
-                         Path(out_dir) / f"{item['output']}.ipynb", item["parameters"])
+                         Path(out_dir) / f"{item['output']}.ipynb", item["parameters"],
+                         title=item.get("title"))
             for item in notebook_plan(profile, model, results_dir, data, subjects, names)]

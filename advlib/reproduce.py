@@ -201,14 +201,15 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
             item["parameters"]["build_info"] = str(info_path)
         target = out / f"{item['output']}.ipynb"
         extra, files = inputs.get(item["name"], ({}, []))
-        key = cache_key({"parameters": item["parameters"], "code": code, **extra},
+        key = cache_key({"parameters": item["parameters"], "title": item.get("title"),
+                         "code": code, **extra},
                         [notebooks_dir / f"{item['name']}.ipynb", *files])
         stage = f"notebook:{item['output']}"
         if stamps.get(stage) == key and target.is_file() and item["name"] != "07_summary":
             record("notebooks", item["output"], "up to date", t0)
             continue
         run_notebook(notebooks_dir / f"{item['name']}.ipynb", target, item["parameters"],
-                     progress=progress)
+                     progress=progress, title=item.get("title"))
         stamp(stage, key)
         record("notebooks", item["output"], "ran", t0)
     info["stages"] = log

@@ -48,6 +48,9 @@ def test_notebook_executes_in_smoke_profile(item, smoke_book):
     assert any(kind in o.get("data", {}) for o in outputs)
     assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
                    for o in outputs)
+    heading = next(c for c in nb.cells if c.cell_type == "markdown").source.splitlines()[0]
+    if item.get("title"):                      # per-subject and variant pages: own titles
+        assert heading == f"# {item['title']}"
 
 
 def test_failing_notebook_reports_the_cell_and_writes_nothing(tmp_path):
