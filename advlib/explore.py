@@ -174,9 +174,11 @@ class Explorer:
 
     def widget(self):
         """ipywidgets controls (image, kind, layer/ROI) around :meth:`view`."""
+        import io
+
         import ipywidgets as widgets
         import matplotlib.pyplot as plt
-        from IPython.display import display
+        from IPython.display import Image
 
         image = widgets.Dropdown(options=[(f"{s} ({self.labels[s]})", s) for s in self.sources],
                                  description="image")
@@ -186,11 +188,14 @@ class Explorer:
         out = widgets.Output()
 
         def redraw(_=None):
-            with out:
-                out.clear_output(wait=True)
-                fig = self.view(image.value, kind.value, area.value)
-                display(fig)
-                plt.close(fig)
+            # set the Output's content directly: capturing with `with out:` and
+            # clear_output(wait=True) can stall a kernel driven by nbclient (papermill)
+            fig = self.view(image.value, kind.value, area.value)
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=90)
+            plt.close(fig)
+            out.outputs = ()
+            out.append_display_data(Image(data=png.getvalue(), format="png"))
 
         for control in (image, kind, area):
             control.observe(redraw, names="value")

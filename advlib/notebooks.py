@@ -132,7 +132,8 @@ def _retitle(nb, title: str) -> None:
 
 
 def run_notebook(source, output, parameters: dict, kernel: str = "python3",
-                 progress: bool = True, title: str | None = None) -> Path:
+                 progress: bool = True, title: str | None = None,
+                 cell_timeout: int = 1800) -> Path:
     """Execute one notebook with papermill; write ``output`` only on success.
 
     Parameters
@@ -148,6 +149,9 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
     title : str, optional
         Replaces the notebook's ``# title`` in the executed copy (per-subject and variant
         pages of one notebook get distinct titles in the book's navigation).
+    cell_timeout : int
+        Seconds one cell may run before the notebook fails (a stalled kernel must not
+        hang a build).
 
     Returns
     -------
@@ -168,7 +172,8 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
     tmp = output.with_name(f".{output.stem}.partial.ipynb")
     try:
         pm.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name=kernel,
-                            progress_bar=progress, cwd=str(source.parent))
+                            progress_bar=progress, cwd=str(source.parent),
+                            execution_timeout=cell_timeout)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, pm.PapermillExecutionError):
