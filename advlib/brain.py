@@ -29,6 +29,7 @@ from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
+from .cnn import _usable_sources
 from .cortex import ROIS
 from .data import DataError, Subject, list_subjects, load_dataset_info, load_subject
 from .errors import expect
@@ -310,10 +311,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
         ``subject -> (vertices DataFrame, dict of maps)``.
     """
     manifest = load_manifest(stim_dir)
-    sources = sorted(manifest.source_id.unique())
-    if only_converged:
-        failed = set(manifest.loc[~manifest.converged, "source_id"])
-        sources = [s for s in sources if s not in failed]
+    sources = _usable_sources(manifest, only_converged)
     expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
            "at least 4 RE/AN/AI triplets")
     if isinstance(subjects, str):

@@ -196,13 +196,6 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
            "at least 4 RE/AN/AI triplets (training and test patterns need several images)")
     rows_idx = [all_sources.index(s) for s in sources]
     layers = list(model.layers if layers is None else layers)
-    feats = stimulus_features(model, stim_dir, cache_dir=features_cache, layers=layers,
-                              progress=progress)
-    for kind in ("RE", "AI", "AN"):
-        for layer in layers:
-            got = feats[kind][layer].shape[0]
-            expect(got == len(all_sources), f"features[{kind!r}][{layer!r}]", f"{got} rows",
-                   f"{len(all_sources)} (one per regular image of the stimulus set)", InputError)
     if isinstance(subjects, str):
         subjects = None if subjects == "all" else [subjects]
     names = list_subjects(dataset_dir) if subjects is None else list(subjects)
@@ -223,6 +216,13 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
                         [Path(stim_dir) / "manifest.csv"] + _subject_files(dataset_dir, names))
         if reuse and cached(prov_path, key, paths):
             return pd.read_csv(paths[0]), pd.read_csv(paths[1])
+    feats = stimulus_features(model, stim_dir, cache_dir=features_cache, layers=layers,
+                              progress=progress)
+    for kind in ("RE", "AI", "AN"):
+        for layer in layers:
+            got = feats[kind][layer].shape[0]
+            expect(got == len(all_sources), f"features[{kind!r}][{layer!r}]", f"{got} rows",
+                   f"{len(all_sources)} (one per regular image of the stimulus set)", InputError)
     romp_opts = {"device": device} if solver == "romp" and device else {}
     options = dict(n_nonzero=n_nonzero, grid=grid, n_folds=n_folds, **romp_opts) \
         if solver == "romp" else dict(n_folds=n_folds)

@@ -44,6 +44,11 @@ def _stage_keys(path: Path) -> dict:
     return {}
 
 
+def _mtime(path: Path):
+    """Modification time in ns, or None: a stage "ran" when its output's time changed."""
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
 def _advlib_sources_key() -> str:
     """Checksum of the library's source: a code change re-executes the notebooks."""
     root = Path(__file__).resolve().parent
@@ -116,12 +121,11 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     t0 = time.perf_counter()
     cnn = load_model(model)
     s = prof["01_stimuli"]
-    before = (stim_dir / "manifest.csv").stat().st_mtime_ns if (stim_dir / "manifest.csv").exists() else None
+    before = _mtime(stim_dir / "manifest.csv")
     build_stimulus_set(cnn, stim_dir, images=s["images"], n_images=s["n_images"],
                        max_steps=s["max_steps"], seed=s["seed"], progress=progress)
-    after = (stim_dir / "manifest.csv").stat().st_mtime_ns
-    record("stimuli", str(stim_dir.relative_to(results)), "up to date" if before == after
-           else "ran", t0)
+    record("stimuli", str(stim_dir.relative_to(results)),
+           "up to date" if before == _mtime(stim_dir / "manifest.csv") else "ran", t0)
 
     t0 = time.perf_counter()
     c = prof["02_cnn_rsa"]
@@ -142,10 +146,10 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     if data == "simulated":
         dataset = model_dir / "simulated"
         keys = {n: (dataset / f"sub-{n:02d}" / "subject.json") for n in subs}
-        before = {n: p.stat().st_mtime_ns if p.exists() else None for n, p in keys.items()}
+        before = {n: _mtime(p) for n, p in keys.items()}
         simulate_dataset(stim_dir, dataset, subs, seed=0, progress=progress, jobs=jobs,
                          snr=b["snr"], spacing=b["spacing"], max_pcs=b["max_pcs"])
-        changed = [n for n, p in keys.items() if p.stat().st_mtime_ns != before[n]]
+        changed = [n for n, p in keys.items() if _mtime(p) != before[n]]
         record("subjects", f"{len(subs)} simulated", "ran" if changed else "up to date", t0)
     else:
         dataset = Path(data).resolve()
@@ -155,24 +159,22 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     for n_vertices in (200, 400):
         t0 = time.perf_counter()
         table = model_dir / dataset.name / f"brain_rsa{'' if n_vertices == 200 else '_400'}.csv"
-        before = table.stat().st_mtime_ns if table.exists() else None
+        before = _mtime(table)
         brain_rsa(dataset, stim_dir, model_dir / dataset.name, n_vertices=n_vertices,
                   n_perm=b["n_perm"], n_boot=b["n_boot"], seed=b["seed"], subjects=names,
                   jobs=jobs, progress=progress)
-        record("brain_rsa", table.name, "up to date" if before == table.stat().st_mtime_ns
-               else "ran", t0)
+        record("brain_rsa", table.name, "up to date" if before == _mtime(table) else "ran", t0)
 
     t0 = time.perf_counter()
     e = prof["05_encoding"]
     table = model_dir / dataset.name / "encoding.csv"
-    before = table.stat().st_mtime_ns if table.exists() else None
+    before = _mtime(table)
     encoding_analysis(cnn, dataset, stim_dir, model_dir / dataset.name, solver=e["solver"],
                       n_nonzero=e["n_nonzero"], n_folds=e["n_folds"],
                       n_vertices=e["n_vertices"], n_perm=e["n_perm"], n_boot=e["n_boot"],
                       seed=e["seed"], subjects=names, features_cache=model_dir / "features",
                       jobs=jobs, progress=progress)
-    record("encoding", table.name, "up to date" if before == table.stat().st_mtime_ns
-           else "ran", t0)
+    record("encoding", table.name, "up to date" if before == _mtime(table) else "ran", t0)
 
     code = _advlib_sources_key()
     manifest = [stim_dir / "manifest.csv"]
