@@ -11,18 +11,20 @@ __all__ = ["main", "build_parser"]
 
 
 def _cmd_models(args) -> int:
-    from .models import _SPECS
+    from .cnn.models import model_readouts
 
-    for name, spec in _SPECS.items():
-        print(name)
-        for layer, module in spec.readouts.items():
-            print(f"  {layer}  {spec.paper_names[layer]:<8} {module}")
+    model = None
+    for row in model_readouts():
+        if row["model"] != model:
+            model = row["model"]
+            print(model)
+        print(f"  {row['layer']}  {row['paper_name']:<8} {row['module']}")
     return 0
 
 
 def _cmd_stimuli(args) -> int:
-    from .models import load_model
-    from .stimuli import build_stimulus_set, summarize_stimuli
+    from .cnn.models import load_model
+    from .cnn.stimulus_set import build_stimulus_set, summarize_stimuli
 
     model = load_model(args.model, device=args.device)
     options = dict(images=args.images, n_images=args.n_images, seed=args.seed,
@@ -45,8 +47,8 @@ def _cmd_stimuli(args) -> int:
 def _cmd_cnn_rsa(args) -> int:
     from pathlib import Path
 
-    from .cnn import cnn_rsa
-    from .models import load_model
+    from .analysis.cnn_rsa import cnn_rsa
+    from .cnn.models import load_model
 
     model = load_model(args.model, device=args.device)
     out = Path(args.results) / args.model
@@ -63,7 +65,7 @@ def _cmd_cnn_rsa(args) -> int:
 
 
 def _cmd_simulate(args) -> int:
-    from .fmri import simulate_dataset
+    from .fmri.simulation.simulate import simulate_dataset
 
     folders = simulate_dataset(args.stimuli, args.out, args.subjects, seed=args.seed,
                                force=args.force, save_timeseries=args.save_timeseries,
@@ -78,7 +80,7 @@ def _cmd_simulate(args) -> int:
 
 
 def _cmd_select(args) -> int:
-    from .fmri import select_dataset
+    from .fmri.selection import select_dataset
 
     out = args.out or args.data
     for name, sel in select_dataset(args.data, out, args.subjects, radius=args.radius,
@@ -91,7 +93,8 @@ def _cmd_select(args) -> int:
 def _cmd_brain_rsa(args) -> int:
     from pathlib import Path
 
-    from .brain import brain_claims, brain_rsa
+    from .analysis.brain_rsa import brain_rsa
+    from .analysis.claims import brain_claims
 
     stim = args.stimuli or Path(args.results) / args.model / "stimuli"
     dataset = Path(args.data)
@@ -107,7 +110,7 @@ def _cmd_brain_rsa(args) -> int:
 
 def _dataset_arguments(p, model_help: str) -> None:
     """--data, --model, --stimuli and --results, shared by the analyses of a dataset."""
-    from .models import MODELS
+    from .cnn.models import MODELS
 
     p.add_argument("--data", required=True, metavar="DIR", help="dataset folder")
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS, help=model_help)
@@ -132,8 +135,9 @@ def _sparsity(text: str):
 def _cmd_encode(args) -> int:
     from pathlib import Path
 
-    from .encoding_analysis import encoding_analysis, encoding_claims, layer_assignment_tests
-    from .models import load_model
+    from .analysis.claims import encoding_claims
+    from .analysis.encoding_analysis import encoding_analysis, layer_assignment_tests
+    from .cnn.models import load_model
 
     stim = args.stimuli or Path(args.results) / args.model / "stimuli"
     dataset = Path(args.data)
@@ -154,7 +158,7 @@ def _cmd_encode(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .reproduce import reproduce
+    from .book.reproduce import reproduce
 
     log = reproduce(model=args.model, data=args.data, subjects=args.subjects,
                     profile=args.profile, jobs=args.jobs, results=args.results, out=args.out,
@@ -168,7 +172,7 @@ def _cmd_reproduce(args) -> int:
 
 
 def _cmd_notebooks(args) -> int:
-    from .notebooks import run_notebooks
+    from .book.notebooks import run_notebooks
 
     for path in run_notebooks(profile=args.profile, model=args.model,
                               results_dir=args.results, out_dir=args.out, names=args.only):
@@ -178,8 +182,8 @@ def _cmd_notebooks(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``advlib`` argument parser with all subcommands."""
-    from .models import MODELS
-    from .rsa import COMPARISONS, METRICS
+    from .analysis.rsa import COMPARISONS, METRICS
+    from .cnn.models import MODELS
 
     parser = argparse.ArgumentParser(
         prog="advlib", description="Replication of Zhang et al.: adversarial images in "

@@ -89,7 +89,7 @@ def cache_key(parameters: dict, files=()) -> str:
     str
         64 hex digits.
     """
-    from .models import file_sha256
+    from .cnn.models import file_sha256
 
     digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode())
     for path in sorted(Path(f) for f in files):

@@ -4,7 +4,7 @@ The encoding analysis fits, per subject and layer, one sparse model per selected
 The widest layer dominates: EfficientNet-Lite0's stem has 401,408 units (AlexNet's conv1
 about 290,000 before pooling). Measured in one run on the same problem:
 
-* advlib: :func:`advlib.romp` on all 200 vertices of one ROI in one call (float32, CPU);
+* advlib: :func:`advlib.analysis.romp` on all 200 vertices of one ROI in one call (float32, CPU);
 * reference: a Python loop over the vertices, each fitted by scikit-learn's
   ``OrthogonalMatchingPursuit`` with the same number of units (``2 x n_nonzero``, the
   support ROMP stops at) and an intercept.
@@ -54,11 +54,11 @@ def main():
     if device != "cpu":
         import torch
 
-        advlib.romp(X[:N_TRAIN, :1000], Y[train], S, device=device)   # warm up CUDA
+        advlib.analysis.romp(X[:N_TRAIN, :1000], Y[train], S, device=device)   # warm up CUDA
         torch.cuda.reset_peak_memory_stats()
     base = _rss_mb()
     t0 = time.perf_counter()
-    coef, b = advlib.romp(X[train], Y[train], S, device=device)
+    coef, b = advlib.analysis.romp(X[train], Y[train], S, device=device)
     t_romp = time.perf_counter() - t0
     peak = _rss_mb() - base
     if device != "cpu":
@@ -74,7 +74,7 @@ def main():
     r_ref = _heldout_r(np.column_stack(preds), Y[test, :N_SAMPLE])
 
     print(f"problem: {N_TRAIN} train / {N_TEST} test images x {N_UNITS} units, {N_VERT} vertices")
-    print(f"advlib.romp on {device} (all vertices, one call): {t_romp:.2f} s, peak RSS growth {peak:.0f} MB "
+    print(f"advlib.analysis.romp on {device} (all vertices, one call): {t_romp:.2f} s, peak RSS growth {peak:.0f} MB "
           f"(the design matrix itself is {X[train].nbytes / 2**20:.0f} MB)")
     print(f"sklearn OMP loop: {t_ref:.1f} s (scaled from {N_SAMPLE} vertices)")
     print(f"ratio: {t_ref / t_romp:.1f}x (target >= 10x)")

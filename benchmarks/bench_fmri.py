@@ -27,17 +27,17 @@ def main():
         raise SystemExit(f"no stimulus set at {STIM}: run `advlib stimuli --out {STIM}` first")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        folder = advlib.simulate_subject(STIM, tmp, 1, progress=False)
+        folder = advlib.fmri.simulation.simulate_subject(STIM, tmp, 1, progress=False)
         sim_s = time.perf_counter() - t0
         sub = advlib.load_subject(folder)
     n_v = sub.betas.shape[1]
     xy = sub.vertices[["x_mm", "y_mm"]].to_numpy()
 
     t0 = time.perf_counter()
-    disks = advlib.geodesic_disks(xy, sub.faces, 3.0)
+    disks = advlib.fmri.geodesic_disks(xy, sub.faces, 3.0)
     disk_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    fast = advlib.reliability_map(sub.betas, sub.conditions, disks)
+    fast = advlib.fmri.reliability_map(sub.betas, sub.conditions, disks)
     fast_s = time.perf_counter() - t0
 
     cond = sub.conditions[sub.conditions.kind == "RE"]
@@ -49,8 +49,8 @@ def main():
     for v in range(n_v):
         m = disks[v].indices
         try:
-            slow[v] = advlib.compare_rdms(advlib.compute_rdm(p[1][:, m]),
-                                          advlib.compute_rdm(p[2][:, m]))
+            slow[v] = advlib.analysis.compare_rdms(advlib.analysis.compute_rdm(p[1][:, m]),
+                                          advlib.analysis.compute_rdm(p[2][:, m]))
         except advlib.AdvlibError:
             pass
     slow_s = time.perf_counter() - t0

@@ -3,7 +3,7 @@
 The same test, 1000 permutations for 40 images (the paper's design), done two ways in one
 run on the same data:
 
-* advlib: two RDMs, then :func:`advlib.permutation_test` (ranks once, re-indexes them);
+* advlib: two RDMs, then :func:`advlib.analysis.permutation_test` (ranks once, re-indexes them);
 * reference: for every permutation, shuffle the rows of the AN patterns, ``calc_rdm`` the
   shuffled data with rsatoolbox and ``compare`` it to the RE RDM (Spearman).
 
@@ -32,8 +32,8 @@ def main():
     an = re + 9.0 * rng.normal(size=(N_IMAGES, N_UNITS))  # weak shared structure: p ~ 0.01-0.1
 
     t0 = time.perf_counter()
-    rdm_re = advlib.compute_rdm(re)
-    res = advlib.permutation_test(rdm_re, advlib.compute_rdm(an), n_perm=N_PERM, seed=1)
+    rdm_re = advlib.analysis.compute_rdm(re)
+    res = advlib.analysis.permutation_test(rdm_re, advlib.analysis.compute_rdm(an), n_perm=N_PERM, seed=1)
     ours = time.perf_counter() - t0
 
     t0 = time.perf_counter()

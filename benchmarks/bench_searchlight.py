@@ -4,7 +4,7 @@ Fig 4 needs, for every vertex of a subject's patch, the RE-AN and RE-AI similari
 3 mm geodesic disk and a permutation p-value (1000 permutations). Measured in one run on
 the same simulated subject and the same disks:
 
-* advlib: :func:`advlib.searchlight_rsa` over the whole patch (sparse-matrix RDMs, ranks
+* advlib: :func:`advlib.analysis.searchlight_rsa` over the whole patch (sparse-matrix RDMs, ranks
   once, permutations as index gathers);
 * reference: a per-vertex loop with rsatoolbox (``calc_rdm`` of the RE, AN and AI patterns
   in the disk, ``compare`` for the two similarities, and for each permutation ``calc_rdm``
@@ -34,12 +34,12 @@ def main():
         raise SystemExit(f"no simulated subject in {DATA}: run `make book` first")
     manifest = advlib.load_manifest(STIM)
     sub = advlib.load_subject(DATA / "sub-01", manifest=manifest)
-    pat = advlib.kind_patterns(sub, manifest)
-    disks = advlib.geodesic_disks(sub.vertices[["x_mm", "y_mm"]].to_numpy(), sub.faces, 3.0)
+    pat = advlib.analysis.kind_patterns(sub, manifest)
+    disks = advlib.fmri.geodesic_disks(sub.vertices[["x_mm", "y_mm"]].to_numpy(), sub.faces, 3.0)
     n_v = disks.shape[0]
 
     t0 = time.perf_counter()
-    maps = advlib.searchlight_rsa(pat, disks, n_perm=N_PERM, seed=0)
+    maps = advlib.analysis.searchlight_rsa(pat, disks, n_perm=N_PERM, seed=0)
     ours = time.perf_counter() - t0
 
     rng = np.random.default_rng(1)

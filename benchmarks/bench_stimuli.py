@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 import advlib
-from advlib.stimuli import load_stimulus_images
+from advlib.cnn.stimulus_set import load_stimulus_images
 
 
 def _time(fn, repeat=3):
@@ -58,7 +58,7 @@ def main():
                 model(plain_x[s:s + 16])
 
     plain_s = _time(plain)
-    hooked_s = _time(lambda: advlib.extract_features(model, re_images, batch_size=16))
+    hooked_s = _time(lambda: advlib.cnn.extract_features(model, re_images, batch_size=16))
 
     print(f"images: {len(re_images)} RE (+ as many AN and AI), batch {batch}, "
           f"{torch.get_num_threads()} threads")

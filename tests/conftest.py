@@ -12,14 +12,14 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 @pytest.fixture(scope="session")
 def model():
-    from advlib import load_model
+    from advlib.cnn import load_model
 
     return load_model("efficientnet_lite0", device="cpu")
 
 
 @pytest.fixture(scope="session")
 def alexnet_random():
-    from advlib import load_model
+    from advlib.cnn import load_model
 
     return load_model("alexnet", device="cpu", pretrained=False)
 
@@ -32,7 +32,7 @@ def results_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smoke_stimulus_options():
-    from advlib.notebooks import PROFILES
+    from advlib.book.notebooks import PROFILES
 
     opts = dict(PROFILES["smoke"]["01_stimuli"])
     return {k: opts[k] for k in ("images", "n_images", "seed", "max_steps")}
@@ -41,7 +41,7 @@ def smoke_stimulus_options():
 @pytest.fixture(scope="session")
 def stim_dir(model, results_root, smoke_stimulus_options):
     """The smoke profile's RE/AN/AI set (4 embedded images) on the embedded model."""
-    from advlib import build_stimulus_set
+    from advlib.cnn import build_stimulus_set
 
     out = results_root / "efficientnet_lite0" / "stimuli"
     build_stimulus_set(model, out, progress=False, **smoke_stimulus_options)
@@ -79,7 +79,7 @@ def smoke_book(stim_dir, results_root, tmp_path_factory):
     import shutil
     from pathlib import Path
 
-    from advlib import reproduce
+    from advlib.book import reproduce
 
     repo = Path(__file__).resolve().parent.parent
     root = tmp_path_factory.mktemp("book")

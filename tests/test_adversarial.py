@@ -2,8 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from advlib import (IMAGENET_MEAN_RGB, InputError, choose_targets, generate_ai, generate_an,
-                    image_distances, imagenet_mean_image, load_stimulus_images, quantize)
+from advlib.cnn import (
+    IMAGENET_MEAN_RGB,
+    choose_targets,
+    generate_ai,
+    generate_an,
+    image_distances,
+    imagenet_mean_image,
+    load_stimulus_images,
+    quantize,
+)
+from advlib.errors import InputError
 
 
 def test_quantize_is_8bit_forward_and_identity_backward():

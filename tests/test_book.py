@@ -121,4 +121,4 @@ def test_search_finds_the_library(site, browser):
     page.wait_for_selector("#search-results li", timeout=15000)
     text = page.inner_text("#search-results")
     page.close()
-    assert "advlib.encoding.romp" in text and not problems
+    assert "advlib.analysis.encoding.romp" in text and not problems

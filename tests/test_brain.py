@@ -3,9 +3,19 @@ import pandas as pd
 import pytest
 from scipy.spatial import Delaunay
 
-from advlib import (BRAIN_RSA_COLUMNS, DataError, Subject, brain_claims, brain_rsa,
-                    compare_rdms, compute_rdm, geodesic_disks, kind_patterns, roi_rsa,
-                    searchlight_rsa, simulate_dataset, vertex_bootstrap)
+from advlib.analysis import (
+    BRAIN_RSA_COLUMNS,
+    brain_claims,
+    brain_rsa,
+    compare_rdms,
+    compute_rdm,
+    kind_patterns,
+    roi_rsa,
+    searchlight_rsa,
+    vertex_bootstrap,
+)
+from advlib.fmri import DataError, Subject, geodesic_disks
+from advlib.fmri.simulation import simulate_dataset
 
 
 def _synthetic(rng, n_img=10, n_side=12, ai_noise=0.0, an_related=False):
@@ -76,7 +86,7 @@ def test_searchlight_equals_roi_when_the_disk_covers_the_roi(rng):
 
 
 def test_searchlight_permutations_match_roi_permutations(rng):
-    from advlib import permutation_test
+    from advlib.analysis import permutation_test
 
     sub, manifest = _synthetic(rng, n_side=5, ai_noise=2.0)
     pat = kind_patterns(sub, manifest)

@@ -47,7 +47,7 @@ def test_library_errors_become_a_one_line_message(tmp_path, capsys):
 
 
 def test_stimuli_command_uses_the_cache(stim_dir, capsys, monkeypatch):
-    monkeypatch.setattr("advlib.adversarial.generate_an", None)  # would fail if rebuilt
+    monkeypatch.setattr("advlib.cnn.adversarial.generate_an", None)  # would fail if rebuilt
     assert main(["stimuli", "--out", str(stim_dir), "--n-images", "4"]) == 0
     out = capsys.readouterr().out
     assert "wrote" in out and "(12 images)" in out

@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advlib import (CNN_RSA_COLUMNS, StimulusError, cnn_claims, cnn_rsa, load_cnn_results,
-                    stimulus_features)
-from advlib.stimuli import load_manifest
+from advlib.analysis import CNN_RSA_COLUMNS, cnn_claims, cnn_rsa, load_cnn_results
+from advlib.cnn import stimulus_features
+from advlib.cnn.stimulus_set import load_manifest
+from advlib.errors import StimulusError
 
 # With the smoke set's 4 images many bootstrap resamples have < 3 distinct pairs; the
 # library warns and drops them (tested in test_stats.py), which is expected here.
@@ -48,7 +49,7 @@ def test_same_seed_same_table(model, stim_dir, cnn_result):
 
 def test_features_are_cached_and_invalidated(model, stim_dir, cnn_result, monkeypatch, tmp_path):
     out, _ = cnn_result
-    monkeypatch.setattr("advlib.cnn.extract_features", None)  # would fail if recomputed
+    monkeypatch.setattr("advlib.cnn.features.extract_features", None)  # would fail if recomputed
     feats = stimulus_features(model, stim_dir, cache_dir=out / "features")
     assert feats["AI"]["layer8"].shape == (4, 1000)
     key = json.loads((out / "features" / "key.json").read_text())
@@ -76,7 +77,7 @@ def _fake_table(re_an, re_ai, p_an, p_ai, p_diff):
 
 
 def test_claims_hold_for_the_papers_pattern():
-    from advlib import mann_kendall
+    from advlib.analysis import mann_kendall
 
     re_an = [0.0, 0.05, 0.15, 0.2, 0.3, 0.35, 0.45, 0.8]
     re_ai = [0.9, 0.85, 0.8, 0.7, 0.65, 0.6, 0.5, 0.3]
@@ -88,7 +89,7 @@ def test_claims_hold_for_the_papers_pattern():
 
 
 def test_claims_fail_when_the_pattern_is_absent():
-    from advlib import mann_kendall
+    from advlib.analysis import mann_kendall
 
     flat = [0.2] * 8
     table = _fake_table(flat, [0.3, 0.1] * 4, [0.01] * 2 + [0.5] * 6, [0.5] * 8, [0.5] * 8)

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 from scipy.sparse.csgraph import connected_components
 
-from advlib import ROIS, InputError, make_cortex, make_hemisphere, mesh_edges
+from advlib.errors import InputError
+from advlib.fmri import ROIS, mesh_edges
+from advlib.fmri.simulation import make_cortex, make_hemisphere
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advlib import (DataError, conditions_from_names, load_subject, make_hemisphere,
-                    write_subject)
+from advlib.fmri import DataError, conditions_from_names, load_subject, write_subject
+from advlib.fmri.simulation import make_hemisphere
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_no_data_at_all(tmp_path):
 
 
 def test_timeseries_input_runs_the_glm(tmp_path):
-    from advlib import simulate_runs
+    from advlib.fmri.simulation import simulate_runs
 
     cortex = make_hemisphere("rh", spacing=4.0, seed=1)
     n = len(cortex.vertices)

@@ -4,8 +4,15 @@ import pytest
 import torch
 from sklearn.linear_model import OrthogonalMatchingPursuit
 
-from advlib import (InputError, ROMPEncoder, RidgeEncoder, choose_n_nonzero, make_encoder,
-                    pattern_correlation_parts, romp)
+from advlib.analysis import (
+    RidgeEncoder,
+    ROMPEncoder,
+    choose_n_nonzero,
+    make_encoder,
+    pattern_correlation_parts,
+    romp,
+)
+from advlib.errors import InputError
 
 
 def _sparse_problem(rng, m=80, n=256, s=4, T=30, intercept=0.0):

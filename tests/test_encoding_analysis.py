@@ -6,9 +6,17 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from advlib import (ASSIGNMENT_COLUMNS, ENCODING_COLUMNS, InputError, encoding_analysis,
-                    encoding_claims, layer_assignment_tests, load_encoding_results,
-                    simulate_dataset, transfer_statistics)
+from advlib.analysis import (
+    ASSIGNMENT_COLUMNS,
+    ENCODING_COLUMNS,
+    encoding_analysis,
+    encoding_claims,
+    layer_assignment_tests,
+    load_encoding_results,
+    transfer_statistics,
+)
+from advlib.errors import InputError
+from advlib.fmri.simulation import simulate_dataset
 
 
 def _pair(rng, n_img=12, n_v=60, noise=0.5):
@@ -164,7 +172,7 @@ def test_encoding_analysis_on_a_small_simulated_dataset(model, stim_dir, results
 
 def test_images_missing_from_the_betas_are_a_clear_error(model, stim_dir, results_root,
                                                          small_dataset, tmp_path):
-    from advlib import DataError, load_subject, write_subject
+    from advlib.fmri import DataError, load_subject, write_subject
 
     data = small_dataset
     sub = load_subject(data / "sub-01")

@@ -1,7 +1,8 @@
 """The interactive explorer (advlib/explore.py) on the smoke-profile results."""
 import pytest
 
-from advlib import Explorer, InputError
+from advlib.book import Explorer
+from advlib.errors import InputError
 
 
 @pytest.fixture(scope="module")

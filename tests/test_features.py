@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from advlib import InputError, ModelError, extract_features
+from advlib.cnn import extract_features
+from advlib.errors import InputError, ModelError
 
 
 def test_final_layer_equals_plain_forward_pass(model):

@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from advlib import (fmri_checks, load_selection, load_subject, select_dataset, select_subject,
-                    simulate_dataset)
+from advlib.analysis import fmri_checks
+from advlib.fmri import load_selection, load_subject, select_dataset, select_subject
+from advlib.fmri.simulation import simulate_dataset
 
 SMALL = dict(snr=0.8, spacing=2.0, max_pcs=2)
 
@@ -17,7 +18,7 @@ def dataset(stim_dir, tmp_path_factory):
 
 
 def test_simulated_subject_is_in_the_documented_format(dataset, stim_dir):
-    from advlib import load_manifest
+    from advlib.cnn import load_manifest
 
     manifest = load_manifest(stim_dir)
     sub = load_subject(dataset / "sub-01", manifest=manifest)
@@ -33,7 +34,7 @@ def test_same_seed_same_data_and_cache(dataset, stim_dir, tmp_path, monkeypatch)
     a = np.load(dataset / "sub-01" / "betas.npy")
     b = np.load(again[0] / "betas.npy")
     assert np.array_equal(a, b)
-    monkeypatch.setattr("advlib.fmri.fit_glm", None)  # would fail if re-simulated
+    monkeypatch.setattr("advlib.fmri.simulation.simulate.fit_glm", None)  # would fail if re-simulated
     simulate_dataset(stim_dir, tmp_path / "again", [1], seed=0, progress=False, **SMALL)
     with pytest.raises(TypeError):
         simulate_dataset(stim_dir, tmp_path / "again", [1], seed=1, progress=False, **SMALL)
@@ -54,7 +55,8 @@ def test_selection_files_and_checks(dataset):
 
 
 def test_resolve_dataset_uses_a_real_folder_as_is(dataset, stim_dir, tmp_path):
-    from advlib import DataError, resolve_dataset
+    from advlib.fmri import DataError
+    from advlib.fmri.simulation import resolve_dataset
 
     assert resolve_dataset(str(dataset), stim_dir, tmp_path) == dataset
     assert not (tmp_path / "simulated").exists()  # nothing simulated for real data
@@ -66,7 +68,7 @@ def test_design_plot_without_events_says_so(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from advlib import plot_run_design
+    from advlib.book import plot_run_design
 
     fig = plot_run_design(tmp_path)
     assert "betas only" in fig.axes[0].texts[0].get_text()

@@ -2,9 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advlib import InputError, fit_glm, run_design, simulate_runs
-from advlib.glm import _stack_design, condition_names
-from advlib.observer import TR
+from advlib.errors import InputError
+from advlib.fmri import fit_glm, run_design
+from advlib.fmri.glm import _stack_design, condition_names
+from advlib.fmri.simulation import simulate_runs
+from advlib.fmri.design import TR
 
 
 def _experiment(n_vertices=150, seed=0, **kw):

@@ -7,8 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from advlib import NOTEBOOKS, PROFILES, NotebookError, notebook_plan, run_notebook
-from advlib.notebooks import notebook_parameters
+from advlib.book import NOTEBOOKS, PROFILES, NotebookError, notebook_plan, run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"

@@ -2,9 +2,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advlib import (InputError, frame_times, gabor_energy, make_cortex, prf_responses,
-                    run_events, session_plan, simulate_runs)
-from advlib.observer import ORIENTATIONS_DEG, SF_CPD
+from advlib.errors import InputError
+from advlib.fmri import frame_times
+from advlib.fmri.simulation import (
+    gabor_energy,
+    make_cortex,
+    prf_responses,
+    run_events,
+    session_plan,
+    simulate_runs,
+)
+from advlib.fmri.simulation.observer import ORIENTATIONS_DEG, SF_CPD
 
 
 def _grating(theta_deg, cpd, size=224, deg=12.0):
@@ -56,7 +64,7 @@ def test_run_events_follow_the_papers_design():
 
 
 def test_session_plan_keeps_triplets_together(stim_dir):
-    from advlib import load_manifest
+    from advlib.cnn import load_manifest
 
     manifest = load_manifest(stim_dir)
     plan = session_plan(manifest, seed=0)

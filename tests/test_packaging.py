@@ -1,9 +1,9 @@
 """pyproject.toml and environment.yml must list the same packages with the same versions."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from advlib import PROFILES, InputError, notebook_plan, reproduce
+from advlib.book import PROFILES, notebook_plan, reproduce
+from advlib.errors import InputError
 
 
 @pytest.mark.slow

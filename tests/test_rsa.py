@@ -3,8 +3,9 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
-from advlib import (InputError, compare_rdms, compute_rdm, from_rsatoolbox, square_rdm,
-                    to_rsatoolbox, upper_triangle)
+from advlib.analysis import compare_rdms, compute_rdm, from_rsatoolbox, square_rdm, to_rsatoolbox
+from advlib.errors import InputError
+from advlib.kernels import upper_triangle
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@ import pandas as pd
 import pytest
 from scipy.spatial import Delaunay
 
-from advlib import (compute_rdm, geodesic_disks, geodesic_distances, reliability_map,
-                    searchlight_rdms, select_vertices, upper_triangle)
+from advlib.analysis import compute_rdm
 from advlib.errors import InputError
+from advlib.fmri import geodesic_disks, geodesic_distances, reliability_map, searchlight_rdms, select_vertices
+from advlib.kernels import upper_triangle
 
 
 def _hex_grid(n=15):

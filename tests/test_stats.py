@@ -2,8 +2,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from advlib import (InputError, bootstrap_p, bootstrap_similarities, compare_rdms, compute_rdm,
-                    mann_kendall, percentile_ci, permutation_test)
+from advlib.analysis import (
+    bootstrap_p,
+    bootstrap_similarities,
+    compare_rdms,
+    compute_rdm,
+    mann_kendall,
+    percentile_ci,
+    permutation_test,
+)
+from advlib.errors import InputError
 
 
 def _pair(rng, n=12, units=20, noise=None):

@@ -6,11 +6,21 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import advlib.stimuli as stimuli
-from advlib import (MANIFEST_COLUMNS, SUPERCLASSES, InputError, StimulusError,
-                    build_stimulus_set, discover_images, embedded_images, load_manifest,
-                    prepare_image, read_image, select_regular, stimulus_claims,
-                    summarize_stimuli)
+import advlib.cnn.stimulus_set as stimuli
+from advlib.analysis import stimulus_claims
+from advlib.cnn import (
+    MANIFEST_COLUMNS,
+    SUPERCLASSES,
+    build_stimulus_set,
+    discover_images,
+    embedded_images,
+    load_manifest,
+    prepare_image,
+    read_image,
+    select_regular,
+    summarize_stimuli,
+)
+from advlib.errors import InputError, StimulusError
 
 
 def _photo(path, size=(300, 260), mode="RGB", seed=0):
@@ -157,7 +167,7 @@ def test_up_to_date_set_is_reused(stim_dir, model, monkeypatch, smoke_stimulus_o
     def fail(*a, **k):
         raise AssertionError("rebuilt although up to date")
 
-    monkeypatch.setattr("advlib.adversarial.generate_an", fail)
+    monkeypatch.setattr("advlib.cnn.adversarial.generate_an", fail)
     manifest = build_stimulus_set(model, stim_dir, progress=False, **smoke_stimulus_options)
     assert len(manifest) == 12
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .errors import InputError, expect
+from ..errors import InputError, expect
 from .features import as_image_tensor
 from .models import ModelWrapper
 

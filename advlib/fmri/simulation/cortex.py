@@ -32,11 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import expect
+from ...errors import expect
+from ..data import ROIS
 
-__all__ = ["ROIS", "AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex", "mesh_edges"]
+__all__ = ["AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex"]
 
-ROIS = ("V1", "V2", "V3", "V4", "LO")
 
 #: Per area: band width (mm), pRF size slope and intercept (deg per deg, deg), and the
 #: exponent of the compressive nonlinearity used by :mod:`advlib.observer`.
@@ -187,24 +187,3 @@ def make_cortex(seed=0, spacing: float = 1.0, max_ecc: float = 9.0, variation: f
     return Cortex(pd.concat(parts, ignore_index=True), np.vstack(faces))
 
 
-def mesh_edges(faces, n_vertices: int):
-    """Unique undirected edges of a triangle mesh as a sparse adjacency matrix.
-
-    Parameters
-    ----------
-    faces : numpy.ndarray, shape (n_faces, 3)
-    n_vertices : int
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix, shape (n_vertices, n_vertices)
-        Symmetric; entry 1 where two vertices share a triangle edge.
-    """
-    from scipy import sparse
-
-    f = np.asarray(faces, dtype=np.int64)
-    i = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
-    j = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
-    adj = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n_vertices, n_vertices)).tocsr()
-    adj = ((adj + adj.T) > 0).astype(np.float64)
-    return adj.tocsr()

@@ -29,21 +29,26 @@ from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
-from .cnn import _usable_sources
-from .cortex import ROIS
-from .data import DataError, Subject, list_subjects, load_dataset_info, load_subject
-from .errors import expect
-from .fmri import select_subject
-from .provenance import (atomic_path, cache_key, cached, provenance_record, write_csv,
-                         write_json)
-from .rsa import compute_rdm, upper_triangle
-from .searchlight import (_rowwise_spearman, geodesic_disks, searchlight_rdms,
-                          split_half_reliability)
-from .stats import bootstrap_similarities, permutation_test, percentile_ci, rng_from
-from .stimuli import load_manifest
+from ..cnn.stimulus_set import load_manifest, usable_sources
+from ..errors import expect
+from ..fmri.data import (
+    ROIS,
+    DataError,
+    Subject,
+    list_subjects,
+    load_dataset_info,
+    load_subject,
+    subject_files,
+)
+from ..fmri.searchlight import geodesic_disks, searchlight_rdms, split_half_reliability
+from ..fmri.selection import select_subject
+from ..kernels import correlation_rdm_vectors, rowwise_spearman
+from ..provenance import atomic_path, cache_key, cached, provenance_record, write_csv, write_json
+from .rsa import compute_rdm
+from .stats import bootstrap_similarities, percentile_ci, permutation_test, rng_from
 
-__all__ = ["BRAIN_RSA_COLUMNS", "kind_patterns", "vertex_bootstrap", "noise_ceiling",
-           "roi_rsa", "searchlight_rsa", "brain_rsa", "brain_claims", "load_brain_results"]
+__all__ = ["BRAIN_RSA_COLUMNS", "kind_patterns", "vertex_bootstrap", "noise_ceiling", "roi_rsa",
+           "searchlight_rsa", "brain_rsa", "load_brain_results"]
 
 _BRAIN_RSA_VERSION = 1   # bump when the computation changes: invalidates cached results
 BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci_low",
@@ -99,16 +104,6 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
     return out
 
 
-def _batched_rdm_vectors(patterns: np.ndarray) -> np.ndarray:
-    """Correlation-distance RDM upper triangles of a batch: (B, n, v) -> (B, n_pairs)."""
-    x = patterns - patterns.mean(2, keepdims=True)
-    norm = np.sqrt((x ** 2).sum(2, keepdims=True))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        x = x / norm
-    corr = np.einsum("bnv,bmv->bnm", x, x)
-    iu, ju = np.triu_indices(patterns.shape[1], 1)
-    return 1.0 - corr[:, iu, ju]
-
 
 def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 100) -> dict:
     """RE-AN and RE-AI similarity over vertices resampled with replacement.
@@ -135,10 +130,10 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
     out = {"AN": [], "AI": []}
     for start in range(0, n_boot, chunk):
         sel = idx[start:start + chunk]
-        vec = {k: _batched_rdm_vectors(patterns[k][:, sel].transpose(1, 0, 2))
+        vec = {k: correlation_rdm_vectors(patterns[k][:, sel].transpose(1, 0, 2))
                for k in ("RE", "AN", "AI")}
         for k in ("AN", "AI"):
-            out[k].append(_rowwise_spearman(vec["RE"], vec[k]))
+            out[k].append(rowwise_spearman(vec["RE"], vec[k]))
     res = {k: np.concatenate(v) for k, v in out.items()}
     ok = np.isfinite(res["AN"]) & np.isfinite(res["AI"])
     return {k: v[ok] for k, v in res.items()}
@@ -311,7 +306,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
         ``subject -> (vertices DataFrame, dict of maps)``.
     """
     manifest = load_manifest(stim_dir)
-    sources = _usable_sources(manifest, only_converged)
+    sources = usable_sources(manifest, only_converged)
     expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
            "at least 4 RE/AN/AI triplets")
     if isinstance(subjects, str):
@@ -326,7 +321,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     if out_dir is not None:
         out_dir = Path(out_dir)
         key = cache_key(params, [Path(stim_dir) / "manifest.csv"]
-                        + _subject_files(dataset_dir, names))
+                        + subject_files(dataset_dir, names))
         table_path = out_dir / f"brain_rsa{suffix}.csv"
         prov_path = out_dir / f"brain_rsa{suffix}_provenance.json"
         maps_paths = [out_dir / "searchlight" / f"{n}.npz" for n in names] if searchlight else []
@@ -356,18 +351,6 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
             images_used=sources, stimuli=str(Path(stim_dir).resolve())))
     return table, maps
 
-
-def _subject_files(dataset_dir, names) -> list[Path]:
-    """The files a subject's analysis reads (betas or time series, tables, mesh)."""
-    files = []
-    for name in names:
-        folder = Path(dataset_dir) / name
-        expect(folder.is_dir(), "subject", str(folder), "an existing subject folder", DataError)
-        files += sorted(p for p in folder.rglob("*") if p.is_file()
-                        and p.suffix in (".npy", ".csv", ".json")
-                        and "simulation" not in p.relative_to(folder).parts[:1]
-                        and "selection" not in p.relative_to(folder).parts[:1])
-    return files
 
 
 def _load_maps(out_dir: Path, names) -> dict:
@@ -416,24 +399,3 @@ def load_brain_results(out_dir, n_vertices: int = 200) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def brain_claims(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """The paper's brain claims (Fig 3), counted over subjects x ROIs.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``claim, paper, here, holds``.
-    """
-    n = len(table)
-    ai_sig = int((table.p_perm_re_ai < alpha).sum())
-    an_sig = int((table.p_perm_re_an < alpha).sum())
-    diff = int(((table.re_ai > table.re_an) & (table.p_diff < alpha)).sum())
-    return pd.DataFrame([
-        {"claim": "RE-AI similarity is above the null in nearly all ROIs",
-         "paper": "15/15 except a few, p < 0.005", "here": f"{ai_sig}/{n} (p < {alpha:g})",
-         "holds": ai_sig >= 0.8 * n},
-        {"claim": "RE-AN similarity is rarely above the null", "paper": "4/15 (p < 0.05)",
-         "here": f"{an_sig}/{n}", "holds": an_sig <= 0.34 * n},
-        {"claim": "RE-AI similarity exceeds RE-AN in all ROIs", "paper": "15/15, p < 0.0001",
-         "here": f"{diff}/{n} (bootstrap p < {alpha:g})", "holds": diff == n},
-    ])

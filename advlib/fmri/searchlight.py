@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
-from .cortex import ROIS, mesh_edges
-from .errors import expect
+from ..errors import expect
+from ..kernels import correlation_rdm, rowwise_spearman, spearman, upper_triangle
+from .data import ROIS
 
-__all__ = ["geodesic_distances", "geodesic_disks", "searchlight_rdms", "reliability_map",
+__all__ = ["mesh_edges", "geodesic_distances", "geodesic_disks", "searchlight_rdms", "reliability_map",
            "select_vertices", "split_half_reliability"]
 
 
@@ -114,18 +115,6 @@ def searchlight_rdms(patterns, disks: sparse.csr_matrix) -> np.ndarray:
     return 1.0 - r
 
 
-def _rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman correlation of matching rows; NaN where a row has NaN or is constant."""
-    rx = stats.rankdata(x, axis=1)
-    ry = stats.rankdata(y, axis=1)
-    rx -= rx.mean(1, keepdims=True)
-    ry -= ry.mean(1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (rx * ry).sum(1) / np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
-    bad = ~(np.isfinite(x).all(1) & np.isfinite(y).all(1))
-    r[bad] = np.nan
-    return r
-
 
 def reliability_map(betas: pd.DataFrame, conditions: pd.DataFrame, disks, kind: str = "RE"):
     """Per vertex: Spearman r between the presentation-1 and presentation-2 RDMs of one kind.
@@ -152,7 +141,7 @@ def reliability_map(betas: pd.DataFrame, conditions: pd.DataFrame, disks, kind: 
     for pres in (1, 2):
         names = sel[sel.presentation == pres].set_index("image_id").loc[ids, "condition"]
         p[pres] = searchlight_rdms(betas.loc[names].to_numpy(), disks)
-    return _rowwise_spearman(p[1], p[2])
+    return rowwise_spearman(p[1], p[2])
 
 
 def select_vertices(vertices: pd.DataFrame, reliability, n_per_hemi: int = 100,
@@ -204,13 +193,41 @@ def split_half_reliability(betas: pd.DataFrame, conditions: pd.DataFrame, column
     -------
     float
     """
-    from .rsa import compare_rdms, compute_rdm
-
     sel = conditions[conditions.kind == kind]
     ids = sorted(sel.image_id.unique())
-    rdm = {}
+    expect(len(ids) >= 4, "conditions", f"{len(ids)} {kind} images",
+           "at least 4 images with two presentations each")
+    vec = {}
     for pres in (1, 2):
         names = sel[sel.presentation == pres].set_index("image_id").loc[ids, "condition"]
-        rdm[pres] = compute_rdm(betas.loc[names].to_numpy()[:, np.asarray(columns)],
-                                name=f"{kind} presentation {pres}")
-    return compare_rdms(rdm[1], rdm[2], names=("presentation 1", "presentation 2"))
+        x = betas.loc[names].to_numpy(np.float64)[:, np.asarray(columns)]
+        expect(bool(np.isfinite(x).all()), f"{kind} presentation {pres}",
+               "betas with NaN or inf", "finite betas")
+        expect(bool((x.std(1) > 0).all()), f"{kind} presentation {pres}",
+               "an image whose pattern is constant over the vertices",
+               "patterns that vary across vertices")
+        vec[pres] = upper_triangle(correlation_rdm(x))
+    return spearman(vec[1], vec[2])
+
+
+def mesh_edges(faces, n_vertices: int):
+    """Unique undirected edges of a triangle mesh as a sparse adjacency matrix.
+
+    Parameters
+    ----------
+    faces : numpy.ndarray, shape (n_faces, 3)
+    n_vertices : int
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (n_vertices, n_vertices)
+        Symmetric; entry 1 where two vertices share a triangle edge.
+    """
+    from scipy import sparse
+
+    f = np.asarray(faces, dtype=np.int64)
+    i = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
+    j = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
+    adj = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n_vertices, n_vertices)).tocsr()
+    adj = ((adj + adj.T) > 0).astype(np.float64)
+    return adj.tocsr()

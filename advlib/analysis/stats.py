@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .errors import expect
-from .rsa import COMPARISONS, _tau_a, check_rdm, compare_rdms, upper_triangle
+from ..errors import expect
+from ..kernels import masked_pearson, masked_rank, tau_a
+from .rsa import COMPARISONS, check_rdm, compare_rdms, upper_triangle
 
 __all__ = ["PermutationResult", "BootstrapResult", "permutation_test", "bootstrap_similarities",
            "percentile_ci", "bootstrap_p", "mann_kendall", "rng_from"]
@@ -174,26 +175,11 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
         va, null = upper_triangle(a), np.empty(n_perm)
         for k, perm in enumerate(perms):
             vb = b[perm[iu], perm[ju]]
-            null[k] = (_tau_a(va, vb) if method == "kendall_tau_a"
+            null[k] = (tau_a(va, vb) if method == "kendall_tau_a"
                        else stats.kendalltau(va, vb, variant="b").statistic)
     p = (1 + np.count_nonzero(null >= observed - 1e-12)) / (1 + n_perm)
     return PermutationResult(float(observed), float(p), null)
 
-
-def _masked_corr(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Row-wise Pearson r of x and y over the entries where mask is True."""
-    w = mask.astype(np.float64)
-    x, y = np.where(mask, x, 0.0), np.where(mask, y, 0.0)  # no inf * 0 below
-    k = np.maximum(w.sum(1), 1.0)
-    dx = (x - ((x * w).sum(1) / k)[:, None]) * w
-    dy = (y - ((y * w).sum(1) / k)[:, None]) * w
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (dx * dy).sum(1) / np.sqrt((dx ** 2).sum(1) * (dy ** 2).sum(1))
-
-
-def _masked_rank(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Row-wise average ranks among the entries where mask is True (others get +inf)."""
-    return stats.rankdata(np.where(mask, values, np.inf), axis=1)
 
 
 def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot: int = 1000,
@@ -239,14 +225,14 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     for k, m in mats.items():
         vb = m[rows, cols]
         if method in ("spearman", "pearson"):
-            x = _masked_rank(va, mask) if method == "spearman" else va
-            y = _masked_rank(vb, mask) if method == "spearman" else vb
-            r = _masked_corr(x, y, mask)
+            x = masked_rank(va, mask) if method == "spearman" else va
+            y = masked_rank(vb, mask) if method == "spearman" else vb
+            r = masked_pearson(x, y, mask)
         else:
             r = np.full(n_boot, np.nan)
             for s in np.flatnonzero(enough):
                 a_s, b_s = va[s, mask[s]], vb[s, mask[s]]
-                r[s] = (_tau_a(a_s, b_s) if method == "kendall_tau_a"
+                r[s] = (tau_a(a_s, b_s) if method == "kendall_tau_a"
                         else stats.kendalltau(a_s, b_s, variant="b").statistic)
         r[~enough] = np.nan
         samples[k] = r

@@ -35,13 +35,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cortex import ROIS
-from .errors import AdvlibError, expect
-from .provenance import atomic_dir
+from ..errors import AdvlibError, expect
+from ..provenance import atomic_dir
 
-__all__ = ["DataError", "Subject", "CONDITION_COLUMNS", "VERTEX_COLUMNS", "write_subject",
-           "load_subject", "list_subjects", "conditions_from_names", "load_dataset_info"]
+__all__ = ["ROIS", "DataError", "Subject", "CONDITION_COLUMNS", "VERTEX_COLUMNS", "write_subject",
+           "load_subject", "list_subjects", "conditions_from_names", "load_dataset_info", "subject_files"]
 
+#: The regions of interest of the paper, in the order of its figures.
+ROIS = ("V1", "V2", "V3", "V4", "LO")
 CONDITION_COLUMNS = ["condition", "image_id", "kind", "presentation"]
 VERTEX_COLUMNS = ["hemi", "roi", "x_mm", "y_mm"]
 _KINDS = {"RE", "AN", "AI", "blank"}
@@ -282,3 +283,16 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
     frame = pd.DataFrame(np.asarray(betas, dtype=np.float64), index=conditions.condition.tolist())
     return Subject(name or folder.name, frame, conditions.reset_index(drop=True), vertices,
                    faces.astype(np.int64), info)
+
+
+def subject_files(dataset_dir, names) -> list[Path]:
+    """The files a subject's analysis reads (betas or time series, tables, mesh)."""
+    files = []
+    for name in names:
+        folder = Path(dataset_dir) / name
+        expect(folder.is_dir(), "subject", str(folder), "an existing subject folder", DataError)
+        files += sorted(p for p in folder.rglob("*") if p.is_file()
+                        and p.suffix in (".npy", ".csv", ".json")
+                        and "simulation" not in p.relative_to(folder).parts[:1]
+                        and "selection" not in p.relative_to(folder).parts[:1])
+    return files

@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .errors import InputError, expect
+from ..errors import InputError, expect
+from ..kernels import correlation_rdm, spearman, tau_a, upper_triangle
 
 __all__ = ["METRICS", "COMPARISONS", "compute_rdm", "upper_triangle", "compare_rdms",
            "to_rsatoolbox", "from_rsatoolbox", "check_rdm", "square_rdm"]
@@ -89,6 +90,8 @@ def compute_rdm(patterns, metric: str = "correlation", name: str = "patterns") -
         else:
             expect(flat.size == 0, f"{name}", f"all-zero patterns in conditions "
                    f"{flat[:5].tolist()}", "non-zero activity patterns")
+        if metric == "correlation":
+            return correlation_rdm(x)
         unit = centred / norms[:, None]
         rdm = 1.0 - unit @ unit.T
     else:
@@ -118,17 +121,6 @@ def check_rdm(rdm, name: str = "rdm") -> np.ndarray:
     return arr
 
 
-def upper_triangle(rdm) -> np.ndarray:
-    """The upper triangle (``i < j``, row-major) of an ``(n, n)`` RDM as a vector.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n * (n - 1) / 2,)
-    """
-    arr = np.asarray(rdm)
-    return arr[np.triu_indices(arr.shape[0], k=1)]
-
-
 def square_rdm(vector) -> np.ndarray:
     """Inverse of :func:`upper_triangle`: an ``(n, n)`` symmetric RDM from its upper triangle."""
     vec = np.asarray(vector, dtype=np.float64)
@@ -138,13 +130,6 @@ def square_rdm(vector) -> np.ndarray:
     out[np.triu_indices(n, 1)] = vec
     return out + out.T
 
-
-def _tau_a(a: np.ndarray, b: np.ndarray) -> float:
-    """Kendall's tau-a: (concordant - discordant) / (n (n - 1) / 2), ties count zero."""
-    sa = np.sign(a[:, None] - a[None, :])
-    sb = np.sign(b[:, None] - b[None, :])
-    n = a.size
-    return float((sa * sb).sum() / (n * (n - 1)))
 
 
 def compare_rdms(a, b, method: str = "spearman", names=("a", "b")) -> float:
@@ -179,12 +164,12 @@ def compare_rdms(a, b, method: str = "spearman", names=("a", "b")) -> float:
                "an RDM whose dissimilarities vary (e.g. a layer with constant activations "
                "gives none)")
     if method == "spearman":
-        return float(stats.spearmanr(va, vb).statistic)
+        return spearman(va, vb)
     if method == "pearson":
         return float(stats.pearsonr(va, vb).statistic)
     if method == "kendall_tau_b":
         return float(stats.kendalltau(va, vb, variant="b").statistic)
-    return _tau_a(va, vb)
+    return tau_a(va, vb)
 
 
 def to_rsatoolbox(rdms, measure: str = "correlation", conditions=None, names=None):

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cnn import KINDS
-from .cortex import ROIS
-from .errors import expect
-from .features import extract_features
+from ..analysis.rsa import compute_rdm
+from ..cnn.features import extract_features
+from ..cnn.stimulus_set import KINDS, load_manifest, load_stimulus_images
+from ..errors import expect
+from ..fmri.data import ROIS
 from .plotting import KIND_COLORS
-from .rsa import compute_rdm
-from .stimuli import load_manifest, load_stimulus_images
 
 __all__ = ["Explorer"]
 
@@ -61,11 +60,11 @@ class Explorer:
         self.brain = {}
         self.simulated = False
         if data_dir is not None and (Path(data_dir) / subject).is_dir():
-            from .brain import kind_patterns
-            from .data import load_dataset_info, load_subject
+            from ..analysis.brain_rsa import kind_patterns
+            from ..fmri.data import load_dataset_info, load_subject
 
             self.simulated = bool(load_dataset_info(data_dir).get("simulated", False))
-            from .fmri import select_subject
+            from ..fmri.selection import select_subject
 
             sub = load_subject(Path(data_dir) / subject, manifest=self.manifest)
             patterns = kind_patterns(sub, self.manifest, self.sources)

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .brain import _subject_files
-from .errors import expect
-from .notebooks import PROFILES, _repo_root, notebook_plan, run_notebook
-from .provenance import cache_key, package_versions, write_json
+from ..errors import expect
+from ..fmri.data import subject_files
+from ..provenance import cache_key, package_versions, write_json
+from .notebooks import PROFILES, notebook_plan, repo_root, run_notebook
 
 __all__ = ["reproduce", "STAGES"]
 
@@ -89,12 +89,12 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         ``stage, item, status, seconds``: one row per stage (and per notebook), status
         ``ran`` or ``up to date``.
     """
-    from .brain import brain_rsa
-    from .cnn import cnn_rsa
-    from .encoding_analysis import encoding_analysis
-    from .fmri import simulate_dataset
-    from .models import load_model
-    from .stimuli import build_stimulus_set
+    from ..analysis.brain_rsa import brain_rsa
+    from ..analysis.cnn_rsa import cnn_rsa
+    from ..analysis.encoding_analysis import encoding_analysis
+    from ..cnn.models import load_model
+    from ..cnn.stimulus_set import build_stimulus_set
+    from ..fmri.simulation.simulate import simulate_dataset
 
     expect(profile in PROFILES, "profile", profile, f"one of {', '.join(PROFILES)}")
     expect(isinstance(jobs, int) and jobs >= 1, "jobs", jobs, "a positive integer")
@@ -178,17 +178,17 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
 
     code = _advlib_sources_key()
     manifest = [stim_dir / "manifest.csv"]
-    subject_files = _subject_files(dataset, [p.name for p in sorted(dataset.glob("sub-*"))
+    sub_files = subject_files(dataset, [p.name for p in sorted(dataset.glob("sub-*"))
                                              if p.is_dir()])
     results_dir = model_dir / dataset.name
     inputs = {   # what each notebook reads: its key changes only when these do
         "01_stimuli": ({}, manifest),
         "02_cnn_rsa": ({"cnn_rsa": stamps.get("cnn_rsa")}, manifest),
-        "03_fmri": ({}, manifest + subject_files),
+        "03_fmri": ({}, manifest + sub_files),
         "04_brain_rsa": ({}, [results_dir / "brain_rsa_provenance.json",
                               results_dir / "brain_rsa_400_provenance.json"]),
         "05_encoding": ({}, [results_dir / "encoding_provenance.json"]),
-        "06_explore": ({"cnn_rsa": stamps.get("cnn_rsa")}, manifest + subject_files),
+        "06_explore": ({"cnn_rsa": stamps.get("cnn_rsa")}, manifest + sub_files),
     }
     info_path = out / "build_info.json"
     info = {"profile": profile, "model": model, "data": str(data), "subjects": subs,
@@ -196,7 +196,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
             "model_provenance": cnn.provenance(), "stages": log,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json(info_path, info)
-    notebooks_dir = _repo_root() / "notebooks"
+    notebooks_dir = repo_root() / "notebooks"
     for item in notebook_plan(profile, model, results, str(data), subs):
         t0 = time.perf_counter()
         if item["name"] == "07_summary":
@@ -219,7 +219,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
 
     if book:
         t0 = time.perf_counter()
-        root = Path(book_root) if book_root else _repo_root()
+        root = Path(book_root) if book_root else repo_root()
         cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", "--all", str(root)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         expect(done.returncode == 0, "jupyter-book build", f"exit {done.returncode}",

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .errors import InputError, expect
-from .observer import BLANK, TR, check_events
+from ..errors import InputError, expect
+from .design import BLANK, TR, check_events
 
 __all__ = ["GLMResult", "condition_names", "run_design", "run_design_frame", "fit_glm",
            "crossvalidated_r2"]
@@ -138,7 +138,7 @@ def run_design_frame(events: pd.DataFrame, times=None, hrf_model: str = "glover"
     """
     from nilearn.glm.first_level import make_first_level_design_matrix
 
-    from .observer import frame_times
+    from .design import frame_times
 
     check_events(events)
     times = frame_times(len(events)) if times is None else np.asarray(times, float)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .errors import expect
-from .models import ModelWrapper
+from ..errors import expect
+from ..provenance import atomic_path, write_json
+from .models import ModelWrapper, file_sha256
+from .stimulus_set import KINDS, load_manifest, load_stimulus_images
 
-__all__ = ["extract_features", "as_image_tensor", "record_layers"]
+__all__ = ["extract_features", "as_image_tensor", "record_layers", "stimulus_features"]
 
 
 def as_image_tensor(images, parameter: str = "images") -> torch.Tensor:
@@ -128,4 +132,65 @@ def extract_features(model: ModelWrapper, images, layers: Sequence[str] | None =
                 if layer not in out:
                     out[layer] = np.empty((n, acts.shape[1]), dtype=np.float32)
                 out[layer][start:start + len(batch)] = acts
+    return out
+
+
+_FEATURE_CACHE_VERSION = 1
+
+
+def stimulus_features(model, stim_dir, cache_dir=None, layers=None, batch_size: int = 16,
+                      progress: bool = False) -> dict:
+    """Activations of every stimulus in a set, per kind and layer, cached on disk.
+
+    The cache (``cache_dir/features_<KIND>.npz`` plus ``key.json``) is reused when the
+    manifest, model, weights and layers are unchanged, and rewritten atomically otherwise.
+
+    Parameters
+    ----------
+    model : ModelWrapper
+    stim_dir : str or path
+        A stimulus folder from :func:`advlib.stimuli.build_stimulus_set`.
+    cache_dir : str or path, optional
+        Where to cache; no caching when ``None``.
+    layers : sequence of str, optional
+        Default: all eight.
+    batch_size : int
+    progress : bool
+
+    Returns
+    -------
+    dict of str to dict of str to numpy.ndarray
+        ``kind -> layer -> (n_images, n_units)`` float32, rows ordered by ``source_id``.
+    """
+    stim_dir = Path(stim_dir)
+    manifest = load_manifest(stim_dir)
+    layers = list(model.layers if layers is None else layers)
+    key = {"version": _FEATURE_CACHE_VERSION, "model": model.name,
+           "weights_sha256": model.weights_sha256, "layers": layers,
+           "manifest_sha256": file_sha256(stim_dir / "manifest.csv"),
+           "n_images": int(len(manifest))}
+    if cache_dir is not None:
+        cache_dir = Path(cache_dir)
+        key_path = cache_dir / "key.json"
+        files = {k: cache_dir / f"features_{k}.npz" for k in KINDS}
+        if key_path.is_file() and json.loads(key_path.read_text()) == key and all(
+                f.is_file() for f in files.values()):
+            out = {}
+            for kind, f in files.items():
+                with np.load(f) as data:
+                    out[kind] = {layer: data[layer] for layer in layers}
+            return out
+    out = {}
+    for kind in tqdm(KINDS, desc="features", disable=not progress):
+        images, _ = load_stimulus_images(stim_dir, kind, size=model.input_size)
+        out[kind] = extract_features(model, images, layers=layers, batch_size=batch_size)
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        if key_path.exists():
+            key_path.unlink()  # invalidate first: a crash below leaves no stale key
+        for kind, f in files.items():
+            with atomic_path(f) as tmp:
+                with open(tmp, "wb") as handle:
+                    np.savez(handle, **out[kind])
+        write_json(key_path, key)
     return out

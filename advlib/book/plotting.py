@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import expect
+from ..errors import expect
 
 __all__ = ["plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
@@ -84,7 +84,7 @@ def plot_rdm_triplet(rdms: dict, layer: str, method: str = "spearman", title: st
     import matplotlib.pyplot as plt
     from scipy.stats import rankdata
 
-    from .rsa import compare_rdms, square_rdm, upper_triangle
+    from ..analysis.rsa import compare_rdms, square_rdm, upper_triangle
 
     expect(layer in rdms["RE"], "layer", layer, f"one of {sorted(rdms['RE'])}")
     fig, axes = plt.subplots(1, 5, figsize=(17, 3.6),
@@ -316,7 +316,7 @@ def plot_run_design(subject_dir, run: int = 1, title: str | None = None):
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from .glm import run_design_frame
+    from ..fmri.glm import run_design_frame
 
     path = Path(subject_dir) / "events" / f"run-{run:02d}.csv"
     if not path.is_file():

@@ -41,22 +41,19 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ...errors import expect
+from ..design import BLANK, IMAGE_S, LEAD_S, TRIAL_S, frame_times
 from .cortex import AREA_PARAMS
-from .errors import InputError, expect
 
-__all__ = ["TR", "SF_CPD", "ORIENTATIONS_DEG", "FIELD_DEG", "IMAGE_DEG", "gabor_energy",
-           "prf_responses", "session_plan", "run_events", "simulate_runs", "SimulatedRuns",
-           "frame_times", "check_events"]
+__all__ = ["SF_CPD", "ORIENTATIONS_DEG", "FIELD_DEG", "IMAGE_DEG", "gabor_energy",
+           "prf_responses", "session_plan", "run_events", "simulate_runs", "SimulatedRuns"]
 
-TR = 2.0
 FIELD_DEG = 18.0
 IMAGE_DEG = 12.0
 PX_PER_DEG = 16
 POOL = 4
 SF_CPD = (0.75, 1.5, 3.0, 6.0)
 ORIENTATIONS_DEG = (0.0, 45.0, 90.0, 135.0)
-BLANK = "blank"
-_LEAD_S, _TAIL_S, _DISCARD_S, _TRIAL_S, _IMAGE_S = 20.0, 20.0, 18.0, 4.0, 2.0
 
 
 def _contrast_images(images: np.ndarray) -> np.ndarray:
@@ -223,25 +220,15 @@ def run_events(session_images, seed=0, n_blank: int = 9) -> pd.DataFrame:
     seen: dict[str, int] = {}
     rows = []
     for t, img in enumerate(trials):
-        onset = _LEAD_S + _TRIAL_S * t + (_TRIAL_S - _IMAGE_S)
+        onset = LEAD_S + TRIAL_S * t + (TRIAL_S - IMAGE_S)
         if img == BLANK:
-            rows.append((onset, _IMAGE_S, BLANK, BLANK, 0))
+            rows.append((onset, IMAGE_S, BLANK, BLANK, 0))
             continue
         seen[img] = seen.get(img, 0) + 1
-        rows.append((onset, _IMAGE_S, f"{img}_p{seen[img]}", img, seen[img]))
+        rows.append((onset, IMAGE_S, f"{img}_p{seen[img]}", img, seen[img]))
     return pd.DataFrame(rows, columns=["onset", "duration", "trial_type", "image_id",
                                        "presentation"])
 
-
-def frame_times(n_trials: int) -> np.ndarray:
-    """Acquisition times (s) kept for a run of ``n_trials`` trials (first 18 s discarded).
-
-    Returns
-    -------
-    numpy.ndarray, shape (n_frames,)
-    """
-    duration = _LEAD_S + _TRIAL_S * n_trials + _TAIL_S
-    return np.arange(int(np.ceil(_DISCARD_S / TR)), int(duration // TR)) * TR
 
 
 @dataclass
@@ -341,13 +328,4 @@ def simulate_runs(responses: pd.DataFrame, plan: dict, *, snr: float = 1.0,
     return SimulatedRuns(data, events, sessions, true)
 
 
-def check_events(events: pd.DataFrame, name: str = "events") -> pd.DataFrame:
-    """Validate an events table (``onset, duration, trial_type``)."""
-    missing = [c for c in ("onset", "duration", "trial_type") if c not in events.columns]
-    expect(not missing, f"{name} columns", missing, "onset, duration, trial_type")
-    expect(bool(np.isfinite(events[["onset", "duration"]].to_numpy(float)).all()), name,
-           "non-finite onsets/durations", "finite numbers of seconds")
-    if (events.duration <= 0).any():
-        raise InputError(f"{name}: durations must be positive")
-    return events
 

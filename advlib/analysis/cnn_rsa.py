@@ -8,7 +8,6 @@ their difference, and their trends across layers are tested with Mann-Kendall.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,22 +15,18 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .errors import StimulusError, expect
-from .features import extract_features
-from .models import file_sha256
-from .provenance import atomic_path, provenance_record, write_csv, write_json
+from ..cnn.models import file_sha256
+from ..cnn.features import stimulus_features
+from ..cnn.stimulus_set import KINDS, load_manifest, usable_sources
+from ..errors import StimulusError, expect
+from ..provenance import atomic_path, provenance_record, write_csv, write_json
 from .rsa import compute_rdm
 from .stats import bootstrap_similarities, mann_kendall, permutation_test
-from .stimuli import load_manifest, load_stimulus_images
 
-__all__ = ["KINDS", "CNN_RSA_COLUMNS", "CNNRSAResult", "stimulus_features", "layer_rdms", "cnn_rsa",
-           "cnn_claims", "load_cnn_results"]
+__all__ = ["CNN_RSA_COLUMNS", "CNNRSAResult", "layer_rdms", "cnn_rsa", "load_cnn_results"]
 
-KINDS = ("RE", "AN", "AI")
 CNN_RSA_COLUMNS = ["layer", "re_an", "re_ai", "re_an_ci_low", "re_an_ci_high", "re_ai_ci_low",
                    "re_ai_ci_high", "p_perm_re_an", "p_perm_re_ai", "p_diff"]
-_FEATURE_CACHE_VERSION = 1
-
 
 @dataclass
 class CNNRSAResult:
@@ -62,72 +57,6 @@ class CNNRSAResult:
     bootstraps: dict
     images: list
 
-
-def _usable_sources(manifest: pd.DataFrame, only_converged: bool) -> list[str]:
-    """Regular images whose AN and AI images both converged (or all, if not required)."""
-    sources = sorted(manifest.source_id.unique())
-    if not only_converged:
-        return sources
-    failed = set(manifest.loc[~manifest.converged, "source_id"])
-    return [s for s in sources if s not in failed]
-
-
-def stimulus_features(model, stim_dir, cache_dir=None, layers=None, batch_size: int = 16,
-                      progress: bool = False) -> dict:
-    """Activations of every stimulus in a set, per kind and layer, cached on disk.
-
-    The cache (``cache_dir/features_<KIND>.npz`` plus ``key.json``) is reused when the
-    manifest, model, weights and layers are unchanged, and rewritten atomically otherwise.
-
-    Parameters
-    ----------
-    model : ModelWrapper
-    stim_dir : str or path
-        A stimulus folder from :func:`advlib.stimuli.build_stimulus_set`.
-    cache_dir : str or path, optional
-        Where to cache; no caching when ``None``.
-    layers : sequence of str, optional
-        Default: all eight.
-    batch_size : int
-    progress : bool
-
-    Returns
-    -------
-    dict of str to dict of str to numpy.ndarray
-        ``kind -> layer -> (n_images, n_units)`` float32, rows ordered by ``source_id``.
-    """
-    stim_dir = Path(stim_dir)
-    manifest = load_manifest(stim_dir)
-    layers = list(model.layers if layers is None else layers)
-    key = {"version": _FEATURE_CACHE_VERSION, "model": model.name,
-           "weights_sha256": model.weights_sha256, "layers": layers,
-           "manifest_sha256": file_sha256(stim_dir / "manifest.csv"),
-           "n_images": int(len(manifest))}
-    if cache_dir is not None:
-        cache_dir = Path(cache_dir)
-        key_path = cache_dir / "key.json"
-        files = {k: cache_dir / f"features_{k}.npz" for k in KINDS}
-        if key_path.is_file() and json.loads(key_path.read_text()) == key and all(
-                f.is_file() for f in files.values()):
-            out = {}
-            for kind, f in files.items():
-                with np.load(f) as data:
-                    out[kind] = {layer: data[layer] for layer in layers}
-            return out
-    out = {}
-    for kind in tqdm(KINDS, desc="features", disable=not progress):
-        images, _ = load_stimulus_images(stim_dir, kind, size=model.input_size)
-        out[kind] = extract_features(model, images, layers=layers, batch_size=batch_size)
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        if key_path.exists():
-            key_path.unlink()  # invalidate first: a crash below leaves no stale key
-        for kind, f in files.items():
-            with atomic_path(f) as tmp:
-                with open(tmp, "wb") as handle:
-                    np.savez(handle, **out[kind])
-        write_json(key_path, key)
-    return out
 
 
 def layer_rdms(features: dict, metric: str = "correlation", rows=None) -> dict:
@@ -191,7 +120,7 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     """
     manifest = load_manifest(stim_dir)
     sources = sorted(manifest.source_id.unique())
-    usable = _usable_sources(manifest, only_converged)
+    usable = usable_sources(manifest, only_converged)
     expect(len(usable) >= 4, "stimuli", f"{len(usable)} usable regular images in {stim_dir}",
            "at least 4 RE/AN/AI triplets whose adversarial images converged", StimulusError)
     rows = [sources.index(s) for s in usable]
@@ -248,62 +177,3 @@ def load_cnn_results(results_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.read_csv(results_dir / "cnn_rsa.csv"), pd.read_csv(results_dir / "cnn_trend.csv")
 
 
-def cnn_claims(table: pd.DataFrame, trend: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """The paper's CNN claims (Fig 5), checked on a :func:`cnn_rsa` table.
-
-    Parameters
-    ----------
-    table, trend : pandas.DataFrame
-        From :func:`cnn_rsa` (8 layers in order).
-    alpha : float
-        Significance level.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``claim, paper, here, holds``.
-    """
-    expect(len(table) == 8, "table", f"{len(table)} layers", "the 8 readout layers")
-    t = table.reset_index(drop=True)
-    tr = trend.set_index("similarity")
-    low, mid, out = t.iloc[:2], t.iloc[2:], t.iloc[:7]
-
-    def fmt_p(values):
-        return ", ".join(f"{v:.3g}" for v in values)
-
-    ai_sig = int((t.p_perm_re_ai < alpha).sum())
-    an_low_ns = int((low.p_perm_re_an >= alpha).sum())
-    an_mid_sig = int((mid.p_perm_re_an < alpha).sum())
-    ai_above = out.re_ai > out.re_an
-    ai_above_sig = int((ai_above & (out.p_diff < alpha)).sum())
-    last = t.iloc[7]
-    an_wins_8 = bool(last.re_an > last.re_ai and last.p_diff < alpha)
-
-    def trend_row(col, direction, paper):
-        row = tr.loc[col]
-        holds = bool(row.trend == direction and row.p < alpha)
-        return {"claim": f"{col.upper().replace('_', '-')} similarity {direction.replace('ing', 'es')} "
-                         f"across layers (Mann-Kendall)", "paper": paper,
-                "here": f"{row.trend}, tau = {row.tau:.2f}, p = {row.p:.3g}", "holds": holds}
-
-    return pd.DataFrame([
-        {"claim": "RE-AI similarity is above the permutation null in every layer",
-         "paper": "8/8, all p < 0.001", "here": f"{ai_sig}/8 (p = {fmt_p(t.p_perm_re_ai)})",
-         "holds": ai_sig == 8},
-        trend_row("re_ai", "decreasing", "p = 0.009"),
-        {"claim": "RE-AN similarity is not above the null in layers 1-2",
-         "paper": "2/2, p > 0.05", "here": f"{an_low_ns}/2 (p = {fmt_p(low.p_perm_re_an)})",
-         "holds": an_low_ns == 2},
-        trend_row("re_an", "increasing", "p < 0.001"),
-        {"claim": "RE-AN similarity is above the null from layer 3 on",
-         "paper": "6/6, p < 0.05", "here": f"{an_mid_sig}/6 (p = {fmt_p(mid.p_perm_re_an)})",
-         "holds": an_mid_sig == 6},
-        {"claim": "RE-AN is not higher than RE-AI in layers 1-7",
-         "paper": "7/7 (significant in 1-6; layer 7 p = 0.375)",
-         "here": f"RE-AI > RE-AN in {int(ai_above.sum())}/7, significant in {ai_above_sig}",
-         "holds": bool(ai_above.all())},
-        {"claim": "RE-AN exceeds RE-AI only at the output layer (8)",
-         "paper": "layer 8, p < 0.05",
-         "here": f"RE-AN {last.re_an:.3f} vs RE-AI {last.re_ai:.3f}, p = {last.p_diff:.3g}",
-         "holds": an_wins_8},
-    ])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import AdvlibError, expect
+from ..errors import AdvlibError, expect
 
 __all__ = ["claims_summary", "load_build_info", "build_tables"]
 
@@ -29,10 +29,11 @@ def claims_summary(model_dir, dataset: str = "simulated", alpha: float = 0.05) -
         ``figure, claim, paper, here, holds``; a stage whose results are missing gives one
         row saying so (``holds`` is NA).
     """
-    from .brain import brain_claims, load_brain_results
-    from .cnn import cnn_claims, load_cnn_results
-    from .encoding_analysis import encoding_claims, layer_assignment_tests, load_encoding_results
-    from .stimuli import load_manifest, stimulus_claims
+    from ..analysis.brain_rsa import load_brain_results
+    from ..analysis.claims import brain_claims, cnn_claims, encoding_claims, stimulus_claims
+    from ..analysis.cnn_rsa import load_cnn_results
+    from ..analysis.encoding_analysis import layer_assignment_tests, load_encoding_results
+    from ..cnn.stimulus_set import load_manifest
 
     model_dir = Path(model_dir)
     out = model_dir / dataset

@@ -35,19 +35,18 @@ from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
-from .brain import _subject_files, kind_patterns
-from .cnn import _usable_sources, stimulus_features
-from .cortex import ROIS
-from .data import list_subjects, load_dataset_info, load_subject
+from ..cnn.features import stimulus_features
+from ..cnn.stimulus_set import load_manifest, usable_sources
+from ..errors import InputError, expect
+from ..fmri.data import ROIS, list_subjects, load_dataset_info, load_subject, subject_files
+from ..fmri.selection import select_subject
+from ..provenance import cache_key, cached, provenance_record, write_csv, write_json
+from .brain_rsa import kind_patterns
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
-from .errors import InputError, expect
-from .fmri import select_subject
-from .provenance import cache_key, cached, provenance_record, write_csv, write_json
 from .stats import bootstrap_p, percentile_ci, rng_from
-from .stimuli import load_manifest
 
 __all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "transfer_statistics", "encoding_analysis",
-           "layer_assignment_tests", "encoding_claims", "load_encoding_results"]
+           "layer_assignment_tests", "load_encoding_results"]
 
 _ENCODING_VERSION = 1   # bump when the computation changes: invalidates cached results
 ENCODING_COLUMNS = ["subject", "roi", "layer", "test_kind", "r", "ci_low", "ci_high", "p_perm",
@@ -191,7 +190,7 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     expect(solver in ENCODERS, "solver", solver, f"one of {', '.join(ENCODERS)}")
     manifest = load_manifest(stim_dir)
     all_sources = sorted(manifest.source_id.unique())
-    sources = _usable_sources(manifest, only_converged)
+    sources = usable_sources(manifest, only_converged)
     expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
            "at least 4 RE/AN/AI triplets (training and test patterns need several images)")
     rows_idx = [all_sources.index(s) for s in sources]
@@ -213,7 +212,7 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
         paths = [out_dir / f"encoding{suffix}.csv", out_dir / f"layer_assignment{suffix}.csv"]
         prov_path = out_dir / f"encoding{suffix}_provenance.json"
         key = cache_key({**params, "model": model.name, "weights": model.weights_sha256},
-                        [Path(stim_dir) / "manifest.csv"] + _subject_files(dataset_dir, names))
+                        [Path(stim_dir) / "manifest.csv"] + subject_files(dataset_dir, names))
         if reuse and cached(prov_path, key, paths):
             return pd.read_csv(paths[0]), pd.read_csv(paths[1])
     feats = stimulus_features(model, stim_dir, cache_dir=features_cache, layers=layers,
@@ -351,54 +350,6 @@ def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
     return pd.DataFrame(out, columns=["test_kind", "test", "mean_a", "mean_b", "t", "p",
                                       "n_pairs"])
 
-
-def encoding_claims(table: pd.DataFrame, tests: pd.DataFrame | None = None,
-                    alpha: float = 0.05) -> pd.DataFrame:
-    """The paper's encoding claims (Fig 6, Fig S1) with the values found here.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``claim, paper, here, holds``.
-    """
-    ai = table[table.test_kind == "AI"]
-    an = table[table.test_kind == "AN"]
-    n = len(ai)
-    ai_sig = int((ai.p_perm < alpha).sum())
-    an_ns = int((an.p_perm >= alpha).sum())
-    merged = ai.merge(an, on=["subject", "roi", "layer"], suffixes=("_ai", "_an"))
-    better = int(((merged.r_ai > merged.r_an) & (merged.p_diff_ai < alpha)).sum())
-    rows = [
-        {"claim": "RE-trained models generalize to AI images (permutation p < 0.05)",
-         "paper": "113/120 models", "here": f"{ai_sig}/{n}", "holds": ai_sig >= 0.9 * n},
-        {"claim": "RE-trained models do not generalize to AN images",
-         "paper": "111/120 models not significant", "here": f"{an_ns}/{len(an)} not significant",
-         "holds": an_ns >= 0.9 * len(an)},
-        {"claim": "prediction accuracy is higher for AI than AN (bootstrap p < 0.05)",
-         "paper": "all but 1 of 120", "here": f"{better}/{len(merged)}",
-         "holds": better >= len(merged) - max(1, round(len(merged) / 120))},
-    ]
-    if tests is not None and len(tests):
-        def get(kind, test):
-            hit = tests[(tests.test_kind == kind) & tests.test.str.startswith(test)]
-            return hit.iloc[0] if len(hit) else None
-
-        for kind, test, paper, want_sig in (
-                ("AI", "layers 1-2", "low > high layers, p < 0.0001", True),
-                ("AN", "layers 1-2", "no difference, p = 0.2351", False),
-                ("AI", "V1 vs", "more high-layer vertices in LO, p = 0.0004", True),
-                ("AN", "V1 vs", "no trend, p = 0.5631", False)):
-            row = get(kind, test)
-            if row is None:
-                continue
-            sign_ok = (row.mean_a > row.mean_b) if test.startswith("layers") else \
-                (row.mean_a < row.mean_b)
-            sig = bool(row.p < alpha)
-            holds = (sig and sign_ok) if want_sig else not sig
-            rows.append({"claim": f"Fig S1, {kind}: {row.test}", "paper": paper,
-                         "here": f"{row.mean_a:.2f} vs {row.mean_b:.2f}, p = {row.p:.3g} "
-                                 f"(n = {row.n_pairs})", "holds": bool(holds)})
-    return pd.DataFrame(rows)
 
 
 def load_encoding_results(out_dir, solver: str = "romp") -> tuple[pd.DataFrame, pd.DataFrame]:

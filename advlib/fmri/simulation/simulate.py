@@ -16,19 +16,16 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .cortex import ROIS, make_cortex
-from .data import (Subject, conditions_from_names, list_subjects, load_subject, write_subject)
-from .errors import expect
-from .glm import fit_glm
+from ...cnn.stimulus_set import load_manifest, load_stimulus_images
+from ...errors import expect
+from ...provenance import package_versions, write_json
+from ..data import conditions_from_names, list_subjects, write_subject
+from ..glm import fit_glm
+from .cortex import make_cortex
 from .observer import gabor_energy, prf_responses, session_plan, simulate_runs
-from .provenance import package_versions, write_csv, write_json
-from .searchlight import (geodesic_disks, reliability_map, select_vertices,
-                          split_half_reliability)
-from .stimuli import load_manifest, load_stimulus_images
 
-__all__ = ["SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "select_subject", "fmri_checks",
-           "resolve_dataset",
-           "select_dataset", "load_selection", "stimulus_energy"]
+__all__ = ["SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "resolve_dataset",
+           "stimulus_energy"]
 
 #: Parameters of the simulated observer (see :func:`simulate_subject`).
 SIMULATION_DEFAULTS = dict(snr=0.8, spacing=1.0, n_runs_per_session=5, max_pcs=10,
@@ -163,130 +160,6 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
         "parameters": {**SIMULATION_DEFAULTS, **params}})
     return folders
 
-
-def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100):
-    """Searchlight reliability map and the paper's vertex selection for one subject.
-
-    Parameters
-    ----------
-    subject : Subject
-    radius : float
-        Geodesic disk radius (mm).
-    n_per_hemi : int
-        Vertices per ROI per hemisphere (100: 200 per ROI; 200 for Fig S2).
-
-    Returns
-    -------
-    reliability : numpy.ndarray, shape (n_vertices,)
-    selection : pandas.DataFrame
-        From :func:`advlib.searchlight.select_vertices`.
-    split_half : pandas.DataFrame
-        Per ROI: ``roi, n_vertices, split_half_selected, split_half_all`` (Spearman r of the
-        presentation-1 vs presentation-2 RE RDMs over the selected / all ROI vertices).
-    """
-    xy = subject.vertices[["x_mm", "y_mm"]].to_numpy()
-    disks = geodesic_disks(xy, subject.faces, radius)
-    rel = reliability_map(subject.betas, subject.conditions, disks, kind="RE")
-    sel = select_vertices(subject.vertices, rel, n_per_hemi)
-    rows = []
-    for roi in ROIS:
-        chosen = sel[sel.roi == roi].vertex.to_numpy()
-        every = np.flatnonzero((subject.vertices.roi == roi).to_numpy())
-        if len(chosen) < 4:
-            continue
-        rows.append({"roi": roi, "n_vertices": len(chosen),
-                     "split_half_selected": split_half_reliability(
-                         subject.betas, subject.conditions, chosen),
-                     "split_half_all": split_half_reliability(
-                         subject.betas, subject.conditions, every)})
-    return rel, sel, pd.DataFrame(rows)
-
-
-def select_dataset(dataset_dir, out_dir=None, subjects=None, radius: float = 3.0,
-                   n_per_hemi: int = 100, manifest=None, progress: bool = True) -> dict:
-    """Run :func:`select_subject` on every subject and write the results.
-
-    Writes ``OUT/sub-XX/selection/reliability.csv`` (vertex, hemi, roi, reliability),
-    ``selection_<2*n_per_hemi>.csv`` and ``split_half_<2*n_per_hemi>.csv``; ``OUT``
-    defaults to the dataset folder.
-
-    Returns
-    -------
-    dict of str to pandas.DataFrame
-        Subject name -> selection table.
-    """
-    dataset_dir = Path(dataset_dir)
-    out_dir = Path(out_dir) if out_dir is not None else dataset_dir
-    names = list_subjects(dataset_dir) if subjects is None else list(subjects)
-    result = {}
-    for name in tqdm(names, desc="vertex selection", disable=not progress):
-        subject = load_subject(dataset_dir / name, manifest=manifest)
-        rel, sel, split = select_subject(subject, radius, n_per_hemi)
-        target = out_dir / name / "selection"
-        n = 2 * n_per_hemi
-        write_csv(target / "reliability.csv", subject.vertices[["hemi", "roi"]].assign(
-            vertex=np.arange(len(rel)), reliability=rel)[["vertex", "hemi", "roi", "reliability"]])
-        write_csv(target / f"selection_{n}.csv", sel)
-        write_csv(target / f"split_half_{n}.csv", split)
-        write_json(target / f"selection_{n}.json", {
-            "radius_mm": radius, "n_per_hemi": n_per_hemi, "kind": "RE",
-            "statistic": "Spearman r of presentation-1 vs -2 RE RDMs in the geodesic disk",
-            "versions": package_versions()})
-        result[name] = sel
-    return result
-
-
-def load_selection(dataset_dir, subject: str, n_vertices: int = 200, out_dir=None):
-    """Read a subject's ``selection_<n_vertices>.csv`` written by :func:`select_dataset`."""
-    base = Path(out_dir) if out_dir is not None else Path(dataset_dir)
-    path = base / subject / "selection" / f"selection_{n_vertices}.csv"
-    expect(path.is_file(), "selection", str(path),
-           f"a selection of {n_vertices} vertices per ROI (run `advlib select` first)")
-    return pd.read_csv(path)
-
-
-def fmri_checks(subject: Subject, selection: pd.DataFrame, split_half: pd.DataFrame,
-                n_vertices: int = 200, n_images: int | None = None) -> pd.DataFrame:
-    """The paper's fMRI design and selection facts, checked on one subject.
-
-    Parameters
-    ----------
-    subject : Subject
-    selection : pandas.DataFrame
-        From :func:`select_subject`.
-    split_half : pandas.DataFrame
-        From :func:`select_subject`.
-    n_vertices : int
-        Vertices asked per ROI.
-    n_images : int, optional
-        Regular images in the stimulus set (default: counted in the conditions).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``claim, paper, here, holds``.
-    """
-    cond = subject.conditions
-    n_re = n_images or int((cond.kind == "RE").sum() // 2)
-    expected = 3 * n_re * 2 + 1
-    counts = selection.groupby(["roi", "hemi"]).size()
-    rois_ok = sorted(selection.roi.unique())
-    full = [r for r in ROIS if counts.get((r, "lh"), 0) + counts.get((r, "rh"), 0) == n_vertices]
-    reliable = split_half[split_half.split_half_selected > 0]
-    return pd.DataFrame([
-        {"claim": "one beta per image presentation plus one blank beta per vertex",
-         "paper": "241 (120 images x 2 + 1)", "here": f"{len(cond)} ({3 * n_re} images x 2 + 1)",
-         "holds": len(cond) == expected},
-        {"claim": "five ROIs in both hemispheres", "paper": "V1, V2, V3, V4, LO",
-         "here": ", ".join(rois_ok), "holds": rois_ok == sorted(ROIS)},
-        {"claim": f"{n_vertices} vertices per ROI, half from each hemisphere",
-         "paper": "200 (Fig 3) or 400 (Fig S2)",
-         "here": f"{len(full)}/5 ROIs complete", "holds": len(full) == 5},
-        {"claim": "selected vertices respond reliably to RE images (split-half RDM r > 0)",
-         "paper": "selection by RE reliability only",
-         "here": ", ".join(f"{r.roi} {r.split_half_selected:.2f}" for r in split_half.itertuples()),
-         "holds": len(reliable) == len(split_half) == 5},
-    ])
 
 
 def resolve_dataset(dataset: str, stim_dir, results_dir, subjects=(1, 2, 3), *, seed: int = 0,

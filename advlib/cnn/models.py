@@ -47,24 +47,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
-from .errors import InputError, ModelError, WeightsNotFoundError, expect
+from ..errors import InputError, ModelError, WeightsNotFoundError, expect
 
-__all__ = [
-    "MODELS",
-    "LAYERS",
-    "ModelWrapper",
-    "load_model",
-    "imagenet_categories",
-    "file_sha256",
-    "ALEXNET_WEIGHTS_ENV",
-]
+__all__ = ["MODELS", "LAYERS", "ModelWrapper", "load_model", "imagenet_categories", "file_sha256",
+           "ALEXNET_WEIGHTS_ENV", "model_readouts"]
 
 LAYERS: tuple[str, ...] = tuple(f"layer{i}" for i in range(1, 9))
 ALEXNET_WEIGHTS_ENV = "ADVLIB_ALEXNET_WEIGHTS"
@@ -289,6 +282,19 @@ _SPECS: dict[str, _Spec] = {
 }
 
 MODELS: tuple[str, ...] = tuple(_SPECS)
+
+
+def model_readouts() -> list[dict]:
+    """Every model's readouts: which module output each of ``layer1``..``layer8`` is.
+
+    Returns
+    -------
+    list of dict
+        ``{"model", "layer", "paper_name", "module"}``, one per model x layer, in order.
+    """
+    return [{"model": name, "layer": layer, "paper_name": spec.paper_names[layer],
+             "module": module}
+            for name, spec in _SPECS.items() for layer, module in spec.readouts.items()]
 
 
 def load_model(name: str = "efficientnet_lite0", device: str | torch.device | None = None,

@@ -21,7 +21,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import AdvlibError, expect
+from ..errors import AdvlibError, expect
 
 __all__ = ["NOTEBOOKS", "PROFILES", "notebook_parameters", "notebook_plan", "run_notebook",
            "run_notebooks", "NotebookError"]
@@ -74,8 +74,8 @@ class NotebookError(AdvlibError, RuntimeError):
     """A notebook failed to execute; the message shows the failing cell's error."""
 
 
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
 
 
 def notebook_parameters(name: str, profile: str, model: str, results_dir) -> dict:
@@ -220,7 +220,7 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
         ``{"name", "output", "parameters"}`` (and ``"title"`` for per-subject and variant
         pages) in book order; ``output`` is a file stem.
     """
-    from .data import list_subjects
+    from ..fmri.data import list_subjects
 
     plan = []
     for name in (NOTEBOOKS if names is None else names):
@@ -258,7 +258,7 @@ def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
     list of pathlib.Path
         The executed notebooks, in book order.
     """
-    notebooks_dir = Path(notebooks_dir) if notebooks_dir else _repo_root() / "notebooks"
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir else repo_root() / "notebooks"
     return [run_notebook(notebooks_dir / f"{item['name']}.ipynb",
                          Path(out_dir) / f"{item['output']}.ipynb", item["parameters"],
                          title=item.get("title"))

@@ -53,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .errors import expect
+from ..errors import expect
 
 __all__ = ["romp", "ROMPEncoder", "RidgeEncoder", "choose_n_nonzero", "make_encoder",
            "pattern_correlation_parts", "ENCODERS"]

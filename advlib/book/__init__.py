@@ -1,0 +1,39 @@
+"""The book on top of the analyses: plots, the interactive explorer, notebook execution, the
+whole-chain ``reproduce`` and the claims summary.
+"""
+
+from . import explore, notebooks, plotting, reproduce, summary
+from .explore import *  # noqa: F403
+from .notebooks import *  # noqa: F403
+from .plotting import *  # noqa: F403
+from .reproduce import *  # noqa: F403
+from .summary import *  # noqa: F403
+
+__all__ = [
+    "plot_stimulus_grid",
+    "plot_rdm_triplet",
+    "plot_null_distributions",
+    "plot_layer_similarities",
+    "plot_flat_maps",
+    "plot_design_matrix",
+    "plot_run_design",
+    "plot_roi_similarities",
+    "plot_searchlight_maps",
+    "KIND_COLORS",
+    "ROI_COLORS",
+    "plot_encoding_accuracy",
+    "plot_layer_assignment",
+    "Explorer",
+    "NOTEBOOKS",
+    "PROFILES",
+    "notebook_parameters",
+    "notebook_plan",
+    "run_notebook",
+    "run_notebooks",
+    "NotebookError",
+    "claims_summary",
+    "load_build_info",
+    "build_tables",
+    "reproduce",
+    "STAGES",
+]

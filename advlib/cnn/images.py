@@ -1,0 +1,201 @@
+"""Regular (RE) image sources and image I/O.
+
+Sources
+-------
+* the embedded set: the 20 ImageNet validation photographs shipped inside the PyPI
+  package ``foolbox`` (``foolbox/data/imagenet_XX_LABEL.jpg``, label = class index);
+* a user folder with ImageNet-style class subfolders (folder name = WordNet id such as
+  ``n02085620`` or a class index ``0..999``);
+* a CSV file with columns ``path,label`` (label = class index or WordNet id; relative
+  paths are taken from the CSV's folder).
+
+Every image is converted to RGB (greyscale, RGBA, CMYK and palette images are converted
+and the conversion is noted), resized so that its shorter side equals the model's input
+size and centre-cropped to a square.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import StimulusError, expect
+
+__all__ = ["ImageSource", "embedded_images", "discover_images", "read_image", "prepare_image",
+           "imagenet_wnids"]
+
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """One candidate regular image: where it is and its ImageNet class index."""
+
+    path: Path
+    label: int
+    origin: str
+
+
+def imagenet_wnids() -> list[str]:
+    """The 1000 ImageNet WordNet ids in class-index order (shipped with timm)."""
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return [info.index_to_label_name(i) for i in range(info.num_classes())]
+
+
+def _parse_label(text: str, where: str, wnid_index: dict | None) -> int:
+    text = str(text).strip()
+    if re.fullmatch(r"-?\d+", text):
+        value = int(text)
+        expect(0 <= value <= 999, where, value, "an ImageNet class index in 0..999", StimulusError)
+        return value
+    if re.fullmatch(r"n\d{8}", text):
+        wnid_index = wnid_index if wnid_index is not None else {
+            w: i for i, w in enumerate(imagenet_wnids())}
+        expect(text in wnid_index, where, text, "one of the 1000 ImageNet-1k WordNet ids",
+               StimulusError)
+        return wnid_index[text]
+    raise StimulusError(f"{where}={text!r}: expected a class index 0..999 or a WordNet id "
+                        "like 'n02085620'")
+
+
+def embedded_images() -> list[ImageSource]:
+    """The 20 ImageNet photographs shipped in ``foolbox`` (labels from the file names).
+
+    Returns
+    -------
+    list of ImageSource
+    """
+    spec = importlib.util.find_spec("foolbox")
+    if spec is None or not spec.submodule_search_locations:
+        raise StimulusError("images='embedded': expected the PyPI package 'foolbox' (it ships "
+                            "the embedded photographs); pip install foolbox")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "data"
+    files = sorted(folder.glob("imagenet_*_*.jpg"))
+    expect(len(files) > 0, "images", str(folder), "foolbox's imagenet_XX_LABEL.jpg files",
+           StimulusError)
+    return [ImageSource(f, int(f.stem.split("_")[-1]), "embedded") for f in files]
+
+
+def discover_images(location: str | os.PathLike) -> list[ImageSource]:
+    """Candidate regular images from a class-subfolder tree or a ``path,label`` CSV.
+
+    Parameters
+    ----------
+    location : str or path
+        A folder whose subfolders are named by WordNet id or class index, or a CSV file.
+
+    Returns
+    -------
+    list of ImageSource
+        Sorted by path.
+
+    Raises
+    ------
+    StimulusError
+        Missing location, empty folder, bad CSV header, unknown class, missing file.
+    """
+    loc = Path(location).expanduser()
+    expect(loc.exists(), "images", str(loc), "an existing folder or CSV file", StimulusError)
+    wnid_index = {w: i for i, w in enumerate(imagenet_wnids())}
+    sources: list[ImageSource] = []
+    if loc.is_file():
+        expect(loc.suffix.lower() == ".csv", "images", str(loc),
+               "a folder or a .csv file with columns path,label", StimulusError)
+        with open(loc, newline="") as handle:
+            reader = csv.DictReader(handle)
+            expect(reader.fieldnames is not None and {"path", "label"} <= set(reader.fieldnames),
+                   f"{loc.name} columns", reader.fieldnames, "at least 'path' and 'label'",
+                   StimulusError)
+            for row_no, row in enumerate(reader, start=2):
+                path = Path(row["path"]).expanduser()
+                path = path if path.is_absolute() else loc.parent / path
+                expect(path.is_file(), f"{loc.name} line {row_no} path", str(path),
+                       "an existing image file", StimulusError)
+                label = _parse_label(row["label"], f"{loc.name} line {row_no} label", wnid_index)
+                sources.append(ImageSource(path, label, "csv"))
+    else:
+        for sub in sorted(p for p in loc.iterdir() if p.is_dir()):
+            label = _parse_label(sub.name, f"class folder {sub.name!r}", wnid_index)
+            for f in sorted(sub.iterdir()):
+                if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES:
+                    sources.append(ImageSource(f, label, "folder"))
+    expect(len(sources) > 0, "images", str(loc),
+           "at least one image (class subfolders named by WordNet id or class index, "
+           "or a CSV of path,label)", StimulusError)
+    return sorted(sources, key=lambda s: str(s.path))
+
+
+def read_image(path: str | os.PathLike) -> tuple[Image.Image, str]:
+    """Open an image file as RGB.
+
+    Parameters
+    ----------
+    path : str or path
+
+    Returns
+    -------
+    image : PIL.Image.Image
+        RGB image at its original size.
+    note : str
+        Empty, or what conversion was applied (e.g. ``"converted from CMYK"``).
+
+    Raises
+    ------
+    StimulusError
+        Missing, corrupt or unreadable file.
+    """
+    path = Path(path)
+    expect(path.is_file(), "path", str(path), "an existing image file", StimulusError)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            if mode == "RGBA" or (mode == "P" and "transparency" in img.info):
+                rgba = img.convert("RGBA")
+                canvas = Image.new("RGB", rgba.size, (255, 255, 255))
+                canvas.paste(rgba, mask=rgba.getchannel("A"))
+                rgb = canvas
+            else:
+                rgb = img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise StimulusError(f"path={str(path)!r}: expected a readable image file "
+                            f"({type(exc).__name__}: {str(exc)[:120]})") from None
+    note = "" if mode == "RGB" else f"converted from {mode}"
+    if mode == "RGBA":
+        note += " (alpha composited on white)"
+    return rgb, note
+
+
+def prepare_image(image: Image.Image, size: int) -> np.ndarray:
+    """Resize (shorter side to ``size``, bicubic) and centre-crop to a square.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        RGB image.
+    size : int
+        Output side length.
+
+    Returns
+    -------
+    numpy.ndarray, shape (3, size, size), float32
+        Pixels in [0, 1], 8-bit exact.
+    """
+    expect(image.mode == "RGB", "image.mode", image.mode, "'RGB' (use read_image)")
+    w, h = image.size
+    scale = size / min(w, h)
+    resized = image.resize((max(size, round(w * scale)), max(size, round(h * scale))),
+                           Image.BICUBIC)
+    w, h = resized.size
+    left, top = (w - size) // 2, (h - size) // 2
+    crop = resized.crop((left, top, left + size, top + size))
+    return np.asarray(crop, dtype=np.float32).transpose(2, 0, 1) / 255.0

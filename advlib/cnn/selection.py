@@ -1,0 +1,151 @@
+"""Selection of the regular (RE) images with the model, by the paper's criteria."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import StimulusError, expect
+from .images import prepare_image, read_image
+
+__all__ = ["SUPERCLASSES", "select_regular"]
+
+#: ImageNet class indices of the paper's five superclasses.
+SUPERCLASSES: dict[str, tuple[int, ...]] = {
+    "dogs": tuple(range(151, 269)),
+    "birds": tuple(range(7, 25)) + tuple(range(80, 101)) + tuple(range(127, 147)),
+    "cars": (407, 436, 468, 511, 609, 627, 656, 661, 717, 751, 817),
+    "fruits": tuple(range(948, 958)),
+    "aquatic animals": tuple(range(0, 7)) + tuple(range(389, 398)) + (147, 148, 149, 150),
+}
+
+
+def _superclass_of(label: int, superclasses) -> str | None:
+    for name in superclasses:
+        if label in SUPERCLASSES[name]:
+            return name
+    return None
+
+
+def select_regular(model, sources, *, min_size: int = 227, aspect_range=(2 / 3, 1.5),
+                   min_confidence: float | None = None, require_correct: bool = True,
+                   superclasses=None, n_per_class: int | None = None,
+                   n_images: int | None = None, batch_size: int = 16):
+    """Select regular images by the paper's criteria.
+
+    Criteria, in order: readable; width and height ``> min_size``; aspect ratio strictly
+    inside ``aspect_range``; at most one image per ImageNet category (the paper used one
+    image from each of 40 categories); classified correctly at top-1 (``require_correct``)
+    and with ``P_true > min_confidence`` when given (0.99 in the paper); optionally only
+    the five superclasses, ``n_per_class`` each; at most ``n_images`` in total.
+
+    Parameters
+    ----------
+    model : ModelWrapper
+    sources : list of ImageSource
+    min_size : int
+        Both sides must exceed this (227 in the paper).
+    aspect_range : tuple of 2 floats
+        Open interval for width / height.
+    min_confidence : float, optional
+        Required probability of the true class; ``None`` skips the criterion.
+    require_correct : bool
+        Require top-1 correct classification.
+    superclasses : list of str, optional
+        Names from :data:`SUPERCLASSES`; images outside them are skipped.
+    n_per_class : int, optional
+        Images per superclass (requires ``superclasses``).
+    n_images : int, optional
+        Keep the first ``n_images`` selected (in source order).
+    batch_size : int
+        Forward-pass batch size.
+
+    Returns
+    -------
+    selected : pandas.DataFrame
+        Columns ``source_path, true_label, superclass, note, predicted_label, p_predicted,
+        p_true``; one row per selected image.
+    images : numpy.ndarray, shape (n_selected, 3, S, S), float32
+        The prepared images (``S = model.input_size``).
+    skipped : pandas.DataFrame
+        Columns ``source_path, true_label, reason``.
+    """
+    import torch
+
+    from .features import as_image_tensor
+
+    expect(len(sources) > 0, "sources", sources, "at least one candidate image")
+    lo, hi = aspect_range
+    expect(0 < lo < hi, "aspect_range", aspect_range, "(low, high) with 0 < low < high")
+    if min_confidence is not None:
+        expect(0 <= min_confidence < 1, "min_confidence", min_confidence, "a probability in [0, 1)")
+    if superclasses is not None:
+        unknown = [s for s in superclasses if s not in SUPERCLASSES]
+        expect(not unknown, "superclasses", unknown, f"names from {sorted(SUPERCLASSES)}")
+    expect(n_per_class is None or (superclasses is not None and n_per_class >= 1),
+           "n_per_class", n_per_class, "a positive integer together with superclasses")
+    expect(n_images is None or n_images >= 1, "n_images", n_images, "a positive integer")
+
+    skipped, rows, arrays = [], [], []
+    for src in sources:
+        def skip(reason):
+            skipped.append({"source_path": str(src.path), "true_label": src.label,
+                            "reason": reason})
+        try:
+            img, note = read_image(src.path)
+        except StimulusError as exc:
+            skip(f"unreadable: {exc}")
+            continue
+        w, h = img.size
+        if not (w > min_size and h > min_size):
+            skip(f"too small: {w}x{h}, need both sides > {min_size}")
+            continue
+        if not (lo < w / h < hi):
+            skip(f"aspect ratio {w / h:.3f} outside ({lo:.3f}, {hi:.3f})")
+            continue
+        superclass = _superclass_of(src.label, superclasses) if superclasses else None
+        if superclasses and superclass is None:
+            skip(f"class {src.label} not in superclasses {list(superclasses)}")
+            continue
+        rows.append({"source_path": str(src.path), "true_label": src.label,
+                     "superclass": superclass or "", "note": note})
+        arrays.append(prepare_image(img, model.input_size))
+    if not rows:
+        return (pd.DataFrame(columns=["source_path", "true_label", "superclass", "note",
+                                      "predicted_label", "p_predicted", "p_true"]),
+                np.zeros((0, 3, model.input_size, model.input_size), np.float32),
+                pd.DataFrame(skipped, columns=["source_path", "true_label", "reason"]))
+    images = np.stack(arrays)
+    probs = []
+    with torch.no_grad():
+        tensor = as_image_tensor(images)
+        for start in range(0, len(tensor), batch_size):
+            batch = tensor[start:start + batch_size].to(model.device)
+            probs.append(torch.softmax(model(batch), 1).cpu().numpy())
+    probs = np.concatenate(probs)
+    keep, per_class, seen = [], {}, set()
+    for i, row in enumerate(rows):
+        pred = int(probs[i].argmax())
+        p_true = float(probs[i, row["true_label"]])
+        row.update(predicted_label=pred, p_predicted=float(probs[i, pred]), p_true=p_true)
+        reason = None
+        if require_correct and pred != row["true_label"]:
+            reason = f"misclassified as {pred} (p={probs[i, pred]:.3f})"
+        elif min_confidence is not None and not p_true > min_confidence:
+            reason = f"confidence {p_true:.3f} not above {min_confidence}"
+        elif row["true_label"] in seen:
+            reason = f"second image of class {row['true_label']} (one image per category)"
+        elif n_per_class is not None and per_class.get(row["superclass"], 0) >= n_per_class:
+            reason = f"superclass {row['superclass']!r} already has {n_per_class} images"
+        elif n_images is not None and len(keep) >= n_images:
+            reason = f"beyond n_images={n_images}"
+        if reason:
+            skipped.append({"source_path": row["source_path"], "true_label": row["true_label"],
+                            "reason": reason})
+            continue
+        per_class[row["superclass"]] = per_class.get(row["superclass"], 0) + 1
+        seen.add(row["true_label"])
+        keep.append(i)
+    selected = pd.DataFrame([rows[i] for i in keep])
+    return (selected.reset_index(drop=True), images[keep],
+            pd.DataFrame(skipped, columns=["source_path", "true_label", "reason"]))

@@ -1,0 +1,294 @@
+"""The RE/AN/AI stimulus set on disk: build it once (selection + adversarial images), read
+its manifest and images, and summarize it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..errors import StimulusError, expect
+from ..provenance import atomic_dir, provenance_record
+from .images import discover_images, embedded_images, prepare_image, read_image
+from .selection import select_regular
+
+__all__ = ["MANIFEST_COLUMNS", "build_stimulus_set", "load_manifest", "load_stimulus_images",
+           "summarize_stimuli", "usable_sources", "KINDS"]
+
+MANIFEST_COLUMNS = [
+    "image_id", "kind", "source_id", "path", "true_label", "target_label", "predicted_label",
+    "p_predicted", "p_target", "n_steps", "converged", "l2", "linf", "psnr",
+]
+
+
+#: Bumped whenever selection or optimization code changes what a stimulus set contains,
+#: so that cached sets made by older code are rebuilt.
+_ALGORITHM_VERSION = 2
+
+_STIMULUS_DEFAULTS = dict(
+    images="embedded", n_images=None, seed=0, min_size=227, aspect_range=(2 / 3, 1.5),
+    min_confidence=None, require_correct=True, superclasses=None, n_per_class=None,
+    threshold=0.99, max_steps=300, an_lam=1e-4, an_lr=0.01, ai_c=0.05, ai_lr=0.005,
+    targets=None, batch_size=8,
+)
+
+
+def _save_png(array: np.ndarray, path: Path) -> None:
+    """Write a (3, H, W) image in [0, 1] as an 8-bit PNG."""
+    pixels = np.clip(np.round(array.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels, "RGB").save(path)
+
+
+def _stimulus_parameters(model, **kwargs) -> dict:
+    params = {**_STIMULUS_DEFAULTS, **kwargs}
+    unknown = set(kwargs) - set(_STIMULUS_DEFAULTS)
+    expect(not unknown, "build_stimulus_set options", sorted(unknown),
+           f"names from {sorted(_STIMULUS_DEFAULTS)}")
+    params["aspect_range"] = list(params["aspect_range"])
+    if params["images"] != "embedded":
+        params["images"] = str(Path(params["images"]).expanduser().resolve())
+    params["model"] = model.name
+    params["algorithm_version"] = _ALGORITHM_VERSION
+    params["weights_sha256"] = model.weights_sha256
+    return json.loads(json.dumps(params, default=str))
+
+
+def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False,
+                       progress: bool = True, **options) -> pd.DataFrame:
+    """Select RE images, generate AN and AI images, and write the stimulus set to disk.
+
+    The set is built in a temporary folder beside ``out_dir`` and renamed onto it only
+    when complete. If ``out_dir`` already holds a set made with the same model, weights
+    and options, it is loaded instead of rebuilt (unless ``force``).
+
+    Parameters
+    ----------
+    model : ModelWrapper
+    out_dir : str or path
+        Receives ``manifest.csv``, ``skipped.csv``, ``provenance.json`` and
+        ``RE/``, ``AN/``, ``AI/`` PNG folders.
+    force : bool
+        Rebuild even when an up-to-date set exists.
+    progress : bool
+        Show tqdm progress bars.
+    **options
+        ``images`` ("embedded", a folder or a CSV), ``n_images``, ``seed``, ``min_size``,
+        ``aspect_range``, ``min_confidence``, ``require_correct``, ``superclasses``,
+        ``n_per_class`` (see :func:`select_regular`); ``threshold``, ``max_steps``,
+        ``an_lam``, ``an_lr``, ``ai_c``, ``ai_lr``, ``batch_size`` (see
+        :func:`advlib.adversarial.generate_an` / ``generate_ai``); ``targets`` (AI target
+        class per selected image, else a seeded choice).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The manifest (:data:`MANIFEST_COLUMNS` plus ``true_name``, ``target_name``,
+        ``predicted_name``, ``pixel_r``), 3 rows per selected regular image.
+
+    Raises
+    ------
+    StimulusError
+        No image passes the selection criteria, or a bad source.
+    """
+    from . import adversarial as adv
+
+    params = _stimulus_parameters(model, **options)
+    out_dir = Path(out_dir)
+    prov_path = out_dir / "provenance.json"
+    if not force and (out_dir / "manifest.csv").is_file() and prov_path.is_file():
+        old = json.loads(prov_path.read_text())
+        if old.get("parameters") == params:
+            return load_manifest(out_dir)
+
+    t0 = time.perf_counter()
+    sources = embedded_images() if params["images"] == "embedded" else discover_images(
+        params["images"])
+    selected, re_images, skipped = select_regular(
+        model, sources, min_size=params["min_size"], aspect_range=tuple(params["aspect_range"]),
+        min_confidence=params["min_confidence"], require_correct=params["require_correct"],
+        superclasses=params["superclasses"], n_per_class=params["n_per_class"],
+        n_images=params["n_images"])
+    if len(selected) == 0:
+        reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in
+                            zip(skipped.source_path, skipped.reason))[:600]
+        raise StimulusError(f"images={params['images']!r}: no image passed the selection "
+                            f"criteria ({reasons})")
+    labels = selected.true_label.to_numpy(np.int64)
+    if params["targets"] is None:
+        targets = adv.choose_targets(labels, seed=params["seed"])
+    else:
+        targets = np.asarray(params["targets"], dtype=np.int64)
+        expect(len(targets) == len(labels), "targets", params["targets"],
+               f"one class per selected image ({len(labels)})")
+        expect(not np.any(targets == labels), "targets", params["targets"],
+               "classes different from each image's own class")
+    common = dict(threshold=params["threshold"], max_steps=params["max_steps"],
+                  batch_size=params["batch_size"], progress=progress)
+    an = adv.generate_an(model, labels, lam=params["an_lam"], lr=params["an_lr"], **common)
+    ai = adv.generate_ai(model, re_images, targets, c=params["ai_c"], lr=params["ai_lr"],
+                         **common)
+
+    with atomic_dir(out_dir) as tmp:
+        rows = []
+        kinds = {"RE": (re_images, labels, np.zeros(len(labels), int), np.ones(len(labels), bool)),
+                 "AN": (an.images, labels, an.n_steps, an.converged),
+                 "AI": (ai.images, targets, ai.n_steps, ai.converged)}
+        for kind, (arrays, target, steps, conv) in kinds.items():
+            (tmp / kind).mkdir()
+            dist = adv.image_distances(arrays, re_images)
+            for i in range(len(labels)):
+                rel = f"{kind}/{kind.lower()}{i:02d}.png"
+                _save_png(arrays[i], tmp / rel)
+                rows.append({"image_id": f"{kind.lower()}{i:02d}", "kind": kind,
+                             "source_id": f"re{i:02d}", "path": rel,
+                             "true_label": int(labels[i]), "target_label": int(target[i]),
+                             "n_steps": int(steps[i]), "converged": bool(conv[i]),
+                             "l2": dist["l2"][i], "linf": dist["linf"][i],
+                             "psnr": dist["psnr"][i], "pixel_r": dist["pixel_r"][i]})
+        manifest = pd.DataFrame(rows)
+        manifest = _score_saved_images(model, tmp, manifest, params["threshold"])
+        columns = MANIFEST_COLUMNS + ["true_name", "target_name", "predicted_name", "pixel_r"]
+        manifest[columns].to_csv(tmp / "manifest.csv", index=False)
+        skipped.to_csv(tmp / "skipped.csv", index=False)
+        selected.to_csv(tmp / "selection.csv", index=False)
+        failed = manifest[~manifest.converged]
+        record = provenance_record(
+            "stimuli", params, model=model.provenance(), n_regular=int(len(labels)),
+            n_skipped=int(len(skipped)), n_not_converged=int(len(failed)),
+            not_converged=failed.image_id.tolist(), seconds=round(time.perf_counter() - t0, 2),
+            an_optimizer=an.params, ai_optimizer=ai.params)
+        (tmp / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return load_manifest(out_dir)
+
+
+def _score_saved_images(model, root: Path, manifest: pd.DataFrame, threshold: float):
+    """Re-read the written PNGs and record the model's prediction for each."""
+    import torch
+
+    from .models import imagenet_categories
+
+    arrays = np.stack([prepare_image(read_image(root / p)[0], model.input_size)
+                       for p in manifest.path])
+    with torch.no_grad():
+        probs = np.concatenate([
+            torch.softmax(model(torch.from_numpy(arrays[s:s + 16]).to(model.device)), 1)
+            .cpu().numpy() for s in range(0, len(arrays), 16)])
+    idx = np.arange(len(manifest))
+    pred = probs.argmax(1)
+    names = imagenet_categories()
+    manifest = manifest.copy()
+    manifest["predicted_label"] = pred
+    manifest["p_predicted"] = probs[idx, pred]
+    manifest["p_target"] = probs[idx, manifest.target_label.to_numpy()]
+    adversarial = manifest.kind != "RE"
+    manifest.loc[adversarial, "converged"] = (manifest.converged & (manifest.p_target >= threshold))[adversarial]
+    for col in ("true", "target", "predicted"):
+        manifest[f"{col}_name"] = [names[i] for i in manifest[f"{col}_label"]]
+    return manifest
+
+
+def load_manifest(stim_dir: str | os.PathLike) -> pd.DataFrame:
+    """Read and validate ``manifest.csv`` of a stimulus folder.
+
+    Parameters
+    ----------
+    stim_dir : str or path
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image, columns :data:`MANIFEST_COLUMNS` (and any extra).
+
+    Raises
+    ------
+    StimulusError
+        Missing folder or manifest, missing columns, unknown kinds, missing images,
+        RE/AN/AI sets that do not pair up.
+    """
+    stim_dir = Path(stim_dir)
+    path = stim_dir / "manifest.csv"
+    expect(path.is_file(), "stimuli", str(stim_dir),
+           "a folder with manifest.csv (run `advlib stimuli` first)", StimulusError)
+    manifest = pd.read_csv(path)
+    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+    expect(not missing, "manifest.csv columns", missing, f"all of {MANIFEST_COLUMNS}",
+           StimulusError)
+    kinds = set(manifest.kind)
+    expect(kinds == {"RE", "AN", "AI"}, "manifest.csv kind", sorted(kinds),
+           "exactly RE, AN and AI", StimulusError)
+    counts = manifest.groupby("kind").source_id.apply(lambda s: tuple(sorted(s)))
+    expect(counts["RE"] == counts["AN"] == counts["AI"], "manifest.csv source_id",
+           {k: len(v) for k, v in counts.items()}, "the same regular images for RE, AN and AI",
+           StimulusError)
+    absent = [p for p in manifest.path if not (stim_dir / p).is_file()]
+    expect(not absent, "manifest.csv path", absent[:3], f"image files under {stim_dir}",
+           StimulusError)
+    manifest["converged"] = manifest.converged.astype(bool)
+    return manifest
+
+
+def load_stimulus_images(stim_dir: str | os.PathLike, kind: str, size: int | None = None):
+    """Images of one kind, ordered by ``source_id`` so RE, AN and AI rows align.
+
+    Parameters
+    ----------
+    stim_dir : str or path
+    kind : {"RE", "AN", "AI"}
+    size : int, optional
+        Resize to this side length (default: as stored).
+
+    Returns
+    -------
+    images : numpy.ndarray, shape (n, 3, S, S), float32
+    rows : pandas.DataFrame
+        The matching manifest rows, in the same order.
+    """
+    expect(kind in ("RE", "AN", "AI"), "kind", kind, "'RE', 'AN' or 'AI'")
+    manifest = load_manifest(stim_dir)
+    rows = manifest[manifest.kind == kind].sort_values("source_id").reset_index(drop=True)
+    arrays = []
+    for p in rows.path:
+        img, _ = read_image(Path(stim_dir) / p)
+        arrays.append(prepare_image(img, size or img.size[0]))
+    return np.stack(arrays), rows
+
+
+def summarize_stimuli(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Per kind: counts, convergence, steps, confidence and image distances to RE.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per kind (RE, AN, AI).
+    """
+    out = []
+    for kind in ("RE", "AN", "AI"):
+        rows = manifest[manifest.kind == kind]
+        hit = rows.predicted_label == rows.target_label
+        out.append({"kind": kind, "n": len(rows), "n_converged": int(rows.converged.sum()),
+                    "median_steps": float(rows.n_steps.median()),
+                    "n_classified_as_target": int(hit.sum()),
+                    "mean_p_target": float(rows.p_target.mean()),
+                    "min_p_target": float(rows.p_target.min()),
+                    "median_psnr_vs_RE_dB": float(rows.psnr.median()) if kind != "RE" else np.nan,
+                    "mean_linf_vs_RE": float(rows.linf.mean()) if kind != "RE" else np.nan,
+                    "mean_pixel_r_vs_RE": float(rows.pixel_r.mean()) if kind != "RE" else np.nan})
+    return pd.DataFrame(out)
+
+
+KINDS = ("RE", "AN", "AI")
+
+
+def usable_sources(manifest: pd.DataFrame, only_converged: bool) -> list[str]:
+    """Regular images whose AN and AI images both converged (or all, if not required)."""
+    sources = sorted(manifest.source_id.unique())
+    if not only_converged:
+        return sources
+    failed = set(manifest.loc[~manifest.converged, "source_id"])
+    return [s for s in sources if s not in failed]

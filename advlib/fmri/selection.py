@@ -1,0 +1,99 @@
+"""Vertex selection (paper, Methods): searchlight reliability of the RE RDMs and the most
+reliable vertices of each ROI, for any dataset in the documented format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..errors import expect
+from ..provenance import package_versions, write_csv, write_json
+from .data import ROIS, Subject, list_subjects, load_subject
+from .searchlight import geodesic_disks, reliability_map, select_vertices, split_half_reliability
+
+__all__ = ["select_subject", "select_dataset", "load_selection"]
+
+
+def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100):
+    """Searchlight reliability map and the paper's vertex selection for one subject.
+
+    Parameters
+    ----------
+    subject : Subject
+    radius : float
+        Geodesic disk radius (mm).
+    n_per_hemi : int
+        Vertices per ROI per hemisphere (100: 200 per ROI; 200 for Fig S2).
+
+    Returns
+    -------
+    reliability : numpy.ndarray, shape (n_vertices,)
+    selection : pandas.DataFrame
+        From :func:`advlib.searchlight.select_vertices`.
+    split_half : pandas.DataFrame
+        Per ROI: ``roi, n_vertices, split_half_selected, split_half_all`` (Spearman r of the
+        presentation-1 vs presentation-2 RE RDMs over the selected / all ROI vertices).
+    """
+    xy = subject.vertices[["x_mm", "y_mm"]].to_numpy()
+    disks = geodesic_disks(xy, subject.faces, radius)
+    rel = reliability_map(subject.betas, subject.conditions, disks, kind="RE")
+    sel = select_vertices(subject.vertices, rel, n_per_hemi)
+    rows = []
+    for roi in ROIS:
+        chosen = sel[sel.roi == roi].vertex.to_numpy()
+        every = np.flatnonzero((subject.vertices.roi == roi).to_numpy())
+        if len(chosen) < 4:
+            continue
+        rows.append({"roi": roi, "n_vertices": len(chosen),
+                     "split_half_selected": split_half_reliability(
+                         subject.betas, subject.conditions, chosen),
+                     "split_half_all": split_half_reliability(
+                         subject.betas, subject.conditions, every)})
+    return rel, sel, pd.DataFrame(rows)
+
+
+def select_dataset(dataset_dir, out_dir=None, subjects=None, radius: float = 3.0,
+                   n_per_hemi: int = 100, manifest=None, progress: bool = True) -> dict:
+    """Run :func:`select_subject` on every subject and write the results.
+
+    Writes ``OUT/sub-XX/selection/reliability.csv`` (vertex, hemi, roi, reliability),
+    ``selection_<2*n_per_hemi>.csv`` and ``split_half_<2*n_per_hemi>.csv``; ``OUT``
+    defaults to the dataset folder.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Subject name -> selection table.
+    """
+    dataset_dir = Path(dataset_dir)
+    out_dir = Path(out_dir) if out_dir is not None else dataset_dir
+    names = list_subjects(dataset_dir) if subjects is None else list(subjects)
+    result = {}
+    for name in tqdm(names, desc="vertex selection", disable=not progress):
+        subject = load_subject(dataset_dir / name, manifest=manifest)
+        rel, sel, split = select_subject(subject, radius, n_per_hemi)
+        target = out_dir / name / "selection"
+        n = 2 * n_per_hemi
+        write_csv(target / "reliability.csv", subject.vertices[["hemi", "roi"]].assign(
+            vertex=np.arange(len(rel)), reliability=rel)[["vertex", "hemi", "roi", "reliability"]])
+        write_csv(target / f"selection_{n}.csv", sel)
+        write_csv(target / f"split_half_{n}.csv", split)
+        write_json(target / f"selection_{n}.json", {
+            "radius_mm": radius, "n_per_hemi": n_per_hemi, "kind": "RE",
+            "statistic": "Spearman r of presentation-1 vs -2 RE RDMs in the geodesic disk",
+            "versions": package_versions()})
+        result[name] = sel
+    return result
+
+
+def load_selection(dataset_dir, subject: str, n_vertices: int = 200, out_dir=None):
+    """Read a subject's ``selection_<n_vertices>.csv`` written by :func:`select_dataset`."""
+    base = Path(out_dir) if out_dir is not None else Path(dataset_dir)
+    path = base / subject / "selection" / f"selection_{n_vertices}.csv"
+    expect(path.is_file(), "selection", str(path),
+           f"a selection of {n_vertices} vertices per ROI (run `advlib select` first)")
+    return pd.read_csv(path)

@@ -1,0 +1,161 @@
+"""Numerical kernels shared by the real-data fMRI path and the analyses.
+
+One home for the vectorized building blocks that several stages use: row-wise rank
+correlation, the correlation-distance RDMs of a batch of pattern sets, masked row-wise
+Pearson correlation and Kendall's tau-a. Each is written once here and tested against
+scipy (``tests/test_kernels.py``). These are raw kernels: they do not validate their
+input; the public functions that call them do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["upper_triangle", "correlation_rdm", "spearman", "rowwise_spearman",
+           "correlation_rdm_vectors", "masked_pearson", "masked_rank", "tau_a"]
+
+
+def upper_triangle(rdm) -> np.ndarray:
+    """The upper triangle (``i < j``, row-major) of an ``(n, n)`` RDM as a vector.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n * (n - 1) / 2,)
+    """
+    arr = np.asarray(rdm)
+    return arr[np.triu_indices(arr.shape[0], k=1)]
+
+
+def correlation_rdm(x: np.ndarray) -> np.ndarray:
+    """Correlation-distance RDM ``1 - r`` of the rows of ``x``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n_conditions, n_units), float64
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_conditions, n_conditions)
+        Symmetric, zero diagonal; NaN rows where a pattern is constant.
+    """
+    centred = x - x.mean(1, keepdims=True)
+    norms = np.sqrt((centred ** 2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = centred / norms[:, None]
+    rdm = 1.0 - unit @ unit.T
+    rdm = (rdm + rdm.T) / 2.0
+    np.fill_diagonal(rdm, 0.0)
+    return rdm
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two vectors (``scipy.stats.spearmanr``).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray, shape (n,)
+
+    Returns
+    -------
+    float
+    """
+    return float(stats.spearmanr(a, b).statistic)
+
+
+def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman correlation of matching rows.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray, shape (n_rows, n)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows,)
+        NaN where a row has NaN or is constant.
+    """
+    rx = stats.rankdata(x, axis=1)
+    ry = stats.rankdata(y, axis=1)
+    rx -= rx.mean(1, keepdims=True)
+    ry -= ry.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (rx * ry).sum(1) / np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
+    bad = ~(np.isfinite(x).all(1) & np.isfinite(y).all(1))
+    r[bad] = np.nan
+    return r
+
+
+def correlation_rdm_vectors(patterns: np.ndarray) -> np.ndarray:
+    """Correlation-distance RDM upper triangles of a batch of pattern sets.
+
+    Parameters
+    ----------
+    patterns : numpy.ndarray, shape (B, n_conditions, n_units)
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, n_conditions * (n_conditions - 1) / 2)
+        NaN where a pattern is constant.
+    """
+    x = patterns - patterns.mean(2, keepdims=True)
+    norm = np.sqrt((x ** 2).sum(2, keepdims=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = x / norm
+    corr = np.einsum("bnv,bmv->bnm", x, x)
+    iu, ju = np.triu_indices(patterns.shape[1], 1)
+    return 1.0 - corr[:, iu, ju]
+
+
+def masked_pearson(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row-wise Pearson r of x and y over the entries where ``mask`` is True.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray, shape (n_rows, n)
+    mask : numpy.ndarray of bool, shape (n_rows, n)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows,)
+    """
+    w = mask.astype(np.float64)
+    x, y = np.where(mask, x, 0.0), np.where(mask, y, 0.0)  # no inf * 0 below
+    k = np.maximum(w.sum(1), 1.0)
+    dx = (x - ((x * w).sum(1) / k)[:, None]) * w
+    dy = (y - ((y * w).sum(1) / k)[:, None]) * w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (dx * dy).sum(1) / np.sqrt((dx ** 2).sum(1) * (dy ** 2).sum(1))
+
+
+def masked_rank(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row-wise average ranks among the entries where ``mask`` is True.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n_rows, n)
+    mask : numpy.ndarray of bool, shape (n_rows, n)
+        Masked-out entries are ranked as +inf (after every kept entry).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows, n)
+    """
+    return stats.rankdata(np.where(mask, values, np.inf), axis=1)
+
+
+def tau_a(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-a: (concordant - discordant) / (n (n - 1) / 2); ties count zero.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray, shape (n,)
+
+    Returns
+    -------
+    float
+    """
+    sa = np.sign(a[:, None] - a[None, :])
+    sb = np.sign(b[:, None] - b[None, :])
+    n = a.size
+    return float((sa * sb).sum() / (n * (n - 1)))
