@@ -45,6 +45,7 @@ from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsN
 from .fmri.data import DataError, load_dataset_info, load_subject
 from .fmri.selection import select_subject
 from .fmri.simulation.simulate import resolve_dataset
+from .layout import Layout, simulation_spec
 
 try:
     __version__ = _metadata.version("advlib")
@@ -61,5 +62,5 @@ __all__ = [
     "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
     "plot_layer_similarities", "plot_flat_maps", "plot_run_design", "plot_roi_similarities",
     "plot_searchlight_maps", "plot_encoding_accuracy", "plot_layer_assignment", "reproduce",
-    "claims_summary", "build_tables",
+    "claims_summary", "build_tables", "Layout", "simulation_spec",
 ]

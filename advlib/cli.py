@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .errors import AdvlibError
+from .layout import SIMULATION_SPEC, Layout, brain_rsa_name, encoding_name
 
 __all__ = ["main", "build_parser"]
 
@@ -45,14 +46,13 @@ def _cmd_stimuli(args) -> int:
 
 
 def _cmd_cnn_rsa(args) -> int:
-    from pathlib import Path
 
     from .analysis.cnn_rsa import cnn_rsa
     from .cnn.models import load_model
 
+    layout = Layout(args.results, args.model, args.stimuli)
     model = load_model(args.model, device=args.device)
-    out = Path(args.results) / args.model
-    stim = args.stimuli or out / "stimuli"
+    out, stim = layout.root, layout.stimuli_dir
     res = cnn_rsa(model, stim, out, metric=args.metric, method=args.method,
                               n_perm=args.n_perm, n_boot=args.n_boot, seed=args.seed,
                               ci_level=args.ci_level, progress=True)
@@ -96,15 +96,15 @@ def _cmd_brain_rsa(args) -> int:
     from .analysis.brain_rsa import brain_rsa
     from .analysis.claims import brain_claims
 
-    stim = args.stimuli or Path(args.results) / args.model / "stimuli"
-    dataset = Path(args.data)
-    out = Path(args.results) / args.model / dataset.name
+    layout = Layout(args.results, args.model, args.stimuli)
+    dataset, stim = Path(args.data), layout.stimuli_dir
+    out = layout.dataset_dir(dataset)
     table, _ = brain_rsa(dataset, stim, out, n_vertices=args.n_vertices, n_perm=args.n_perm,
                          n_boot=args.n_boot, seed=args.seed, ci_level=args.ci_level,
                          searchlight=not args.no_searchlight, progress=True)
     print(table.round(4).to_string(index=False))
     print(brain_claims(table).to_string(index=False))
-    print(f"wrote {out}/brain_rsa{'' if args.n_vertices == 200 else '_' + str(args.n_vertices)}.csv")
+    print(f"wrote {out / brain_rsa_name(args.n_vertices)}")
     return 0
 
 
@@ -115,7 +115,8 @@ def _dataset_arguments(p, model_help: str) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="dataset folder")
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS, help=model_help)
     p.add_argument("--stimuli", default=None, metavar="DIR",
-                   help="stimulus folder (default: RESULTS/MODEL/stimuli)")
+                   help="stimulus folder (default: RESULTS/MODEL/stimuli; another set's results go "
+                   "to RESULTS/MODEL/on-NAME-HASH/, see advlib.layout)")
     p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
 
 
@@ -139,21 +140,21 @@ def _cmd_encode(args) -> int:
     from .analysis.encoding_analysis import encoding_analysis, layer_assignment_tests
     from .cnn.models import load_model
 
-    stim = args.stimuli or Path(args.results) / args.model / "stimuli"
-    dataset = Path(args.data)
-    out = Path(args.results) / args.model / dataset.name
+    layout = Layout(args.results, args.model, args.stimuli)
+    dataset, stim = Path(args.data), layout.stimuli_dir
+    out = layout.dataset_dir(dataset)
     model = load_model(args.model, device=args.device)
     n_nonzero = args.n_nonzero
     table, assignment = encoding_analysis(
         model, dataset, stim, out, solver=args.solver, n_nonzero=n_nonzero,
         n_folds=args.n_folds, n_vertices=args.n_vertices, n_perm=args.n_perm,
         n_boot=args.n_boot, seed=args.seed, subjects=args.subjects,
-        features_cache=Path(args.results) / args.model / "features", device=args.device,
+        features_cache=layout.features_dir, device=args.device,
         progress=True)
     print(table.round(4).to_string(index=False))
     print(encoding_claims(table, layer_assignment_tests(assignment)).to_string(index=False))
-    suffix = "" if args.solver == "romp" else f"_{args.solver}"
-    print(f"wrote {out}/encoding{suffix}.csv and {out}/layer_assignment{suffix}.csv")
+    print(f"wrote {out / encoding_name(args.solver)} and "
+          f"{out / encoding_name(args.solver, 'layer_assignment')}")
     return 0
 
 
@@ -231,10 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="RDMs of the RE, AN and AI images in each of the 8 layers, "
                        "RE-AN and RE-AI similarity with permutation tests, image-bootstrap CIs "
                        "and difference test, Mann-Kendall trends. Writes "
-                       "RESULTS/MODEL/cnn_rsa.csv and cnn_trend.csv; features are cached.")
+                       "RESULTS/MODEL/cnn_rsa.csv and cnn_trend.csv (RESULTS/MODEL/on-NAME-HASH/ for another "
+                       "stimulus set); features are cached.")
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
     p.add_argument("--stimuli", default=None, metavar="DIR",
-                   help="stimulus folder (default: RESULTS/MODEL/stimuli)")
+                   help="stimulus folder (default: RESULTS/MODEL/stimuli; another set's results go "
+                   "to RESULTS/MODEL/on-NAME-HASH/, see advlib.layout)")
     p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
     p.add_argument("--n-perm", type=int, default=1000, help="permutations (default: 1000)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
@@ -254,12 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/simulated", metavar="DIR", help="dataset folder")
     p.add_argument("--subjects", type=int, nargs="+", default=[1, 2, 3],
                    help="subject numbers (default: 1 2 3, as in the paper)")
-    p.add_argument("--snr", type=float, default=0.8,
+    p.add_argument("--snr", type=float, default=SIMULATION_SPEC["snr"],
                    help="response amplitude / noise SD (default: %(default)s)")
-    p.add_argument("--spacing", type=float, default=1.0, help="vertex spacing in mm")
-    p.add_argument("--max-pcs", type=int, default=10, help="largest number of GLMdenoise "
+    p.add_argument("--spacing", type=float, default=SIMULATION_SPEC["spacing"],
+                   help="vertex spacing in mm")
+    p.add_argument("--max-pcs", type=int, default=SIMULATION_SPEC["max_pcs"], help="largest "
+                   "number of GLMdenoise "
                    "noise regressors tried per run")
-    p.add_argument("--seed", type=int, default=0, help="dataset seed")
+    p.add_argument("--seed", type=int, default=SIMULATION_SPEC["seed"], help="dataset seed")
     p.add_argument("--save-timeseries", action="store_true",
                    help="also write the time series (the alternative input format)")
     p.add_argument("--force", action="store_true", help="re-simulate even if up to date")
@@ -284,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="ROI RSA on the selected vertices of each subject of a dataset "
                        "(simulated or real, documented format) with permutation tests, image "
                        "bootstrap difference test, vertex-bootstrap CIs and noise ceiling; "
-                       "searchlight maps. Writes RESULTS/MODEL/DATASET/brain_rsa.csv.")
+                       "searchlight maps. Writes RESULTS/MODEL/DATASET-HASH/brain_rsa.csv (advlib.layout).")
     _dataset_arguments(p, "names the results folder and the stimulus set")
     p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
                    help="selected vertices per ROI (400: Fig S2)")
@@ -301,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "model trained on the RE images, its prediction accuracy on AI and AN "
                        "images with permutation tests, 80%%-vertex bootstrap CIs and the AI vs "
                        "AN difference; the per-vertex best layer (Fig S1). Writes "
-                       "RESULTS/MODEL/DATASET/encoding.csv and layer_assignment.csv.")
+                       "RESULTS/MODEL/DATASET-HASH/encoding.csv and layer_assignment.csv.")
     _dataset_arguments(p, "network whose layers are the features (and its stimulus set)")
     p.add_argument("--solver", default="romp", choices=("romp", "ridge"),
                    help="sparse ROMP (the paper) or himalaya kernel ridge")

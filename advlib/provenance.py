@@ -1,23 +1,69 @@
-"""Provenance records and atomic writes (nothing half-written on failure)."""
+"""Provenance records, atomic writes, and the one caching idiom of every stage.
+
+A *stage* is a computation whose outputs are files. :class:`Stage` decides whether the
+outputs on disk are up to date, runs the work when they are not, writes the outputs
+atomically and records what made them::
+
+    stage = Stage("cnn_rsa", out_dir, outputs=["cnn_rsa.csv", "cnn_trend.csv"],
+                  params={"n_perm": 1000, "seed": 0}, inputs=[manifest, *pngs],
+                  code=["advlib.analysis.cnn_rsa"])
+    if not stage.up_to_date():
+        stage.run(lambda tmp: table.to_csv(tmp / "cnn_rsa.csv"), ...)
+
+"Up to date" is decided from the stage's record beside its outputs
+(``<name>_provenance.json``, or ``provenance.json`` inside a folder stage): the record's
+``cache_key`` must equal the key of the parameters, the input files' contents and the
+source code of the advlib modules the computation depends on (found by following their
+imports, so nobody has to bump a version constant), and every output must still have the
+SHA-256 recorded when it was written. Whichever command writes a stage's outputs writes
+this record, so no side file can disagree with what is on disk.
+
+Files are written into a temporary folder beside their destination and renamed into place
+only when the work succeeded; the old record is removed before the first rename and the
+new one written after the last, so an interrupted commit is never taken as done. Written
+files get the user's umask like any other file.
+"""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["cache_key", "cached", "package_versions", "provenance_record", "atomic_path", "atomic_dir", "write_json",
-           "write_csv"]
+from .errors import AdvlibError, expect
+
+__all__ = ["file_sha256", "cache_key", "code_key", "advlib_imports", "package_versions",
+           "provenance_record", "atomic_path", "atomic_dir", "write_json", "write_csv", "Stage",
+           "StageError", "read_record"]
 
 _PACKAGES = ("advlib", "torch", "torchvision", "timm", "numpy", "scipy", "pandas", "pillow",
              "rsatoolbox", "nilearn", "pymannkendall", "scikit-learn")
+_ROOT = Path(__file__).resolve().parent
+
+
+class StageError(AdvlibError, RuntimeError):
+    """A stage cannot write its outputs (it would replace files it did not make)."""
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Return the SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def package_versions(packages=_PACKAGES) -> dict[str, str]:
@@ -37,6 +83,23 @@ def provenance_record(stage: str, parameters: dict, **extra) -> dict:
         "%Y-%m-%dT%H:%M:%S%z"), "versions": package_versions(), "argv": sys.argv, **extra}
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(path: Path) -> None:
+    """Give a file made by mkstemp/mkdtemp (0600/0700) the modes of an ordinary new file."""
+    mask = _umask()
+    if path.is_dir():
+        for sub in [path, *path.rglob("*")]:
+            if not sub.is_symlink():
+                os.chmod(sub, (0o777 if sub.is_dir() else 0o666) & ~mask)
+    elif path.exists():
+        os.chmod(path, 0o666 & ~mask)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
@@ -46,6 +109,7 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        _apply_umask(Path(tmp))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -58,55 +122,18 @@ def atomic_dir(path: str | os.PathLike):
 
     On any exception the temporary folder is removed and ``path`` is left as it was.
     """
-    import shutil
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
     try:
         yield tmp
+        _apply_umask(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-
-
-def cache_key(parameters: dict, files=()) -> str:
-    """SHA-256 of a stage's parameters and the contents of its input files.
-
-    Parameters
-    ----------
-    parameters : dict
-        JSON-serializable parameters (key order does not matter).
-    files : iterable of path
-        Input files; each contributes its name relative to nothing but its content hash,
-        so moving a results folder keeps the key.
-
-    Returns
-    -------
-    str
-        64 hex digits.
-    """
-    from .cnn.models import file_sha256
-
-    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode())
-    for path in sorted(Path(f) for f in files):
-        digest.update(path.name.encode())
-        digest.update(file_sha256(path).encode())
-    return digest.hexdigest()
-
-
-def cached(provenance_path, key: str, outputs=()) -> bool:
-    """Whether ``provenance_path`` records ``cache_key == key`` and every output exists."""
-    path = Path(provenance_path)
-    if not path.is_file() or not all(Path(o).exists() for o in outputs):
-        return False
-    try:
-        return json.loads(path.read_text()).get("cache_key") == key
-    except (json.JSONDecodeError, OSError):
-        return False
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
@@ -119,3 +146,275 @@ def write_csv(path: str | os.PathLike, frame) -> None:
     """Write a pandas DataFrame as CSV without the index, atomically."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def cache_key(parameters: dict, files=()) -> str:
+    """SHA-256 of a stage's parameters and the contents of its input files.
+
+    Parameters
+    ----------
+    parameters : dict
+        JSON-serializable parameters (key order does not matter).
+    files : iterable of path
+        Input files; each contributes its base name and its content hash, never its folder,
+        so moving a results folder keeps the key.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode())
+    for path in sorted(Path(f) for f in files):
+        digest.update(path.name.encode())
+        digest.update(file_sha256(path).encode())
+    return digest.hexdigest()
+
+
+def _module_file(name: str) -> Path | None:
+    parts = name.split(".")[1:]
+    base = _ROOT.joinpath(*parts)
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+@cache
+def advlib_imports(module: str) -> frozenset[str]:
+    """The advlib modules that ``module`` imports directly (read from its source).
+
+    Parameters
+    ----------
+    module : str
+        Dotted name, e.g. ``"advlib.analysis.brain_rsa"``.
+
+    Returns
+    -------
+    frozenset of str
+        Dotted module names inside advlib (``from .x import y`` counts ``x``, and ``y`` too
+        when ``y`` is itself a module). Imports inside functions count.
+    """
+    path = _module_file(module)
+    expect(path is not None, "module", module, "an advlib module")
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not target.startswith("advlib"):
+                continue
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                found.add(sub if _module_file(sub) is not None else target)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("advlib."))
+    found.discard(module)
+    return frozenset(m for m in found if _module_file(m) is not None)
+
+
+def code_key(modules: Iterable[str]) -> str:
+    """SHA-256 of the source of ``modules`` and of every advlib module they import.
+
+    Parameters
+    ----------
+    modules : iterable of str
+        Dotted advlib module names the computation calls.
+
+    Returns
+    -------
+    str
+        64 hex digits; changes whenever any of those source files changes.
+    """
+    seen, todo = set(), list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(advlib_imports(name))
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        digest.update(name.encode())
+        digest.update(_module_file(name).read_bytes())
+    return digest.hexdigest()
+
+
+def read_record(path: str | os.PathLike) -> dict | None:
+    """A stage record (JSON), or ``None`` when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+@dataclass
+class Stage:
+    """One cached computation: its outputs, what they depend on, and its record.
+
+    Parameters
+    ----------
+    name : str
+        Stage name, recorded as ``stage`` in the record.
+    root : path
+        Folder of the outputs.
+    outputs : list of str, optional
+        Output files relative to ``root``. ``None`` makes a *folder stage*: the work fills a
+        new folder that replaces ``root`` whole, and the record ``provenance.json`` inside
+        it lists every file.
+    params : dict
+        JSON-serializable parameters.
+    inputs : list of path
+        Files whose contents the outputs depend on.
+    code : list of str
+        advlib modules (dotted) whose source the outputs depend on; their imports count too.
+    record : str, optional
+        Record file name (default ``<name>_provenance.json``; ``provenance.json`` for a
+        folder stage).
+    owned : callable, optional
+        For a folder stage: ``owned(folder) -> bool`` recognizes a folder that this tool
+        wrote before it kept records (so an older results tree can be updated in place).
+    """
+
+    name: str
+    root: Path
+    outputs: list[str] | None
+    params: dict
+    inputs: list = field(default_factory=list)
+    code: list = field(default_factory=list)
+    record: str | None = None
+    owned: Callable[[Path], bool] | None = None
+
+    def __post_init__(self):
+        self.root = Path(self.root)
+        if self.record is None:
+            self.record = "provenance.json" if self.outputs is None else \
+                f"{self.name}_provenance.json"
+        self._key = None
+        self.notes = {}   # the work may add facts here; they go into the record
+
+    @property
+    def record_path(self) -> Path:
+        """Where the record is."""
+        return self.root / self.record
+
+    @property
+    def key(self) -> str:
+        """The cache key of the parameters, the inputs' contents and the code."""
+        if self._key is None:
+            self._key = cache_key({"stage": self.name, "params": self.params,
+                                   "code": code_key(self.code) if self.code else None},
+                                  self.inputs)
+        return self._key
+
+    def output_paths(self) -> list[Path]:
+        """The output files (for a folder stage: the files its record lists)."""
+        if self.outputs is not None:
+            return [self.root / o for o in self.outputs]
+        rec = read_record(self.record_path) or {}
+        return [self.root / o for o in rec.get("outputs", {})]
+
+    def up_to_date(self) -> bool:
+        """Whether the record matches this key and every output is as it was written."""
+        rec = read_record(self.record_path)
+        if not rec or rec.get("cache_key") != self.key or rec.get("stage") != self.name:
+            return False
+        recorded = rec.get("outputs", {})
+        expected = self.outputs if self.outputs is not None else list(recorded)
+        if not expected or set(expected) - set(recorded):
+            return False
+        for rel in expected:
+            path = self.root / rel
+            if not path.is_file() or file_sha256(path) != recorded[rel]:
+                return False
+        return True
+
+    def run(self, work: Callable[[Path], object], **extra) -> object:
+        """Run ``work(tmp)`` and commit what it wrote under ``tmp`` as the outputs.
+
+        Parameters
+        ----------
+        work : callable
+            Called with a fresh temporary folder; writes the outputs there under their
+            relative names. Its return value is returned.
+        **extra
+            Added to the record (JSON-serializable).
+
+        Raises
+        ------
+        StageError
+            ``work`` did not write a declared output, or a folder stage would replace a
+            non-empty folder that is not this stage's earlier output.
+        """
+        if self.outputs is None:
+            return self._run_folder(work, extra)
+        self.root.mkdir(parents=True, exist_ok=True)
+        _clean_leftovers(self.root)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.partial-", dir=self.root))
+        try:
+            result = work(tmp)
+            missing = [o for o in self.outputs if not (tmp / o).is_file()]
+            if missing:
+                raise StageError(f"stage {self.name}: outputs {missing} were not written")
+            _apply_umask(tmp)
+            hashes = {o: file_sha256(tmp / o) for o in self.outputs}
+            self.record_path.unlink(missing_ok=True)
+            for rel in self.outputs:
+                (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / rel, self.root / rel)
+            write_json(self.record_path, self._record(hashes, extra))
+            return result
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _run_folder(self, work, extra):
+        root = self.root
+        if root.exists() and any(root.iterdir()):
+            old = read_record(self.record_path)
+            mine = (old and old.get("stage") == self.name) or (
+                self.owned is not None and self.owned(root))
+            if not mine:
+                raise StageError(
+                    f"{self.name}: {root} is a non-empty folder that this tool did not write "
+                    f"(no {self.record} from a {self.name!r} stage in it); expected a new or "
+                    "empty folder, or one written earlier by the same stage. Nothing was "
+                    "changed; choose another folder or empty this one.")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        _clean_leftovers(root.parent, root.name)
+        with atomic_dir(root) as tmp:
+            result = work(tmp)
+            files = sorted(p for p in tmp.rglob("*") if p.is_file() and p.name != self.record)
+            if not files:
+                raise StageError(f"stage {self.name}: the work wrote no file")
+            hashes = {p.relative_to(tmp).as_posix(): file_sha256(p) for p in files}
+            (tmp / self.record).write_text(json.dumps(self._record(hashes, extra), indent=2,
+                                                      default=str) + "\n")
+        return result
+
+    def _record(self, hashes: dict, extra: dict) -> dict:
+        return {**provenance_record(self.name, self.params), "cache_key": self.key,
+                "code_modules": sorted(self.code),
+                "inputs": {Path(p).name: file_sha256(p) for p in self.inputs},
+                "outputs": hashes, **self.notes, **extra}
+
+
+def _clean_leftovers(folder: Path, name: str | None = None, min_age_s: float = 3600) -> None:
+    """Remove ``.NAME.partial-*`` folders that an earlier, killed run of ours left behind.
+
+    Only folders older than ``min_age_s`` are removed, so a run in progress in another
+    process keeps its own.
+    """
+    now = time.time()
+    pattern = f".{name}.partial-*" if name else ".*.partial-*"
+    for path in folder.glob(pattern):
+        try:
+            if path.is_dir() and now - path.stat().st_mtime > min_age_s:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass

@@ -116,7 +116,7 @@ def test_brain_rsa_on_a_small_simulated_dataset(stim_dir, tmp_path):
     assert list(table.columns) == BRAIN_RSA_COLUMNS and len(table) == 5
     assert (table.n_vertices <= 400).all() and (table.n_vertices < 400).any()
     assert (tmp_path / "out" / "brain_rsa_400.csv").is_file()
-    assert (tmp_path / "out" / "searchlight" / "sub-01.npz").is_file()
+    assert (tmp_path / "out" / "searchlight_400" / "sub-01.npz").is_file()
     assert set(maps["sub-01"][1]) == {"re_an", "re_ai", "p_re_an", "p_re_ai"}
     claims = brain_claims(table)
     assert list(claims.columns) == ["claim", "paper", "here", "holds"]

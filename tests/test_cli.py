@@ -57,7 +57,11 @@ def test_cnn_rsa_command_writes_tables(stim_dir, tmp_path, capsys):
     code = main(["cnn-rsa", "--stimuli", str(stim_dir), "--results", str(tmp_path),
                  "--n-perm", "20", "--n-boot", "20"])
     assert code == 0
-    assert (tmp_path / "efficientnet_lite0" / "cnn_rsa.csv").is_file()
+    from advlib.layout import Layout
+
+    layout = Layout(tmp_path, "efficientnet_lite0", stim_dir)
+    assert layout.root.name.startswith("on-stimuli-")   # not the model's own set's folder
+    assert layout.cnn_rsa.is_file()
     assert "re_ai" in capsys.readouterr().out
 
 

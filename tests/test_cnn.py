@@ -52,9 +52,10 @@ def test_features_are_cached_and_invalidated(model, stim_dir, cnn_result, monkey
     monkeypatch.setattr("advlib.cnn.features.extract_features", None)  # would fail if recomputed
     feats = stimulus_features(model, stim_dir, cache_dir=out / "features")
     assert feats["AI"]["layer8"].shape == (4, 1000)
-    key = json.loads((out / "features" / "key.json").read_text())
-    key["weights_sha256"] = "other"
-    (out / "features" / "key.json").write_text(json.dumps(key))
+    record = out / "features" / "features_provenance.json"
+    key = json.loads(record.read_text())
+    key["cache_key"] = "other"
+    record.write_text(json.dumps(key))
     with pytest.raises(TypeError):  # stale key: recomputation attempted
         stimulus_features(model, stim_dir, cache_dir=out / "features")
 

@@ -7,8 +7,12 @@ from advlib.errors import InputError
 
 @pytest.fixture(scope="module")
 def explorer(model, smoke_book, results_root):
-    base = results_root / "efficientnet_lite0"
-    return Explorer(model, base / "stimuli", base, base / "simulated", subject="sub-01")
+    from advlib.book.notebooks import DATASETS
+    from advlib.layout import Layout
+
+    layout = Layout(results_root, "efficientnet_lite0")
+    return Explorer(model, layout.stimuli_dir, layout.root,
+                    layout.dataset_dir(DATASETS["smoke"]), subject="sub-01")
 
 
 @pytest.mark.slow

@@ -58,10 +58,13 @@ def test_resolve_dataset_uses_a_real_folder_as_is(dataset, stim_dir, tmp_path):
     from advlib.fmri import DataError
     from advlib.fmri.simulation import resolve_dataset
 
-    assert resolve_dataset(str(dataset), stim_dir, tmp_path) == dataset
-    assert not (tmp_path / "simulated").exists()  # nothing simulated for real data
+    from advlib.layout import Layout
+
+    layout = Layout(tmp_path, "efficientnet_lite0", stim_dir)
+    assert resolve_dataset(str(dataset), layout) == dataset.resolve()
+    assert not layout.root.exists()  # nothing simulated for real data
     with pytest.raises(DataError, match="data=.*expected an existing dataset folder"):
-        resolve_dataset(str(tmp_path / "nope"), stim_dir, tmp_path)
+        resolve_dataset(str(tmp_path / "nope"), layout)
 
 
 def test_design_plot_without_events_says_so(tmp_path):

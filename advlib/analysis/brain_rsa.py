@@ -29,7 +29,7 @@ from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
-from ..cnn.stimulus_set import load_manifest, usable_sources
+from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
 from ..errors import expect
 from ..fmri.data import (
     ROIS,
@@ -43,14 +43,13 @@ from ..fmri.data import (
 from ..fmri.searchlight import geodesic_disks, searchlight_rdms, split_half_reliability
 from ..fmri.selection import select_subject
 from ..kernels import correlation_rdm_vectors, rowwise_spearman
-from ..provenance import atomic_path, cache_key, cached, provenance_record, write_csv, write_json
+from ..provenance import Stage
 from .rsa import compute_rdm
 from .stats import bootstrap_similarities, percentile_ci, permutation_test, rng_from
 
 __all__ = ["BRAIN_RSA_COLUMNS", "kind_patterns", "vertex_bootstrap", "noise_ceiling", "roi_rsa",
            "searchlight_rsa", "brain_rsa", "load_brain_results"]
 
-_BRAIN_RSA_VERSION = 1   # bump when the computation changes: invalidates cached results
 BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci_low",
                      "re_an_ci_high", "re_ai_ci_low", "re_ai_ci_high", "p_perm_re_an",
                      "p_perm_re_ai", "p_diff", "noise_ceiling"]
@@ -272,7 +271,8 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
         The stimulus set the subjects saw (its manifest aligns RE, AN and AI images).
     out_dir : str or path, optional
         Receives ``brain_rsa.csv`` (``brain_rsa_400.csv`` for other sizes),
-        ``searchlight/sub-XX.npz`` + ``searchlight/sub-XX_vertices.csv`` and provenance.
+        ``searchlight/sub-XX.npz`` + ``searchlight/sub-XX_vertices.csv`` (``searchlight_400/``
+        for 400 vertices) and the stage record ``brain_rsa[_400]_provenance.json``.
     n_vertices : int
         Selected vertices per ROI, both hemispheres (200; 400 for Fig S2).
     n_perm, n_boot : int
@@ -294,9 +294,9 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     jobs : int
         Subjects analysed in parallel (joblib; the numbers do not depend on it).
     reuse : bool
-        Return the results in ``out_dir`` instead of recomputing when they were made with
-        the same parameters from the same stimulus manifest and subject files (the
-        ``cache_key`` in the provenance file).
+        Return the results in ``out_dir`` instead of recomputing when that stage is up to
+        date: same parameters, stimulus files, subject files and code, and outputs unchanged
+        (:class:`advlib.provenance.Stage`).
 
     Returns
     -------
@@ -315,51 +315,54 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     params = {"n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,
               "ci_level": ci_level, "radius": radius, "presentations": "averaged",
               "only_converged": only_converged, "searchlight": searchlight,
-              "searchlight_perm": searchlight_perm, "subjects": names,
-              "version": _BRAIN_RSA_VERSION}
+              "searchlight_perm": searchlight_perm, "subjects": names}
     suffix = "" if n_vertices == 200 else f"_{n_vertices}"
+    maps_dir = f"searchlight{suffix}"
+    stage = None
     if out_dir is not None:
         out_dir = Path(out_dir)
-        key = cache_key(params, [Path(stim_dir) / "manifest.csv"]
-                        + subject_files(dataset_dir, names))
-        table_path = out_dir / f"brain_rsa{suffix}.csv"
-        prov_path = out_dir / f"brain_rsa{suffix}_provenance.json"
-        maps_paths = [out_dir / "searchlight" / f"{n}.npz" for n in names] if searchlight else []
-        if reuse and cached(prov_path, key, [table_path, *maps_paths]):
-            return pd.read_csv(table_path), _load_maps(out_dir, names if searchlight else [])
+        outputs = [f"brain_rsa{suffix}.csv"] + ([
+            f"{maps_dir}/{n}{ext}" for n in names for ext in (".npz", "_vertices.csv")]
+            if searchlight else [])
+        stage = Stage(f"brain_rsa{suffix}", out_dir, outputs, params,
+                      inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
+                      code=["advlib.analysis.brain_rsa"])
+        if reuse and stage.up_to_date():
+            return (pd.read_csv(out_dir / outputs[0]),
+                    _load_maps(out_dir / maps_dir, names if searchlight else []))
     seeds = np.random.SeedSequence(seed).spawn(len(names))
     job = delayed(_subject_brain_rsa)
-    results = Parallel(n_jobs=jobs)(
+    work = Parallel(n_jobs=jobs, return_as="generator")(
         job(Path(dataset_dir) / name, manifest, sources, ss, n_vertices=n_vertices,
             n_perm=n_perm, n_boot=n_boot, ci_level=ci_level, searchlight=searchlight,
             searchlight_perm=searchlight_perm, radius=radius)
-        for name, ss in tqdm(list(zip(names, seeds)), desc="brain RSA", disable=not progress))
+        for name, ss in zip(names, seeds))
+    results = list(tqdm(work, total=len(names), desc="brain RSA", disable=not progress))
     rows = [row for sub_rows, _ in results for row in sub_rows]
     maps = {name: sl for name, (_, sl) in zip(names, results) if sl is not None}
     table = pd.DataFrame(rows, columns=BRAIN_RSA_COLUMNS)
-    if out_dir is not None:
-        write_csv(table_path, table)
-        for name, (verts, sl) in maps.items():
-            with atomic_path(out_dir / "searchlight" / f"{name}.npz") as tmp:
-                with open(tmp, "wb") as handle:
+    if stage is not None:
+        def write(tmp: Path) -> None:
+            table.to_csv(tmp / f"brain_rsa{suffix}.csv", index=False)
+            (tmp / maps_dir).mkdir(exist_ok=True)
+            for name, (verts, sl) in maps.items():
+                with open(tmp / maps_dir / f"{name}.npz", "wb") as handle:
                     np.savez(handle, **sl)
-            write_csv(out_dir / "searchlight" / f"{name}_vertices.csv",
-                      verts[["hemi", "roi", "x_mm", "y_mm"]].assign(
-                          vertex=np.arange(len(verts)), **{k: v for k, v in sl.items()}))
-        write_json(prov_path, provenance_record(
-            "brain_rsa", params, cache_key=key, dataset=load_dataset_info(dataset_dir),
-            images_used=sources, stimuli=str(Path(stim_dir).resolve())))
+                verts[["hemi", "roi", "x_mm", "y_mm"]].assign(
+                    vertex=np.arange(len(verts)), **{k: v for k, v in sl.items()}).to_csv(
+                    tmp / maps_dir / f"{name}_vertices.csv", index=False)
+        stage.run(write, dataset=load_dataset_info(dataset_dir), images_used=sources,
+                  stimuli=str(Path(stim_dir).resolve()))
     return table, maps
 
 
-
-def _load_maps(out_dir: Path, names) -> dict:
+def _load_maps(folder: Path, names) -> dict:
     """Searchlight maps written by :func:`brain_rsa`: ``name -> (vertices, maps)``."""
     maps = {}
     for name in names:
-        with np.load(out_dir / "searchlight" / f"{name}.npz") as data:
+        with np.load(folder / f"{name}.npz") as data:
             sl = {k: data[k] for k in data.files}
-        verts = pd.read_csv(out_dir / "searchlight" / f"{name}_vertices.csv",
+        verts = pd.read_csv(folder / f"{name}_vertices.csv",
                             keep_default_na=False)
         maps[name] = (verts[["hemi", "roi", "x_mm", "y_mm"]], sl)
     return maps

@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..cnn.models import file_sha256
 from ..cnn.features import stimulus_features
-from ..cnn.stimulus_set import KINDS, load_manifest, usable_sources
+from ..cnn.stimulus_set import KINDS, load_manifest, stimulus_files, usable_sources
 from ..errors import StimulusError, expect
-from ..provenance import atomic_path, provenance_record, write_csv, write_json
+from ..provenance import Stage
 from .rsa import compute_rdm
-from .stats import bootstrap_similarities, mann_kendall, permutation_test
+from .stats import BootstrapResult, PermutationResult, bootstrap_similarities, mann_kendall, permutation_test
 
 __all__ = ["CNN_RSA_COLUMNS", "CNNRSAResult", "layer_rdms", "cnn_rsa", "load_cnn_results"]
 
@@ -87,7 +86,8 @@ def layer_rdms(features: dict, metric: str = "correlation", rows=None) -> dict:
 
 def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
             method: str = "spearman", n_perm: int = 1000, n_boot: int = 1000, seed: int = 0,
-            ci_level: float = 0.95, only_converged: bool = True, progress: bool = True):
+            ci_level: float = 0.95, only_converged: bool = True, progress: bool = True,
+            reuse: bool = True):
     """RE-AN and RE-AI similarity for every layer, with the paper's statistics.
 
     Parameters
@@ -112,6 +112,9 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     only_converged : bool
         Use only regular images whose AN and AI images both reached the threshold.
     progress : bool
+    reuse : bool
+        Return the results in ``results_dir`` when that stage is up to date (same model,
+        weights, parameters, stimulus files and code; see :class:`advlib.provenance.Stage`).
 
     Returns
     -------
@@ -124,7 +127,17 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     expect(len(usable) >= 4, "stimuli", f"{len(usable)} usable regular images in {stim_dir}",
            "at least 4 RE/AN/AI triplets whose adversarial images converged", StimulusError)
     rows = [sources.index(s) for s in usable]
-    cache = None if results_dir is None else Path(results_dir) / "features"
+    params = {"model": model.name, "weights_sha256": model.weights_sha256, "metric": metric,
+              "method": method, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,
+              "ci_level": ci_level, "only_converged": only_converged}
+    stage = None
+    if results_dir is not None:
+        results_dir = Path(results_dir)
+        stage = Stage("cnn_rsa", results_dir, list(_OUTPUTS), params,
+                      inputs=stimulus_files(stim_dir), code=["advlib.analysis.cnn_rsa"])
+        if reuse and stage.up_to_date():
+            return _load_result(results_dir, usable)
+    cache = None if results_dir is None else results_dir / "features"
     feats = stimulus_features(model, stim_dir, cache_dir=cache, progress=progress)
     rdms = layer_rdms(feats, metric, rows=rows)
     seeds = np.random.SeedSequence(seed).spawn(len(model.layers))
@@ -148,24 +161,45 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     table = pd.DataFrame(records)
     trend = pd.DataFrame([{"similarity": col, **mann_kendall(table[col].to_numpy())}
                           for col in ("re_an", "re_ai")])
-    if results_dir is not None:
-        results_dir = Path(results_dir)
-        write_csv(results_dir / "cnn_rsa.csv", table)
-        write_csv(results_dir / "cnn_trend.csv", trend)
-        with atomic_path(results_dir / "cnn_rdms.npz") as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, images=np.array(usable),
+    if stage is not None:
+        def write(tmp: Path) -> None:
+            table.to_csv(tmp / "cnn_rsa.csv", index=False)
+            trend.to_csv(tmp / "cnn_trend.csv", index=False)
+            with open(tmp / "cnn_rdms.npz", "wb") as handle:
+                np.savez(handle, images=np.array(usable), n_boot=np.array(n_boot),
                          **{f"{k}/{layer}": m for k in KINDS for layer, m in rdms[k].items()},
                          **{f"null_{k}/{layer}": perms[layer][k].null for k in ("AN", "AI")
-                            for layer in perms})
-        write_json(results_dir / "cnn_rsa_provenance.json", provenance_record(
-            "cnn_rsa", {"metric": metric, "method": method, "n_perm": n_perm, "n_boot": n_boot,
-                        "seed": seed, "ci_level": ci_level, "only_converged": only_converged,
-                        "stimuli": str(Path(stim_dir).resolve())},
-            model=model.provenance(), images_used=usable,
-            images_dropped=[s for s in sources if s not in usable],
-            manifest_sha256=file_sha256(Path(stim_dir) / "manifest.csv")))
+                            for layer in perms},
+                         **{f"boot_{k}/{layer}": boots[layer].samples[k] for k in ("AN", "AI")
+                            for layer in boots})
+        stage.run(write, stimuli=str(Path(stim_dir).resolve()), model=model.provenance(),
+                  images_used=usable, images_dropped=[s for s in sources if s not in usable])
     return CNNRSAResult(table, trend, rdms, perms, boots, usable)
+
+
+_OUTPUTS = ("cnn_rsa.csv", "cnn_trend.csv", "cnn_rdms.npz")
+
+
+def _load_result(results_dir: Path, usable) -> CNNRSAResult:
+    """The :class:`CNNRSAResult` of an up-to-date :func:`cnn_rsa` stage, read from disk."""
+    table, trend = load_cnn_results(results_dir)
+    rdms, perms, boots = {k: {} for k in KINDS}, {}, {}
+    with np.load(results_dir / "cnn_rdms.npz") as data:
+        for row in table.itertuples():
+            for k in KINDS:
+                rdms[k][row.layer] = data[f"{k}/{row.layer}"]
+            obs = {"AN": row.re_an, "AI": row.re_ai}
+            p = {"AN": row.p_perm_re_an, "AI": row.p_perm_re_ai}
+            perms[row.layer] = {k: PermutationResult(float(obs[k]), float(p[k]),
+                                                     data[f"null_{k}/{row.layer}"])
+                                for k in ("AN", "AI")}
+            boots[row.layer] = BootstrapResult(
+                {k: float(v) for k, v in obs.items()},
+                {k: data[f"boot_{k}/{row.layer}"] for k in ("AN", "AI")}, int(data["n_boot"]))
+        images = [str(s) for s in data["images"]]
+    expect(images == list(usable), "cnn_rdms.npz images", images[:4],
+           f"the usable images of the stimulus set {list(usable)[:4]}...", StimulusError)
+    return CNNRSAResult(table, trend, rdms, perms, boots, images)
 
 
 def load_cnn_results(results_dir) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -36,11 +36,11 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from ..cnn.features import stimulus_features
-from ..cnn.stimulus_set import load_manifest, usable_sources
+from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
 from ..errors import InputError, expect
 from ..fmri.data import ROIS, list_subjects, load_dataset_info, load_subject, subject_files
 from ..fmri.selection import select_subject
-from ..provenance import cache_key, cached, provenance_record, write_csv, write_json
+from ..provenance import Stage
 from .brain_rsa import kind_patterns
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
 from .stats import bootstrap_p, percentile_ci, rng_from
@@ -48,7 +48,6 @@ from .stats import bootstrap_p, percentile_ci, rng_from
 __all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "transfer_statistics", "encoding_analysis",
            "layer_assignment_tests", "load_encoding_results"]
 
-_ENCODING_VERSION = 1   # bump when the computation changes: invalidates cached results
 ENCODING_COLUMNS = ["subject", "roi", "layer", "test_kind", "r", "ci_low", "ci_high", "p_perm",
                     "p_diff", "n_vertices", "solver", "median_n_nonzero", "median_alpha"]
 ASSIGNMENT_COLUMNS = ["subject", "presentation", "test_kind", "roi", "layer", "proportion",
@@ -204,17 +203,18 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
               "ci_level": ci_level, "seed": seed, "radius": radius, "layers": layers,
               "subjects": names, "only_converged": only_converged,
               "train": "RE (presentations averaged)",
-              "bootstrap": "80% of vertices without replacement",
-              "version": _ENCODING_VERSION}
+              "bootstrap": "80% of vertices without replacement"}
     suffix = "" if solver == "romp" else f"_{solver}"
+    stage = None
     if out_dir is not None:
         out_dir = Path(out_dir)
-        paths = [out_dir / f"encoding{suffix}.csv", out_dir / f"layer_assignment{suffix}.csv"]
-        prov_path = out_dir / f"encoding{suffix}_provenance.json"
-        key = cache_key({**params, "model": model.name, "weights": model.weights_sha256},
-                        [Path(stim_dir) / "manifest.csv"] + subject_files(dataset_dir, names))
-        if reuse and cached(prov_path, key, paths):
-            return pd.read_csv(paths[0]), pd.read_csv(paths[1])
+        outputs = [f"encoding{suffix}.csv", f"layer_assignment{suffix}.csv"]
+        stage = Stage(f"encoding{suffix}", out_dir, outputs,
+                      {**params, "model": model.name, "weights": model.weights_sha256},
+                      inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
+                      code=["advlib.analysis.encoding_analysis"])
+        if reuse and stage.up_to_date():
+            return tuple(pd.read_csv(p) for p in stage.output_paths())
     feats = stimulus_features(model, stim_dir, cache_dir=features_cache, layers=layers,
                               progress=progress)
     for kind in ("RE", "AI", "AN"):
@@ -227,24 +227,24 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
         if solver == "romp" else dict(n_folds=n_folds)
     seeds = np.random.SeedSequence(seed).spawn(len(names))
     job = delayed(_subject_encoding)
-    results = Parallel(n_jobs=jobs)(
+    work = Parallel(n_jobs=jobs, return_as="generator")(
         job(Path(dataset_dir) / name, manifest, sources, ss, feats, rows_idx, layers,
             solver=solver, options=options, seed=seed, n_vertices=n_vertices, n_perm=n_perm,
             n_boot=n_boot, ci_level=ci_level, radius=radius)
-        for name, ss in tqdm(list(zip(names, seeds)), desc=f"encoding ({solver})",
-                             disable=not progress))
+        for name, ss in zip(names, seeds))
+    results = list(tqdm(work, total=len(names), desc=f"encoding ({solver})",
+                        disable=not progress))
     rows = [t for sub_rows, _ in results for t in sub_rows]
     assign = [a for _, sub_assign in results for a in sub_assign]
     table = pd.concat(rows, ignore_index=True)[ENCODING_COLUMNS] if rows else \
         pd.DataFrame(columns=ENCODING_COLUMNS)
     assignment = pd.DataFrame(assign, columns=ASSIGNMENT_COLUMNS)
-    if out_dir is not None:
-        write_csv(paths[0], table)
-        write_csv(paths[1], assignment)
-        write_json(prov_path, provenance_record(
-            "encoding", params, cache_key=key, model=model.provenance(),
-            dataset=load_dataset_info(dataset_dir), images_used=sources,
-            stimuli=str(Path(stim_dir).resolve())))
+    if stage is not None:
+        def write(tmp: Path) -> None:
+            table.to_csv(tmp / outputs[0], index=False)
+            assignment.to_csv(tmp / outputs[1], index=False)
+        stage.run(write, model=model.provenance(), dataset=load_dataset_info(dataset_dir),
+                  images_used=sources, stimuli=str(Path(stim_dir).resolve()))
     return table, assignment
 
 

@@ -22,8 +22,9 @@ import re
 from pathlib import Path
 
 from ..errors import AdvlibError, expect
+from ..layout import SIMULATION_SPEC, simulation_spec
 
-__all__ = ["NOTEBOOKS", "PROFILES", "notebook_parameters", "notebook_plan", "run_notebook",
+__all__ = ["NOTEBOOKS", "PROFILES", "DATASETS", "repo_root", "notebook_parameters", "notebook_plan", "run_notebook",
            "run_notebooks", "NotebookError"]
 
 #: Notebooks in book order (file stem in ``notebooks/``).
@@ -31,37 +32,39 @@ NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_r
                                   "05_encoding", "06_explore", "07_summary")
 _DATASET_NOTEBOOKS = ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore", "07_summary")
 
-#: Parameters per profile per notebook; ``model`` and ``results_dir`` are added at run time.
+#: The dataset of each profile: one specification, passed to every notebook that reads a
+#: dataset as its ``dataset`` parameter (see :func:`advlib.layout.simulation_spec`).
+DATASETS: dict[str, dict] = {
+    "full": {"kind": "simulated", "subjects": [1, 2, 3], **SIMULATION_SPEC},
+    "smoke": {"kind": "simulated", "subjects": [1], **{**SIMULATION_SPEC, "spacing": 1.5,
+                                                       "max_pcs": 2}},
+}
+
+#: Parameters per profile per notebook; ``model``, ``results_dir`` and (for the notebooks
+#: that read one) ``dataset`` are added at run time.
 PROFILES: dict[str, dict[str, dict]] = {
     "full": {
         "01_stimuli": {"images": "embedded", "n_images": None, "max_steps": 300, "seed": 0},
         "02_cnn_rsa": {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
-        "03_fmri": {"subject": "sub-01", "subjects": [1, 2, 3], "snr": 0.8, "spacing": 1.0,
-                    "max_pcs": 10, "n_vertices": 200, "seed": 0},
+        "03_fmri": {"subject": "sub-01", "n_vertices": 200},
         "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 1000, "n_boot": 1000,
-                         "seed": 0, "subjects": [1, 2, 3], "snr": 0.8, "spacing": 1.0,
-                         "max_pcs": 10},
+                         "seed": 0},
         "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 5,
-                        "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0,
-                        "subjects": [1, 2, 3], "snr": 0.8, "spacing": 1.0, "max_pcs": 10},
+                        "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0},
         "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
-                       "subject": "sub-01", "subjects": [1, 2, 3], "snr": 0.8, "spacing": 1.0,
-                       "max_pcs": 10},
+                       "subject": "sub-01"},
         "07_summary": {"profile": "full"},
     },
     "smoke": {
         "01_stimuli": {"images": "embedded", "n_images": 4, "max_steps": 300, "seed": 0},
         "02_cnn_rsa": {"n_perm": 50, "n_boot": 50, "seed": 0, "layer": "layer3"},
-        "03_fmri": {"subject": "sub-01", "subjects": [1], "snr": 0.8, "spacing": 1.5,
-                    "max_pcs": 2, "n_vertices": 200, "seed": 0},
+        "03_fmri": {"subject": "sub-01", "n_vertices": 200},
         "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 50, "n_boot": 50,
-                         "seed": 0, "subjects": [1], "snr": 0.8, "spacing": 1.5, "max_pcs": 2},
+                         "seed": 0},
         "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 2,
-                        "n_vertices": 200, "n_perm": 50, "n_boot": 50, "seed": 0,
-                        "subjects": [1], "snr": 0.8, "spacing": 1.5, "max_pcs": 2},
+                        "n_vertices": 200, "n_perm": 50, "n_boot": 50, "seed": 0},
         "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
-                       "subject": "sub-01", "subjects": [1], "snr": 0.8, "spacing": 1.5,
-                       "max_pcs": 2},
+                       "subject": "sub-01"},
         "07_summary": {"profile": "smoke"},
     },
 }
@@ -208,7 +211,8 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
     model : str
     results_dir : str or path
     data : str
-        ``"simulated"`` or the folder of a real dataset (passed as ``dataset``).
+        ``"simulated"`` (the profile's :data:`DATASETS` specification is passed as the
+        notebooks' ``dataset``) or the folder of a real dataset.
     subjects : list of int, optional
         Simulated subjects (default: the profile's).
     names : list of str, optional
@@ -222,20 +226,25 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
     """
     from ..fmri.data import list_subjects
 
+    if data == "simulated":
+        dataset = dict(DATASETS[profile])
+        if subjects is not None:
+            dataset["subjects"] = [int(s) for s in subjects]
+    else:
+        dataset = str(Path(data).resolve())
+    spec = simulation_spec(dataset)
     plan = []
     for name in (NOTEBOOKS if names is None else names):
         params = notebook_parameters(name, profile, model, results_dir)
         if name in _DATASET_NOTEBOOKS:
-            params["dataset"] = data if data == "simulated" else str(Path(data).resolve())
-            if subjects is not None and "subjects" in params:
-                params["subjects"] = [int(s) for s in subjects]
+            params["dataset"] = dataset
         if name == "03_fmri":
-            subs = ([f"sub-{int(s):02d}" for s in params["subjects"]] if data == "simulated"
-                    else list_subjects(data))
+            subs = ([f"sub-{int(s):02d}" for s in spec["subjects"]] if spec is not None
+                    else list_subjects(dataset))
+            what = "Simulated observer" if spec is not None else f"Dataset {Path(dataset).name}"
             plan += [{"name": name, "output": f"{name}_{sub}",
                       "parameters": {**params, "subject": sub},
-                      "title": "Fig 2A — Simulated observer, fMRI pipeline and vertex "
-                               f"selection ({sub})"}
+                      "title": f"Fig 2A — {what}, fMRI pipeline and vertex selection ({sub})"}
                      for sub in subs]
         elif name == "04_brain_rsa":
             plan.append({"name": name, "output": name, "parameters": params})

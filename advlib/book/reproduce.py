@@ -1,58 +1,53 @@
 """The whole chain in one call: stimuli -> CNN RSA -> subjects -> brain RSA -> encoding ->
 notebooks -> book (``advlib reproduce``).
 
-Every stage is skipped when its output is up to date. The analysis functions cache their
-own results, keyed by their parameters and the checksums of their inputs (stimulus set:
-parameters and model weights; simulated subjects: simulation parameters; brain RSA and
-encoding: ``cache_key`` in their provenance files). The CNN RSA, each executed notebook
-and the book build are keyed here, in ``<results>/<model>/stages.json``: by their
-parameters, the notebook's source, the advlib version and the keys of the stages they
-read. A second run after a one-parameter change therefore redoes only what depends on it.
+``reproduce`` is a loop over steps. Each step calls a library function that is a cached
+stage (:class:`advlib.provenance.Stage`): it decides itself whether its outputs are up to
+date (same parameters, input files, code, and outputs unchanged since it wrote them) and
+writes a record beside them. The executed notebooks are stages too, keyed by their
+parameters, the notebook source, the library code and the records of the stages they
+read. A step's status ("ran" or "up to date") is read from whether its records were
+rewritten. Every path comes from :class:`advlib.layout.Layout`.
 
 Independent per-subject work (simulation, brain RSA, encoding) runs in parallel on up to
 ``jobs`` processes; the numbers do not depend on ``jobs``.
 
-The timings of each stage go to ``<out>/build_info.json``, shown by the book's build page.
+The timings of each step go to ``<out>/build_info.json``, shown by the book's summary page.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import expect
-from ..fmri.data import subject_files
-from ..provenance import cache_key, package_versions, write_json
-from .notebooks import PROFILES, notebook_plan, repo_root, run_notebook
+from ..layout import Layout, brain_rsa_name, encoding_name, simulation_spec
+from ..provenance import Stage, package_versions, write_json
+from .notebooks import DATASETS, PROFILES, notebook_plan, repo_root, run_notebook
 
 __all__ = ["reproduce", "STAGES"]
 
 STAGES = ("stimuli", "cnn_rsa", "subjects", "brain_rsa", "encoding", "notebooks", "book")
 
 
-def _stage_keys(path: Path) -> dict:
-    if path.is_file():
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            return {}
-    return {}
+@dataclass
+class _Step:
+    """One step of the chain: what it is, the call, and the records that show it ran."""
+
+    stage: str
+    item: str
+    call: Callable[[], object]
+    records: Callable[[], list] = field(default=lambda: [])
 
 
-def _mtime(path: Path):
-    """Modification time in ns, or None: a stage "ran" when its output's time changed."""
-    return path.stat().st_mtime_ns if path.exists() else None
-
-
-def _advlib_sources_key() -> str:
-    """Checksum of the library's source: a code change re-executes the notebooks."""
-    root = Path(__file__).resolve().parent
-    return cache_key({}, sorted(root.glob("*.py")))
+def _stamps(paths) -> dict:
+    return {str(p): (p.stat().st_mtime_ns if p.exists() else None) for p in paths}
 
 
 def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjects=None,
@@ -66,7 +61,9 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     model : str
         Network (``"efficientnet_lite0"``, embedded; ``"alexnet"`` needs its weights).
     data : str
-        ``"simulated"`` or the folder of a real dataset in the documented format.
+        ``"simulated"`` (the profile's dataset specification,
+        :data:`advlib.book.notebooks.DATASETS`) or the folder of a real dataset in the
+        documented format.
     subjects : list of int, optional
         Simulated subjects (default: the profile's, 1-3 for ``full``).
     profile : {"full", "smoke"}
@@ -74,7 +71,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     jobs : int
         Processes for per-subject work.
     results : str or path
-        Results root (``<results>/<model>/...``).
+        Results root (see :mod:`advlib.layout`).
     out : str or path
         Where the executed notebooks go (the book's source tree).
     book : bool
@@ -86,135 +83,105 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     Returns
     -------
     pandas.DataFrame
-        ``stage, item, status, seconds``: one row per stage (and per notebook), status
-        ``ran`` or ``up to date``.
+        ``stage, item, status, seconds``: one row per step, status ``ran`` or
+        ``up to date``.
     """
     from ..analysis.brain_rsa import brain_rsa
     from ..analysis.cnn_rsa import cnn_rsa
     from ..analysis.encoding_analysis import encoding_analysis
     from ..cnn.models import load_model
     from ..cnn.stimulus_set import build_stimulus_set
-    from ..fmri.simulation.simulate import simulate_dataset
+    from ..fmri.data import list_subjects
+    from ..fmri.simulation.simulate import resolve_dataset
 
     expect(profile in PROFILES, "profile", profile, f"one of {', '.join(PROFILES)}")
     expect(isinstance(jobs, int) and jobs >= 1, "jobs", jobs, "a positive integer")
     prof = PROFILES[profile]
-    results = Path(results).resolve()
+    layout = Layout(results, model)
     out = Path(out).resolve()
-    model_dir = results / model
-    stim_dir = model_dir / "stimuli"
-    stamps_path = model_dir / "stages.json"
-    stamps = _stage_keys(stamps_path)
-    log = []
-
-    def record(stage, item, status, t0):
-        log.append({"stage": stage, "item": item, "status": status,
-                    "seconds": round(time.perf_counter() - t0, 2)})
-        if progress:
-            print(f"[reproduce] {stage:<9} {item:<24} {status:<10} "
-                  f"{log[-1]['seconds']:8.1f} s", file=sys.stderr)
-
-    def stamp(stage, key):
-        stamps[stage] = key
-        write_json(stamps_path, stamps)
-
-    t0 = time.perf_counter()
-    cnn = load_model(model)
-    s = prof["01_stimuli"]
-    before = _mtime(stim_dir / "manifest.csv")
-    build_stimulus_set(cnn, stim_dir, images=s["images"], n_images=s["n_images"],
-                       max_steps=s["max_steps"], seed=s["seed"], progress=progress)
-    record("stimuli", str(stim_dir.relative_to(results)),
-           "up to date" if before == _mtime(stim_dir / "manifest.csv") else "ran", t0)
-
-    t0 = time.perf_counter()
-    c = prof["02_cnn_rsa"]
-    cnn_key = cache_key({"model": model, "weights": cnn.weights_sha256, "n_perm": c["n_perm"],
-                         "n_boot": c["n_boot"], "seed": c["seed"], "code": _advlib_sources_key()},
-                        [stim_dir / "manifest.csv"])
-    if stamps.get("cnn_rsa") == cnn_key and (model_dir / "cnn_rsa.csv").is_file():
-        record("cnn_rsa", "cnn_rsa.csv", "up to date", t0)
-    else:
-        cnn_rsa(cnn, stim_dir, model_dir, n_perm=c["n_perm"], n_boot=c["n_boot"], seed=c["seed"],
-                progress=progress)
-        stamp("cnn_rsa", cnn_key)
-        record("cnn_rsa", "cnn_rsa.csv", "ran", t0)
-
-    t0 = time.perf_counter()
-    b = prof["04_brain_rsa"]
-    subs = [int(x) for x in (subjects or b["subjects"])]
     if data == "simulated":
-        dataset = model_dir / "simulated"
-        keys = {n: (dataset / f"sub-{n:02d}" / "subject.json") for n in subs}
-        before = {n: _mtime(p) for n, p in keys.items()}
-        simulate_dataset(stim_dir, dataset, subs, seed=0, progress=progress, jobs=jobs,
-                         snr=b["snr"], spacing=b["spacing"], max_pcs=b["max_pcs"])
-        changed = [n for n, p in keys.items() if _mtime(p) != before[n]]
-        record("subjects", f"{len(subs)} simulated", "ran" if changed else "up to date", t0)
+        dataset = dict(DATASETS[profile])
+        if subjects:
+            dataset["subjects"] = [int(s) for s in subjects]
     else:
-        dataset = Path(data).resolve()
-        record("subjects", str(dataset), "real data", t0)
-    names = "all" if data != "simulated" else [f"sub-{n:02d}" for n in subs]
+        dataset = str(Path(data).resolve())
+    spec = simulation_spec(dataset)
+    subs = spec["subjects"] if spec is not None else []
+    results_dir = layout.dataset_dir(dataset)
+    cnn = load_model(model)
+    stim = layout.stimuli_dir
+    state = {}
 
-    for n_vertices in (200, 400):
-        t0 = time.perf_counter()
-        table = model_dir / dataset.name / f"brain_rsa{'' if n_vertices == 200 else '_400'}.csv"
-        before = _mtime(table)
-        brain_rsa(dataset, stim_dir, model_dir / dataset.name, n_vertices=n_vertices,
-                  n_perm=b["n_perm"], n_boot=b["n_boot"], seed=b["seed"], subjects=names,
-                  jobs=jobs, progress=progress)
-        record("brain_rsa", table.name, "up to date" if before == _mtime(table) else "ran", t0)
+    def names():
+        return ([f"sub-{n:02d}" for n in subs] if spec is not None
+                else list_subjects(layout.data_dir(dataset)))
 
-    t0 = time.perf_counter()
-    e = prof["05_encoding"]
-    table = model_dir / dataset.name / "encoding.csv"
-    before = _mtime(table)
-    encoding_analysis(cnn, dataset, stim_dir, model_dir / dataset.name, solver=e["solver"],
-                      n_nonzero=e["n_nonzero"], n_folds=e["n_folds"],
-                      n_vertices=e["n_vertices"], n_perm=e["n_perm"], n_boot=e["n_boot"],
-                      seed=e["seed"], subjects=names, features_cache=model_dir / "features",
-                      jobs=jobs, progress=progress)
-    record("encoding", table.name, "up to date" if before == _mtime(table) else "ran", t0)
-
-    code = _advlib_sources_key()
-    manifest = [stim_dir / "manifest.csv"]
-    sub_files = subject_files(dataset, [p.name for p in sorted(dataset.glob("sub-*"))
-                                             if p.is_dir()])
-    results_dir = model_dir / dataset.name
-    inputs = {   # what each notebook reads: its key changes only when these do
-        "01_stimuli": ({}, manifest),
-        "02_cnn_rsa": ({"cnn_rsa": stamps.get("cnn_rsa")}, manifest),
-        "03_fmri": ({}, manifest + sub_files),
-        "04_brain_rsa": ({}, [results_dir / "brain_rsa_provenance.json",
-                              results_dir / "brain_rsa_400_provenance.json"]),
-        "05_encoding": ({}, [results_dir / "encoding_provenance.json"]),
-        "06_explore": ({"cnn_rsa": stamps.get("cnn_rsa")}, manifest + sub_files),
+    s, c, b, e = (prof[k] for k in ("01_stimuli", "02_cnn_rsa", "04_brain_rsa", "05_encoding"))
+    rec = {
+        "stimuli": lambda: [stim / "provenance.json"],
+        "cnn_rsa": lambda: [layout.root / "cnn_rsa_provenance.json"],
+        "subjects": lambda: [layout.data_dir(dataset) / n / "provenance.json" for n in names()],
+        "brain_rsa": lambda: [results_dir / f"{Path(brain_rsa_name(n)).stem}_provenance.json"
+                              for n in (200, 400)],
+        "encoding": lambda: [results_dir / f"{Path(encoding_name(e['solver'])).stem}"
+                                           "_provenance.json"],
     }
+    steps = [
+        _Step("stimuli", "stimuli", lambda: build_stimulus_set(
+            cnn, stim, images=s["images"], n_images=s["n_images"], max_steps=s["max_steps"],
+            seed=s["seed"], progress=progress), rec["stimuli"]),
+        _Step("cnn_rsa", "cnn_rsa.csv", lambda: cnn_rsa(
+            cnn, stim, layout.root, n_perm=c["n_perm"], n_boot=c["n_boot"], seed=c["seed"],
+            progress=progress), rec["cnn_rsa"]),
+        _Step("subjects", f"{len(subs)} simulated" if spec is not None else "real data",
+              lambda: state.update(data_dir=resolve_dataset(dataset, layout,
+                                                            progress=progress, jobs=jobs)),
+              rec["subjects"]),
+    ]
+    for n_vertices in (200, 400):
+        steps.append(_Step("brain_rsa", brain_rsa_name(n_vertices),
+                           lambda n=n_vertices: brain_rsa(
+                               state["data_dir"], stim, results_dir, n_vertices=n,
+                               n_perm=b["n_perm"], n_boot=b["n_boot"], seed=b["seed"],
+                               subjects=names(), jobs=jobs, progress=progress),
+                           lambda n=n_vertices: [rec["brain_rsa"]()[0 if n == 200 else 1]]))
+    steps.append(_Step("encoding", encoding_name(e["solver"]), lambda: encoding_analysis(
+        cnn, state["data_dir"], stim, results_dir, solver=e["solver"],
+        n_nonzero=e["n_nonzero"], n_folds=e["n_folds"], n_vertices=e["n_vertices"],
+        n_perm=e["n_perm"], n_boot=e["n_boot"], seed=e["seed"], subjects=names(),
+        features_cache=layout.features_dir, jobs=jobs, progress=progress), rec["encoding"]))
+
     info_path = out / "build_info.json"
-    info = {"profile": profile, "model": model, "data": str(data), "subjects": subs,
-            "jobs": jobs, "parameters": prof, "versions": package_versions(),
-            "model_provenance": cnn.provenance(), "stages": log,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_json(info_path, info)
+    reads = {   # the records whose stages each notebook reads
+        "01_stimuli": ["stimuli"], "02_cnn_rsa": ["stimuli", "cnn_rsa"],
+        "03_fmri": ["stimuli", "subjects"], "04_brain_rsa": ["brain_rsa"],
+        "05_encoding": ["encoding"], "06_explore": ["stimuli", "cnn_rsa", "subjects"],
+    }
     notebooks_dir = repo_root() / "notebooks"
-    for item in notebook_plan(profile, model, results, str(data), subs):
-        t0 = time.perf_counter()
+    for item in notebook_plan(profile, model, layout.results, data, subs or None):
         if item["name"] == "07_summary":
             item["parameters"]["build_info"] = str(info_path)
-        target = out / f"{item['output']}.ipynb"
-        extra, files = inputs.get(item["name"], ({}, []))
-        key = cache_key({"parameters": item["parameters"], "title": item.get("title"),
-                         "code": code, **extra},
-                        [notebooks_dir / f"{item['name']}.ipynb", *files])
-        stage = f"notebook:{item['output']}"
-        if stamps.get(stage) == key and target.is_file() and item["name"] != "07_summary":
-            record("notebooks", item["output"], "up to date", t0)
-            continue
-        run_notebook(notebooks_dir / f"{item['name']}.ipynb", target, item["parameters"],
-                     progress=progress, title=item.get("title"))
-        stamp(stage, key)
-        record("notebooks", item["output"], "ran", t0)
-    info["stages"] = log
+        steps.append(_notebook_step(item, notebooks_dir, out, reads.get(item["name"], []), rec,
+                                    progress))
+
+    log = []
+    info = {"profile": profile, "model": model, "data": str(data), "dataset": dataset,
+            "subjects": subs, "jobs": jobs, "parameters": prof,
+            "versions": package_versions(), "model_provenance": cnn.provenance(),
+            "stages": log, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    for step in steps:
+        if step.stage == "notebooks":   # the summary page reads the log so far
+            write_json(info_path, info)
+        t0 = time.perf_counter()
+        before = _stamps(step.records())
+        step.call()
+        after = _stamps(step.records())
+        status = "ran" if before != after else "up to date"
+        log.append({"stage": step.stage, "item": step.item, "status": status,
+                    "seconds": round(time.perf_counter() - t0, 2)})
+        if progress:
+            print(f"[reproduce] {step.stage:<9} {step.item:<24} {status:<10} "
+                  f"{log[-1]['seconds']:8.1f} s", file=sys.stderr)
     write_json(info_path, info)
 
     if book:
@@ -224,7 +191,30 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         done = subprocess.run(cmd, capture_output=True, text=True)
         expect(done.returncode == 0, "jupyter-book build", f"exit {done.returncode}",
                f"a built book; its output ends with:\n{(done.stdout + done.stderr)[-3000:]}")
-        record("book", str(root / "_build" / "html"), "ran", t0)
-        info["stages"] = log
+        log.append({"stage": "book", "item": "_build/html", "status": "ran",
+                    "seconds": round(time.perf_counter() - t0, 2)})
         write_json(info_path, info)
     return pd.DataFrame(log, columns=["stage", "item", "status", "seconds"])
+
+
+def _notebook_step(item: dict, notebooks_dir: Path, out: Path, reads: list, rec: dict,
+                   progress: bool) -> _Step:
+    """A step that executes one notebook of the plan as a cached stage."""
+    source = notebooks_dir / f"{item['name']}.ipynb"
+    target = f"{item['output']}.ipynb"
+
+    def stage() -> Stage:
+        inputs = [source] + [p for r in reads for p in rec[r]() if p.is_file()]
+        return Stage(f"notebook:{item['output']}", out, [target],
+                     {"parameters": item["parameters"], "title": item.get("title")},
+                     inputs=inputs, code=["advlib"], record=f".stages/{item['output']}.json")
+
+    def call():
+        st = stage()
+        if item["name"] != "07_summary" and st.up_to_date():
+            return
+        st.run(lambda tmp: run_notebook(source, tmp / target, item["parameters"],
+                                        progress=progress, title=item.get("title")))
+
+    return _Step("notebooks", item["output"], call,
+                 lambda: [out / ".stages" / f"{item['output']}.json"])

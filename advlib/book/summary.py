@@ -12,15 +12,15 @@ from ..errors import AdvlibError, expect
 __all__ = ["claims_summary", "load_build_info", "build_tables"]
 
 
-def claims_summary(model_dir, dataset: str = "simulated", alpha: float = 0.05) -> pd.DataFrame:
+def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataFrame:
     """Every chapter's table of the paper's claims, in one table.
 
     Parameters
     ----------
-    model_dir : str or path
-        ``<results>/<model>``.
-    dataset : str
-        Dataset folder name under ``model_dir`` (``"simulated"`` by default).
+    layout : advlib.layout.Layout
+        The model's (and stimulus set's) result paths.
+    dataset : str, path or dict
+        The dataset (see :func:`advlib.layout.simulation_spec`).
     alpha : float
 
     Returns
@@ -35,11 +35,10 @@ def claims_summary(model_dir, dataset: str = "simulated", alpha: float = 0.05) -
     from ..analysis.encoding_analysis import layer_assignment_tests, load_encoding_results
     from ..cnn.stimulus_set import load_manifest
 
-    model_dir = Path(model_dir)
-    out = model_dir / dataset
+    out = layout.dataset_dir(dataset)
     sources = [
-        ("Fig 1 (stimuli)", lambda: stimulus_claims(load_manifest(model_dir / "stimuli"))),
-        ("Fig 2, Fig 5 (CNN RSA)", lambda: cnn_claims(*load_cnn_results(model_dir), alpha)),
+        ("Fig 1 (stimuli)", lambda: stimulus_claims(load_manifest(layout.stimuli_dir))),
+        ("Fig 2, Fig 5 (CNN RSA)", lambda: cnn_claims(*load_cnn_results(layout.root), alpha)),
         ("Fig 3 (brain RSA, 200 vertices)", lambda: brain_claims(load_brain_results(out), alpha)),
         ("Fig S2 (brain RSA, 400 vertices)",
          lambda: brain_claims(load_brain_results(out, 400), alpha)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,9 +11,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import expect
-from ..provenance import atomic_path, write_json
-from .models import ModelWrapper, file_sha256
-from .stimulus_set import KINDS, load_manifest, load_stimulus_images
+from ..provenance import Stage
+from .models import ModelWrapper
+from .stimulus_set import KINDS, load_stimulus_images, stimulus_files
 
 __all__ = ["extract_features", "as_image_tensor", "record_layers", "stimulus_features"]
 
@@ -135,21 +134,21 @@ def extract_features(model: ModelWrapper, images, layers: Sequence[str] | None =
     return out
 
 
-_FEATURE_CACHE_VERSION = 1
 
 
 def stimulus_features(model, stim_dir, cache_dir=None, layers=None, batch_size: int = 16,
                       progress: bool = False) -> dict:
     """Activations of every stimulus in a set, per kind and layer, cached on disk.
 
-    The cache (``cache_dir/features_<KIND>.npz`` plus ``key.json``) is reused when the
-    manifest, model, weights and layers are unchanged, and rewritten atomically otherwise.
+    A cached stage: ``cache_dir/features_<KIND>.npz`` with ``features_provenance.json`` is
+    reused when the stimulus files (manifest and every PNG), model, weights, layers and
+    code are unchanged, and rewritten atomically otherwise.
 
     Parameters
     ----------
     model : ModelWrapper
     stim_dir : str or path
-        A stimulus folder from :func:`advlib.stimuli.build_stimulus_set`.
+        A stimulus folder from :func:`advlib.cnn.build_stimulus_set`.
     cache_dir : str or path, optional
         Where to cache; no caching when ``None``.
     layers : sequence of str, optional
@@ -163,20 +162,17 @@ def stimulus_features(model, stim_dir, cache_dir=None, layers=None, batch_size: 
         ``kind -> layer -> (n_images, n_units)`` float32, rows ordered by ``source_id``.
     """
     stim_dir = Path(stim_dir)
-    manifest = load_manifest(stim_dir)
     layers = list(model.layers if layers is None else layers)
-    key = {"version": _FEATURE_CACHE_VERSION, "model": model.name,
-           "weights_sha256": model.weights_sha256, "layers": layers,
-           "manifest_sha256": file_sha256(stim_dir / "manifest.csv"),
-           "n_images": int(len(manifest))}
+    files = [f"features_{k}.npz" for k in KINDS]
+    stage = None
     if cache_dir is not None:
-        cache_dir = Path(cache_dir)
-        key_path = cache_dir / "key.json"
-        files = {k: cache_dir / f"features_{k}.npz" for k in KINDS}
-        if key_path.is_file() and json.loads(key_path.read_text()) == key and all(
-                f.is_file() for f in files.values()):
+        stage = Stage("features", cache_dir, files,
+                      {"model": model.name, "weights_sha256": model.weights_sha256,
+                       "layers": layers},
+                      inputs=stimulus_files(stim_dir), code=["advlib.cnn.features"])
+        if stage.up_to_date():
             out = {}
-            for kind, f in files.items():
+            for kind, f in zip(KINDS, stage.output_paths()):
                 with np.load(f) as data:
                     out[kind] = {layer: data[layer] for layer in layers}
             return out
@@ -184,13 +180,10 @@ def stimulus_features(model, stim_dir, cache_dir=None, layers=None, batch_size: 
     for kind in tqdm(KINDS, desc="features", disable=not progress):
         images, _ = load_stimulus_images(stim_dir, kind, size=model.input_size)
         out[kind] = extract_features(model, images, layers=layers, batch_size=batch_size)
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        if key_path.exists():
-            key_path.unlink()  # invalidate first: a crash below leaves no stale key
-        for kind, f in files.items():
-            with atomic_path(f) as tmp:
-                with open(tmp, "wb") as handle:
+    if stage is not None:
+        def write(tmp: Path) -> None:
+            for kind, name in zip(KINDS, files):
+                with open(tmp / name, "wb") as handle:
                     np.savez(handle, **out[kind])
-        write_json(key_path, key)
+        stage.run(write)
     return out

@@ -45,7 +45,6 @@ layer8  ``classifier`` (logits)                 1000
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, ModelError, WeightsNotFoundError, expect
+from ..provenance import file_sha256
 
 __all__ = ["MODELS", "LAYERS", "ModelWrapper", "load_model", "imagenet_categories", "file_sha256",
            "ALEXNET_WEIGHTS_ENV", "model_readouts"]
@@ -75,15 +75,6 @@ def imagenet_categories() -> list[str]:
     from torchvision.models import AlexNet_Weights
 
     return list(AlexNet_Weights.IMAGENET1K_V1.meta["categories"])
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Return the SHA-256 hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

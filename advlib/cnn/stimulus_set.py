@@ -14,7 +14,7 @@ import pandas as pd
 from PIL import Image
 
 from ..errors import StimulusError, expect
-from ..provenance import atomic_dir, provenance_record
+from ..provenance import Stage
 from .images import discover_images, embedded_images, prepare_image, read_image
 from .selection import select_regular
 
@@ -26,10 +26,6 @@ MANIFEST_COLUMNS = [
     "p_predicted", "p_target", "n_steps", "converged", "l2", "linf", "psnr",
 ]
 
-
-#: Bumped whenever selection or optimization code changes what a stimulus set contains,
-#: so that cached sets made by older code are rebuilt.
-_ALGORITHM_VERSION = 2
 
 _STIMULUS_DEFAULTS = dict(
     images="embedded", n_images=None, seed=0, min_size=227, aspect_range=(2 / 3, 1.5),
@@ -54,7 +50,6 @@ def _stimulus_parameters(model, **kwargs) -> dict:
     if params["images"] != "embedded":
         params["images"] = str(Path(params["images"]).expanduser().resolve())
     params["model"] = model.name
-    params["algorithm_version"] = _ALGORITHM_VERSION
     params["weights_sha256"] = model.weights_sha256
     return json.loads(json.dumps(params, default=str))
 
@@ -63,9 +58,12 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
                        progress: bool = True, **options) -> pd.DataFrame:
     """Select RE images, generate AN and AI images, and write the stimulus set to disk.
 
-    The set is built in a temporary folder beside ``out_dir`` and renamed onto it only
-    when complete. If ``out_dir`` already holds a set made with the same model, weights
-    and options, it is loaded instead of rebuilt (unless ``force``).
+    A cached stage (:class:`advlib.provenance.Stage`): the set is built in a temporary
+    folder beside ``out_dir`` and renamed onto it only when complete. If ``out_dir`` already
+    holds a set made with the same model, weights, options, source images and code, and its
+    files are unchanged, it is loaded instead of rebuilt (unless ``force``). A non-empty
+    ``out_dir`` that is not a stimulus set written by this function is refused, never
+    deleted.
 
     Parameters
     ----------
@@ -96,19 +94,23 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
     StimulusError
         No image passes the selection criteria, or a bad source.
     """
-    from . import adversarial as adv
-
     params = _stimulus_parameters(model, **options)
     out_dir = Path(out_dir)
-    prov_path = out_dir / "provenance.json"
-    if not force and (out_dir / "manifest.csv").is_file() and prov_path.is_file():
-        old = json.loads(prov_path.read_text())
-        if old.get("parameters") == params:
-            return load_manifest(out_dir)
-
-    t0 = time.perf_counter()
     sources = embedded_images() if params["images"] == "embedded" else discover_images(
         params["images"])
+    stage = Stage("stimuli", out_dir, None, params, inputs=[s.path for s in sources],
+                  code=["advlib.cnn.stimulus_set"])
+    if not force and stage.up_to_date():
+        return load_manifest(out_dir)
+    stage.run(lambda tmp: stage.notes.update(_build(model, tmp, params, sources, progress)))
+    return load_manifest(out_dir)
+
+
+def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
+    """Select, optimize and write a stimulus set into ``tmp``; returns provenance notes."""
+    from . import adversarial as adv
+
+    t0 = time.perf_counter()
     selected, re_images, skipped = select_regular(
         model, sources, min_size=params["min_size"], aspect_range=tuple(params["aspect_range"]),
         min_confidence=params["min_confidence"], require_correct=params["require_correct"],
@@ -133,38 +135,34 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
     an = adv.generate_an(model, labels, lam=params["an_lam"], lr=params["an_lr"], **common)
     ai = adv.generate_ai(model, re_images, targets, c=params["ai_c"], lr=params["ai_lr"],
                          **common)
-
-    with atomic_dir(out_dir) as tmp:
-        rows = []
-        kinds = {"RE": (re_images, labels, np.zeros(len(labels), int), np.ones(len(labels), bool)),
-                 "AN": (an.images, labels, an.n_steps, an.converged),
-                 "AI": (ai.images, targets, ai.n_steps, ai.converged)}
-        for kind, (arrays, target, steps, conv) in kinds.items():
-            (tmp / kind).mkdir()
-            dist = adv.image_distances(arrays, re_images)
-            for i in range(len(labels)):
-                rel = f"{kind}/{kind.lower()}{i:02d}.png"
-                _save_png(arrays[i], tmp / rel)
-                rows.append({"image_id": f"{kind.lower()}{i:02d}", "kind": kind,
-                             "source_id": f"re{i:02d}", "path": rel,
-                             "true_label": int(labels[i]), "target_label": int(target[i]),
-                             "n_steps": int(steps[i]), "converged": bool(conv[i]),
-                             "l2": dist["l2"][i], "linf": dist["linf"][i],
-                             "psnr": dist["psnr"][i], "pixel_r": dist["pixel_r"][i]})
-        manifest = pd.DataFrame(rows)
-        manifest = _score_saved_images(model, tmp, manifest, params["threshold"])
-        columns = MANIFEST_COLUMNS + ["true_name", "target_name", "predicted_name", "pixel_r"]
-        manifest[columns].to_csv(tmp / "manifest.csv", index=False)
-        skipped.to_csv(tmp / "skipped.csv", index=False)
-        selected.to_csv(tmp / "selection.csv", index=False)
-        failed = manifest[~manifest.converged]
-        record = provenance_record(
-            "stimuli", params, model=model.provenance(), n_regular=int(len(labels)),
-            n_skipped=int(len(skipped)), n_not_converged=int(len(failed)),
-            not_converged=failed.image_id.tolist(), seconds=round(time.perf_counter() - t0, 2),
-            an_optimizer=an.params, ai_optimizer=ai.params)
-        (tmp / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    return load_manifest(out_dir)
+    rows = []
+    kinds = {"RE": (re_images, labels, np.zeros(len(labels), int), np.ones(len(labels), bool)),
+             "AN": (an.images, labels, an.n_steps, an.converged),
+             "AI": (ai.images, targets, ai.n_steps, ai.converged)}
+    for kind, (arrays, target, steps, conv) in kinds.items():
+        (tmp / kind).mkdir()
+        dist = adv.image_distances(arrays, re_images)
+        for i in range(len(labels)):
+            rel = f"{kind}/{kind.lower()}{i:02d}.png"
+            _save_png(arrays[i], tmp / rel)
+            rows.append({"image_id": f"{kind.lower()}{i:02d}", "kind": kind,
+                         "source_id": f"re{i:02d}", "path": rel,
+                         "true_label": int(labels[i]), "target_label": int(target[i]),
+                         "n_steps": int(steps[i]), "converged": bool(conv[i]),
+                         "l2": dist["l2"][i], "linf": dist["linf"][i],
+                         "psnr": dist["psnr"][i], "pixel_r": dist["pixel_r"][i]})
+    manifest = pd.DataFrame(rows)
+    manifest = _score_saved_images(model, tmp, manifest, params["threshold"])
+    columns = MANIFEST_COLUMNS + ["true_name", "target_name", "predicted_name", "pixel_r"]
+    manifest[columns].to_csv(tmp / "manifest.csv", index=False)
+    skipped.to_csv(tmp / "skipped.csv", index=False)
+    selected.to_csv(tmp / "selection.csv", index=False)
+    failed = manifest[~manifest.converged]
+    return dict(model=model.provenance(), n_regular=int(len(labels)),
+                n_skipped=int(len(skipped)), n_not_converged=int(len(failed)),
+                not_converged=failed.image_id.tolist(),
+                seconds=round(time.perf_counter() - t0, 2), an_optimizer=an.params,
+                ai_optimizer=ai.params)
 
 
 def _score_saved_images(model, root: Path, manifest: pd.DataFrame, threshold: float):
@@ -231,6 +229,20 @@ def load_manifest(stim_dir: str | os.PathLike) -> pd.DataFrame:
            StimulusError)
     manifest["converged"] = manifest.converged.astype(bool)
     return manifest
+
+
+def stimulus_files(stim_dir: str | os.PathLike) -> list[Path]:
+    """The files that define a stimulus set: ``manifest.csv`` and every image it lists.
+
+    Stages that read a stimulus set list these as inputs, so a replaced PNG changes their
+    cache key.
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    stim_dir = Path(stim_dir)
+    return [stim_dir / "manifest.csv"] + [stim_dir / p for p in load_manifest(stim_dir).path]
 
 
 def load_stimulus_images(stim_dir: str | os.PathLike, kind: str, size: int | None = None):

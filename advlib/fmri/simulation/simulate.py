@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ...cnn.stimulus_set import load_manifest, load_stimulus_images
+from ...cnn.stimulus_set import load_manifest, load_stimulus_images, stimulus_files
 from ...errors import expect
-from ...provenance import package_versions, write_json
+from ...layout import SIMULATION_SPEC, simulation_spec
+from ...provenance import Stage, package_versions, write_json
 from ..data import conditions_from_names, list_subjects, write_subject
 from ..glm import fit_glm
 from .cortex import make_cortex
@@ -28,9 +29,9 @@ __all__ = ["SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "resol
            "stimulus_energy"]
 
 #: Parameters of the simulated observer (see :func:`simulate_subject`).
-SIMULATION_DEFAULTS = dict(snr=0.8, spacing=1.0, n_runs_per_session=5, max_pcs=10,
+SIMULATION_DEFAULTS = dict(snr=SIMULATION_SPEC["snr"], spacing=SIMULATION_SPEC["spacing"],
+                           n_runs_per_session=5, max_pcs=SIMULATION_SPEC["max_pcs"],
                            variation=0.1)
-_SIM_VERSION = 1
 
 
 def stimulus_energy(stim_dir):
@@ -90,14 +91,27 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     stim_dir, dataset_dir = Path(stim_dir), Path(dataset_dir)
     manifest = load_manifest(stim_dir)
     folder = dataset_dir / f"sub-{subject:02d}"
-    key = {"version": _SIM_VERSION, "seed": seed, "subject": subject, **p,
-           "save_timeseries": save_timeseries,
-           "manifest": (stim_dir / "manifest.csv").read_text()}
-    info_path = folder / "subject.json"
-    if not force and info_path.is_file():
-        old = json.loads(info_path.read_text())
-        if old.get("key") == key:
-            return folder
+    stage = Stage("simulated_subject", folder, None,
+                  {"seed": seed, "subject": int(subject), **p, "save_timeseries": save_timeseries},
+                  inputs=stimulus_files(stim_dir), code=["advlib.fmri.simulation.simulate"],
+                  owned=_is_simulated_subject)
+    if not force and stage.up_to_date():
+        return folder
+    stage.run(lambda tmp: _simulate(stim_dir, manifest, tmp, subject, seed, p, energy,
+                                    save_timeseries, progress))
+    return folder
+
+
+def _is_simulated_subject(folder: Path) -> bool:
+    """A subject folder written by an earlier version of :func:`simulate_subject`."""
+    try:
+        return bool(json.loads((folder / "subject.json").read_text()).get("simulated"))
+    except (OSError, ValueError):
+        return False
+
+
+def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeseries, progress):
+    """Simulate one subject and write its folder (the work of :func:`simulate_subject`)."""
     ss = np.random.SeedSequence([seed, subject])
     r_anat, r_resp, r_plan, r_runs, r_glm = (np.random.default_rng(s) for s in ss.spawn(5))
     energy, ids = energy if energy is not None else stimulus_energy(stim_dir)
@@ -109,7 +123,7 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     glm = fit_glm(sim.data, sim.events, max_pcs=p["max_pcs"], seed=r_glm, progress=progress)
     conditions = conditions_from_names(glm.betas.index, manifest)
     true = sim.true_betas.loc[glm.betas.index]
-    info = {"subject": f"sub-{subject:02d}", "simulated": True, "key": key,
+    info = {"subject": f"sub-{subject:02d}", "simulated": True,
             "description": "simulated observer (advlib.observer): Gabor energy -> pRF -> "
                            "compressive nonlinearity; BOLD with AR(1), shared noise, drift",
             "sessions": {str(k): v for k, v in plan.items()},
@@ -127,7 +141,6 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
         if save_timeseries:
             extra[f"timeseries/run-{i + 1:02d}.npy"] = sim.data[i]
     write_subject(folder, glm.betas, conditions, cortex.vertices, cortex.faces, info, extra)
-    return folder
 
 
 def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0,
@@ -148,11 +161,13 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     energy = stimulus_energy(stim_dir)
     from joblib import Parallel, delayed
 
-    folders = Parallel(n_jobs=jobs)(
+    work = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(simulate_subject)(stim_dir, dataset_dir, s, seed=seed, energy=energy,
                                   force=force, progress=progress and jobs == 1,
                                   save_timeseries=save_timeseries, **params)
-        for s in tqdm(list(subjects), desc="subjects", disable=not progress))
+        for s in subjects)
+    folders = list(tqdm(work, total=len(list(subjects)), desc="subjects",
+                        disable=not progress))
     write_json(dataset_dir / "dataset.json", {
         "name": name, "simulated": True, "stimuli": str(Path(stim_dir).resolve()),
         "description": "SIMULATED observer data (no human fMRI data): advlib.observer",
@@ -162,31 +177,34 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
 
 
 
-def resolve_dataset(dataset: str, stim_dir, results_dir, subjects=(1, 2, 3), *, seed: int = 0,
-                    progress: bool = True, **params) -> Path:
-    """The dataset folder a notebook or command works on.
+def resolve_dataset(dataset, layout, *, progress: bool = True, jobs: int = 1) -> Path:
+    """The dataset folder a notebook or command works on, simulated first when needed.
 
     Parameters
     ----------
-    dataset : str
-        ``"simulated"``: simulate (or reuse) the observer's data for the stimulus set in
-        ``<results_dir>/simulated``; otherwise the path of a dataset folder in the
+    dataset : str, path or dict
+        ``"simulated"`` or a simulated-dataset specification (a dict, see
+        :func:`advlib.layout.simulation_spec`): the observer's subjects for the layout's
+        stimulus set are simulated (or reused, a cached stage per subject) in
+        ``layout.dataset_dir(dataset)``. Otherwise the folder of a dataset in the
         documented format (real data), used as it is.
-    stim_dir : str or path
-        Stimulus set.
-    results_dir : str or path
-        The model's results folder (``<results>/<model>``).
-    subjects, seed, progress, **params
-        Passed to :func:`simulate_dataset` when simulating.
+    layout : advlib.layout.Layout
+        The model's (and stimulus set's) result paths.
+    progress : bool
+    jobs : int
+        Subjects simulated in parallel.
 
     Returns
     -------
     pathlib.Path
     """
-    if dataset == "simulated":
-        out = Path(results_dir) / "simulated"
-        simulate_dataset(stim_dir, out, subjects, seed=seed, progress=progress, **params)
-        return out
-    folder = Path(dataset)
-    list_subjects(folder)  # validates: an existing folder with sub-XX folders
-    return folder
+    spec = simulation_spec(dataset)
+    if spec is None:
+        folder = layout.data_dir(dataset)
+        list_subjects(folder)  # validates: an existing folder with sub-XX folders
+        return folder
+    out = layout.dataset_dir(dataset)
+    simulate_dataset(layout.stimuli_dir, out, spec["subjects"], seed=spec["seed"],
+                     progress=progress, jobs=jobs, snr=spec["snr"], spacing=spec["spacing"],
+                     max_pcs=spec["max_pcs"])
+    return out

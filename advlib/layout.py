@@ -1,0 +1,177 @@
+"""Where every result lives: the one owner of the results layout.
+
+::
+
+    <results>/<model>/                      the model's analysis root for its own stimulus set
+        stimuli/                            the stimulus set (manifest.csv, RE/ AN/ AI/ PNGs)
+        features/                           activations of that set (features_<KIND>.npz)
+        cnn_rsa.csv, cnn_trend.csv, cnn_rdms.npz, cnn_rsa_provenance.json
+        <dataset>/                          one folder per dataset (simulated subjects live here)
+            sub-XX/                         a simulated subject (data format)
+            brain_rsa.csv, brain_rsa_400.csv, searchlight[_400]/, encoding.csv,
+            layer_assignment.csv, *_provenance.json (the stage records)
+    <results>/<model>/on-<name>-<hash>/     the same tree for another stimulus set
+
+A result's place depends on everything that determines it: the model, the stimulus set
+(the model's own set at ``<results>/<model>/stimuli``; any other folder gets its own
+``on-<name>-<hash>`` root, the hash of its absolute path), and the dataset (a simulated
+dataset is named by its parameters, a real one by its folder name and a hash of its
+absolute path). Two different inputs therefore never write to one path; that the contents
+on disk were made from the same inputs is checked by each stage's record
+(:class:`advlib.provenance.Stage`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import expect
+
+__all__ = ["Layout", "dataset_label", "simulation_spec", "brain_rsa_name", "encoding_name", "SIMULATED",
+           "SIMULATION_SPEC"]
+
+#: The ``dataset`` value that means "the simulated observer with the default settings".
+SIMULATED = "simulated"
+
+#: Settings of a simulated dataset and their defaults: the one place they are written
+#: (``advlib.fmri.simulation``, the CLI and the profiles take them from here).
+SIMULATION_SPEC = {"seed": 0, "snr": 0.8, "spacing": 1.0, "max_pcs": 10}
+_SIM_KEYS = SIMULATION_SPEC
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def simulation_spec(dataset) -> dict | None:
+    """The full simulated-dataset specification, or ``None`` for a real dataset folder.
+
+    Parameters
+    ----------
+    dataset : str, path or dict
+        ``"simulated"`` (defaults), a dict ``{"kind": "simulated", "subjects": [...],
+        "seed", "snr", "spacing", "max_pcs"}`` (missing keys take defaults), or the folder
+        of a real dataset.
+
+    Returns
+    -------
+    dict or None
+        ``{"kind": "simulated", "subjects": [...], "seed", "snr", "spacing", "max_pcs"}``.
+    """
+    if isinstance(dataset, dict):
+        expect(dataset.get("kind", SIMULATED) == SIMULATED, "dataset['kind']",
+               dataset.get("kind"), "'simulated' (a real dataset is given by its folder)")
+        unknown = set(dataset) - set(_SIM_KEYS) - {"kind", "subjects"}
+        expect(not unknown, "dataset", sorted(unknown),
+               f"keys from kind, subjects, {', '.join(_SIM_KEYS)}")
+        spec = {**_SIM_KEYS, **{k: v for k, v in dataset.items() if k in _SIM_KEYS}}
+        subjects = [int(s) for s in dataset.get("subjects", (1, 2, 3))]
+        return {"kind": SIMULATED, "subjects": subjects, **spec}
+    if str(dataset) == SIMULATED:
+        return {"kind": SIMULATED, "subjects": [1, 2, 3], **_SIM_KEYS}
+    return None
+
+
+def dataset_label(dataset) -> str:
+    """The folder name of a dataset's results under an analysis root.
+
+    A simulated dataset is named by its settings (``simulated-seed0-snr0.8-spacing1.0-
+    maxpcs10``; the subjects are folders inside it), a real dataset by its folder's name and
+    a hash of its absolute path, so that ``/labA/data`` and ``/labB/data`` never share one.
+    """
+    spec = simulation_spec(dataset)
+    if spec is not None:
+        return (f"simulated-seed{spec['seed']}-snr{float(spec['snr']):g}-"
+                f"spacing{float(spec['spacing']):g}-maxpcs{spec['max_pcs']}")
+    folder = Path(dataset).expanduser().resolve()
+    return f"{folder.name}-{_short_hash(str(folder))}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The result paths of one model (and one stimulus set) under a results root.
+
+    Parameters
+    ----------
+    results : path
+        Results root.
+    model : str
+        Model name.
+    stimuli : path, optional
+        A stimulus set other than the model's own (``<results>/<model>/stimuli``).
+    """
+
+    results: Path
+    model: str
+    stimuli: Path | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "results", Path(self.results).expanduser().resolve())
+        if self.stimuli is not None:
+            object.__setattr__(self, "stimuli", Path(self.stimuli).expanduser().resolve())
+
+    @property
+    def model_dir(self) -> Path:
+        """``<results>/<model>``."""
+        return self.results / self.model
+
+    @property
+    def stimuli_dir(self) -> Path:
+        """The stimulus set."""
+        return self.stimuli if self.stimuli is not None else self.model_dir / "stimuli"
+
+    @property
+    def root(self) -> Path:
+        """The analysis root of this model and stimulus set."""
+        own = self.model_dir / "stimuli"
+        if self.stimuli is None or self.stimuli == own:
+            return self.model_dir
+        return self.model_dir / f"on-{self.stimuli.name}-{_short_hash(str(self.stimuli))}"
+
+    @property
+    def features_dir(self) -> Path:
+        """The feature cache of the stimulus set."""
+        return self.root / "features"
+
+    @property
+    def cnn_rsa(self) -> Path:
+        """``cnn_rsa.csv``."""
+        return self.root / "cnn_rsa.csv"
+
+    def dataset_dir(self, dataset) -> Path:
+        """Where a dataset's results go (and a simulated dataset's subjects live).
+
+        A folder given by path that is already a simulated dataset of this root is its own
+        results folder.
+        """
+        if simulation_spec(dataset) is None:
+            folder = Path(dataset).expanduser().resolve()
+            if folder.parent == self.root and folder.name.startswith(f"{SIMULATED}-"):
+                return folder
+        return self.root / dataset_label(dataset)
+
+    def data_dir(self, dataset) -> Path:
+        """The dataset's subject folders: simulated under :meth:`dataset_dir`, else its own."""
+        if simulation_spec(dataset) is not None:
+            return self.dataset_dir(dataset)
+        return Path(dataset).expanduser().resolve()
+
+    def brain_rsa(self, dataset, n_vertices: int = 200) -> Path:
+        """``brain_rsa.csv`` (200 vertices per ROI) or ``brain_rsa_<n>.csv``."""
+        return self.dataset_dir(dataset) / brain_rsa_name(n_vertices)
+
+    def encoding(self, dataset, solver: str = "romp") -> Path:
+        """``encoding.csv`` (ROMP) or ``encoding_<solver>.csv``."""
+        return self.dataset_dir(dataset) / encoding_name(solver)
+
+
+def brain_rsa_name(n_vertices: int = 200) -> str:
+    """File name of the brain RSA table for ``n_vertices`` per ROI."""
+    return "brain_rsa.csv" if n_vertices == 200 else f"brain_rsa_{n_vertices}.csv"
+
+
+def encoding_name(solver: str = "romp", table: str = "encoding") -> str:
+    """File name of an encoding table (``encoding`` or ``layer_assignment``) for a solver."""
+    return f"{table}.csv" if solver == "romp" else f"{table}_{solver}.csv"

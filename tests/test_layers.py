@@ -1,0 +1,68 @@
+"""The layering of the package, read from the imports (ARCHITECTURE.md)."""
+
+from pathlib import Path
+
+import pytest
+
+from advlib.provenance import advlib_imports
+
+ROOT = Path(__file__).resolve().parent.parent / "advlib"
+MODULES = sorted(".".join(p.relative_to(ROOT.parent).with_suffix("").parts)
+                 for p in ROOT.rglob("*.py") if p.name != "__init__.py")
+BASE = {"advlib.errors", "advlib.provenance", "advlib.layout", "advlib.kernels"}
+RANK = {"base": 0, "cnn": 1, "fmri": 1, "analysis": 2, "book": 3, "cli": 4}
+
+
+def _layer(module: str) -> str:
+    if module in BASE:
+        return "base"
+    part = module.split(".")[1]
+    return part if part in RANK else "cli"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_no_lower_layer_imports_a_higher_one(module):
+    for imported in advlib_imports(module):
+        if imported == "advlib":
+            assert _layer(module) in ("book", "cli"), f"{module} imports the facade"
+            continue
+        assert RANK[_layer(imported)] <= RANK[_layer(module)], f"{module} imports {imported}"
+        if _layer(module) in ("cnn", "fmri"):
+            # the simulated observer views the stimulus set: the one link between the halves
+            allowed = {"base", _layer(module)} | (
+                {"cnn"} if module.startswith("advlib.fmri.simulation") else set())
+            assert _layer(imported) in allowed, f"{module} ({_layer(module)}) imports {imported}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m.startswith("advlib.fmri.")
+                                    and not m.startswith("advlib.fmri.simulation")])
+def test_real_data_path_never_imports_the_simulation(module):
+    assert not any(m.startswith("advlib.fmri.simulation") for m in advlib_imports(module))
+
+
+def test_no_private_name_is_imported_across_modules():
+    import ast
+
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "")
+                                                     .startswith("advlib")):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.relative_to(ROOT.parent)} imports {private}"
+
+
+def test_the_test_itself_would_catch_an_upward_import(tmp_path, monkeypatch):
+    """advlib_imports resolves relative imports, so a planted upward import is seen."""
+    import advlib.provenance as prov
+
+    fake = tmp_path / "advlib" / "cnn"
+    fake.mkdir(parents=True)
+    (fake / "bad.py").write_text("from ..analysis.rsa import compute_rdm\n")
+    (tmp_path / "advlib" / "analysis").mkdir()
+    (tmp_path / "advlib" / "analysis" / "rsa.py").write_text("")
+    monkeypatch.setattr(prov, "_ROOT", tmp_path / "advlib")
+    prov.advlib_imports.cache_clear()
+    try:
+        assert prov.advlib_imports("advlib.cnn.bad") == {"advlib.analysis.rsa"}
+    finally:
+        prov.advlib_imports.cache_clear()
