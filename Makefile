@@ -7,7 +7,7 @@ PROFILE ?= full
 MODEL   ?= efficientnet_lite0
 JOBS    ?= 2
 
-.PHONY: install test book bench clean chromium
+.PHONY: install test test-fast lint book bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,17 @@ ifeq ($(CHROMIUM),)
 	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium
 endif
 
-test: $(STAMP) chromium
+# Lint (ruff: pyflakes, pycodestyle, import order, bug-prone patterns; see pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check advlib tests benchmarks
+
+# Everything: lint, then every test (the smoke book and the browser checks included).
+test: $(STAMP) chromium lint
 	$(BIN)/python -m pytest -q
+
+# The fast loop while editing: no network model, no notebooks, no browser (about a minute).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # Runs the whole pipeline (only what is out of date) on the embedded default model, executes
 # the notebooks and builds the Jupyter Book into _build/html.

@@ -74,7 +74,8 @@ def main():
     r_ref = _heldout_r(np.column_stack(preds), Y[test, :N_SAMPLE])
 
     print(f"problem: {N_TRAIN} train / {N_TEST} test images x {N_UNITS} units, {N_VERT} vertices")
-    print(f"advlib.analysis.romp on {device} (all vertices, one call): {t_romp:.2f} s, peak RSS growth {peak:.0f} MB "
+    print(f"advlib.analysis.romp on {device} (all vertices, one call): {t_romp:.2f} s, "
+          f"peak RSS growth {peak:.0f} MB "
           f"(the design matrix itself is {X[train].nbytes / 2**20:.0f} MB)")
     print(f"sklearn OMP loop: {t_ref:.1f} s (scaled from {N_SAMPLE} vertices)")
     print(f"ratio: {t_ref / t_romp:.1f}x (target >= 10x)")

@@ -90,3 +90,14 @@ def smoke_book(stim_dir, results_root, tmp_path_factory):
     log = reproduce(profile="smoke", results=results_root, out=root / "book" / "generated",
                     book_root=root, progress=False)
     return root, log
+
+
+#: Fixtures that load the network or build something with it: a test that uses one (even
+#: through another fixture) is slow, and is marked so here instead of by hand.
+_SLOW_FIXTURES = {"model", "alexnet_random", "stim_dir", "smoke_book"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -57,7 +57,6 @@ def test_selection_files_and_checks(dataset):
 def test_resolve_dataset_uses_a_real_folder_as_is(dataset, stim_dir, tmp_path):
     from advlib.fmri import DataError
     from advlib.fmri.simulation import resolve_dataset
-
     from advlib.layout import Layout
 
     layout = Layout(tmp_path, "efficientnet_lite0", stim_dir)

@@ -4,9 +4,9 @@ import pytest
 
 from advlib.errors import InputError
 from advlib.fmri import fit_glm, run_design
+from advlib.fmri.design import TR
 from advlib.fmri.glm import _stack_design, condition_names
 from advlib.fmri.simulation import simulate_runs
-from advlib.fmri.design import TR
 
 
 def _experiment(n_vertices=150, seed=0, **kw):

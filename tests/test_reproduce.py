@@ -1,10 +1,13 @@
-"""advlib reproduce (advlib/reproduce.py): the chain runs once, then only what changed."""
+"""advlib reproduce (advlib/book/reproduce.py): the chain runs once, then only what changed."""
 import json
+from pathlib import Path
 
 import pytest
 
 from advlib.book import PROFILES, notebook_plan, reproduce
 from advlib.errors import InputError
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
@@ -41,3 +44,89 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         reproduce(profile="quick", results=tmp_path)
     with pytest.raises(InputError, match="jobs=0: expected a positive integer"):
         reproduce(jobs=0, results=tmp_path)
+
+
+def test_every_dataset_notebook_gets_the_profiles_one_dataset_spec(monkeypatch):
+    """Changing the simulation seed reaches every notebook and moves the dataset folder, so
+    notebooks can no longer overwrite each other's subjects (each used to take its own)."""
+    from advlib.book.notebooks import DATASETS
+    from advlib.layout import Layout
+
+    monkeypatch.setitem(DATASETS["smoke"], "seed", 7)
+    plan = notebook_plan("smoke")
+    specs = [item["parameters"]["dataset"] for item in plan if "dataset" in item["parameters"]]
+    assert len(specs) >= 5 and all(s == DATASETS["smoke"] for s in specs)
+    layout = Layout("results", "efficientnet_lite0")
+    assert layout.dataset_dir(specs[0]) != layout.dataset_dir({**specs[0], "seed": 0})
+    for name in ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore"):
+        source = (REPO / "notebooks" / f"{name}.ipynb").read_text()
+        assert "advlib.resolve_dataset(dataset, layout)" in source, name
+        assert "seed=0" not in source, name
+
+
+def test_fmri_page_title_names_the_dataset(tmp_path):
+    (tmp_path / "labdata" / "sub-07").mkdir(parents=True)
+    titles = [item["title"] for item in notebook_plan("smoke", data=str(tmp_path / "labdata"))
+              if item["name"] == "03_fmri"]
+    assert titles == ["Fig 2A — Dataset labdata, fMRI pipeline and vertex selection (sub-07)"]
+    assert "Simulated observer" in notebook_plan("smoke", names=["03_fmri"])[0]["title"]
+
+
+def _tables(layout, dataset):
+    paths = [layout.cnn_rsa, layout.brain_rsa(dataset), layout.brain_rsa(dataset, 400),
+             layout.encoding(dataset)]
+    return {p: p.read_bytes() for p in paths}
+
+
+@pytest.mark.slow
+def test_a_cli_run_on_another_stimulus_set_leaves_the_book_alone(smoke_book, results_root,
+                                                                 tmp_path):
+    """The reported scenario: `advlib cnn-rsa --stimuli OTHER` between two book builds used
+    to overwrite the book's cnn_rsa.csv, and the next build took it as up to date."""
+    import shutil
+
+    from advlib.book.notebooks import DATASETS
+    from advlib.cli import main
+    from advlib.layout import Layout
+
+    root, _ = smoke_book
+    out = root / "book" / "generated"
+    layout = Layout(results_root, "efficientnet_lite0")
+    reproduce(profile="smoke", results=results_root, out=out, book=False, progress=False)
+    before = _tables(layout, DATASETS["smoke"])
+    pages = {p: p.stat().st_mtime_ns for p in out.glob("0[1-6]*.ipynb")}
+    other = tmp_path / "other_set"
+    shutil.copytree(layout.stimuli_dir, other)
+    a, b = other / "AI" / "ai00.png", other / "AI" / "ai01.png"     # another stimulus set
+    a.rename(tmp_path / "swap.png")
+    b.rename(a)
+    (tmp_path / "swap.png").rename(b)
+    assert main(["cnn-rsa", "--stimuli", str(other), "--results", str(results_root),
+                 "--n-perm", "50", "--n-boot", "50"]) == 0
+    other_table = Layout(results_root, "efficientnet_lite0", other).cnn_rsa
+    assert other_table.is_file() and other_table != layout.cnn_rsa
+    assert other_table.read_bytes() != before[layout.cnn_rsa]       # it really differs
+    assert _tables(layout, DATASETS["smoke"]) == before             # the book's are untouched
+    log = reproduce(profile="smoke", results=results_root, out=out, book=False,
+                    progress=False).set_index("item")
+    assert set(log.index[log.status == "ran"]) == {"07_summary"}
+    assert _tables(layout, DATASETS["smoke"]) == before
+    assert {p: p.stat().st_mtime_ns for p in pages} == pages
+
+
+@pytest.mark.slow
+def test_an_overwritten_table_is_not_taken_as_up_to_date(smoke_book, results_root):
+    """'Up to date' is read from what is on disk: a table changed behind the stage's back
+    (by hand, or by an older tool) is recomputed, and the pages that show it re-run."""
+    root, _ = smoke_book
+    out = root / "book" / "generated"
+    from advlib.layout import Layout
+
+    layout = Layout(results_root, "efficientnet_lite0")
+    good = layout.cnn_rsa.read_bytes()
+    layout.cnn_rsa.write_bytes(good.replace(b"layer1", b"layer1", 1) + b"\n")
+    log = reproduce(profile="smoke", results=results_root, out=out, book=False,
+                    progress=False).set_index("item")
+    assert log.loc["cnn_rsa.csv", "status"] == "ran"
+    assert {"02_cnn_rsa", "06_explore"} <= set(log.index[log.status == "ran"])
+    assert layout.cnn_rsa.read_bytes() == good

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import advlib.cnn.images as image_io
 import advlib.cnn.stimulus_set as stimuli
 from advlib.analysis import stimulus_claims
 from advlib.cnn import (
@@ -112,11 +113,11 @@ def test_prepare_image_resizes_and_crops():
 
 def test_selection_criteria_and_reasons(model, tmp_path):
     sources = embedded_images()[:4]
-    small = stimuli.ImageSource(_photo(tmp_path / "small.jpg", size=(200, 300)), 5, "folder")
-    wide = stimuli.ImageSource(_photo(tmp_path / "wide.jpg", size=(700, 300)), 5, "folder")
+    small = image_io.ImageSource(_photo(tmp_path / "small.jpg", size=(200, 300)), 5, "folder")
+    wide = image_io.ImageSource(_photo(tmp_path / "wide.jpg", size=(700, 300)), 5, "folder")
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8garbage")
-    bad = stimuli.ImageSource(broken, 5, "folder")
+    bad = image_io.ImageSource(broken, 5, "folder")
     selected, images, skipped = select_regular(model, sources + [small, wide, bad])
     reasons = dict(zip(skipped.source_path.map(os.path.basename), skipped.reason))
     assert reasons["small.jpg"] == "too small: 200x300, need both sides > 227"

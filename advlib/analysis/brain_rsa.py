@@ -227,7 +227,7 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
     pair_index[ju, iu] = np.arange(iu.size)
     valid = np.isfinite(vec["RE"]).all(1)
     z = {}
-    for k, v in vec.items():
+    for v in vec.values():
         valid &= np.isfinite(v).all(1)
     for k, v in vec.items():
         r = stats.rankdata(np.where(valid[:, None], v, 0.0), axis=1)

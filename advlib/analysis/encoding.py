@@ -202,7 +202,8 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
     usable = norms > 1e-6 * norms.max().clamp_min(torch.finfo(dtype).tiny)
     expect(bool(usable.any()), "X", "no unit varies over the samples",
            "at least one non-constant feature column")
-    Xn = torch.where(usable, Xc / norms.clamp_min(torch.finfo(dtype).tiny), torch.zeros((), dtype=dtype, device=device))
+    Xn = torch.where(usable, Xc / norms.clamp_min(torch.finfo(dtype).tiny),
+                     torch.zeros((), dtype=dtype, device=device))
     T = Y.shape[1]
     s = int(n_nonzero)
     support = torch.full((T, max_support), -1, dtype=torch.long, device=device)
@@ -424,6 +425,10 @@ class ROMPEncoder:
         return float(r2_score(Y, self.predict(X), multioutput="uniform_average"))
 
 
+#: Ridge penalties tried by :class:`RidgeEncoder` (per-vertex choice by cross-validation).
+_RIDGE_ALPHAS = tuple(np.logspace(-3, 4, 15))
+
+
 class RidgeEncoder:
     """Kernel ridge regression per target (himalaya), with the :class:`ROMPEncoder` interface.
 
@@ -438,7 +443,7 @@ class RidgeEncoder:
     seed : int
     """
 
-    def __init__(self, alphas=tuple(np.logspace(-3, 4, 15)), n_folds: int = 5, seed: int = 0):
+    def __init__(self, alphas=_RIDGE_ALPHAS, n_folds: int = 5, seed: int = 0):
         self.alphas, self.n_folds, self.seed = alphas, n_folds, seed
 
     def fit(self, X, Y):

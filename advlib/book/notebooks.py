@@ -24,8 +24,8 @@ from pathlib import Path
 from ..errors import AdvlibError, expect
 from ..layout import SIMULATION_SPEC, simulation_spec
 
-__all__ = ["NOTEBOOKS", "PROFILES", "DATASETS", "repo_root", "notebook_parameters", "notebook_plan", "run_notebook",
-           "run_notebooks", "NotebookError"]
+__all__ = ["NOTEBOOKS", "PROFILES", "DATASETS", "repo_root", "notebook_parameters",
+           "notebook_plan", "run_notebook", "run_notebooks", "NotebookError"]
 
 #: Notebooks in book order (file stem in ``notebooks/``).
 NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa",

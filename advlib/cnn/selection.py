@@ -88,7 +88,7 @@ def select_regular(model, sources, *, min_size: int = 227, aspect_range=(2 / 3, 
 
     skipped, rows, arrays = [], [], []
     for src in sources:
-        def skip(reason):
+        def skip(reason, src=src):
             skipped.append({"source_path": str(src.path), "true_label": src.label,
                             "reason": reason})
         try:

@@ -185,7 +185,8 @@ def _score_saved_images(model, root: Path, manifest: pd.DataFrame, threshold: fl
     manifest["p_predicted"] = probs[idx, pred]
     manifest["p_target"] = probs[idx, manifest.target_label.to_numpy()]
     adversarial = manifest.kind != "RE"
-    manifest.loc[adversarial, "converged"] = (manifest.converged & (manifest.p_target >= threshold))[adversarial]
+    reached = manifest.converged & (manifest.p_target >= threshold)
+    manifest.loc[adversarial, "converged"] = reached[adversarial]
     for col in ("true", "target", "predicted"):
         manifest[f"{col}_name"] = [names[i] for i in manifest[f"{col}_label"]]
     return manifest

@@ -21,8 +21,8 @@ the brain meet only at the foveal confluence that the schematic omits), a mesh f
 geodesic distances, ~1 mm vertex spacing, and pRFs that
 cover the paper's 12 x 12 degree stimuli. The two outer bands ("other", ``roi == ""``)
 stand for the non-visual cortex around the ROIs: they carry no pRF and respond to no
-stimulus, and supply what a GLMdenoise noise pool draws on in a real brain. Subjects differ through seeded variation of the
-magnification, band widths, pRF sizes and vertex positions.
+stimulus, and supply what a GLMdenoise noise pool draws on in a real brain. Subjects differ
+through seeded variation of the magnification, band widths, pRF sizes and vertex positions.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ AREA_PARAMS = {
 # Angles in degrees of the contralateral hemifield: +90 upper vertical meridian, 0
 # horizontal meridian, -90 lower vertical meridian.
 _BANDS = (
-    ("other", "", np.nan, np.nan), ("V4", "V4", -90.0, 90.0), ("V3v", "V3", 90.0, 0.0), ("V2v", "V2", 0.0, 90.0),
+    ("other", "", np.nan, np.nan), ("V4", "V4", -90.0, 90.0), ("V3v", "V3", 90.0, 0.0),
+    ("V2v", "V2", 0.0, 90.0),
     ("V1", "V1", 90.0, -90.0), ("V2d", "V2", -90.0, 0.0), ("V3d", "V3", 0.0, -90.0),
     ("LO", "LO", -90.0, 90.0), ("other", "", np.nan, np.nan),
 )

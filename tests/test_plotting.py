@@ -1,0 +1,122 @@
+"""Every plot function returns a figure with the expected axes on a tiny table."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from advlib.analysis import (  # noqa: E402
+    ASSIGNMENT_COLUMNS,
+    BRAIN_RSA_COLUMNS,
+    CNN_RSA_COLUMNS,
+    ENCODING_COLUMNS,
+    PermutationResult,
+)
+from advlib.book import plotting  # noqa: E402
+from advlib.fmri import ROIS  # noqa: E402
+from advlib.fmri.simulation import make_cortex, run_events  # noqa: E402
+
+LAYERS = [f"layer{i}" for i in range(1, 9)]
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def _n_axes(fig):
+    return len([ax for ax in fig.axes if ax.get_label() != "<colorbar>"])
+
+
+def test_stimulus_grid(tmp_path, rng):
+    rows = []
+    for i in range(2):
+        for kind in ("RE", "AN", "AI"):
+            rel = f"{kind}/{kind.lower()}{i:02d}.png"
+            (tmp_path / kind).mkdir(exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / rel)
+            rows.append({"source_id": f"re{i:02d}", "kind": kind, "path": rel,
+                         "predicted_name": "tench", "p_predicted": 0.99, "converged": True})
+    fig = plotting.plot_stimulus_grid(pd.DataFrame(rows), tmp_path, n=None, title="t")
+    assert _n_axes(fig) == 6 and fig.axes[0].get_ylabel() == "RE"
+
+
+def test_rdm_triplet_and_nulls(rng):
+    def rdm():
+        x = rng.normal(size=(6, 5))
+        return 1 - np.corrcoef(x)
+    fig = plotting.plot_rdm_triplet({k: {"layer1": rdm()} for k in ("RE", "AN", "AI")},
+                                    "layer1")
+    assert _n_axes(fig) >= 3
+    nulls = {k: PermutationResult(0.3, 0.04, rng.normal(0, 0.1, 50)) for k in ("AN", "AI")}
+    fig = plotting.plot_null_distributions(nulls, title="nulls")
+    assert _n_axes(fig) == 1 and len(fig.axes[0].patches) > 0
+
+
+def test_layer_similarities(rng):
+    table = pd.DataFrame(rng.uniform(0, 0.9, (8, len(CNN_RSA_COLUMNS))), columns=CNN_RSA_COLUMNS)
+    table["layer"] = LAYERS
+    for col in ("re_an", "re_ai"):                       # intervals contain their estimate
+        table[f"{col}_ci_low"], table[f"{col}_ci_high"] = table[col] - 0.1, table[col] + 0.1
+    fig = plotting.plot_layer_similarities(table, title="Fig 5")
+    ax = fig.axes[0]
+    assert _n_axes(fig) == 1 and len(ax.get_xticks()) == 8
+
+
+def test_flat_maps_and_searchlight_maps():
+    cortex = make_cortex(0, spacing=3.0)
+    v = cortex.vertices
+    fig = plotting.plot_flat_maps(v, cortex.faces, rois=True, title="ROIs")
+    assert _n_axes(fig) == 2                          # one panel per hemisphere
+    values = np.linspace(-1, 1, len(v))
+    fig = plotting.plot_flat_maps(v, cortex.faces, values, label="r", highlight=[0, 1])
+    assert _n_axes(fig) == 2 and len(fig.axes) == 3   # plus the colour bar
+    maps = {"re_an": values, "re_ai": -values}
+    figs = plotting.plot_searchlight_maps(v, cortex.faces, maps, title="Fig 4")
+    assert len(figs) == 2 and all(_n_axes(f) == 2 for f in figs)
+
+
+def test_run_design(tmp_path):
+    fig = plotting.plot_run_design(tmp_path / "sub-01")
+    assert "betas only" in fig.axes[0].texts[0].get_text()
+    (tmp_path / "sub-01" / "events").mkdir(parents=True)
+    events = run_events([f"re{i:02d}" for i in range(3)], seed=0)
+    events.to_csv(tmp_path / "sub-01" / "events" / "run-01.csv", index=False)
+    fig = plotting.plot_run_design(tmp_path / "sub-01")
+    assert _n_axes(fig) >= 1
+
+
+def test_roi_similarities(rng):
+    rows = []
+    for sub in ("sub-01", "sub-02"):
+        for roi in ROIS:
+            row = dict(zip(BRAIN_RSA_COLUMNS, rng.uniform(0, 0.5, len(BRAIN_RSA_COLUMNS))))
+            for col in ("re_an", "re_ai"):
+                row[f"{col}_ci_low"], row[f"{col}_ci_high"] = row[col] - 0.1, row[col] + 0.1
+            rows.append({**row, "subject": sub, "roi": roi, "n_vertices": 200})
+    fig = plotting.plot_roi_similarities(pd.DataFrame(rows), title="Fig 3")
+    assert _n_axes(fig) == 2 and [t.get_text() for t in fig.axes[0].get_xticklabels()] == list(ROIS)
+
+
+def test_encoding_accuracy_and_layer_assignment(rng):
+    rows, assign = [], []
+    for roi in ROIS[:2]:
+        for layer in LAYERS:
+            for kind in ("AI", "AN"):
+                row = dict(zip(ENCODING_COLUMNS, rng.uniform(0, 0.5, len(ENCODING_COLUMNS))))
+                row["ci_low"], row["ci_high"] = row["r"] - 0.1, row["r"] + 0.1
+                rows.append({**row, "subject": "sub-01", "roi": roi, "layer": layer,
+                             "test_kind": kind, "solver": "romp"})
+                for pres in (1, 2):
+                    assign.append(dict(zip(ASSIGNMENT_COLUMNS, ["sub-01", pres, kind, roi, layer,
+                                                                1 / 8, 100])))
+    fig = plotting.plot_encoding_accuracy(pd.DataFrame(rows), title="Fig 6")
+    assert _n_axes(fig) == 2                          # 1 subject x 2 ROIs
+    fig = plotting.plot_layer_assignment(pd.DataFrame(assign), title="Fig S1")
+    assert _n_axes(fig) == 2                          # AI and AN
