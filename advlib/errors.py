@@ -7,7 +7,10 @@ the parameter, the value that was given and what was expected.
 
 from __future__ import annotations
 
-__all__ = ["AdvlibError", "InputError", "ModelError", "WeightsNotFoundError", "StimulusError"]
+import numpy as np
+
+__all__ = ["AdvlibError", "InputError", "ModelError", "WeightsNotFoundError", "StimulusError",
+           "expect", "check_positive_int", "check_choice", "check_probability"]
 
 
 class AdvlibError(Exception):
@@ -54,3 +57,76 @@ def expect(condition: bool, parameter: str, value, expected: str, exc: type = In
         if len(text) > 80:
             text = text[:77] + "..."
         raise exc(f"{parameter}={text}: expected {expected}")
+
+
+def check_positive_int(value, parameter: str, minimum: int = 1, exc: type = InputError) -> int:
+    """``value`` as an ``int`` if it is an integer (Python or numpy, not bool) ``>= minimum``.
+
+    Parameters
+    ----------
+    value : object
+    parameter : str
+        Name of the parameter as the caller spells it.
+    minimum : int
+        Smallest accepted value (1: a positive integer; 0: a count that may be zero).
+    exc : type
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InputError (or ``exc``)
+        Not an integer, a bool, or below ``minimum``.
+    """
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    expect(ok and value >= minimum, parameter, value, what, exc)
+    return int(value)
+
+
+def check_choice(value, parameter: str, choices, exc: type = InputError):
+    """``value`` if it is one of ``choices``, else ``exc`` listing them.
+
+    Parameters
+    ----------
+    value : object
+    parameter : str
+    choices : iterable
+    exc : type
+
+    Returns
+    -------
+    object
+        ``value``.
+    """
+    choices = list(choices)
+    expect(value in choices, parameter, value, f"one of {', '.join(map(str, choices))}", exc)
+    return value
+
+
+def check_probability(value, parameter: str, low_open: bool = False, high_open: bool = False,
+                      what: str = "a probability", exc: type = InputError) -> float:
+    """``value`` as a float if it is a finite number in [0, 1] (ends open as asked).
+
+    Parameters
+    ----------
+    value : object
+    parameter : str
+    low_open, high_open : bool
+        Exclude 0, exclude 1.
+    what : str
+        The quantity in words (``"a probability"``, ``"a coverage"``, ...).
+    exc : type
+
+    Returns
+    -------
+    float
+    """
+    interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)) and np.isfinite(value)
+    ok = ok and (value > 0 if low_open else value >= 0) and (value < 1 if high_open else value <= 1)
+    expect(bool(ok), parameter, value, f"{what} in {interval}", exc)
+    return float(value)

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from .errors import expect
 
-__all__ = ["Layout", "dataset_label", "simulation_spec", "brain_rsa_name", "encoding_name", "SIMULATED",
-           "SIMULATION_SPEC"]
+__all__ = ["Layout", "dataset_label", "simulation_spec", "brain_rsa_name", "searchlight_name",
+           "encoding_name", "SIMULATED", "SIMULATION_SPEC"]
 
 #: The ``dataset`` value that means "the simulated observer with the default settings".
 SIMULATED = "simulated"
@@ -170,6 +170,11 @@ class Layout:
 def brain_rsa_name(n_vertices: int = 200) -> str:
     """File name of the brain RSA table for ``n_vertices`` per ROI."""
     return "brain_rsa.csv" if n_vertices == 200 else f"brain_rsa_{n_vertices}.csv"
+
+
+def searchlight_name(n_vertices: int = 200) -> str:
+    """Folder name of the searchlight maps written with the brain RSA of ``n_vertices``."""
+    return "searchlight" if n_vertices == 200 else f"searchlight_{n_vertices}"
 
 
 def encoding_name(solver: str = "romp", table: str = "encoding") -> str:

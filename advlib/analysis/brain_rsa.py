@@ -30,7 +30,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
-from ..errors import expect
+from ..errors import check_positive_int, expect
 from ..fmri.data import (
     ROIS,
     DataError,
@@ -43,6 +43,7 @@ from ..fmri.data import (
 from ..fmri.searchlight import geodesic_disks, searchlight_rdms, split_half_reliability
 from ..fmri.selection import select_subject
 from ..kernels import correlation_rdm_vectors, rowwise_spearman
+from ..layout import brain_rsa_name, searchlight_name
 from ..provenance import Stage
 from .rsa import compute_rdm
 from .stats import bootstrap_similarities, percentile_ci, permutation_test, rng_from
@@ -121,8 +122,7 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
     dict of str to numpy.ndarray, shape (n_valid,)
         ``"AN"`` and ``"AI"`` replicates (resamples with undefined RDMs dropped).
     """
-    expect(isinstance(n_boot, (int, np.integer)) and n_boot >= 1, "n_boot", n_boot,
-           "a positive integer")
+    check_positive_int(n_boot, "n_boot")
     rng = rng_from(seed)
     n_v = patterns["RE"].shape[1]
     idx = rng.integers(0, n_v, size=(n_boot, n_v))
@@ -217,8 +217,7 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
         ``re_an``, ``re_ai`` (Spearman) and, when ``n_perm > 0``, ``p_re_an``, ``p_re_ai``
         (one-sided, ``(1 + #null >= observed) / (1 + n_perm)``); NaN for undefined disks.
     """
-    expect(isinstance(n_perm, (int, np.integer)) and n_perm >= 0, "n_perm", n_perm,
-           "a non-negative integer")
+    check_positive_int(n_perm, "n_perm", minimum=0)
     vec = {k: searchlight_rdms(v, disks) for k, v in patterns.items()}
     n = patterns["RE"].shape[0]
     iu, ju = np.triu_indices(n, 1)
@@ -316,15 +315,14 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
               "ci_level": ci_level, "radius": radius, "presentations": "averaged",
               "only_converged": only_converged, "searchlight": searchlight,
               "searchlight_perm": searchlight_perm, "subjects": names}
-    suffix = "" if n_vertices == 200 else f"_{n_vertices}"
-    maps_dir = f"searchlight{suffix}"
+    table_name, maps_dir = brain_rsa_name(n_vertices), searchlight_name(n_vertices)
     stage = None
     if out_dir is not None:
         out_dir = Path(out_dir)
-        outputs = [f"brain_rsa{suffix}.csv"] + ([
+        outputs = [table_name] + ([
             f"{maps_dir}/{n}{ext}" for n in names for ext in (".npz", "_vertices.csv")]
             if searchlight else [])
-        stage = Stage(f"brain_rsa{suffix}", out_dir, outputs, params,
+        stage = Stage(Path(table_name).stem, out_dir, outputs, params,
                       inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
                       code=["advlib.analysis.brain_rsa"])
         if reuse and stage.up_to_date():
@@ -343,7 +341,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     table = pd.DataFrame(rows, columns=BRAIN_RSA_COLUMNS)
     if stage is not None:
         def write(tmp: Path) -> None:
-            table.to_csv(tmp / f"brain_rsa{suffix}.csv", index=False)
+            table.to_csv(tmp / table_name, index=False)
             (tmp / maps_dir).mkdir(exist_ok=True)
             for name, (verts, sl) in maps.items():
                 with open(tmp / maps_dir / f"{name}.npz", "wb") as handle:
@@ -396,8 +394,7 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
 
 def load_brain_results(out_dir, n_vertices: int = 200) -> pd.DataFrame:
     """Read ``brain_rsa.csv`` (or ``brain_rsa_<n>.csv``) written by :func:`brain_rsa`."""
-    suffix = "" if n_vertices == 200 else f"_{n_vertices}"
-    path = Path(out_dir) / f"brain_rsa{suffix}.csv"
+    path = Path(out_dir) / brain_rsa_name(n_vertices)
     expect(path.is_file(), "results", str(path), "brain_rsa results (run `advlib brain-rsa`)")
     return pd.read_csv(path)
 

@@ -40,6 +40,7 @@ from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
 from ..errors import InputError, expect
 from ..fmri.data import ROIS, list_subjects, load_dataset_info, load_subject, subject_files
 from ..fmri.selection import select_subject
+from ..layout import encoding_name
 from ..provenance import Stage
 from .brain_rsa import kind_patterns
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
@@ -204,12 +205,11 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
               "subjects": names, "only_converged": only_converged,
               "train": "RE (presentations averaged)",
               "bootstrap": "80% of vertices without replacement"}
-    suffix = "" if solver == "romp" else f"_{solver}"
     stage = None
     if out_dir is not None:
         out_dir = Path(out_dir)
-        outputs = [f"encoding{suffix}.csv", f"layer_assignment{suffix}.csv"]
-        stage = Stage(f"encoding{suffix}", out_dir, outputs,
+        outputs = [encoding_name(solver), encoding_name(solver, "layer_assignment")]
+        stage = Stage(Path(outputs[0]).stem, out_dir, outputs,
                       {**params, "model": model.name, "weights": model.weights_sha256},
                       inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
                       code=["advlib.analysis.encoding_analysis"])
@@ -354,8 +354,7 @@ def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
 
 def load_encoding_results(out_dir, solver: str = "romp") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read ``encoding.csv`` and ``layer_assignment.csv`` written by :func:`encoding_analysis`."""
-    suffix = "" if solver == "romp" else f"_{solver}"
-    paths = [Path(out_dir) / f"encoding{suffix}.csv", Path(out_dir) / f"layer_assignment{suffix}.csv"]
+    paths = [Path(out_dir) / encoding_name(solver, t) for t in ("encoding", "layer_assignment")]
     for path in paths:
         expect(path.is_file(), "results", str(path), "encoding results (run `advlib encode`)")
     return pd.read_csv(paths[0]), pd.read_csv(paths[1])

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ..errors import expect
+from ..errors import check_positive_int, check_probability, expect
 from ..kernels import masked_pearson, masked_rank, tau_a
 from .rsa import COMPARISONS, check_rdm, compare_rdms, upper_triangle
 
@@ -103,7 +103,8 @@ def percentile_ci(samples, level: float = 0.95) -> tuple[float, float]:
     -------
     tuple of 2 floats
     """
-    expect(0 < level < 1, "level", level, "a coverage in (0, 1), e.g. 0.95 or 0.68")
+    check_probability(level, "level", low_open=True, high_open=True,
+                      what="a coverage (e.g. 0.95 or 0.68)")
     s = np.asarray(samples, dtype=np.float64)
     expect(s.ndim == 1 and s.size > 0, "samples.shape", s.shape, "(n,) with n >= 1")
     lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2])
@@ -154,8 +155,7 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
     -------
     PermutationResult
     """
-    expect(isinstance(n_perm, (int, np.integer)) and n_perm >= 1, "n_perm", n_perm,
-           "a positive integer (1000 in the paper)")
+    check_positive_int(n_perm, "n_perm")
     observed = compare_rdms(rdm_fixed, rdm_shuffled, method, names)
     a, b = check_rdm(rdm_fixed), check_rdm(rdm_shuffled)
     n = a.shape[0]
@@ -204,8 +204,7 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     BootstrapResult
     """
     expect(method in COMPARISONS, "method", method, f"one of {', '.join(COMPARISONS)}")
-    expect(isinstance(n_boot, (int, np.integer)) and n_boot >= 1, "n_boot", n_boot,
-           "a positive integer (1000 in the paper)")
+    check_positive_int(n_boot, "n_boot")
     expect(isinstance(rdms, dict) and len(rdms) > 0, "rdms", type(rdms).__name__,
            "a non-empty dict name -> RDM")
     ref = check_rdm(rdm_ref, ref_name)

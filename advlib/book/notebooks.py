@@ -21,7 +21,7 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import AdvlibError, expect
+from ..errors import AdvlibError, check_choice, expect
 from ..layout import SIMULATION_SPEC, simulation_spec
 
 __all__ = ["NOTEBOOKS", "PROFILES", "DATASETS", "repo_root", "notebook_parameters",
@@ -98,7 +98,7 @@ def notebook_parameters(name: str, profile: str, model: str, results_dir) -> dic
     -------
     dict
     """
-    expect(profile in PROFILES, "profile", profile, f"one of {', '.join(PROFILES)}")
+    check_choice(profile, "profile", PROFILES)
     expect(name in PROFILES[profile], "notebook", name, f"one of {', '.join(NOTEBOOKS)}")
     return {**PROFILES[profile][name], "model": model,
             "results_dir": str(Path(results_dir).resolve())}

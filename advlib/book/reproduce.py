@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import expect
+from ..errors import check_choice, check_positive_int, expect
 from ..layout import Layout, brain_rsa_name, encoding_name, simulation_spec
 from ..provenance import Stage, package_versions, write_json
 from .notebooks import DATASETS, PROFILES, notebook_plan, repo_root, run_notebook
@@ -94,8 +94,8 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     from ..fmri.data import list_subjects
     from ..fmri.simulation.simulate import resolve_dataset
 
-    expect(profile in PROFILES, "profile", profile, f"one of {', '.join(PROFILES)}")
-    expect(isinstance(jobs, int) and jobs >= 1, "jobs", jobs, "a positive integer")
+    check_choice(profile, "profile", PROFILES)
+    check_positive_int(jobs, "jobs")
     prof = PROFILES[profile]
     layout = Layout(results, model)
     out = Path(out).resolve()

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import InputError, expect
+from ..errors import InputError, check_positive_int, check_probability, expect
 from .features import as_image_tensor
 from .models import ModelWrapper
 
@@ -159,13 +159,11 @@ def _optimize(model: ModelWrapper, start: torch.Tensor, labels: np.ndarray, anch
     ``w_t = weight * 0.5 ** (t // 50)`` at step ``t``. Each image stops at the first step
     whose 8-bit image reaches ``threshold``; the rest stop at ``max_steps``.
     """
-    expect(0.0 < threshold < 1.0, "threshold", threshold, "a probability in (0, 1)")
-    expect(isinstance(max_steps, int) and max_steps >= 1, "max_steps", max_steps,
-           "a positive integer")
+    check_probability(threshold, "threshold", low_open=True, high_open=True)
+    check_positive_int(max_steps, "max_steps")
     expect(lr > 0, "lr", lr, "a positive step size")
     expect(weight >= 0, "weight", weight, "a non-negative penalty")
-    expect(isinstance(batch_size, int) and batch_size >= 1, "batch_size", batch_size,
-           "a positive integer")
+    check_positive_int(batch_size, "batch_size")
     n = start.shape[0]
     out = np.empty(tuple(start.shape), dtype=np.float32)
     p_out = np.zeros(n)

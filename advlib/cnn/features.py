@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import expect
+from ..errors import check_positive_int, expect
 from ..provenance import Stage
 from .models import ModelWrapper
 from .stimulus_set import KINDS, load_stimulus_images, stimulus_files
@@ -115,8 +115,7 @@ def extract_features(model: ModelWrapper, images, layers: Sequence[str] | None =
     expect(len(layers) > 0, "layers", layers, f"a non-empty subset of {model.layers}")
     for layer in layers:
         model.module_for(layer)  # raises ModelError naming the layer
-    expect(isinstance(batch_size, int) and batch_size >= 1, "batch_size", batch_size,
-           "a positive integer")
+    check_positive_int(batch_size, "batch_size")
     tensor = as_image_tensor(images)
     n = tensor.shape[0]
     out: dict[str, np.ndarray] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import StimulusError, expect
+from ..errors import StimulusError, check_positive_int, check_probability, expect
 from .images import prepare_image, read_image
 
 __all__ = ["SUPERCLASSES", "select_regular"]
@@ -78,13 +78,14 @@ def select_regular(model, sources, *, min_size: int = 227, aspect_range=(2 / 3, 
     lo, hi = aspect_range
     expect(0 < lo < hi, "aspect_range", aspect_range, "(low, high) with 0 < low < high")
     if min_confidence is not None:
-        expect(0 <= min_confidence < 1, "min_confidence", min_confidence, "a probability in [0, 1)")
+        check_probability(min_confidence, "min_confidence", high_open=True)
     if superclasses is not None:
         unknown = [s for s in superclasses if s not in SUPERCLASSES]
         expect(not unknown, "superclasses", unknown, f"names from {sorted(SUPERCLASSES)}")
     expect(n_per_class is None or (superclasses is not None and n_per_class >= 1),
            "n_per_class", n_per_class, "a positive integer together with superclasses")
-    expect(n_images is None or n_images >= 1, "n_images", n_images, "a positive integer")
+    if n_images is not None:
+        check_positive_int(n_images, "n_images")
 
     skipped, rows, arrays = [], [], []
     for src in sources:

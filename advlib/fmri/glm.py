@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..errors import InputError, expect
+from ..errors import InputError, check_positive_int, expect
 from .design import BLANK, TR, check_events
 
 __all__ = ["GLMResult", "condition_names", "run_design", "run_design_frame", "fit_glm",
@@ -283,8 +283,8 @@ def fit_glm(data, events, times=None, *, n_pcs="auto", max_pcs: int = 10,
     if good.sum() == 0:
         good = np.ones_like(r2_0, dtype=bool)
     candidates = list(range(0, max_pcs + 1)) if n_pcs == "auto" else [int(n_pcs)]
-    expect(n_pcs == "auto" or (isinstance(n_pcs, (int, np.integer)) and n_pcs >= 0), "n_pcs",
-           n_pcs, "'auto' or a non-negative integer")
+    if n_pcs != "auto":
+        check_positive_int(n_pcs, "n_pcs", minimum=0)
     comps = _noise_components(data, drifts, pool, max(candidates))
     medians = []
     for k in tqdm(candidates, desc="GLMdenoise PCs", disable=not progress or len(candidates) == 1):

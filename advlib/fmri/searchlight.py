@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..errors import expect
+from ..errors import check_positive_int, expect
 from ..kernels import correlation_rdm, rowwise_spearman, spearman, upper_triangle
 from .data import ROIS
 
@@ -166,8 +166,7 @@ def select_vertices(vertices: pd.DataFrame, reliability, n_per_hemi: int = 100,
     """
     rel = np.asarray(reliability, dtype=np.float64)
     expect(rel.shape == (len(vertices),), "reliability.shape", rel.shape, f"({len(vertices)},)")
-    expect(isinstance(n_per_hemi, (int, np.integer)) and n_per_hemi >= 1, "n_per_hemi",
-           n_per_hemi, "a positive integer")
+    check_positive_int(n_per_hemi, "n_per_hemi")
     frame = vertices[["hemi", "roi"]].assign(vertex=np.arange(len(vertices)), reliability=rel)
     frame = frame[np.isfinite(frame.reliability) & frame.roi.isin(rois)]
     out = (frame.sort_values(["hemi", "roi", "reliability", "vertex"],

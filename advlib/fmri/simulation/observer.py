@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ...errors import expect
+from ...errors import check_probability, expect
 from ..design import BLANK, IMAGE_S, LEAD_S, TRIAL_S, frame_times
 from .cortex import AREA_PARAMS
 
@@ -292,8 +292,8 @@ def simulate_runs(responses: pd.DataFrame, plan: dict, *, snr: float = 1.0,
     from scipy.signal import lfilter
 
     expect(snr > 0, "snr", snr, "a positive signal-to-noise ratio")
-    expect(0 <= ar1 < 1, "ar1", ar1, "an AR(1) coefficient in [0, 1)")
-    expect(0 <= shared_fraction <= 1, "shared_fraction", shared_fraction, "a fraction in [0, 1]")
+    check_probability(ar1, "ar1", high_open=True, what="an AR(1) coefficient")
+    check_probability(shared_fraction, "shared_fraction", what="a fraction")
     rng = np.random.default_rng(seed)
     n_vertices = responses.shape[1]
     amp = np.exp(amplitude_sd * rng.standard_normal(n_vertices))

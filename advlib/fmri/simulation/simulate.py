@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...cnn.stimulus_set import load_manifest, load_stimulus_images, stimulus_files
-from ...errors import expect
+from ...errors import check_positive_int, expect
 from ...layout import SIMULATION_SPEC, simulation_spec
 from ...provenance import Stage, package_versions, write_json
 from ..data import conditions_from_names, list_subjects, write_subject
@@ -85,8 +85,7 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     unknown = set(params) - set(SIMULATION_DEFAULTS)
     expect(not unknown, "simulation options", sorted(unknown), f"names from "
            f"{sorted(SIMULATION_DEFAULTS)}")
-    expect(isinstance(subject, (int, np.integer)) and subject >= 1, "subject", subject,
-           "a positive subject number")
+    check_positive_int(subject, "subject")
     p = {**SIMULATION_DEFAULTS, **params}
     stim_dir, dataset_dir = Path(stim_dir), Path(dataset_dir)
     manifest = load_manifest(stim_dir)
