@@ -103,8 +103,7 @@ def percentile_ci(samples, level: float = 0.95) -> tuple[float, float]:
     -------
     tuple of 2 floats
     """
-    check_probability(level, "level", low_open=True, high_open=True,
-                      what="a coverage (e.g. 0.95 or 0.68)")
+    check_probability(level, "level", low_open=True, high_open=True, what="a coverage")
     s = np.asarray(samples, dtype=np.float64)
     expect(s.ndim == 1 and s.size > 0, "samples.shape", s.shape, "(n,) with n >= 1")
     lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2])

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from ...cnn.stimulus_set import load_manifest, load_stimulus_images, stimulus_files
 from ...errors import check_positive_int, expect
 from ...layout import SIMULATION_SPEC, simulation_spec
-from ...provenance import Stage, package_versions, write_json
+from ...provenance import Stage, package_versions, read_record, write_json
 from ..data import conditions_from_names, list_subjects, write_subject
 from ..glm import fit_glm
 from .cortex import make_cortex
@@ -90,15 +90,21 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     stim_dir, dataset_dir = Path(stim_dir), Path(dataset_dir)
     manifest = load_manifest(stim_dir)
     folder = dataset_dir / f"sub-{subject:02d}"
-    stage = Stage("simulated_subject", folder, None,
-                  {"seed": seed, "subject": int(subject), **p, "save_timeseries": save_timeseries},
-                  inputs=stimulus_files(stim_dir), code=["advlib.fmri.simulation.simulate"],
-                  owned=_is_simulated_subject)
+    stage = _subject_stage(stim_dir, folder, subject, seed, p, save_timeseries)
     if not force and stage.up_to_date():
         return folder
     stage.run(lambda tmp: _simulate(stim_dir, manifest, tmp, subject, seed, p, energy,
                                     save_timeseries, progress))
     return folder
+
+
+def _subject_stage(stim_dir, folder: Path, subject: int, seed: int, p: dict,
+                   save_timeseries: bool) -> Stage:
+    """The cached stage of one simulated subject's folder."""
+    return Stage("simulated_subject", folder, None,
+                 {"seed": seed, "subject": int(subject), **p, "save_timeseries": save_timeseries},
+                 inputs=stimulus_files(stim_dir), code=["advlib.fmri.simulation.simulate"],
+                 owned=_is_simulated_subject)
 
 
 def _is_simulated_subject(folder: Path) -> bool:
@@ -156,22 +162,26 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     list of pathlib.Path
         The subject folders.
     """
-    dataset_dir = Path(dataset_dir)
-    energy = stimulus_energy(stim_dir)
     from joblib import Parallel, delayed
 
+    dataset_dir = Path(dataset_dir)
+    subjects = [check_positive_int(s, "subjects") for s in subjects]
+    p = {**SIMULATION_DEFAULTS, **params}
+    todo = [s for s in subjects if force or not _subject_stage(
+        stim_dir, dataset_dir / f"sub-{s:02d}", s, seed, p, save_timeseries).up_to_date()]
+    energy = stimulus_energy(stim_dir) if todo else None   # only when something is simulated
     work = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(simulate_subject)(stim_dir, dataset_dir, s, seed=seed, energy=energy,
                                   force=force, progress=progress and jobs == 1,
                                   save_timeseries=save_timeseries, **params)
-        for s in subjects)
-    folders = list(tqdm(work, total=len(list(subjects)), desc="subjects",
-                        disable=not progress))
-    write_json(dataset_dir / "dataset.json", {
-        "name": name, "simulated": True, "stimuli": str(Path(stim_dir).resolve()),
-        "description": "SIMULATED observer data (no human fMRI data): advlib.observer",
-        "subjects": [f.name for f in folders], "seed": seed,
-        "parameters": {**SIMULATION_DEFAULTS, **params}})
+        for s in todo)
+    list(tqdm(work, total=len(todo), desc="subjects", disable=not progress))
+    folders = [dataset_dir / f"sub-{s:02d}" for s in subjects]
+    info = {"name": name, "simulated": True, "stimuli": str(Path(stim_dir).resolve()),
+            "description": "SIMULATED observer data (no human fMRI data): advlib.observer",
+            "subjects": [f.name for f in folders], "seed": seed, "parameters": p}
+    if read_record(dataset_dir / "dataset.json") != json.loads(json.dumps(info)):
+        write_json(dataset_dir / "dataset.json", info)
     return folders
 
 
