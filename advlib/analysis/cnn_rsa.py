@@ -66,7 +66,7 @@ def layer_rdms(features: dict, metric: str = "correlation", rows=None) -> dict:
     features : dict
         ``kind -> layer -> (n_images, n_units)`` from :func:`stimulus_features`.
     metric : str
-        See :func:`advlib.rsa.compute_rdm`.
+        See :func:`advlib.analysis.rsa.compute_rdm`.
     rows : array_like of int, optional
         Image rows to use (e.g. only converged triplets); all when ``None``.
 

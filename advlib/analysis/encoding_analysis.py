@@ -1,6 +1,6 @@
 """Encoding models trained on RE images, tested on AI and AN images (Fig 6, Fig S1).
 
-For every subject and CNN layer, one encoder (:mod:`advlib.encoding`) is fitted on the
+For every subject and CNN layer, one encoder (:mod:`advlib.analysis.encoding`) is fitted on the
 responses to the **regular** images of all selected vertices (all five ROIs in one
 vectorized call), with the layer's activations to the same images as features. It then
 predicts the responses to the AI and to the AN images from their activations, and the
@@ -8,7 +8,7 @@ predictions are compared with the measured responses, per ROI:
 
 * **Pattern correlation** (Fig 6, ``r``): Pearson correlation over the ROI's (image,
   vertex) entries of predicted and measured responses after removing each vertex's mean
-  over the test images (:func:`advlib.encoding.pattern_correlation_parts`). Responses are
+  over the test images (:func:`advlib.analysis.encoding.pattern_correlation_parts`). Responses are
   the betas averaged over the two presentations, as in the RSA.
 * **Permutation test** (``p_perm``, one-sided): the measured images are shuffled against
   the predicted ones (``n_perm`` permutations, the same for AI and AN).

@@ -33,7 +33,7 @@ class Explorer:
     stim_dir : str or path
         The model's stimulus set.
     results_dir : str or path
-        The model's results folder (``cnn_rdms.npz`` from :func:`advlib.cnn.cnn_rsa`).
+        The model's results folder (``cnn_rdms.npz`` from :func:`advlib.analysis.cnn_rsa`).
     data_dir : str or path, optional
         A dataset (simulated or real); enables the ROI views for ``subject``.
     subject : str

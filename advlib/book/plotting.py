@@ -24,7 +24,7 @@ def plot_stimulus_grid(manifest, stim_dir, n: int | None = 6, title: str | None 
     Parameters
     ----------
     manifest : pandas.DataFrame
-        From :func:`advlib.stimuli.load_manifest`.
+        From :func:`advlib.cnn.stimulus_set.load_manifest`.
     stim_dir : str or path
         Folder the manifest's paths are relative to.
     n : int, optional
@@ -72,7 +72,7 @@ def plot_rdm_triplet(rdms: dict, layer: str, method: str = "spearman", title: st
     layer : str
         Which layer to show.
     method : str
-        Comparison shown in the scatter titles (see :func:`advlib.rsa.compare_rdms`).
+        Comparison shown in the scatter titles (see :func:`advlib.analysis.rsa.compare_rdms`).
     title : str, optional
 
     Returns
@@ -146,7 +146,7 @@ def plot_layer_similarities(table, alpha: float = 0.05, title: str | None = None
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`advlib.cnn.cnn_rsa` (columns ``layer, re_an, re_ai, *_ci_low,
+        From :func:`advlib.analysis.cnn_rsa` (columns ``layer, re_an, re_ai, *_ci_low,
         *_ci_high, p_perm_*, p_diff``).
     alpha : float
         Filled markers where the permutation test is significant; a star above a layer
@@ -335,7 +335,7 @@ def plot_design_matrix(design, title: str = "Design matrix of one run"):
     Parameters
     ----------
     design : pandas.DataFrame, shape (n_frames, n_regressors)
-        From :func:`advlib.glm.run_design_frame`.
+        From :func:`advlib.fmri.glm.run_design_frame`.
 
     Returns
     -------
@@ -359,7 +359,7 @@ def plot_roi_similarities(table, alpha: float = 0.05, title: str = ""):
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`advlib.brain.brain_rsa`.
+        From :func:`advlib.analysis.brain_rsa.brain_rsa`.
     alpha : float
         Asterisk above a bar when its permutation p < alpha.
     title : str
@@ -407,7 +407,7 @@ def plot_searchlight_maps(vertices, faces, maps: dict, title: str = ""):
     faces : numpy.ndarray, shape (n_faces, 3)
     maps : dict
         ``re_an`` and ``re_ai`` arrays, shape (n_vertices,) (from
-        :func:`advlib.brain.searchlight_rsa`).
+        :func:`advlib.analysis.brain_rsa.searchlight_rsa`).
     title : str
 
     Returns
@@ -431,7 +431,7 @@ def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`advlib.encoding_analysis.encoding_analysis`.
+        From :func:`advlib.analysis.encoding_analysis.encoding_analysis`.
     alpha : float
         Asterisk above a bar when its permutation p < alpha.
     title : str
@@ -486,7 +486,7 @@ def plot_layer_assignment(assignment, title: str = ""):
     Parameters
     ----------
     assignment : pandas.DataFrame
-        From :func:`advlib.encoding_analysis.encoding_analysis` (``layer_assignment``).
+        From :func:`advlib.analysis.encoding_analysis.encoding_analysis` (``layer_assignment``).
     title : str
 
     Returns

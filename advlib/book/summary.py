@@ -58,7 +58,7 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
 
 
 def load_build_info(path) -> tuple[dict, pd.DataFrame]:
-    """Read ``build_info.json`` written by :func:`advlib.reproduce.reproduce`.
+    """Read ``build_info.json`` written by :func:`advlib.book.reproduce.reproduce`.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""Layer activations of a :class:`~advlib.models.ModelWrapper` through forward hooks."""
+"""Layer activations of a :class:`~advlib.cnn.models.ModelWrapper` through forward hooks."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def extract_features(model: ModelWrapper, images, layers: Sequence[str] | None =
     Parameters
     ----------
     model : ModelWrapper
-        From :func:`advlib.models.load_model`.
+        From :func:`advlib.cnn.models.load_model`.
     images : numpy.ndarray or torch.Tensor, shape (n_images, 3, H, W)
         Pixels in [0, 1].
     layers : sequence of str, optional

@@ -80,7 +80,7 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
         ``aspect_range``, ``min_confidence``, ``require_correct``, ``superclasses``,
         ``n_per_class`` (see :func:`select_regular`); ``threshold``, ``max_steps``,
         ``an_lam``, ``an_lr``, ``ai_c``, ``ai_lr``, ``batch_size`` (see
-        :func:`advlib.adversarial.generate_an` / ``generate_ai``); ``targets`` (AI target
+        :func:`advlib.cnn.adversarial.generate_an` / ``generate_ai``); ``targets`` (AI target
         class per selected image, else a seeded choice).
 
     Returns

@@ -22,7 +22,7 @@ Instead of ``betas.npy`` + ``conditions.csv``, a subject folder may hold time se
 ``timeseries/run-XX.npy`` (n_frames x n_vertices, first 18 s already discarded) and
 ``events/run-XX.csv`` (``onset, duration, trial_type`` with ``trial_type`` =
 ``<image_id>_p<presentation>`` or ``blank``, onsets from the start of the scan); the loader
-then estimates the betas with :func:`advlib.glm.fit_glm`.
+then estimates the betas with :func:`advlib.fmri.glm.fit_glm`.
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
     manifest : pandas.DataFrame, optional
         Stimulus manifest: every image in it must have presentation-1 and -2 conditions.
     glm_options : dict, optional
-        Passed to :func:`advlib.glm.fit_glm` when the folder holds time series.
+        Passed to :func:`advlib.fmri.glm.fit_glm` when the folder holds time series.
     name : str, optional
         Subject name (default: the folder name).
 

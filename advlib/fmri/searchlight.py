@@ -126,7 +126,7 @@ def reliability_map(betas: pd.DataFrame, conditions: pd.DataFrame, disks, kind: 
     betas : pandas.DataFrame, shape (n_conditions, n_vertices)
         Index = condition names.
     conditions : pandas.DataFrame
-        ``condition, image_id, kind, presentation`` (see :mod:`advlib.data`).
+        ``condition, image_id, kind, presentation`` (see :mod:`advlib.fmri.data`).
     disks : scipy.sparse matrix, shape (n_vertices, n_vertices)
     kind : str
 

@@ -33,7 +33,7 @@ def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100)
     -------
     reliability : numpy.ndarray, shape (n_vertices,)
     selection : pandas.DataFrame
-        From :func:`advlib.searchlight.select_vertices`.
+        From :func:`advlib.fmri.searchlight.select_vertices`.
     split_half : pandas.DataFrame
         Per ROI: ``roi, n_vertices, split_half_selected, split_half_all`` (Spearman r of the
         presentation-1 vs presentation-2 RE RDMs over the selected / all ROI vertices).

@@ -39,7 +39,7 @@ __all__ = ["AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex"]
 
 
 #: Per area: band width (mm), pRF size slope and intercept (deg per deg, deg), and the
-#: exponent of the compressive nonlinearity used by :mod:`advlib.observer`.
+#: exponent of the compressive nonlinearity used by :mod:`advlib.fmri.simulation.observer`.
 AREA_PARAMS = {
     "V1": {"width": 20.0, "size_slope": 0.15, "size_icpt": 0.3, "exponent": 0.5},
     "V2": {"width": 7.0, "size_slope": 0.22, "size_icpt": 0.4, "exponent": 0.45},

@@ -13,7 +13,7 @@ Response model (after Kay et al. 2008, 2013; no part of the CNN under test is us
    averaged to 0.25 deg resolution. Each channel is normalized by its mean over space and
    images.
 2. **pRF pooling.** Each vertex pools the energy with an isotropic Gaussian pRF at its
-   retinotopic position and size (see :mod:`advlib.cortex`), weighting channels by a
+   retinotopic position and size (see :mod:`advlib.fmri.simulation.cortex`), weighting channels by a
    log-Gaussian spatial-frequency tuning whose preferred frequency falls with eccentricity
    and a weak seeded orientation preference.
 3. **Compressive nonlinearity.** ``r = gain * drive ** n`` with ``n`` falling from V1 (0.5)
@@ -121,7 +121,7 @@ def prf_responses(energy: np.ndarray, vertices: pd.DataFrame, seed=0,
     energy : numpy.ndarray, shape (n_images, n_channels, G, G)
         From :func:`gabor_energy`.
     vertices : pandas.DataFrame
-        ``roi, ecc, prf_x, prf_y, prf_size`` per vertex (:class:`advlib.cortex.Cortex`).
+        ``roi, ecc, prf_x, prf_y, prf_size`` per vertex (:class:`advlib.fmri.simulation.cortex.Cortex`).
     seed : int or numpy.random.Generator
         Orientation preferences.
     orientation_bias : float

@@ -1,8 +1,8 @@
 """fMRI stages: simulate subjects into the data format, and select reliable vertices.
 
-``simulate_dataset`` runs the simulated observer (:mod:`advlib.cortex`,
-:mod:`advlib.observer`) and the GLM (:mod:`advlib.glm`) for each subject and writes the
-documented subject folders (:mod:`advlib.data`). ``select_dataset`` computes the
+``simulate_dataset`` runs the simulated observer (:mod:`advlib.fmri.simulation.cortex`,
+:mod:`advlib.fmri.simulation.observer`) and the GLM (:mod:`advlib.fmri.glm`) for each subject and writes the
+documented subject folders (:mod:`advlib.fmri.data`). ``select_dataset`` computes the
 searchlight reliability map and the paper's vertex selection for every subject of any
 dataset in that format, simulated or real.
 """
