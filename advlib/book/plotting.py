@@ -68,7 +68,7 @@ def plot_rdm_triplet(rdms: dict, layer: str, method: str = "spearman", title: st
     Parameters
     ----------
     rdms : dict
-        ``kind -> layer -> (n, n)`` RDMs (from :func:`advlib.cnn.layer_rdms`).
+        ``kind -> layer -> (n, n)`` RDMs (from :func:`advlib.analysis.layer_rdms`).
     layer : str
         Which layer to show.
     method : str
