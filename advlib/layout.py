@@ -30,6 +30,7 @@ from pathlib import Path
 from .errors import expect
 
 __all__ = ["Layout", "dataset_label", "simulation_spec", "brain_rsa_name", "searchlight_name",
+           "analysis_variant",
            "encoding_name", "SIMULATED", "SIMULATION_SPEC"]
 
 #: The ``dataset`` value that means "the simulated observer with the default settings".
@@ -158,25 +159,46 @@ class Layout:
             return self.dataset_dir(dataset)
         return Path(dataset).expanduser().resolve()
 
-    def brain_rsa(self, dataset, n_vertices: int = 200) -> Path:
-        """``brain_rsa.csv`` (200 vertices per ROI) or ``brain_rsa_<n>.csv``."""
-        return self.dataset_dir(dataset) / brain_rsa_name(n_vertices)
+    def brain_rsa(self, dataset, n_vertices: int = 200, variant: str = "") -> Path:
+        """``brain_rsa[_<variant>][_<n>].csv`` (see :func:`analysis_variant`)."""
+        return self.dataset_dir(dataset) / brain_rsa_name(n_vertices, variant)
 
-    def encoding(self, dataset, solver: str = "romp") -> Path:
-        """``encoding.csv`` (ROMP) or ``encoding_<solver>.csv``."""
-        return self.dataset_dir(dataset) / encoding_name(solver)
-
-
-def brain_rsa_name(n_vertices: int = 200) -> str:
-    """File name of the brain RSA table for ``n_vertices`` per ROI."""
-    return "brain_rsa.csv" if n_vertices == 200 else f"brain_rsa_{n_vertices}.csv"
+    def encoding(self, dataset, solver: str = "romp", variant: str = "") -> Path:
+        """``encoding[_<solver>][_<variant>].csv``."""
+        return self.dataset_dir(dataset) / encoding_name(solver, "encoding", variant)
 
 
-def searchlight_name(n_vertices: int = 200) -> str:
-    """Folder name of the searchlight maps written with the brain RSA of ``n_vertices``."""
-    return "searchlight" if n_vertices == 200 else f"searchlight_{n_vertices}"
+def analysis_variant(normalize: str = "center", within_session: bool = True) -> str:
+    """Name of a brain-analysis variant in file names.
+
+    ``""`` for the default (betas centred within session, permutations within session),
+    ``"published"`` for the paper's pipeline (no normalisation, permutations across
+    sessions), else ``"<normalize>-<within|across>"``.
+    """
+    if normalize == "center" and within_session:
+        return ""
+    if normalize == "none" and not within_session:
+        return "published"
+    return f"{normalize}-{'within' if within_session else 'across'}"
 
 
-def encoding_name(solver: str = "romp", table: str = "encoding") -> str:
-    """File name of an encoding table (``encoding`` or ``layer_assignment``) for a solver."""
-    return f"{table}.csv" if solver == "romp" else f"{table}_{solver}.csv"
+def _with(stem: str, variant: str, n_vertices: int) -> str:
+    return stem + (f"_{variant}" if variant else "") + (
+        "" if n_vertices == 200 else f"_{n_vertices}")
+
+
+def brain_rsa_name(n_vertices: int = 200, variant: str = "") -> str:
+    """File name of the brain RSA table for ``n_vertices`` per ROI and an analysis variant."""
+    return _with("brain_rsa", variant, n_vertices) + ".csv"
+
+
+def searchlight_name(n_vertices: int = 200, variant: str = "") -> str:
+    """Folder name of the searchlight maps written with that brain RSA."""
+    return _with("searchlight", variant, n_vertices)
+
+
+def encoding_name(solver: str = "romp", table: str = "encoding", variant: str = "") -> str:
+    """File name of an encoding table (``encoding`` or ``layer_assignment``) for a solver
+    and an analysis variant."""
+    return (table + ("" if solver == "romp" else f"_{solver}")
+            + (f"_{variant}" if variant else "") + ".csv")

@@ -29,31 +29,39 @@ from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
-from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
-from ..errors import check_positive_int, expect
+from ..cnn.stimulus_set import load_manifest, re_image_ids, stimulus_files, usable_sources
+from ..errors import check_choice, check_positive_int, expect
 from ..fmri.data import (
     ROIS,
     DataError,
     Subject,
+    image_sessions,
     list_subjects,
     load_dataset_info,
     load_subject,
     subject_files,
 )
+from ..fmri.normalize import NORMALIZATIONS, normalize_subject
 from ..fmri.searchlight import geodesic_disks, searchlight_rdms, split_half_reliability
 from ..fmri.selection import select_subject
-from ..kernels import correlation_rdm_vectors, rowwise_spearman
-from ..layout import brain_rsa_name, searchlight_name
+from ..kernels import correlation_rdm_vectors, rowwise_spearman, spearman
+from ..layout import analysis_variant, brain_rsa_name, searchlight_name
 from ..provenance import Stage
 from .rsa import compute_rdm
-from .stats import bootstrap_similarities, percentile_ci, permutation_test, rng_from
+from .stats import bootstrap_similarities, percentile_ci, permutation_indices, permutation_test, rng_from
 
-__all__ = ["BRAIN_RSA_COLUMNS", "kind_patterns", "vertex_bootstrap", "noise_ceiling", "roi_rsa",
+__all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "session_diagnostics",
+           "kind_patterns", "vertex_bootstrap", "noise_ceiling", "roi_rsa",
            "searchlight_rsa", "brain_rsa", "load_brain_results"]
 
 BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci_low",
                      "re_an_ci_high", "re_ai_ci_low", "re_ai_ci_high", "p_perm_re_an",
                      "p_perm_re_ai", "p_diff", "noise_ceiling"]
+#: Session diagnostics added to every row: RE-AN and RE-AI over within-session image pairs
+#: only, and the Spearman correlation of each RDM with the session RDM (0 for two images
+#: of one session, 1 otherwise; NaN with one session). Then the analysis variant.
+DIAGNOSTIC_COLUMNS = ["re_an_within", "re_ai_within", "session_r_re", "session_r_an",
+                      "session_r_ai", "normalize", "permutation"]
 
 
 def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
@@ -151,8 +159,42 @@ def noise_ceiling(subject: Subject, columns) -> float:
     return float(2 * r / (1 + r)) if r > 0 else float(r)
 
 
+def session_diagnostics(rdms: dict, sessions) -> dict:
+    """How much of the RDMs is the session: within-session similarities, RDM-session r.
+
+    Parameters
+    ----------
+    rdms : dict
+        ``"RE"``, ``"AN"``, ``"AI"`` -> (n, n) RDMs of one ROI.
+    sessions : array_like, shape (n,)
+        Session of each image.
+
+    Returns
+    -------
+    dict
+        ``re_an_within``, ``re_ai_within`` (Spearman over the pairs of images from one
+        session), ``session_r_re``, ``session_r_an``, ``session_r_ai`` (Spearman of each
+        RDM with the session RDM); NaN where undefined (e.g. one session).
+    """
+    s = np.asarray(sessions)
+    n = s.size
+    iu, ju = np.triu_indices(n, 1)
+    same = s[iu] == s[ju]
+    vec = {k: v[iu, ju] for k, v in rdms.items()}
+    out = {}
+    for k in ("AN", "AI"):
+        ok = same.sum() >= 3 and np.ptp(vec["RE"][same]) > 0 and np.ptp(vec[k][same]) > 0
+        out[f"re_{k.lower()}_within"] = spearman(vec["RE"][same], vec[k][same]) if ok else np.nan
+    between = (~same).astype(float)
+    for k in ("RE", "AN", "AI"):
+        ok = 0 < same.sum() < same.size and np.ptp(vec[k]) > 0
+        out[f"session_r_{k.lower()}"] = spearman(vec[k], between) if ok else np.nan
+    return out
+
+
 def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int = 1000,
-            n_boot: int = 1000, seed=0, ci_level: float = 0.68) -> dict:
+            n_boot: int = 1000, seed=0, ci_level: float = 0.68, sessions=None,
+            blocks=None) -> dict:
     """RE-AN and RE-AI similarity of one ROI with the paper's tests.
 
     Parameters
@@ -167,11 +209,17 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     seed : int or numpy.random.SeedSequence
     ci_level : float
         Vertex-bootstrap confidence level (0.68 in Fig 3).
+    sessions : array_like, shape (n_images,), optional
+        Session of each image (rows of ``patterns``): adds :func:`session_diagnostics`.
+    blocks : array_like, shape (n_images,), optional
+        Exchangeability blocks of the permutation tests (the sessions, or ``None``: images
+        shuffled across sessions, as published).
 
     Returns
     -------
     dict
-        One row of :data:`BRAIN_RSA_COLUMNS` (without ``subject``).
+        One row of :data:`BRAIN_RSA_COLUMNS` (without ``subject``), plus the session
+        diagnostics when ``sessions`` is given.
     """
     cols = np.asarray(columns)
     expect(cols.size >= 2, f"ROI {roi}", f"{cols.size} selected vertices",
@@ -181,8 +229,10 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     pat = {k: v[:, cols] for k, v in patterns.items()}
     rdm = {k: compute_rdm(v, name=f"{subject.name} {roi} {k}") for k, v in pat.items()}
     names = lambda k: (f"{subject.name} {roi} RE", f"{subject.name} {roi} {k}")  # noqa: E731
-    perm_an = permutation_test(rdm["RE"], rdm["AN"], n_perm=n_perm, seed=r_an, names=names("AN"))
-    perm_ai = permutation_test(rdm["RE"], rdm["AI"], n_perm=n_perm, seed=r_ai, names=names("AI"))
+    perm_an = permutation_test(rdm["RE"], rdm["AN"], n_perm=n_perm, seed=r_an, names=names("AN"),
+                               blocks=blocks)
+    perm_ai = permutation_test(rdm["RE"], rdm["AI"], n_perm=n_perm, seed=r_ai, names=names("AI"),
+                               blocks=blocks)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="bootstrap:", category=RuntimeWarning)
         images = bootstrap_similarities(rdm["RE"], {"AN": rdm["AN"], "AI": rdm["AI"]},
@@ -194,10 +244,12 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
             "re_ai": perm_ai.observed, "re_an_ci_low": an_lo, "re_an_ci_high": an_hi,
             "re_ai_ci_low": ai_lo, "re_ai_ci_high": ai_hi, "p_perm_re_an": perm_an.p,
             "p_perm_re_ai": perm_ai.p, "p_diff": images.p_difference("AI", "AN"),
-            "noise_ceiling": noise_ceiling(subject, cols)}
+            "noise_ceiling": noise_ceiling(subject, cols),
+            **(session_diagnostics(rdm, sessions) if sessions is not None else {})}
 
 
-def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: int = 50) -> dict:
+def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: int = 50,
+                    blocks=None) -> dict:
     """RE-AN and RE-AI similarity in every searchlight disk, with permutation p-values.
 
     Parameters
@@ -210,6 +262,8 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
     seed : int or numpy.random.Generator
     chunk : int
         Permutations computed together.
+    blocks : array_like, shape (n_images,), optional
+        Exchangeability blocks (each image's session): labels shuffled within blocks only.
 
     Returns
     -------
@@ -235,8 +289,7 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
         with np.errstate(invalid="ignore", divide="ignore"):
             z[k] = r / norm
     out = {}
-    rng = rng_from(seed)
-    perms = rng.permuted(np.tile(np.arange(n), (n_perm, 1)), axis=1) if n_perm else None
+    perms = permutation_indices(n, n_perm, seed, blocks) if n_perm else None
     for k in ("AN", "AI"):
         obs = (z["RE"] * z[k]).sum(1)
         obs[~valid] = np.nan
@@ -259,7 +312,8 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
               n_perm: int = 1000, n_boot: int = 1000, seed: int = 0, ci_level: float = 0.68,
               searchlight: bool = True, searchlight_perm: int | None = None, radius: float = 3.0,
               subjects=None, only_converged: bool = True, progress: bool = True,
-              jobs: int = 1, reuse: bool = True):
+              jobs: int = 1, reuse: bool = True, normalize: str = "center",
+              within_session: bool = True):
     """ROI RSA for every subject (Fig 3 / Fig S2) and the searchlight maps (Fig 4).
 
     Parameters
@@ -296,6 +350,13 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
         Return the results in ``out_dir`` instead of recomputing when that stage is up to
         date: same parameters, stimulus files, subject files and code, and outputs unchanged
         (:class:`advlib.provenance.Stage`).
+    normalize : {"center", "zscore", "none"}
+        Per-vertex normalisation of the betas within each session, before selection, RDMs
+        and searchlight (:mod:`advlib.fmri.normalize`; ``"none"``: as published).
+    within_session : bool
+        Permute image labels within sessions only (the design's exchangeability); ``False``
+        shuffles across sessions, as published. ``normalize="none", within_session=False``
+        is the paper's pipeline; its tables are named ``brain_rsa_published[_400].csv``.
 
     Returns
     -------
@@ -314,8 +375,12 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     params = {"n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,
               "ci_level": ci_level, "radius": radius, "presentations": "averaged",
               "only_converged": only_converged, "searchlight": searchlight,
-              "searchlight_perm": searchlight_perm, "subjects": names}
-    table_name, maps_dir = brain_rsa_name(n_vertices), searchlight_name(n_vertices)
+              "searchlight_perm": searchlight_perm, "subjects": names,
+              "normalize": check_choice(normalize, "normalize", NORMALIZATIONS),
+              "within_session": bool(within_session)}
+    variant = analysis_variant(normalize, within_session)
+    table_name = brain_rsa_name(n_vertices, variant)
+    maps_dir = searchlight_name(n_vertices, variant)
     stage = None
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -333,12 +398,13 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     work = Parallel(n_jobs=jobs, return_as="generator")(
         job(Path(dataset_dir) / name, manifest, sources, ss, n_vertices=n_vertices,
             n_perm=n_perm, n_boot=n_boot, ci_level=ci_level, searchlight=searchlight,
-            searchlight_perm=searchlight_perm, radius=radius)
+            searchlight_perm=searchlight_perm, radius=radius, normalize=normalize,
+            within_session=within_session)
         for name, ss in zip(names, seeds))
     results = list(tqdm(work, total=len(names), desc="brain RSA", disable=not progress))
     rows = [row for sub_rows, _ in results for row in sub_rows]
     maps = {name: sl for name, (_, sl) in zip(names, results) if sl is not None}
-    table = pd.DataFrame(rows, columns=BRAIN_RSA_COLUMNS)
+    table = pd.DataFrame(rows, columns=BRAIN_RSA_COLUMNS + DIAGNOSTIC_COLUMNS)
     if stage is not None:
         def write(tmp: Path) -> None:
             table.to_csv(tmp / table_name, index=False)
@@ -367,11 +433,16 @@ def _load_maps(folder: Path, names) -> dict:
 
 
 def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_perm, n_boot,
-                       ci_level, searchlight, searchlight_perm, radius):
+                       ci_level, searchlight, searchlight_perm, radius, normalize,
+                       within_session):
     """One subject's ROI rows and searchlight maps (a unit of parallel work)."""
-    subject = load_subject(folder, manifest=manifest)
+    subject = normalize_subject(load_subject(folder, manifest=manifest), normalize)
     name = subject.name
     patterns = kind_patterns(subject, manifest, sources)
+    sessions = image_sessions(subject.conditions, re_image_ids(manifest, sources))
+    blocks = sessions if within_session else None
+    variant = {"normalize": normalize, "permutation": "within session" if within_session
+               else "across sessions"}
     _, selection, _ = select_subject(subject, radius, n_vertices // 2)
     roi_seeds = ss.spawn(len(ROIS) + 1)
     rows = []
@@ -383,18 +454,20 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
         if cols.size < 2:
             continue
         rows.append({"subject": name, **roi_rsa(subject, patterns, cols, roi, n_perm=n_perm,
-                                                 n_boot=n_boot, seed=rs, ci_level=ci_level)})
+                                                 n_boot=n_boot, seed=rs, ci_level=ci_level,
+                                                 sessions=sessions, blocks=blocks), **variant})
     if not searchlight:
         return rows, None
     disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces, radius)
     sl = searchlight_rsa(patterns, disks, n_perm if searchlight_perm is None
-                         else searchlight_perm, seed=np.random.default_rng(roi_seeds[-1]))
+                         else searchlight_perm, seed=np.random.default_rng(roi_seeds[-1]),
+                         blocks=blocks)
     return rows, (subject.vertices, sl)
 
 
-def load_brain_results(out_dir, n_vertices: int = 200) -> pd.DataFrame:
-    """Read ``brain_rsa.csv`` (or ``brain_rsa_<n>.csv``) written by :func:`brain_rsa`."""
-    path = Path(out_dir) / brain_rsa_name(n_vertices)
+def load_brain_results(out_dir, n_vertices: int = 200, variant: str = "") -> pd.DataFrame:
+    """Read ``brain_rsa[_<variant>][_<n>].csv`` written by :func:`brain_rsa`."""
+    path = Path(out_dir) / brain_rsa_name(n_vertices, variant)
     expect(path.is_file(), "results", str(path), "brain_rsa results (run `advlib brain-rsa`)")
     return pd.read_csv(path)
 

@@ -36,15 +36,16 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from ..cnn.features import stimulus_features
-from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
-from ..errors import InputError, expect
-from ..fmri.data import ROIS, list_subjects, load_dataset_info, load_subject, subject_files
+from ..cnn.stimulus_set import load_manifest, re_image_ids, stimulus_files, usable_sources
+from ..errors import InputError, check_choice, check_positive_int, expect
+from ..fmri.data import ROIS, image_sessions, list_subjects, load_dataset_info, load_subject, subject_files
+from ..fmri.normalize import NORMALIZATIONS, normalize_subject
 from ..fmri.selection import select_subject
-from ..layout import encoding_name
+from ..layout import analysis_variant, encoding_name
 from ..provenance import Stage
 from .brain_rsa import kind_patterns
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
-from .stats import bootstrap_p, percentile_ci, rng_from
+from .stats import bootstrap_p, percentile_ci, permutation_indices, rng_from
 
 __all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "transfer_statistics", "encoding_analysis",
            "layer_assignment_tests", "load_encoding_results"]
@@ -65,7 +66,7 @@ def _pattern_r(parts: dict, weights=None) -> np.ndarray:
 
 def transfer_statistics(predicted: dict, measured: dict, n_perm: int = 1000,
                         n_boot: int = 1000, fraction: float = 0.8, ci_level: float = 0.95,
-                        seed=0) -> pd.DataFrame:
+                        seed=0, blocks=None) -> pd.DataFrame:
     """Fig 6 statistics of one ROI x layer: r, permutation p, vertex-bootstrap CI, AI vs AN.
 
     Parameters
@@ -78,6 +79,9 @@ def transfer_statistics(predicted: dict, measured: dict, n_perm: int = 1000,
         Share of vertices drawn without replacement in each bootstrap sample (0.8).
     ci_level : float
     seed : int or numpy.random.Generator
+    blocks : array_like, shape (n_images,), optional
+        Exchangeability blocks (each image's session): the permutation test shuffles image
+        labels within blocks only.
 
     Returns
     -------
@@ -89,13 +93,14 @@ def transfer_statistics(predicted: dict, measured: dict, n_perm: int = 1000,
     expect(set(kinds) == set(measured), "measured", sorted(measured),
            f"the same kinds as predicted: {sorted(kinds)}")
     expect(0 < fraction <= 1, "fraction", fraction, "a share of vertices in (0, 1]")
-    for name, value in (("n_perm", n_perm), ("n_boot", n_boot)):
-        expect(isinstance(value, (int, np.integer)) and value >= 1, name, value,
-               "a positive integer")
+    check_positive_int(n_perm, "n_perm")
+    check_positive_int(n_boot, "n_boot")
     rng = rng_from(seed)
     parts = {k: pattern_correlation_parts(predicted[k], measured[k]) for k in kinds}
     n_img, n_v = np.shape(predicted[kinds[0]])
-    perms = np.argsort(rng.random((n_perm, n_img)), 1)
+    # unrestricted: the draws of earlier versions; within blocks: permutation_indices
+    perms = (np.argsort(rng.random((n_perm, n_img)), 1) if blocks is None
+             else permutation_indices(n_img, n_perm, rng, blocks))
     size = max(1, int(round(fraction * n_v)))
     chosen = np.argsort(rng.random((n_boot, n_v)), 1)[:, :size]
     weights = np.zeros((n_boot, n_v))
@@ -138,7 +143,8 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
                       ci_level: float = 0.95, seed: int = 0, subjects=None,
                       layers=None, radius: float = 3.0, features_cache=None,
                       only_converged: bool = True, device=None, progress: bool = True,
-                      jobs: int = 1, reuse: bool = True):
+                      jobs: int = 1, reuse: bool = True, normalize: str = "center",
+                      within_session: bool = True):
     """Encoding models per subject x ROI x layer (Fig 6) and the layer assignment (Fig S1).
 
     Parameters
@@ -179,6 +185,13 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     reuse : bool
         Return the tables in ``out_dir`` instead of recomputing when they were made with the
         same parameters, model weights, stimulus manifest and subject files.
+    normalize : {"center", "zscore", "none"}
+        Per-vertex normalisation of the betas within each session before selection and
+        fitting (:mod:`advlib.fmri.normalize`; ``"none"``: as published).
+    within_session : bool
+        The transfer permutation test shuffles image labels within sessions only; ``False``:
+        across sessions, as published. The variant's tables get its name
+        (:func:`advlib.layout.analysis_variant`).
 
     Returns
     -------
@@ -204,11 +217,15 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
               "ci_level": ci_level, "seed": seed, "radius": radius, "layers": layers,
               "subjects": names, "only_converged": only_converged,
               "train": "RE (presentations averaged)",
-              "bootstrap": "80% of vertices without replacement"}
+              "bootstrap": "80% of vertices without replacement",
+              "normalize": check_choice(normalize, "normalize", NORMALIZATIONS),
+              "within_session": bool(within_session)}
     stage = None
     if out_dir is not None:
         out_dir = Path(out_dir)
-        outputs = [encoding_name(solver), encoding_name(solver, "layer_assignment")]
+        variant = analysis_variant(normalize, within_session)
+        outputs = [encoding_name(solver, "encoding", variant),
+                   encoding_name(solver, "layer_assignment", variant)]
         stage = Stage(Path(outputs[0]).stem, out_dir, outputs,
                       {**params, "model": model.name, "weights": model.weights_sha256},
                       inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
@@ -230,7 +247,8 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     work = Parallel(n_jobs=jobs, return_as="generator")(
         job(Path(dataset_dir) / name, manifest, sources, ss, feats, rows_idx, layers,
             solver=solver, options=options, seed=seed, n_vertices=n_vertices, n_perm=n_perm,
-            n_boot=n_boot, ci_level=ci_level, radius=radius)
+            n_boot=n_boot, ci_level=ci_level, radius=radius, normalize=normalize,
+            within_session=within_session)
         for name, ss in zip(names, seeds))
     results = list(tqdm(work, total=len(names), desc=f"encoding ({solver})",
                         disable=not progress))
@@ -249,10 +267,13 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
 
 
 def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, layers, *, solver,
-                      options, seed, n_vertices, n_perm, n_boot, ci_level, radius):
+                      options, seed, n_vertices, n_perm, n_boot, ci_level, radius, normalize,
+                      within_session):
     """One subject's Fig 6 rows and Fig S1 assignment rows (a unit of parallel work)."""
-    subject = load_subject(folder, manifest=manifest)
+    subject = normalize_subject(load_subject(folder, manifest=manifest), normalize)
     name = subject.name
+    blocks = (image_sessions(subject.conditions, re_image_ids(manifest, sources))
+              if within_session else None)
     _, selection, _ = select_subject(subject, radius, n_vertices // 2)
     cols = selection.vertex.to_numpy()
     roi_of = selection.roi.to_numpy()
@@ -277,7 +298,7 @@ def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, laye
             t = transfer_statistics({k: pred[k][:, v] for k in pred},
                                     {k: pats[None][k][:, v] for k in pred},
                                     n_perm=n_perm, n_boot=n_boot, ci_level=ci_level,
-                                    seed=np.random.default_rng(rs))
+                                    seed=np.random.default_rng(rs), blocks=blocks)
             t.insert(0, "layer", layer)
             t.insert(0, "roi", roi)
             t.insert(0, "subject", name)
@@ -292,10 +313,11 @@ def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, laye
             for k in ("AI", "AN"):
                 best.setdefault((p, k), []).append(_vertex_r(enc_p.predict(X[k]), pats[p][k]))
     for (p, k), per_layer in best.items():
-        r = np.nan_to_num(np.vstack(per_layer), nan=-np.inf)     # (n_layers, n_vertices)
-        winner = r.argmax(0)
+        stacked = np.vstack(per_layer)                           # (n_layers, n_vertices)
+        assignable = np.isfinite(stacked).any(0)   # a vertex with no finite r has no best layer
+        winner = np.nan_to_num(stacked, nan=-np.inf).argmax(0)
         for roi in ROIS:
-            v = roi_of == roi
+            v = (roi_of == roi) & assignable
             if not v.any():
                 continue
             counts = np.bincount(winner[v], minlength=len(layers))
@@ -352,9 +374,11 @@ def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
 
 
 
-def load_encoding_results(out_dir, solver: str = "romp") -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_encoding_results(out_dir, solver: str = "romp",
+                          variant: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read ``encoding.csv`` and ``layer_assignment.csv`` written by :func:`encoding_analysis`."""
-    paths = [Path(out_dir) / encoding_name(solver, t) for t in ("encoding", "layer_assignment")]
+    paths = [Path(out_dir) / encoding_name(solver, t, variant)
+             for t in ("encoding", "layer_assignment")]
     for path in paths:
         expect(path.is_file(), "results", str(path), "encoding results (run `advlib encode`)")
     return pd.read_csv(paths[0]), pd.read_csv(paths[1])

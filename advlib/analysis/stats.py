@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from ..errors import check_positive_int, check_probability, expect
@@ -29,7 +30,8 @@ from ..kernels import masked_pearson, masked_rank, tau_a
 from .rsa import COMPARISONS, check_rdm, compare_rdms, upper_triangle
 
 __all__ = ["PermutationResult", "BootstrapResult", "permutation_test", "bootstrap_similarities",
-           "percentile_ci", "bootstrap_p", "mann_kendall", "rng_from"]
+           "percentile_ci", "bootstrap_p", "mann_kendall", "rng_from", "permutation_indices",
+           "check_blocks"]
 
 
 def rng_from(seed) -> np.random.Generator:
@@ -39,6 +41,51 @@ def rng_from(seed) -> np.random.Generator:
     expect(seed is None or (isinstance(seed, (int, np.integer)) and seed >= 0), "seed", seed,
            "a non-negative integer or a numpy Generator")
     return np.random.default_rng(0 if seed is None else int(seed))
+
+
+def check_blocks(blocks, n: int, parameter: str = "blocks") -> np.ndarray | None:
+    """Validate exchangeability blocks: one label per item, or ``None`` (one block).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), or None
+    """
+    if blocks is None:
+        return None
+    arr = np.asarray(blocks)
+    expect(arr.shape == (n,), f"{parameter}.shape", arr.shape, f"({n},): one label per image")
+    expect(not pd.isna(arr).any(), parameter, "labels with NaN", "a block label for every image")
+    return arr
+
+
+def permutation_indices(n: int, n_perm: int, seed=0, blocks=None) -> np.ndarray:
+    """Random permutations of ``n`` items, shuffled within exchangeability blocks.
+
+    Parameters
+    ----------
+    n : int
+        Items (images).
+    n_perm : int
+    seed : int or numpy.random.Generator
+    blocks : array_like, shape (n,), optional
+        Block label of each item (e.g. its fMRI session): an item is only ever moved to
+        the place of another item of its block. ``None``: one block (unrestricted), drawn
+        exactly as before blocks existed, so old results are reproduced.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_perm, n)
+        Row ``k`` is the ``k``-th permutation: item ``i`` takes the label of ``perm[k, i]``.
+    """
+    rng = rng_from(seed)
+    blocks = check_blocks(blocks, n)
+    if blocks is None:
+        return rng.permuted(np.tile(np.arange(n), (n_perm, 1)), axis=1)
+    out = np.empty((n_perm, n), dtype=np.int64)
+    for label in pd.unique(blocks):
+        idx = np.flatnonzero(blocks == label)
+        out[:, idx] = idx[rng.permuted(np.tile(np.arange(idx.size), (n_perm, 1)), axis=1)]
+    return out
 
 
 @dataclass
@@ -136,7 +183,7 @@ def _transform(values: np.ndarray, method: str) -> np.ndarray:
 
 
 def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: int = 1000,
-                     seed=0, names=("fixed", "shuffled")) -> PermutationResult:
+                     seed=0, names=("fixed", "shuffled"), blocks=None) -> PermutationResult:
     """Permutation test of an RDM similarity by shuffling the image labels of one RDM.
 
     Parameters
@@ -149,6 +196,9 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
     seed : int or numpy.random.Generator
     names : tuple of 2 str
         For error messages.
+    blocks : array_like, shape (n,), optional
+        Exchangeability blocks (e.g. each image's fMRI session): labels are shuffled
+        within blocks only (:func:`permutation_indices`).
 
     Returns
     -------
@@ -158,8 +208,7 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
     observed = compare_rdms(rdm_fixed, rdm_shuffled, method, names)
     a, b = check_rdm(rdm_fixed), check_rdm(rdm_shuffled)
     n = a.shape[0]
-    rng = rng_from(seed)
-    perms = rng.permuted(np.tile(np.arange(n), (n_perm, 1)), axis=1)
+    perms = permutation_indices(n, n_perm, seed, blocks)
     iu, ju = np.triu_indices(n, 1)
     if method in ("spearman", "pearson"):
         ta = _transform(upper_triangle(a), method)

@@ -19,7 +19,7 @@ from .images import discover_images, embedded_images, prepare_image, read_image
 from .selection import select_regular
 
 __all__ = ["MANIFEST_COLUMNS", "build_stimulus_set", "load_manifest", "load_stimulus_images",
-           "summarize_stimuli", "usable_sources", "KINDS"]
+           "summarize_stimuli", "usable_sources", "re_image_ids", "KINDS"]
 
 MANIFEST_COLUMNS = [
     "image_id", "kind", "source_id", "path", "true_label", "target_label", "predicted_label",
@@ -230,6 +230,19 @@ def load_manifest(stim_dir: str | os.PathLike) -> pd.DataFrame:
            StimulusError)
     manifest["converged"] = manifest.converged.astype(bool)
     return manifest
+
+
+def re_image_ids(manifest: pd.DataFrame, sources) -> list[str]:
+    """The ``image_id`` of the RE image of each regular image in ``sources``.
+
+    Returns
+    -------
+    list of str
+    """
+    table = manifest[manifest.kind == "RE"].set_index("source_id")
+    missing = [s for s in sources if s not in table.index]
+    expect(not missing, "sources", missing[:5], "regular images of the manifest", StimulusError)
+    return [str(table.loc[s, "image_id"]) for s in sources]
 
 
 def stimulus_files(stim_dir: str | os.PathLike) -> list[Path]:

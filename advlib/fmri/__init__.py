@@ -7,10 +7,16 @@ from . import data, design, glm, searchlight, selection
 from .data import *  # noqa: F403
 from .design import *  # noqa: F403
 from .glm import *  # noqa: F403
+from .normalize import *  # noqa: F403
 from .searchlight import *  # noqa: F403
 from .selection import *  # noqa: F403
 
 __all__ = [
+    "NORMALIZATIONS",
+    "normalize_betas",
+    "normalize_subject",
+    "SESSION",
+    "image_sessions",
     "TR",
     "BLANK",
     "LEAD_S",

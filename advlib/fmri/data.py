@@ -39,11 +39,15 @@ from ..errors import AdvlibError, expect
 from ..provenance import atomic_dir
 
 __all__ = ["ROIS", "DataError", "Subject", "CONDITION_COLUMNS", "VERTEX_COLUMNS", "write_subject",
-           "load_subject", "list_subjects", "conditions_from_names", "load_dataset_info", "subject_files"]
+           "load_subject", "list_subjects", "conditions_from_names", "load_dataset_info", "subject_files",
+           "SESSION", "image_sessions"]
 
 #: The regions of interest of the paper, in the order of its figures.
 ROIS = ("V1", "V2", "V3", "V4", "LO")
 CONDITION_COLUMNS = ["condition", "image_id", "kind", "presentation"]
+#: Optional column of ``conditions.csv``: the scanning session of each condition (an image's
+#: two presentations belong to one session; blank: 0). Missing: one session for all.
+SESSION = "session"
 VERTEX_COLUMNS = ["hemi", "roi", "x_mm", "y_mm"]
 _KINDS = {"RE", "AN", "AI", "blank"}
 
@@ -62,7 +66,7 @@ class Subject:
     betas : pandas.DataFrame, shape (n_conditions, n_vertices)
         Index = condition names; columns = 0..n_vertices-1 (rows of ``vertices``).
     conditions : pandas.DataFrame
-        :data:`CONDITION_COLUMNS`, one row per betas row, same order.
+        :data:`CONDITION_COLUMNS` and ``session``, one row per betas row, same order.
     vertices : pandas.DataFrame
         :data:`VERTEX_COLUMNS` (+ extras), one row per betas column.
     faces : numpy.ndarray, shape (n_faces, 3)
@@ -140,7 +144,8 @@ def write_subject(folder, betas: pd.DataFrame, conditions: pd.DataFrame,
            f"one per betas column ({betas.shape[1]})", DataError)
     with atomic_dir(folder) as tmp:
         np.save(tmp / "betas.npy", np.asarray(betas, dtype=np.float32))
-        conditions[CONDITION_COLUMNS].to_csv(tmp / "conditions.csv", index=False)
+        columns = CONDITION_COLUMNS + ([SESSION] if SESSION in conditions else [])
+        conditions[columns].to_csv(tmp / "conditions.csv", index=False)
         vertices.to_csv(tmp / "vertices.csv", index=False)
         np.save(tmp / "faces.npy", np.asarray(faces, dtype=np.int64))
         (tmp / "subject.json").write_text(json.dumps(info or {}, indent=2, default=str) + "\n")
@@ -192,7 +197,72 @@ def _betas_from_timeseries(folder: Path, manifest, glm_options):
         events.append(_read_csv(ev_path, ["onset", "duration", "trial_type"], "events"))
         data.append(np.load(run))
     result = fit_glm(data, events, **(glm_options or {}))
-    return result.betas, conditions_from_names(result.betas.index, manifest)
+    conditions = conditions_from_names(result.betas.index, manifest)
+    if (folder / "runs.csv").is_file():
+        conditions[SESSION] = _sessions_from_runs(folder, runs, events, conditions)
+    return result.betas, conditions
+
+
+def _sessions_from_runs(folder: Path, runs, events, conditions) -> np.ndarray:
+    """Each condition's session from ``runs.csv`` (``run, session``) and the events."""
+    table = _read_csv(folder / "runs.csv", ["run", SESSION], "runs")
+    of_run = dict(zip(table.run.astype(int), table[SESSION]))
+    where = {}
+    for run, ev in zip(runs, events):
+        number = int(run.stem.split("-")[1])
+        expect(number in of_run, "runs.csv run", number, f"a row for every run of {folder.name}",
+               DataError)
+        for name in ev.trial_type.unique():
+            where.setdefault(name, set()).add(of_run[number])
+    out = []
+    for name, kind in zip(conditions.condition, conditions.kind):
+        found = where.get(name, set())
+        if kind == "blank":
+            out.append(0)
+            continue
+        expect(len(found) == 1, f"condition {name}", f"shown in sessions {sorted(found)}",
+               "runs of one session", DataError)
+        out.append(int(found.pop()))
+    return np.asarray(out)
+
+
+def _check_sessions(conditions: pd.DataFrame) -> pd.DataFrame:
+    """Validate (or add) the ``session`` column: one session for an image's presentations."""
+    conditions = conditions.copy()
+    if SESSION not in conditions:
+        conditions[SESSION] = np.where(conditions.kind == "blank", 0, 1)
+        return conditions
+    images = conditions.kind != "blank"
+    values = pd.to_numeric(conditions[SESSION], errors="coerce")
+    bad = conditions.condition[images & ~(np.isfinite(values) & (values == values.round()))]
+    expect(bad.empty, "conditions.csv session", bad.tolist()[:5],
+           "an integer session for every image condition", DataError)
+    conditions[SESSION] = values.fillna(0).astype(int)
+    per_image = conditions[images].groupby("image_id")[SESSION].nunique()
+    split = per_image[per_image > 1].index.tolist()
+    expect(not split, "conditions.csv session", f"images {split[:5]} in two sessions",
+           "both presentations of an image in one session", DataError)
+    return conditions
+
+
+def image_sessions(conditions: pd.DataFrame, image_ids) -> np.ndarray:
+    """The session of each image in ``image_ids`` (from a loaded subject's conditions).
+
+    Parameters
+    ----------
+    conditions : pandas.DataFrame
+        ``Subject.conditions`` (with the ``session`` column :func:`load_subject` adds).
+    image_ids : sequence of str
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (len(image_ids),)
+    """
+    table = conditions[conditions.kind != "blank"].drop_duplicates("image_id")
+    of = dict(zip(table.image_id, table[SESSION]))
+    missing = [i for i in image_ids if i not in of]
+    expect(not missing, "image_ids", missing[:5], "images with conditions", DataError)
+    return np.array([of[i] for i in image_ids], dtype=int)
 
 
 def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict | None = None,
@@ -248,6 +318,7 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
     expect(pair_dup.empty, "conditions.csv image_id/presentation",
            pair_dup[["image_id", "presentation"]].values.tolist()[:3],
            "one condition per image and presentation", DataError)
+    conditions = _check_sessions(conditions)
     rois = sorted(set(vertices.roi) - set(ROIS) - {""})
     expect(not rois, "vertices.csv roi", rois, f"one of {', '.join(ROIS)} or empty", DataError)
     hemis = sorted(set(vertices.hemi) - {"lh", "rh"})

@@ -127,6 +127,8 @@ def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeser
                         seed=r_runs, progress=progress)
     glm = fit_glm(sim.data, sim.events, max_pcs=p["max_pcs"], seed=r_glm, progress=progress)
     conditions = conditions_from_names(glm.betas.index, manifest)
+    session_of = {img: s for s, images in plan.items() for img in images}
+    conditions["session"] = [session_of.get(i, 0) for i in conditions.image_id]
     true = sim.true_betas.loc[glm.betas.index]
     info = {"subject": f"sub-{subject:02d}", "simulated": True,
             "description": "simulated observer (advlib.observer): Gabor energy -> pRF -> "
@@ -145,6 +147,9 @@ def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeser
         extra[f"events/run-{i + 1:02d}.csv"] = ev
         if save_timeseries:
             extra[f"timeseries/run-{i + 1:02d}.npy"] = sim.data[i]
+    if save_timeseries:
+        extra["runs.csv"] = pd.DataFrame({"run": np.arange(1, len(sim.sessions) + 1),
+                                          "session": sim.sessions})
     write_subject(folder, glm.betas, conditions, cortex.vertices, cortex.faces, info, extra)
 
 
