@@ -82,7 +82,8 @@ def test_claims_hold_for_the_papers_pattern():
 
     re_an = [0.0, 0.05, 0.15, 0.2, 0.3, 0.35, 0.45, 0.8]
     re_ai = [0.9, 0.85, 0.8, 0.7, 0.65, 0.6, 0.5, 0.3]
-    table = _fake_table(re_an, re_ai, [0.5, 0.3] + [0.01] * 6, [0.001] * 8,
+    # p_perm_re_ai: the smallest p 1000 permutations give (the paper: all p < 0.001)
+    table = _fake_table(re_an, re_ai, [0.5, 0.3] + [0.01] * 6, [1 / 1001] * 8,
                         [0.001] * 6 + [0.375, 0.01])
     trend = pd.DataFrame([{"similarity": c, **mann_kendall(table[c])} for c in ("re_an", "re_ai")])
     claims = cnn_claims(table, trend)

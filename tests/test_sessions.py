@@ -15,8 +15,7 @@ from PIL import Image
 from advlib.analysis import brain_rsa, session_diagnostics
 from advlib.analysis.stats import permutation_indices
 from advlib.errors import InputError
-from advlib.fmri import (DataError, conditions_from_names, load_subject, normalize_betas,
-                         write_subject)
+from advlib.fmri import DataError, conditions_from_names, load_subject, normalize_betas, write_subject
 from advlib.fmri.simulation import make_cortex
 
 N_IMG = 12
