@@ -30,7 +30,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from ..cnn.stimulus_set import load_manifest, re_image_ids, stimulus_files, usable_sources
-from ..errors import check_choice, check_positive_int, expect
+from ..errors import check_choice, check_positive_int, check_probability, expect
 from ..fmri.data import (
     ROIS,
     DataError,
@@ -51,7 +51,8 @@ from .rsa import compute_rdm
 from .stats import bootstrap_similarities, percentile_ci, permutation_indices, permutation_test, rng_from
 
 __all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "session_diagnostics",
-           "kind_patterns", "vertex_bootstrap", "noise_ceiling", "roi_rsa",
+           "kind_patterns", "vertex_bootstrap", "vertex_interval", "VERTEX_SCHEMES",
+           "noise_ceiling", "roi_rsa",
            "searchlight_rsa", "brain_rsa", "load_brain_results"]
 
 BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci_low",
@@ -113,8 +114,12 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
 
 
 
-def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 100) -> dict:
-    """RE-AN and RE-AI similarity over vertices resampled with replacement.
+VERTEX_SCHEMES = ("subsample", "replacement")
+
+
+def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 100,
+                     scheme: str = "subsample", fraction: float = 0.8) -> dict:
+    """RE-AN and RE-AI similarity over resampled vertices of one ROI.
 
     Parameters
     ----------
@@ -124,6 +129,12 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
     seed : int or numpy.random.Generator
     chunk : int
         Resamples computed together.
+    scheme : {"subsample", "replacement"}
+        ``subsample``: ``fraction`` of the vertices drawn without replacement (the scheme of
+        the paper's encoding analysis); ``replacement``: all vertices drawn with replacement
+        (duplicated vertices weigh twice in the correlation distances).
+    fraction : float
+        Share of vertices in a ``subsample`` draw.
 
     Returns
     -------
@@ -131,9 +142,15 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
         ``"AN"`` and ``"AI"`` replicates (resamples with undefined RDMs dropped).
     """
     check_positive_int(n_boot, "n_boot")
+    check_choice(scheme, "scheme", VERTEX_SCHEMES)
+    check_probability(fraction, "fraction", low_open=True, high_open=True, what="a share")
     rng = rng_from(seed)
     n_v = patterns["RE"].shape[1]
-    idx = rng.integers(0, n_v, size=(n_boot, n_v))
+    if scheme == "replacement":
+        idx = rng.integers(0, n_v, size=(n_boot, n_v))
+    else:
+        size = max(2, int(round(fraction * n_v)))
+        idx = np.sort(np.argsort(rng.random((n_boot, n_v)), 1)[:, :size], 1)
     out = {"AN": [], "AI": []}
     for start in range(0, n_boot, chunk):
         sel = idx[start:start + chunk]
@@ -144,6 +161,39 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
     res = {k: np.concatenate(v) for k, v in out.items()}
     ok = np.isfinite(res["AN"]) & np.isfinite(res["AI"])
     return {k: v[ok] for k, v in res.items()}
+
+
+def vertex_interval(estimate: float, replicates, level: float = 0.68,
+                    scheme: str = "subsample", fraction: float = 0.8) -> tuple[float, float]:
+    """Confidence interval of an ROI similarity from its vertex-resampling replicates.
+
+    The replicates give the spread, the estimate the location: the interval is
+    ``estimate + s * (q - median)`` for the replicates' ``(1 -+ level) / 2`` quantiles
+    ``q``. Resampling vertices shifts the replicates below the estimate (a duplicated or
+    missing vertex adds noise to every RDM), so the plain percentile interval can exclude
+    its own estimate; centring on the estimate cannot. For ``subsample`` draws of a share
+    ``f`` without replacement, ``s = sqrt(f / (1 - f))`` (the delete-d jackknife's
+    variance factor: 2 for 80%), so the spread estimates the sampling spread of the
+    full-ROI statistic; ``s = 1`` for ``replacement``.
+
+    Parameters
+    ----------
+    estimate : float
+    replicates : array_like, shape (n,)
+    level : float
+    scheme : {"subsample", "replacement"}
+    fraction : float
+
+    Returns
+    -------
+    (float, float)
+        Always ``low <= estimate <= high``.
+    """
+    check_choice(scheme, "scheme", VERTEX_SCHEMES)
+    lo, hi = percentile_ci(replicates, level)
+    mid = float(np.median(np.asarray(replicates, dtype=np.float64)))
+    s = np.sqrt(fraction / (1 - fraction)) if scheme == "subsample" else 1.0
+    return float(estimate + s * (lo - mid)), float(estimate + s * (hi - mid))
 
 
 def noise_ceiling(subject: Subject, columns) -> float:
@@ -194,7 +244,7 @@ def session_diagnostics(rdms: dict, sessions) -> dict:
 
 def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int = 1000,
             n_boot: int = 1000, seed=0, ci_level: float = 0.68, sessions=None,
-            blocks=None) -> dict:
+            blocks=None, vertex_scheme: str = "subsample") -> dict:
     """RE-AN and RE-AI similarity of one ROI with the paper's tests.
 
     Parameters
@@ -214,6 +264,8 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     blocks : array_like, shape (n_images,), optional
         Exchangeability blocks of the permutation tests (the sessions, or ``None``: images
         shuffled across sessions, as published).
+    vertex_scheme : {"subsample", "replacement"}
+        Vertex resampling of the CI (:func:`vertex_bootstrap`, :func:`vertex_interval`).
 
     Returns
     -------
@@ -237,9 +289,9 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
         warnings.filterwarnings("ignore", message="bootstrap:", category=RuntimeWarning)
         images = bootstrap_similarities(rdm["RE"], {"AN": rdm["AN"], "AI": rdm["AI"]},
                                         n_boot=n_boot, seed=r_img)
-    vertices = vertex_bootstrap(pat, n_boot=n_boot, seed=r_vtx)
-    an_lo, an_hi = percentile_ci(vertices["AN"], ci_level)
-    ai_lo, ai_hi = percentile_ci(vertices["AI"], ci_level)
+    vertices = vertex_bootstrap(pat, n_boot=n_boot, seed=r_vtx, scheme=vertex_scheme)
+    an_lo, an_hi = vertex_interval(perm_an.observed, vertices["AN"], ci_level, vertex_scheme)
+    ai_lo, ai_hi = vertex_interval(perm_ai.observed, vertices["AI"], ci_level, vertex_scheme)
     return {"roi": roi, "n_vertices": int(cols.size), "re_an": perm_an.observed,
             "re_ai": perm_ai.observed, "re_an_ci_low": an_lo, "re_an_ci_high": an_hi,
             "re_ai_ci_low": ai_lo, "re_ai_ci_high": ai_hi, "p_perm_re_an": perm_an.p,
@@ -313,7 +365,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
               searchlight: bool = True, searchlight_perm: int | None = None, radius: float = 3.0,
               subjects=None, only_converged: bool = True, progress: bool = True,
               jobs: int = 1, reuse: bool = True, normalize: str = "center",
-              within_session: bool = True):
+              within_session: bool = True, vertex_scheme: str = "subsample"):
     """ROI RSA for every subject (Fig 3 / Fig S2) and the searchlight maps (Fig 4).
 
     Parameters
@@ -357,6 +409,9 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
         Permute image labels within sessions only (the design's exchangeability); ``False``
         shuffles across sessions, as published. ``normalize="none", within_session=False``
         is the paper's pipeline; its tables are named ``brain_rsa_published[_400].csv``.
+    vertex_scheme : {"subsample", "replacement"}
+        Vertex resampling behind the CIs (:func:`vertex_interval`): 80% without replacement
+        (default, the encoding analysis's scheme) or with replacement.
 
     Returns
     -------
@@ -377,7 +432,8 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
               "only_converged": only_converged, "searchlight": searchlight,
               "searchlight_perm": searchlight_perm, "subjects": names,
               "normalize": check_choice(normalize, "normalize", NORMALIZATIONS),
-              "within_session": bool(within_session)}
+              "within_session": bool(within_session),
+              "vertex_scheme": check_choice(vertex_scheme, "vertex_scheme", VERTEX_SCHEMES)}
     variant = analysis_variant(normalize, within_session)
     table_name = brain_rsa_name(n_vertices, variant)
     maps_dir = searchlight_name(n_vertices, variant)
@@ -399,7 +455,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
         job(Path(dataset_dir) / name, manifest, sources, ss, n_vertices=n_vertices,
             n_perm=n_perm, n_boot=n_boot, ci_level=ci_level, searchlight=searchlight,
             searchlight_perm=searchlight_perm, radius=radius, normalize=normalize,
-            within_session=within_session)
+            within_session=within_session, vertex_scheme=vertex_scheme)
         for name, ss in zip(names, seeds))
     results = list(tqdm(work, total=len(names), desc="brain RSA", disable=not progress))
     rows = [row for sub_rows, _ in results for row in sub_rows]
@@ -434,7 +490,7 @@ def _load_maps(folder: Path, names) -> dict:
 
 def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_perm, n_boot,
                        ci_level, searchlight, searchlight_perm, radius, normalize,
-                       within_session):
+                       within_session, vertex_scheme):
     """One subject's ROI rows and searchlight maps (a unit of parallel work)."""
     subject = normalize_subject(load_subject(folder, manifest=manifest), normalize)
     name = subject.name
@@ -455,7 +511,8 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
             continue
         rows.append({"subject": name, **roi_rsa(subject, patterns, cols, roi, n_perm=n_perm,
                                                  n_boot=n_boot, seed=rs, ci_level=ci_level,
-                                                 sessions=sessions, blocks=blocks), **variant})
+                                                 sessions=sessions, blocks=blocks,
+                                                 vertex_scheme=vertex_scheme), **variant})
     if not searchlight:
         return rows, None
     disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces, radius)
