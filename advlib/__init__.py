@@ -21,7 +21,15 @@ name). This top level keeps a small facade of the names the notebooks use::
 from importlib import metadata as _metadata
 
 from .analysis.brain_rsa import brain_rsa, load_brain_results
-from .analysis.claims import brain_claims, cnn_claims, encoding_claims, fmri_checks, stimulus_claims
+from .analysis.claims import (
+    brain_claims,
+    claims_side_by_side,
+    cnn_claims,
+    encoding_claims,
+    fmri_checks,
+    searchlight_claims,
+    stimulus_claims,
+)
 from .analysis.cnn_rsa import cnn_rsa, load_cnn_results
 from .analysis.encoding_analysis import encoding_analysis, layer_assignment_tests, load_encoding_results
 from .book.explore import Explorer
@@ -43,6 +51,7 @@ from .cnn.models import LAYERS, MODELS, load_model
 from .cnn.stimulus_set import build_stimulus_set, load_manifest, summarize_stimuli
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
 from .fmri.data import DataError, load_dataset_info, load_subject
+from .fmri.normalize import normalize_subject
 from .fmri.selection import select_subject
 from .fmri.simulation.simulate import resolve_dataset
 from .layout import Layout, simulation_spec
@@ -56,11 +65,13 @@ __all__ = [
     "__version__", "AdvlibError", "InputError", "ModelError", "StimulusError",
     "WeightsNotFoundError", "DataError", "LAYERS", "MODELS", "load_model", "build_stimulus_set",
     "load_manifest", "summarize_stimuli", "load_dataset_info", "load_subject", "select_subject",
+    "normalize_subject",
     "resolve_dataset", "cnn_rsa", "load_cnn_results", "brain_rsa", "load_brain_results",
     "encoding_analysis", "layer_assignment_tests", "load_encoding_results", "stimulus_claims",
     "fmri_checks", "cnn_claims", "brain_claims", "encoding_claims", "Explorer",
     "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
     "plot_layer_similarities", "plot_flat_maps", "plot_run_design", "plot_roi_similarities",
     "plot_searchlight_maps", "plot_encoding_accuracy", "plot_layer_assignment", "reproduce",
-    "claims_summary", "build_tables", "Layout", "simulation_spec",
+    "claims_summary", "build_tables", "Layout", "simulation_spec", "searchlight_claims",
+    "claims_side_by_side",
 ]

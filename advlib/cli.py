@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .errors import AdvlibError
-from .layout import SIMULATION_SPEC, Layout, brain_rsa_name, encoding_name
+from .layout import SIMULATION_SPEC, Layout, analysis_variant, brain_rsa_name, encoding_name
 
 __all__ = ["main", "build_parser"]
 
@@ -101,10 +101,12 @@ def _cmd_brain_rsa(args) -> int:
     out = layout.dataset_dir(dataset)
     table, _ = brain_rsa(dataset, stim, out, n_vertices=args.n_vertices, n_perm=args.n_perm,
                          n_boot=args.n_boot, seed=args.seed, ci_level=args.ci_level,
-                         searchlight=not args.no_searchlight, progress=True)
+                         searchlight=not args.no_searchlight, progress=True,
+                         normalize=args.normalize, within_session=not args.across_sessions)
     print(table.round(4).to_string(index=False))
-    print(brain_claims(table).to_string(index=False))
-    print(f"wrote {out / brain_rsa_name(args.n_vertices)}")
+    print(brain_claims(table, n_boot=args.n_boot).to_string(index=False))
+    variant = analysis_variant(args.normalize, not args.across_sessions)
+    print(f"wrote {out / brain_rsa_name(args.n_vertices, variant)}")
     return 0
 
 
@@ -118,6 +120,12 @@ def _dataset_arguments(p, model_help: str) -> None:
                    help="stimulus folder (default: RESULTS/MODEL/stimuli; another set's results go "
                    "to RESULTS/MODEL/on-NAME-HASH/, see advlib.layout)")
     p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
+    p.add_argument("--normalize", default="center", choices=("center", "zscore", "none"),
+                   help="betas per vertex within each session before selection (default: "
+                   "%(default)s; none: as published)")
+    p.add_argument("--across-sessions", action="store_true",
+                   help="permute image labels across sessions, as published (default: within "
+                   "sessions)")
 
 
 def _sparsity(text: str):
@@ -149,12 +157,14 @@ def _cmd_encode(args) -> int:
         model, dataset, stim, out, solver=args.solver, n_nonzero=n_nonzero,
         n_folds=args.n_folds, n_vertices=args.n_vertices, n_perm=args.n_perm,
         n_boot=args.n_boot, seed=args.seed, subjects=args.subjects,
-        features_cache=layout.features_dir, device=args.device,
+        features_cache=layout.features_dir, device=args.device, normalize=args.normalize,
+        within_session=not args.across_sessions,
         progress=True)
     print(table.round(4).to_string(index=False))
     print(encoding_claims(table, layer_assignment_tests(assignment)).to_string(index=False))
-    print(f"wrote {out / encoding_name(args.solver)} and "
-          f"{out / encoding_name(args.solver, 'layer_assignment')}")
+    variant = analysis_variant(args.normalize, not args.across_sessions)
+    print(f"wrote {out / encoding_name(args.solver, 'encoding', variant)} and "
+          f"{out / encoding_name(args.solver, 'layer_assignment', variant)}")
     return 0
 
 

@@ -9,7 +9,7 @@ from advlib.layout import Layout
 def test_claims_summary_copes_with_missing_results(tmp_path):
     table = claims_summary(Layout(tmp_path, "efficientnet_lite0"), "simulated")
     assert list(table.columns) == ["figure", "claim", "paper", "here", "holds"]
-    assert len(table) == 5 and (table.claim == "(results missing)").all()
+    assert len(table) == 8 and (table.claim == "(results missing)").all()
     assert table.holds.isna().all()                     # no evidence: nothing holds
     assert table.here.str.contains("run `advlib").all()
 

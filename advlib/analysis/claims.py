@@ -15,7 +15,7 @@ from ..errors import expect
 from ..fmri.data import ROIS, Subject
 
 __all__ = ["stimulus_claims", "fmri_checks", "cnn_claims", "brain_claims", "searchlight_claims",
-           "encoding_claims", "smallest_bootstrap_p"]
+           "encoding_claims", "smallest_bootstrap_p", "claims_side_by_side"]
 def stimulus_claims(manifest: pd.DataFrame, threshold: float = 0.99,
                     min_psnr: float = 30.0, max_abs_r: float = 0.3) -> pd.DataFrame:
     """The paper's claims about its stimuli, checked on a manifest.
@@ -307,3 +307,30 @@ def encoding_claims(table: pd.DataFrame, tests: pd.DataFrame | None = None,
                          "here": f"{row.mean_a:.2f} vs {row.mean_b:.2f}, p = {row.p:.3g} "
                                  f"(n = {row.n_pairs})", "holds": bool(holds)})
     return pd.DataFrame(rows)
+
+
+def claims_side_by_side(tables: dict) -> pd.DataFrame:
+    """Several analyses' claims tables in one: the claim, the paper, then each variant.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        ``variant name -> claims table`` (columns ``claim, paper, here, holds``), the same
+        claims in the same order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``claim, paper`` and ``here (<variant>), holds (<variant>)`` per variant.
+    """
+    expect(len(tables) > 0, "tables", tables, "at least one claims table")
+    names = list(tables)
+    first = tables[names[0]].reset_index(drop=True)
+    out = first[["claim", "paper"]].copy()
+    for name in names:
+        t = tables[name].reset_index(drop=True)
+        expect(t.claim.tolist() == first.claim.tolist(), f"tables[{name!r}].claim",
+               t.claim.tolist()[:2], f"the claims of {names[0]!r}")
+        out[f"here ({name})"] = t.here
+        out[f"holds ({name})"] = t.holds
+    return out

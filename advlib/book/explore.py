@@ -40,7 +40,8 @@ class Explorer:
         Subject folder name.
     """
 
-    def __init__(self, model, stim_dir, results_dir, data_dir=None, subject: str = "sub-01"):
+    def __init__(self, model, stim_dir, results_dir, data_dir=None, subject: str = "sub-01",
+                 normalize: str = "center"):
         self.model = model
         self.manifest = load_manifest(stim_dir)
         rdm_path = Path(results_dir) / "cnn_rdms.npz"
@@ -64,9 +65,11 @@ class Explorer:
             from ..fmri.data import load_dataset_info, load_subject
 
             self.simulated = bool(load_dataset_info(data_dir).get("simulated", False))
+            from ..fmri.normalize import normalize_subject
             from ..fmri.selection import select_subject
 
-            sub = load_subject(Path(data_dir) / subject, manifest=self.manifest)
+            sub = normalize_subject(load_subject(Path(data_dir) / subject,
+                                                 manifest=self.manifest), normalize)
             patterns = kind_patterns(sub, self.manifest, self.sources)
             _, selection, _ = select_subject(sub)
             for roi in ROIS:

@@ -249,7 +249,7 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
         elif name == "04_brain_rsa":
             plan.append({"name": name, "output": name, "parameters": params})
             plan.append({"name": name, "output": f"{name}_s2",
-                         "parameters": {**params, "n_vertices": 400},
+                         "parameters": {**params, "n_vertices": 400, "show_published": False},
                          "title": "Fig S2 — RE-AN and RE-AI similarity with 400 vertices "
                                   "per ROI"})
         else:

@@ -27,13 +27,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import check_choice, check_positive_int, expect
-from ..layout import Layout, brain_rsa_name, encoding_name, simulation_spec
+from ..layout import Layout, analysis_variant, brain_rsa_name, encoding_name, simulation_spec
 from ..provenance import Stage, package_versions, write_json
 from .notebooks import DATASETS, PROFILES, notebook_plan, repo_root, run_notebook
 
 __all__ = ["reproduce", "STAGES"]
 
 STAGES = ("stimuli", "cnn_rsa", "subjects", "brain_rsa", "encoding", "notebooks", "book")
+
+#: The paper's pipeline as published (no session normalisation, permutations across
+#: sessions), run beside the default for the brain RSA (200 vertices) and the encoding.
+PUBLISHED_OPTIONS = {"normalize": "none", "within_session": False}
+PUBLISHED = analysis_variant(**PUBLISHED_OPTIONS)
 
 
 @dataclass
@@ -117,14 +122,18 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
                 else list_subjects(layout.data_dir(dataset)))
 
     s, c, b, e = (prof[k] for k in ("01_stimuli", "02_cnn_rsa", "04_brain_rsa", "05_encoding"))
+    brain_runs = [(200, ""), (400, ""), (200, PUBLISHED)]     # (vertices per ROI, variant)
+    enc_runs = ["", PUBLISHED]
+
+    def record(name: str) -> Path:
+        return results_dir / f"{Path(name).stem}_provenance.json"
+
     rec = {
         "stimuli": lambda: [stim / "provenance.json"],
         "cnn_rsa": lambda: [layout.root / "cnn_rsa_provenance.json"],
         "subjects": lambda: [layout.data_dir(dataset) / n / "provenance.json" for n in names()],
-        "brain_rsa": lambda: [results_dir / f"{Path(brain_rsa_name(n)).stem}_provenance.json"
-                              for n in (200, 400)],
-        "encoding": lambda: [results_dir / f"{Path(encoding_name(e['solver'])).stem}"
-                                           "_provenance.json"],
+        "brain_rsa": lambda: [record(brain_rsa_name(n, v)) for n, v in brain_runs],
+        "encoding": lambda: [record(encoding_name(e["solver"], "encoding", v)) for v in enc_runs],
     }
     steps = [
         _Step("stimuli", "stimuli", lambda: build_stimulus_set(
@@ -138,18 +147,22 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
                                                             progress=progress, jobs=jobs)),
               rec["subjects"]),
     ]
-    for n_vertices in (200, 400):
-        steps.append(_Step("brain_rsa", brain_rsa_name(n_vertices),
-                           lambda n=n_vertices: brain_rsa(
-                               state["data_dir"], stim, results_dir, n_vertices=n,
-                               n_perm=b["n_perm"], n_boot=b["n_boot"], seed=b["seed"],
-                               subjects=names(), jobs=jobs, progress=progress),
-                           lambda n=n_vertices: [rec["brain_rsa"]()[0 if n == 200 else 1]]))
-    steps.append(_Step("encoding", encoding_name(e["solver"]), lambda: encoding_analysis(
-        cnn, state["data_dir"], stim, results_dir, solver=e["solver"],
-        n_nonzero=e["n_nonzero"], n_folds=e["n_folds"], n_vertices=e["n_vertices"],
-        n_perm=e["n_perm"], n_boot=e["n_boot"], seed=e["seed"], subjects=names(),
-        features_cache=layout.features_dir, jobs=jobs, progress=progress), rec["encoding"]))
+    for n_vertices, variant in brain_runs:
+        published = variant == PUBLISHED
+        name = brain_rsa_name(n_vertices, variant)
+        steps.append(_Step("brain_rsa", name, lambda n=n_vertices, pub=published: brain_rsa(
+            state["data_dir"], stim, results_dir, n_vertices=n, n_perm=b["n_perm"],
+            n_boot=b["n_boot"], seed=b["seed"], subjects=names(), jobs=jobs, progress=progress,
+            **(PUBLISHED_OPTIONS | {"searchlight": False} if pub else {})),
+            lambda name=name: [record(name)]))
+    for variant in enc_runs:
+        name = encoding_name(e["solver"], "encoding", variant)
+        steps.append(_Step("encoding", name, lambda pub=variant == PUBLISHED: encoding_analysis(
+            cnn, state["data_dir"], stim, results_dir, solver=e["solver"],
+            n_nonzero=e["n_nonzero"], n_folds=e["n_folds"], n_vertices=e["n_vertices"],
+            n_perm=e["n_perm"], n_boot=e["n_boot"], seed=e["seed"], subjects=names(),
+            features_cache=layout.features_dir, jobs=jobs, progress=progress,
+            **(PUBLISHED_OPTIONS if pub else {})), lambda name=name: [record(name)]))
 
     info_path = out / "build_info.json"
     reads = {   # the records whose stages each notebook reads
