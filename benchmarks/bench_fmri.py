@@ -19,7 +19,7 @@ import numpy as np
 
 import advlib
 
-STIM = Path("results/efficientnet_lite0/stimuli")
+STIM = Path("results/efficientnet_lite0/stimuli")   # advlib.Layout("results", model).stimuli_dir
 
 
 def main():

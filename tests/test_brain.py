@@ -5,6 +5,7 @@ from scipy.spatial import Delaunay
 
 from advlib.analysis import (
     BRAIN_RSA_COLUMNS,
+    DIAGNOSTIC_COLUMNS,
     brain_claims,
     brain_rsa,
     compare_rdms,
@@ -113,7 +114,7 @@ def test_brain_rsa_on_a_small_simulated_dataset(stim_dir, tmp_path):
     with pytest.warns(RuntimeWarning, match="vertices selected, 400 asked"):
         table, maps = brain_rsa(data, stim_dir, tmp_path / "out", n_vertices=400, n_perm=20,
                                 n_boot=20, progress=False)
-    assert list(table.columns) == BRAIN_RSA_COLUMNS and len(table) == 5
+    assert list(table.columns) == BRAIN_RSA_COLUMNS + DIAGNOSTIC_COLUMNS and len(table) == 5
     assert (table.n_vertices <= 400).all() and (table.n_vertices < 400).any()
     assert (tmp_path / "out" / "brain_rsa_400.csv").is_file()
     assert (tmp_path / "out" / "searchlight_400" / "sub-01.npz").is_file()
