@@ -32,10 +32,12 @@ from .analysis.claims import (
 )
 from .analysis.cnn_rsa import cnn_rsa, load_cnn_results
 from .analysis.encoding_analysis import encoding_analysis, layer_assignment_tests, load_encoding_results
+from .analysis.ground_truth import ground_truth_study, ground_truth_summary
 from .book.explore import Explorer
 from .book.plotting import (
     plot_encoding_accuracy,
     plot_flat_maps,
+    plot_ground_truth,
     plot_layer_assignment,
     plot_layer_similarities,
     plot_null_distributions,
@@ -73,5 +75,5 @@ __all__ = [
     "plot_layer_similarities", "plot_flat_maps", "plot_run_design", "plot_roi_similarities",
     "plot_searchlight_maps", "plot_encoding_accuracy", "plot_layer_assignment", "reproduce",
     "claims_summary", "build_tables", "Layout", "simulation_spec", "searchlight_claims",
-    "claims_side_by_side",
+    "claims_side_by_side", "ground_truth_study", "ground_truth_summary", "plot_ground_truth",
 ]

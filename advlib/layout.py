@@ -38,7 +38,7 @@ SIMULATED = "simulated"
 
 #: Settings of a simulated dataset and their defaults: the one place they are written
 #: (``advlib.fmri.simulation``, the CLI and the profiles take them from here).
-SIMULATION_SPEC = {"seed": 0, "snr": 0.8, "spacing": 1.0, "max_pcs": 10}
+SIMULATION_SPEC = {"seed": 0, "snr": 0.8, "spacing": 1.0, "max_pcs": 10, "design": "paper"}
 _SIM_KEYS = SIMULATION_SPEC
 
 
@@ -53,8 +53,8 @@ def simulation_spec(dataset) -> dict | None:
     ----------
     dataset : str, path or dict
         ``"simulated"`` (defaults), a dict ``{"kind": "simulated", "subjects": [...],
-        "seed", "snr", "spacing", "max_pcs"}`` (missing keys take defaults), or the folder
-        of a real dataset.
+        "seed", "snr", "spacing", "max_pcs", "design"}`` (missing keys take defaults), or
+        the folder of a real dataset.
 
     Returns
     -------
@@ -85,7 +85,8 @@ def dataset_label(dataset) -> str:
     spec = simulation_spec(dataset)
     if spec is not None:
         return (f"simulated-seed{spec['seed']}-snr{float(spec['snr']):g}-"
-                f"spacing{float(spec['spacing']):g}-maxpcs{spec['max_pcs']}")
+                f"spacing{float(spec['spacing']):g}-maxpcs{spec['max_pcs']}"
+                + ("" if spec["design"] == "paper" else f"-{spec['design']}"))
     folder = Path(dataset).expanduser().resolve()
     return f"{folder.name}-{_short_hash(str(folder))}"
 

@@ -66,3 +66,18 @@ def test_the_test_itself_would_catch_an_upward_import(tmp_path, monkeypatch):
         assert prov.advlib_imports("advlib.cnn.bad") == {"advlib.analysis.rsa"}
     finally:
         prov.advlib_imports.cache_clear()
+
+
+@pytest.mark.parametrize("package", ["advlib.cnn", "advlib.fmri", "advlib.fmri.simulation",
+                                     "advlib.analysis", "advlib.book"])
+def test_each_subpackage_re_exports_its_modules_public_names(package):
+    import importlib
+
+    pkg = importlib.import_module(package)
+    folder = ROOT.joinpath(*package.split(".")[1:])
+    for path in folder.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        module = importlib.import_module(f"{package}.{path.stem}")
+        missing = [n for n in getattr(module, "__all__", []) if n not in pkg.__all__]
+        assert not missing, f"{package} does not re-export {missing} of {path.stem}"

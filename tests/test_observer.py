@@ -85,3 +85,23 @@ def test_simulate_runs_is_deterministic_and_validates():
     assert a.true_betas.shape == (13, 20)
     with pytest.raises(InputError, match="snr=0: expected a positive"):
         simulate_runs(responses, plan, snr=0)
+
+
+def test_interleaved_design_splits_each_kind_on_its_own():
+    from advlib.fmri.simulation import session_plan
+
+    rows = [{"image_id": f"{k.lower()}{i:02d}", "kind": k, "source_id": f"re{i:02d}"}
+            for i in range(16) for k in ("RE", "AN", "AI")]
+    manifest = pd.DataFrame(rows)
+    paper = session_plan(manifest, seed=0)
+    of = {img: s for s, ids in paper.items() for img in ids}
+    assert all(of[f"re{i:02d}"] == of[f"an{i:02d}"] == of[f"ai{i:02d}"] for i in range(16))
+    inter = session_plan(manifest, seed=0, design="interleaved")
+    of = {img: s for s, ids in inter.items() for img in ids}
+    assert sorted(of) == sorted(manifest.image_id) and len(inter[1]) == len(inter[2]) == 24
+    for kind in ("re", "an", "ai"):
+        assert sum(of[f"{kind}{i:02d}"] == 1 for i in range(16)) == 8   # balanced per kind
+    same = np.mean([of[f"re{i:02d}"] == of[f"an{i:02d}"] for i in range(16)])
+    assert 0.1 < same < 0.9          # RE and AN sessions are not tied together
+    with pytest.raises(InputError, match="design='mixed'"):
+        session_plan(manifest, design="mixed")

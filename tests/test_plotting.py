@@ -120,3 +120,15 @@ def test_encoding_accuracy_and_layer_assignment(rng):
     assert _n_axes(fig) == 2                          # 1 subject x 2 ROIs
     fig = plotting.plot_layer_assignment(pd.DataFrame(assign), title="Fig S1")
     assert _n_axes(fig) == 2                          # AI and AN
+
+
+def test_ground_truth_panels():
+    rows = [{"design": d, "snr": s, "normalize": n, "permutation": p, "bias_re_an": 0.1 * s,
+             "false_positive_re_an": 0.2, "power_diff": 0.5}
+            for d in ("paper", "interleaved") for s in (0.4, 0.8)
+            for n, p in (("none", "across sessions"), ("center", "within session"))]
+    fig = plotting.plot_ground_truth(pd.DataFrame(rows), title="GT")
+    assert _n_axes(fig) == 3 and len(fig.axes[0].lines) == 4 + 1      # 4 curves + reference
+    assert fig.axes[0].get_xscale() == "log"
+    with pytest.raises(Exception, match="summary"):
+        plotting.plot_ground_truth(pd.DataFrame(rows).iloc[:0])

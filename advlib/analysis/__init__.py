@@ -2,12 +2,13 @@
 CNN RSA, brain RSA and encoding analyses, and the paper's claims checked on their tables.
 """
 
-from . import brain_rsa, claims, cnn_rsa, encoding, encoding_analysis, rsa, stats
+from . import brain_rsa, claims, cnn_rsa, encoding, encoding_analysis, ground_truth, rsa, stats
 from .brain_rsa import *  # noqa: F403
 from .claims import *  # noqa: F403
 from .cnn_rsa import *  # noqa: F403
 from .encoding import *  # noqa: F403
 from .encoding_analysis import *  # noqa: F403
+from .ground_truth import *  # noqa: F403
 from .rsa import *  # noqa: F403
 from .stats import *  # noqa: F403
 
@@ -60,4 +61,19 @@ __all__ = [
     "cnn_claims",
     "brain_claims",
     "encoding_claims",
+    "VARIANTS",
+    "GROUND_TRUTH_COLUMNS",
+    "true_subject",
+    "ground_truth_rsa",
+    "ground_truth_study",
+    "ground_truth_summary",
+    "DIAGNOSTIC_COLUMNS",
+    "session_diagnostics",
+    "vertex_interval",
+    "VERTEX_SCHEMES",
+    "permutation_indices",
+    "check_blocks",
+    "searchlight_claims",
+    "smallest_bootstrap_p",
+    "claims_side_by_side",
 ]

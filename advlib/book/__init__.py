@@ -36,4 +36,7 @@ __all__ = [
     "build_tables",
     "reproduce",
     "STAGES",
+    "DATASETS",
+    "repo_root",
+    "plot_ground_truth",
 ]

@@ -29,8 +29,9 @@ __all__ = ["NOTEBOOKS", "PROFILES", "DATASETS", "repo_root", "notebook_parameter
 
 #: Notebooks in book order (file stem in ``notebooks/``).
 NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa",
-                                  "05_encoding", "06_explore", "07_summary")
-_DATASET_NOTEBOOKS = ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore", "07_summary")
+                              "05_encoding", "06_explore", "08_ground_truth", "07_summary")
+_DATASET_NOTEBOOKS = ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore", "07_summary",
+                      "08_ground_truth")
 
 #: The dataset of each profile: one specification, passed to every notebook that reads a
 #: dataset as its ``dataset`` parameter (see :func:`advlib.layout.simulation_spec`).
@@ -53,6 +54,9 @@ PROFILES: dict[str, dict[str, dict]] = {
                         "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0},
         "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
                        "subject": "sub-01"},
+        "08_ground_truth": {"snrs": [0.4, 0.8, 1.6, 3.2], "designs": ["paper", "interleaved"],
+                            "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0,
+                            "jobs": 2},
         "07_summary": {"profile": "full"},
     },
     "smoke": {
@@ -65,6 +69,8 @@ PROFILES: dict[str, dict[str, dict]] = {
                         "n_vertices": 200, "n_perm": 50, "n_boot": 50, "seed": 0},
         "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
                        "subject": "sub-01"},
+        "08_ground_truth": {"snrs": [0.8], "designs": ["paper", "interleaved"],
+                            "n_vertices": 200, "n_perm": 50, "n_boot": 50, "seed": 0, "jobs": 1},
         "07_summary": {"profile": "smoke"},
     },
 }

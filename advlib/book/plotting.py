@@ -12,7 +12,7 @@ from ..errors import expect
 __all__ = ["plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
            "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS",
-           "ROI_COLORS", "plot_encoding_accuracy", "plot_layer_assignment"]
+           "ROI_COLORS", "plot_encoding_accuracy", "plot_layer_assignment", "plot_ground_truth"]
 
 #: Colours of the image kinds, used consistently across figures.
 KIND_COLORS = {"RE": "0.3", "AN": "tab:blue", "AI": "tab:red"}
@@ -517,5 +517,55 @@ def plot_layer_assignment(assignment, title: str = ""):
     axes[0, 0].set_ylabel(f"% of vertices (mean of {n_meas} measurements)")
     axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+_VARIANT_STYLE = {("none", "across sessions"): ("#7f7f7f", "as published"),
+                  ("none", "within session"): ("#9467bd", "no normalisation, permuted within session"),
+                  ("center", "within session"): ("#2ca02c", "centred, within session (default)"),
+                  ("zscore", "within session"): ("#ff7f0e", "z-scored, within session")}
+
+
+def plot_ground_truth(summary, title: str = ""):
+    """What the design can detect: bias, false positives and power against the SNR.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        From :func:`advlib.analysis.ground_truth_summary` (``design, snr, normalize,
+        permutation, bias_re_an, false_positive_re_an, power_diff``).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three panels (RE-AN bias, rate of RE-AN "significant", power to find RE-AI >
+        RE-AN); one colour per analysis variant, solid lines for the paper's design and
+        dashed for the interleaved one.
+    """
+    import matplotlib.pyplot as plt
+
+    expect(len(summary) > 0, "summary", "an empty table", "rows from ground_truth_summary")
+    panels = (("bias_re_an", "RE-AN estimate - truth"),
+              ("false_positive_re_an", "share of ROIs: RE-AN p < alpha"),
+              ("power_diff", "share of ROIs: RE-AI > RE-AN found"))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, (col, label) in zip(axes, panels):
+        for (norm, perm, design), part in summary.groupby(["normalize", "permutation", "design"],
+                                                          sort=False):
+            color, name = _VARIANT_STYLE.get((norm, perm), ("k", f"{norm}, {perm}"))
+            part = part.sort_values("snr")
+            ax.plot(part.snr, part[col], color=color, marker="o",
+                    linestyle="-" if design == "paper" else "--",
+                    label=f"{name} ({design} design)")
+        ax.set_xscale("log")
+        ax.set_xlabel("simulated SNR")
+        ax.set_ylabel(label)
+        ax.axhline(0.0 if col == "bias_re_an" else 0.05 if col == "false_positive_re_an" else 1.0,
+                   color="k", lw=0.6, ls=":")
+    axes[0].legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

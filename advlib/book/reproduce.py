@@ -169,6 +169,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         "01_stimuli": ["stimuli"], "02_cnn_rsa": ["stimuli", "cnn_rsa"],
         "03_fmri": ["stimuli", "subjects"], "04_brain_rsa": ["brain_rsa"],
         "05_encoding": ["encoding"], "06_explore": ["stimuli", "cnn_rsa", "subjects"],
+        "08_ground_truth": ["stimuli"],
     }
     notebooks_dir = repo_root() / "notebooks"
     for item in notebook_plan(profile, model, layout.results, data, subs or None):

@@ -46,4 +46,5 @@ __all__ = [
     "summarize_stimuli",
     "usable_sources",
     "KINDS",
+    "re_image_ids",
 ]

@@ -28,4 +28,5 @@ __all__ = [
     "simulate_dataset",
     "resolve_dataset",
     "stimulus_energy",
+    "DESIGNS",
 ]

@@ -45,7 +45,7 @@ from ...errors import check_probability, expect
 from ..design import BLANK, IMAGE_S, LEAD_S, TRIAL_S, frame_times
 from .cortex import AREA_PARAMS
 
-__all__ = ["SF_CPD", "ORIENTATIONS_DEG", "FIELD_DEG", "IMAGE_DEG", "gabor_energy",
+__all__ = ["DESIGNS", "SF_CPD", "ORIENTATIONS_DEG", "FIELD_DEG", "IMAGE_DEG", "gabor_energy",
            "prf_responses", "session_plan", "run_events", "simulate_runs", "SimulatedRuns"]
 
 FIELD_DEG = 18.0
@@ -169,31 +169,48 @@ def prf_responses(energy: np.ndarray, vertices: pd.DataFrame, seed=0,
     return out
 
 
-def session_plan(image_ids, seed=0) -> dict:
-    """Split the regular images (with their AN and AI images) into the 2 sessions.
+DESIGNS = ("paper", "interleaved")
+
+
+def session_plan(image_ids, seed=0, design: str = "paper") -> dict:
+    """Split the images into the 2 sessions.
 
     Parameters
     ----------
     image_ids : pandas.DataFrame
         Columns ``image_id, kind, source_id`` (a stimulus manifest).
     seed : int or numpy.random.Generator
+    design : {"paper", "interleaved"}
+        ``paper``: a regular image and its AN and AI images are always in the same session
+        (the paper: 20 x 3 images per session), so every RDM shares the session structure.
+        ``interleaved``: each kind's images are split between the sessions by its own
+        random balanced draw, so an image's RE, AN and AI are in sessions independent of
+        each other and the RDMs of different kinds share no session structure.
 
     Returns
     -------
     dict of int to list of str
-        ``{1: [image ids of session 1], 2: [...]}``; a regular image and its AN and AI
-        images are always in the same session (the paper: 20 x 3 images per session).
+        ``{1: [image ids of session 1], 2: [...]}``.
     """
+    expect(design in DESIGNS, "design", design, f"one of {', '.join(DESIGNS)}")
     rng = np.random.default_rng(seed)
     sources = np.array(sorted(image_ids.source_id.unique()))
     expect(len(sources) >= 2, "stimuli", f"{len(sources)} regular images", "at least 2")
-    order = rng.permutation(sources)
-    half = (len(order) + 1) // 2
-    plan = {}
-    for session, chosen in ((1, order[:half]), (2, order[half:])):
-        rows = image_ids[image_ids.source_id.isin(chosen)]
-        plan[session] = sorted(rows.image_id)
-    return plan
+    half = (len(sources) + 1) // 2
+    if design == "paper":
+        order = rng.permutation(sources)
+        plan = {}
+        for session, chosen in ((1, order[:half]), (2, order[half:])):
+            rows = image_ids[image_ids.source_id.isin(chosen)]
+            plan[session] = sorted(rows.image_id)
+        return plan
+    plan = {1: [], 2: []}
+    for kind in ("RE", "AN", "AI"):
+        order = rng.permutation(sources)
+        for session, chosen in ((1, order[:half]), (2, order[half:])):
+            rows = image_ids[(image_ids.kind == kind) & image_ids.source_id.isin(chosen)]
+            plan[session] += list(rows.image_id)
+    return {s: sorted(ids) for s, ids in plan.items()}
 
 
 def run_events(session_images, seed=0, n_blank: int = 9) -> pd.DataFrame:

@@ -31,7 +31,7 @@ __all__ = ["SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "resol
 #: Parameters of the simulated observer (see :func:`simulate_subject`).
 SIMULATION_DEFAULTS = dict(snr=SIMULATION_SPEC["snr"], spacing=SIMULATION_SPEC["spacing"],
                            n_runs_per_session=5, max_pcs=SIMULATION_SPEC["max_pcs"],
-                           variation=0.1)
+                           variation=0.1, design=SIMULATION_SPEC["design"])
 
 
 def stimulus_energy(stim_dir):
@@ -74,8 +74,9 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
         Re-simulate even if an up-to-date folder exists.
     progress : bool
     **params
-        ``snr``, ``spacing``, ``n_runs_per_session``, ``max_pcs``, ``variation``
-        (:data:`SIMULATION_DEFAULTS`).
+        ``snr``, ``spacing``, ``n_runs_per_session``, ``max_pcs``, ``variation``, ``design``
+        (:data:`SIMULATION_DEFAULTS`; ``design``: see
+        :func:`advlib.fmri.simulation.session_plan`).
 
     Returns
     -------
@@ -122,7 +123,7 @@ def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeser
     energy, ids = energy if energy is not None else stimulus_energy(stim_dir)
     cortex = make_cortex(r_anat, spacing=p["spacing"], variation=p["variation"])
     responses = pd.DataFrame(prf_responses(energy, cortex.vertices, seed=r_resp), index=ids)
-    plan = session_plan(manifest, seed=r_plan)
+    plan = session_plan(manifest, seed=r_plan, design=p["design"])
     sim = simulate_runs(responses, plan, snr=p["snr"], n_runs_per_session=p["n_runs_per_session"],
                         seed=r_runs, progress=progress)
     glm = fit_glm(sim.data, sim.events, max_pcs=p["max_pcs"], seed=r_glm, progress=progress)
@@ -220,5 +221,5 @@ def resolve_dataset(dataset, layout, *, progress: bool = True, jobs: int = 1) ->
     out = layout.dataset_dir(dataset)
     simulate_dataset(layout.stimuli_dir, out, spec["subjects"], seed=spec["seed"],
                      progress=progress, jobs=jobs, snr=spec["snr"], spacing=spec["spacing"],
-                     max_pcs=spec["max_pcs"])
+                     max_pcs=spec["max_pcs"], design=spec["design"])
     return out

@@ -1,0 +1,43 @@
+"""Estimates against the simulated truth (advlib/analysis/ground_truth.py)."""
+
+import numpy as np
+import pytest
+
+from advlib.analysis import GROUND_TRUTH_COLUMNS, ground_truth_rsa, ground_truth_summary, true_subject
+from advlib.fmri import DataError, load_subject
+from advlib.fmri.simulation import simulate_dataset
+
+
+@pytest.fixture(scope="module")
+def small(stim_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("gt") / "data"
+    simulate_dataset(stim_dir, out, [1], seed=0, progress=False, snr=0.8, spacing=2.5,
+                     max_pcs=1)
+    return out
+
+
+def test_truth_beside_each_variant(small, stim_dir):
+    table = ground_truth_rsa(small, stim_dir, n_vertices=40, n_perm=20, n_boot=20)
+    assert list(table.columns) == GROUND_TRUTH_COLUMNS
+    assert set(zip(table.normalize, table.permutation)) == {
+        ("none", "across sessions"), ("none", "within session"), ("center", "within session"),
+        ("zscore", "within session")}
+    assert np.isfinite(table[["truth_re_an", "truth_re_ai", "re_an", "re_ai"]]).all().all()
+    # the observer sees AI as RE with a small change, AN as something else
+    assert (table.truth_re_ai > table.truth_re_an).mean() > 0.8
+    none = table[table.normalize == "none"]
+    assert (none.groupby("roi").truth_re_an.nunique() == 1).all()    # truth is per vertex set
+    summary = ground_truth_summary(table.assign(snr=0.8, design="paper"), n_boot=20)
+    assert len(summary) == 4 and summary.n.tolist() == [5] * 4
+    assert np.allclose(summary.bias_re_an, (table.re_an - table.truth_re_an)
+                       .groupby([table.normalize, table.permutation], sort=False).mean().values)
+
+
+def test_real_data_have_no_truth(small, tmp_path):
+    import shutil
+
+    sub = load_subject(small / "sub-01")
+    shutil.copytree(small / "sub-01", tmp_path / "sub-01")
+    shutil.rmtree(tmp_path / "sub-01" / "simulation")
+    with pytest.raises(DataError, match="real data have no truth"):
+        true_subject(sub, tmp_path / "sub-01")
