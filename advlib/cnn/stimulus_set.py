@@ -207,17 +207,37 @@ def load_manifest(stim_dir: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     StimulusError
-        Missing folder or manifest, missing columns, unknown kinds, missing images,
-        RE/AN/AI sets that do not pair up.
+        Missing folder or manifest, an empty or unparsable file, missing columns, a row
+        with missing values (a truncated file), duplicated images, unknown kinds, a
+        ``converged`` value that is not True/False, missing images, RE/AN/AI sets that do
+        not pair up.
     """
     stim_dir = Path(stim_dir)
     path = stim_dir / "manifest.csv"
     expect(path.is_file(), "stimuli", str(stim_dir),
            "a folder with manifest.csv (run `advlib stimuli` first)", StimulusError)
-    manifest = pd.read_csv(path)
+    try:
+        manifest = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise StimulusError(f"manifest.csv={str(path)!r}: expected a CSV table with a header "
+                            f"and one row per image ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:100]})") from None
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     expect(not missing, "manifest.csv columns", missing, f"all of {MANIFEST_COLUMNS}",
            StimulusError)
+    expect(len(manifest) > 0, "manifest.csv", "a header without rows", "one row per image",
+           StimulusError)
+    required = ["image_id", "kind", "source_id", "path", "true_label", "target_label",
+                "converged"]
+    incomplete = manifest.index[manifest[required].isna().any(axis=1)].tolist()
+    expect(not incomplete, "manifest.csv rows", [i + 2 for i in incomplete][:5],
+           f"a value in {', '.join(required)} on every line (a truncated file?)", StimulusError)
+    dup = manifest.image_id[manifest.image_id.duplicated()].tolist()
+    expect(not dup, "manifest.csv image_id", dup[:5], "each image once", StimulusError)
+    pair_dup = manifest[manifest.duplicated(["kind", "source_id"])]
+    expect(pair_dup.empty, "manifest.csv kind/source_id",
+           pair_dup[["kind", "source_id"]].values.tolist()[:3],
+           "one image of each kind per regular image", StimulusError)
     kinds = set(manifest.kind)
     expect(kinds == {"RE", "AN", "AI"}, "manifest.csv kind", sorted(kinds),
            "exactly RE, AN and AI", StimulusError)
@@ -228,8 +248,19 @@ def load_manifest(stim_dir: str | os.PathLike) -> pd.DataFrame:
     absent = [p for p in manifest.path if not (stim_dir / p).is_file()]
     expect(not absent, "manifest.csv path", absent[:3], f"image files under {stim_dir}",
            StimulusError)
-    manifest["converged"] = manifest.converged.astype(bool)
+    manifest["converged"] = _parse_flags(manifest.converged, manifest.image_id)
     return manifest
+
+
+def _parse_flags(values: pd.Series, ids: pd.Series) -> pd.Series:
+    """``converged`` as bool: True/False (any case), 1/0; anything else is an error."""
+    table = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+    parsed = values.map(lambda v: table.get(str(v).strip().lower()))
+    bad = ids[parsed.isna()].tolist()
+    expect(not bad, "manifest.csv converged", {i: str(v) for i, v in
+                                               zip(bad[:3], values[parsed.isna()][:3])},
+           "True or False for every image", StimulusError)
+    return parsed.astype(bool)
 
 
 def re_image_ids(manifest: pd.DataFrame, sources) -> list[str]:
