@@ -39,7 +39,6 @@ SIMULATED = "simulated"
 #: Settings of a simulated dataset and their defaults: the one place they are written
 #: (``advlib.fmri.simulation``, the CLI and the profiles take them from here).
 SIMULATION_SPEC = {"seed": 0, "snr": 0.8, "spacing": 1.0, "max_pcs": 10, "design": "paper"}
-_SIM_KEYS = SIMULATION_SPEC
 
 
 def _short_hash(text: str) -> str:
@@ -64,14 +63,14 @@ def simulation_spec(dataset) -> dict | None:
     if isinstance(dataset, dict):
         expect(dataset.get("kind", SIMULATED) == SIMULATED, "dataset['kind']",
                dataset.get("kind"), "'simulated' (a real dataset is given by its folder)")
-        unknown = set(dataset) - set(_SIM_KEYS) - {"kind", "subjects"}
+        unknown = set(dataset) - set(SIMULATION_SPEC) - {"kind", "subjects"}
         expect(not unknown, "dataset", sorted(unknown),
-               f"keys from kind, subjects, {', '.join(_SIM_KEYS)}")
-        spec = {**_SIM_KEYS, **{k: v for k, v in dataset.items() if k in _SIM_KEYS}}
+               f"keys from kind, subjects, {', '.join(SIMULATION_SPEC)}")
+        spec = {**SIMULATION_SPEC, **{k: v for k, v in dataset.items() if k in SIMULATION_SPEC}}
         subjects = [int(s) for s in dataset.get("subjects", (1, 2, 3))]
         return {"kind": SIMULATED, "subjects": subjects, **spec}
     if str(dataset) == SIMULATED:
-        return {"kind": SIMULATED, "subjects": [1, 2, 3], **_SIM_KEYS}
+        return {"kind": SIMULATED, "subjects": [1, 2, 3], **SIMULATION_SPEC}
     return None
 
 

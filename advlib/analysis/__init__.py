@@ -76,4 +76,6 @@ __all__ = [
     "searchlight_claims",
     "smallest_bootstrap_p",
     "claims_side_by_side",
+    "source_sessions",
+    "load_searchlight_maps",
 ]

@@ -51,8 +51,8 @@ from .rsa import compute_rdm
 from .stats import bootstrap_similarities, percentile_ci, permutation_indices, permutation_test, rng_from
 
 __all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "session_diagnostics",
-           "kind_patterns", "vertex_bootstrap", "vertex_interval", "VERTEX_SCHEMES",
-           "noise_ceiling", "roi_rsa",
+           "kind_patterns", "source_sessions", "load_searchlight_maps", "vertex_bootstrap",
+           "vertex_interval", "VERTEX_SCHEMES", "noise_ceiling", "roi_rsa",
            "searchlight_rsa", "brain_rsa", "load_brain_results"]
 
 BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci_low",
@@ -115,6 +115,18 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
 
 
 VERTEX_SCHEMES = ("subsample", "replacement")
+
+
+def source_sessions(subject: Subject, manifest: pd.DataFrame, sources) -> np.ndarray:
+    """The session of each regular image in ``sources`` (the rows of :func:`kind_patterns`).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (len(sources),)
+        The session of each source's RE image; the exchangeability blocks of the
+        permutation tests.
+    """
+    return image_sessions(subject.conditions, re_image_ids(manifest, sources))
 
 
 def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 100,
@@ -448,7 +460,8 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
                       code=["advlib.analysis.brain_rsa"])
         if reuse and stage.up_to_date():
             return (pd.read_csv(out_dir / outputs[0]),
-                    _load_maps(out_dir / maps_dir, names if searchlight else []))
+                    load_searchlight_maps(out_dir, names if searchlight else [], n_vertices,
+                                          variant))
     seeds = np.random.SeedSequence(seed).spawn(len(names))
     job = delayed(_subject_brain_rsa)
     work = Parallel(n_jobs=jobs, return_as="generator")(
@@ -476,8 +489,30 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     return table, maps
 
 
-def _load_maps(folder: Path, names) -> dict:
-    """Searchlight maps written by :func:`brain_rsa`: ``name -> (vertices, maps)``."""
+def load_searchlight_maps(out_dir, names=None, n_vertices: int = 200,
+                          variant: str = "") -> dict:
+    """Searchlight maps written by :func:`brain_rsa`.
+
+    Parameters
+    ----------
+    out_dir : str or path
+        The brain RSA's output folder.
+    names : list of str, optional
+        Subjects (default: every subject with maps in the folder).
+    n_vertices : int
+    variant : str
+        As in :func:`advlib.layout.analysis_variant`.
+
+    Returns
+    -------
+    dict
+        ``subject -> (vertices DataFrame with hemi, roi, x_mm, y_mm; dict of maps)``.
+    """
+    folder = Path(out_dir) / searchlight_name(n_vertices, variant)
+    if names is None:
+        names = sorted(p.stem for p in folder.glob("*.npz"))
+        expect(len(names) > 0, "searchlight maps", str(folder),
+               "sub-XX.npz files (run `advlib brain-rsa`)")
     maps = {}
     for name in names:
         with np.load(folder / f"{name}.npz") as data:
@@ -495,7 +530,7 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
     subject = normalize_subject(load_subject(folder, manifest=manifest), normalize)
     name = subject.name
     patterns = kind_patterns(subject, manifest, sources)
-    sessions = image_sessions(subject.conditions, re_image_ids(manifest, sources))
+    sessions = source_sessions(subject, manifest, sources)
     blocks = sessions if within_session else None
     variant = {"normalize": normalize, "permutation": "within session" if within_session
                else "across sessions"}

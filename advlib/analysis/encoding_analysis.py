@@ -36,14 +36,14 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from ..cnn.features import stimulus_features
-from ..cnn.stimulus_set import load_manifest, re_image_ids, stimulus_files, usable_sources
+from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
 from ..errors import InputError, check_choice, check_positive_int, expect
-from ..fmri.data import ROIS, image_sessions, list_subjects, load_dataset_info, load_subject, subject_files
+from ..fmri.data import ROIS, list_subjects, load_dataset_info, load_subject, subject_files
 from ..fmri.normalize import NORMALIZATIONS, normalize_subject
 from ..fmri.selection import select_subject
 from ..layout import analysis_variant, encoding_name
 from ..provenance import Stage
-from .brain_rsa import kind_patterns
+from .brain_rsa import kind_patterns, source_sessions
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
 from .stats import bootstrap_p, percentile_ci, permutation_indices, rng_from
 
@@ -272,8 +272,7 @@ def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, laye
     """One subject's Fig 6 rows and Fig S1 assignment rows (a unit of parallel work)."""
     subject = normalize_subject(load_subject(folder, manifest=manifest), normalize)
     name = subject.name
-    blocks = (image_sessions(subject.conditions, re_image_ids(manifest, sources))
-              if within_session else None)
+    blocks = source_sessions(subject, manifest, sources) if within_session else None
     _, selection, _ = select_subject(subject, radius, n_vertices // 2)
     cols = selection.vertex.to_numpy()
     roi_of = selection.roi.to_numpy()

@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..cnn.stimulus_set import load_manifest, re_image_ids, usable_sources
+from ..cnn.stimulus_set import load_manifest, usable_sources
 from ..errors import expect
-from ..fmri.data import ROIS, DataError, image_sessions, list_subjects, load_subject
+from ..fmri.data import ROIS, DataError, list_subjects, load_subject
 from ..fmri.normalize import normalize_subject
 from ..fmri.selection import select_subject
 from ..kernels import correlation_rdm, spearman, upper_triangle
-from .brain_rsa import kind_patterns, roi_rsa
+from .brain_rsa import kind_patterns, roi_rsa, source_sessions
 from .claims import smallest_bootstrap_p
 
 __all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "ground_truth_rsa",
@@ -100,7 +100,7 @@ def ground_truth_rsa(dataset_dir, stim_dir, *, n_vertices: int = 200, n_perm: in
         folder = Path(dataset_dir) / name
         raw = load_subject(folder, manifest=manifest)
         truth = kind_patterns(true_subject(raw, folder), manifest, sources)
-        sessions = image_sessions(raw.conditions, re_image_ids(manifest, sources))
+        sessions = source_sessions(raw, manifest, sources)
         for (normalize, within), vs in zip(variants, ss.spawn(len(variants))):
             sub = normalize_subject(raw, normalize)
             patterns = kind_patterns(sub, manifest, sources)

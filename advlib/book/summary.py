@@ -29,7 +29,7 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
         ``figure, claim, paper, here, holds``; a stage whose results are missing gives one
         row saying so (``holds`` is NA).
     """
-    from ..analysis.brain_rsa import load_brain_results
+    from ..analysis.brain_rsa import load_brain_results, load_searchlight_maps
     from ..analysis.claims import (
         brain_claims,
         cnn_claims,
@@ -47,7 +47,7 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
         ("Fig 1 (stimuli)", lambda: stimulus_claims(load_manifest(layout.stimuli_dir))),
         ("Fig 2, Fig 5 (CNN RSA)", lambda: cnn_claims(*load_cnn_results(layout.root), alpha)),
         ("Fig 3 (brain RSA, 200 vertices)", lambda: brain_claims(load_brain_results(out), alpha)),
-        ("Fig 4 (searchlight)", lambda: searchlight_claims(_maps(out))),
+        ("Fig 4 (searchlight)", lambda: searchlight_claims(load_searchlight_maps(out))),
         ("Fig S2 (brain RSA, 400 vertices)",
          lambda: brain_claims(load_brain_results(out, 400), alpha)),
         ("Fig 6, Fig S1 (encoding)", lambda: encoding_claims(
@@ -68,20 +68,6 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
         parts.append(part.assign(figure=figure))
     table = pd.concat(parts, ignore_index=True)
     return table[["figure", "claim", "paper", "here", "holds"]]
-
-
-def _maps(out: Path) -> dict:
-    """The default brain RSA's searchlight maps (``searchlight/sub-XX_vertices.csv``)."""
-    files = sorted((Path(out) / "searchlight").glob("sub-*_vertices.csv"))
-    expect(len(files) > 0, "searchlight maps", str(Path(out) / "searchlight"),
-           "sub-XX_vertices.csv files (run `advlib brain-rsa`)")
-    maps = {}
-    for f in files:
-        table = pd.read_csv(f, keep_default_na=False, na_values=[""])
-        table["roi"] = table.roi.fillna("")
-        maps[f.name.split("_")[0]] = (table, {k: table[k].to_numpy(float)
-                                              for k in ("re_an", "re_ai")})
-    return maps
 
 
 def load_build_info(path) -> tuple[dict, pd.DataFrame]:

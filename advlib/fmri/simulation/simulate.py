@@ -178,7 +178,8 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     energy = stimulus_energy(stim_dir) if todo else None   # only when something is simulated
     work = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(simulate_subject)(stim_dir, dataset_dir, s, seed=seed, energy=energy,
-                                  force=force, progress=progress and jobs == 1,
+                                  force=True,   # found out of date just above
+                                  progress=progress and jobs == 1,
                                   save_timeseries=save_timeseries, **params)
         for s in todo)
     list(tqdm(work, total=len(todo), desc="subjects", disable=not progress))
