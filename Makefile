@@ -7,7 +7,7 @@ PROFILE ?= full
 MODEL   ?= efficientnet_lite0
 JOBS    ?= 2
 
-.PHONY: install test test-fast lint book bench clean chromium
+.PHONY: install test test-fast lint book bench clean chromium lab
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -c constraints.txt -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name advlib --display-name "Python (advlib)"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,6 +46,14 @@ test-fast: $(STAMP)
 # the notebooks and builds the Jupyter Book into _build/html.
 book: $(STAMP)
 	$(BIN)/advlib reproduce --profile $(PROFILE) --model $(MODEL) --jobs $(JOBS) --results results --out book/generated
+
+# JupyterLab on notebooks/ with the project's kernel ("Python (advlib)"). Every notebook
+# finds or computes the results it needs (the same cached stages as `make book`).
+LAB_PORT ?= 8888
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) \
+	    --MappingKernelManager.default_kernel_name=advlib \
+	    $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stimuli.py

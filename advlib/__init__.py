@@ -32,7 +32,7 @@ from .analysis.claims import (
 )
 from .analysis.cnn_rsa import cnn_rsa, load_cnn_results
 from .analysis.encoding_analysis import encoding_analysis, layer_assignment_tests, load_encoding_results
-from .analysis.ground_truth import ground_truth_study, ground_truth_summary
+from .analysis.ground_truth import ground_truth_numbers, ground_truth_study, ground_truth_summary
 from .book.explore import Explorer
 from .book.plotting import (
     plot_encoding_accuracy,
@@ -48,15 +48,15 @@ from .book.plotting import (
     plot_stimulus_grid,
 )
 from .book.reproduce import reproduce
-from .book.summary import build_tables, claims_summary
+from .book.summary import build_tables, claims_summary, glue_texts
 from .cnn.models import LAYERS, MODELS, load_model
-from .cnn.stimulus_set import build_stimulus_set, load_manifest, summarize_stimuli
+from .cnn.stimulus_set import build_stimulus_set, load_manifest, load_skipped, summarize_stimuli
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
 from .fmri.data import DataError, load_dataset_info, load_subject
 from .fmri.normalize import normalize_subject
 from .fmri.selection import select_subject
 from .fmri.simulation.simulate import resolve_dataset
-from .layout import Layout, simulation_spec
+from .layout import Layout, default_results, simulation_spec
 
 try:
     __version__ = _metadata.version("advlib")
@@ -66,14 +66,16 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 __all__ = [
     "__version__", "AdvlibError", "InputError", "ModelError", "StimulusError",
     "WeightsNotFoundError", "DataError", "LAYERS", "MODELS", "load_model", "build_stimulus_set",
-    "load_manifest", "summarize_stimuli", "load_dataset_info", "load_subject", "select_subject",
-    "normalize_subject",
+    "load_manifest", "load_skipped", "summarize_stimuli", "load_dataset_info", "load_subject",
+    "select_subject", "normalize_subject",
     "resolve_dataset", "cnn_rsa", "load_cnn_results", "brain_rsa", "load_brain_results",
     "encoding_analysis", "layer_assignment_tests", "load_encoding_results", "stimulus_claims",
     "fmri_checks", "cnn_claims", "brain_claims", "encoding_claims", "Explorer",
     "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
     "plot_layer_similarities", "plot_flat_maps", "plot_run_design", "plot_roi_similarities",
     "plot_searchlight_maps", "plot_encoding_accuracy", "plot_layer_assignment", "reproduce",
-    "claims_summary", "build_tables", "Layout", "simulation_spec", "searchlight_claims",
-    "claims_side_by_side", "ground_truth_study", "ground_truth_summary", "plot_ground_truth",
+    "claims_summary", "build_tables", "Layout", "default_results", "simulation_spec",
+    "searchlight_claims",
+    "claims_side_by_side", "ground_truth_study", "ground_truth_summary", "ground_truth_numbers",
+    "glue_texts", "plot_ground_truth",
 ]

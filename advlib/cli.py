@@ -185,8 +185,9 @@ def _cmd_reproduce(args) -> int:
 def _cmd_notebooks(args) -> int:
     from .book.notebooks import run_notebooks
 
-    for path in run_notebooks(profile=args.profile, model=args.model,
-                              results_dir=args.results, out_dir=args.out, names=args.only):
+    for path in run_notebooks(profile=args.profile, model=args.model, data=args.data,
+                              results_dir=args.results, out_dir=args.out, names=args.only,
+                              subjects=args.subjects):
         print(f"executed {path}")
     return 0
 
@@ -364,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where executed notebooks go (default: %(default)s)")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME",
                    help="run only these notebooks (file stems)")
+    p.add_argument("--data", default="simulated", metavar="DIR|simulated",
+                   help="'simulated' (default) or a real dataset folder")
+    p.add_argument("--subjects", nargs="+", default=None, metavar="N|sub-XX",
+                   help="re-execute only the per-subject pages (03_fmri_sub-XX) of these "
+                   "subjects, e.g. --subjects 2 3; the other pages are left as they are")
     p.set_defaults(func=_cmd_notebooks)
     return parser
 

@@ -24,14 +24,15 @@ on disk were made from the same inputs is checked by each stage's record
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import expect
 
-__all__ = ["Layout", "dataset_label", "simulation_spec", "brain_rsa_name", "searchlight_name",
-           "analysis_variant",
-           "encoding_name", "SIMULATED", "SIMULATION_SPEC"]
+__all__ = ["Layout", "default_results", "dataset_label", "simulation_spec", "brain_rsa_name",
+           "searchlight_name", "analysis_variant", "encoding_name", "SIMULATED",
+           "SIMULATION_SPEC"]
 
 #: The ``dataset`` value that means "the simulated observer with the default settings".
 SIMULATED = "simulated"
@@ -39,6 +40,28 @@ SIMULATED = "simulated"
 #: Settings of a simulated dataset and their defaults: the one place they are written
 #: (``advlib.fmri.simulation``, the CLI and the profiles take them from here).
 SIMULATION_SPEC = {"seed": 0, "snr": 0.8, "spacing": 1.0, "max_pcs": 10, "design": "paper"}
+
+
+def default_results() -> Path:
+    """The results root used when none is given.
+
+    ``$ADVLIB_RESULTS`` when set; otherwise ``results/`` in the source checkout that
+    advlib is imported from (an editable install: ``make install``, Binder); otherwise
+    (advlib installed from a wheel, e.g. on Colab) ``results/`` in the working directory.
+    A notebook opened from anywhere therefore finds the results ``make book`` wrote.
+
+    Returns
+    -------
+    pathlib.Path
+        Absolute path.
+    """
+    env = os.environ.get("ADVLIB_RESULTS")
+    if env:
+        return Path(env).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+        return checkout / "results"
+    return Path.cwd().resolve() / "results"
 
 
 def _short_hash(text: str) -> str:
@@ -96,20 +119,21 @@ class Layout:
 
     Parameters
     ----------
-    results : path
-        Results root.
+    results : path or None
+        Results root; ``None``: :func:`default_results`.
     model : str
         Model name.
     stimuli : path, optional
         A stimulus set other than the model's own (``<results>/<model>/stimuli``).
     """
 
-    results: Path
+    results: Path | None
     model: str
     stimuli: Path | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "results", Path(self.results).expanduser().resolve())
+        root = default_results() if self.results is None else self.results
+        object.__setattr__(self, "results", Path(root).expanduser().resolve())
         if self.stimuli is not None:
             object.__setattr__(self, "stimuli", Path(self.stimuli).expanduser().resolve())
 

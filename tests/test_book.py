@@ -122,3 +122,65 @@ def test_search_finds_the_library(site, browser):
     text = page.inner_text("#search-results")
     page.close()
     assert "advlib.analysis.encoding.romp" in text and not problems
+
+
+def _repository():
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parent.parent / "_config.yml").read_text())
+    url = config["repository"]["url"].rstrip("/")
+    return url, url.split("github.com/")[1], config["repository"]["branch"]
+
+
+@pytest.mark.parametrize("page, source", [("book/generated/03_fmri_sub-01", "03_fmri"),
+                                          ("book/generated/04_brain_rsa_s2", "04_brain_rsa"),
+                                          ("book/generated/06_explore", "06_explore")])
+def test_launch_and_download_buttons_open_the_source_notebook(site, browser, page, source):
+    html, base = site
+    url, org_repo, branch = _repository()
+    tab, problems = _open(browser, base + page + ".html")
+    hrefs = tab.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    tab.close()
+    binder = [h for h in hrefs if h.startswith("https://mybinder.org/")]
+    colab = [h for h in hrefs if h.startswith("https://colab.research.google.com/")]
+    assert binder == [f"https://mybinder.org/v2/gh/{org_repo}/{branch}"
+                      f"?urlpath=lab/tree/notebooks/{source}.ipynb"]
+    assert colab == [f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/"
+                     f"notebooks/{source}.ipynb"]
+    downloads = [h for h in hrefs if h.endswith(".ipynb") and h.startswith(base)]
+    assert downloads, "no download-notebook button"
+    for href in downloads:
+        assert (html / urlparse(href).path.lstrip("/")).is_file(), href
+    assert any(h.rstrip("/") == url for h in hrefs), "no repository button"
+    assert not problems
+
+
+def test_prose_numbers_come_from_the_results_and_citations_resolve(site, browser):
+    html, base = site
+    page, problems = _open(browser, base + "book/methods.html")
+    text = page.inner_text("main")
+    page.close()
+    assert "{glue" not in text and "gt_fp_" not in text and "gt_power" not in text
+    assert re.search(r"centring within session \(the default\), \d+%", text), text[:3000]
+    assert "Cai" in text and "Representational structure or task structure" in text
+    assert not problems
+
+
+def test_module_index_has_no_broken_image(site, browser):
+    _, base = site
+    page, problems = _open(browser, base + "py-modindex.html")
+    images = page.eval_on_selector_all("img", "els => els.map(e => [e.src, e.naturalWidth])")
+    page.close()
+    assert not problems and all(w > 0 for _, w in images), images
+
+
+def test_pages_show_no_progress_bars(site, browser):
+    html, base = site
+    for rel in _toc_pages(html):
+        if not rel.startswith("book/generated/"):
+            continue
+        page, _ = _open(browser, base + rel)
+        text = page.inner_text("main")
+        page.close()
+        assert not re.search(r"\d+%\|", text), f"{rel}: a progress bar is shown"
+        assert str(html.parents[1]) not in text and "site-packages" not in text, rel

@@ -34,3 +34,17 @@ def test_bad_specifications_are_clear_errors():
     with pytest.raises(InputError, match="dataset\\['kind'\\]='real'"):
         simulation_spec({"kind": "real"})
     assert simulation_spec("/some/folder") is None
+
+
+def test_default_results_follow_the_environment_then_the_checkout(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from advlib.layout import default_results
+
+    monkeypatch.setenv("ADVLIB_RESULTS", str(tmp_path / "r"))
+    assert default_results() == (tmp_path / "r").resolve()
+    assert Layout(None, "m").root == (tmp_path / "r" / "m").resolve()
+    monkeypatch.delenv("ADVLIB_RESULTS")
+    checkout = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(tmp_path)                       # not the working directory
+    assert default_results() == checkout / "results"

@@ -63,3 +63,81 @@ def test_failing_notebook_reports_the_cell_and_writes_nothing(tmp_path):
     with pytest.raises(NotebookError, match="bad.ipynb failed in cell 3: ValueError: bad x=5"):
         run_notebook(src, tmp_path / "out" / "bad.ipynb", {"x": 5}, progress=False)
     assert not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_does_not_depend_on_the_working_directory(name):
+    """Defaults find the results wherever the notebook is opened (advlib.default_results)."""
+    nb = json.loads((NB_DIR / f"{name}.ipynb").read_text())
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "results_dir = None" in source
+    assert "../" not in source and "./" not in source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("item", notebook_plan("smoke"), ids=lambda item: item["output"])
+def test_pages_show_no_progress_bars_or_machine_paths(item, smoke_book, results_root):
+    root, _ = smoke_book
+    nb = nbformat.read(root / "book" / "generated" / f"{item['output']}.ipynb", as_version=4)
+    shown = [json.dumps(o) for c in nb.cells if c.cell_type == "code"
+             and "injected-parameters" not in c.metadata.get("tags", [])
+             for o in c.get("outputs", [])]
+    for text in shown:
+        assert "%|" not in text, f"a progress bar on the page: {text[:200]}"
+        assert str(results_root) not in text and "site-packages" not in text, text[:300]
+    notes = [c for c in nb.cells if "advlib-live-note" in c.metadata.get("tags", [])]
+    assert len(notes) == 1 and f"notebooks/{item['name']}.ipynb" in notes[0].source
+    assert nb.cells.index(notes[0]) == 1                  # right under the title
+
+
+@pytest.mark.slow
+def test_subjects_reexecute_only_their_per_subject_pages(smoke_book, results_root, tmp_path):
+    from advlib.book import run_notebooks
+
+    out = tmp_path / "generated"
+    done = run_notebooks("smoke", results_dir=results_root, out_dir=out, subjects=["1"],
+                         progress=False)
+    assert [p.name for p in done] == ["03_fmri_sub-01.ipynb"]
+    assert sorted(p.name for p in out.glob("*.ipynb")) == ["03_fmri_sub-01.ipynb"]
+    page = nbformat.read(done[0], as_version=4)
+    ref = nbformat.read(smoke_book[0] / "book" / "generated" / "03_fmri_sub-01.ipynb",
+                        as_version=4)
+    injected = [c.source for nb in (page, ref) for c in nb.cells
+                if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected[0] == injected[1]          # the same parameters as the book's build
+
+
+def test_subject_names_and_bad_subject_choices(tmp_path):
+    from advlib.book import run_notebooks, subject_names
+    from advlib.errors import InputError
+
+    assert subject_names([2, "3", "sub-04", "sub-02"]) == ["sub-02", "sub-03", "sub-04"]
+    with pytest.raises(InputError, match=r"subjects='x': expected subject numbers \(2\) or "
+                                         r"folder names \(sub-02\)"):
+        subject_names(["x"])
+    with pytest.raises(InputError, match="notebooks=\\['02_cnn_rsa'\\]: expected per-subject "
+                                         "notebooks \\(03_fmri\\)"):
+        run_notebooks("smoke", results_dir=tmp_path, out_dir=tmp_path, names=["02_cnn_rsa"],
+                      subjects=[1])
+
+
+def test_executed_pages_keep_warnings_without_paths_and_drop_progress_bars(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# A page"),
+                nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import sys, warnings\n"
+                                          "warnings.warn('320 of 400 vertices', RuntimeWarning)\n"
+                                          "print(' 40%|####      | 2/5', file=sys.stderr)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, tmp_path / "page.ipynb")
+    out = run_notebook(tmp_path / "page.ipynb", tmp_path / "out" / "page.ipynb", {"x": 2},
+                       progress=False)
+    done = nbformat.read(out, as_version=4)
+    streams = [o for c in done.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if o.get("name") == "stderr"]
+    text = "".join(o["text"] for o in streams)
+    assert "RuntimeWarning: 320 of 400 vertices" in text
+    assert "%|" not in text and ".py:" not in text and str(tmp_path) not in text
+    assert done.cells[1].metadata.tags == ["advlib-live-note"]
+    assert "notebooks/page.ipynb" in done.cells[1].source

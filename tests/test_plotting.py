@@ -30,6 +30,11 @@ def _close():
     plt.close("all")
 
 
+#: Widest figure (inches) whose text stays readable at the book's page width (about 800 px
+#: for a figure of 100 dpi shown at 80% scale).
+PAGE_WIDTH_IN = 10
+
+
 def _n_axes(fig):
     return len([ax for ax in fig.axes if ax.get_label() != "<colorbar>"])
 
@@ -53,7 +58,8 @@ def test_rdm_triplet_and_nulls(rng):
         return 1 - np.corrcoef(x)
     fig = plotting.plot_rdm_triplet({k: {"layer1": rdm()} for k in ("RE", "AN", "AI")},
                                     "layer1")
-    assert _n_axes(fig) >= 3
+    assert _n_axes(fig) == 5 and fig.get_figwidth() <= PAGE_WIDTH_IN
+    assert fig.axes[3].get_position().y1 < fig.axes[0].get_position().y0   # scatters below
     nulls = {k: PermutationResult(0.3, 0.04, rng.normal(0, 0.1, 50)) for k in ("AN", "AI")}
     fig = plotting.plot_null_distributions(nulls, title="nulls")
     assert _n_axes(fig) == 1 and len(fig.axes[0].patches) > 0
@@ -101,7 +107,10 @@ def test_roi_similarities(rng):
                 row[f"{col}_ci_low"], row[f"{col}_ci_high"] = row[col] - 0.1, row[col] + 0.1
             rows.append({**row, "subject": sub, "roi": roi, "n_vertices": 200})
     fig = plotting.plot_roi_similarities(pd.DataFrame(rows), title="Fig 3")
-    assert _n_axes(fig) == 2 and [t.get_text() for t in fig.axes[0].get_xticklabels()] == list(ROIS)
+    assert _n_axes(fig) == 2 and [t.get_text() for t in fig.axes[1].get_xticklabels()] == list(ROIS)
+    # one subject per row: the figure keeps the page's width whatever the number of subjects
+    assert fig.axes[0].get_position().y0 > fig.axes[1].get_position().y1
+    assert fig.get_figwidth() <= PAGE_WIDTH_IN
 
 
 def test_encoding_accuracy_and_layer_assignment(rng):
@@ -118,6 +127,8 @@ def test_encoding_accuracy_and_layer_assignment(rng):
                                                                 1 / 8, 100])))
     fig = plotting.plot_encoding_accuracy(pd.DataFrame(rows), title="Fig 6")
     assert _n_axes(fig) == 2                          # 1 subject x 2 ROIs
+    assert fig.axes[0].get_title() == "sub-01" and "V1" in fig.axes[0].get_ylabel()
+    assert fig.get_figwidth() <= PAGE_WIDTH_IN        # ROIs go down the page, not across
     fig = plotting.plot_layer_assignment(pd.DataFrame(assign), title="Fig S1")
     assert _n_axes(fig) == 2                          # AI and AN
 
@@ -128,7 +139,9 @@ def test_ground_truth_panels():
             for d in ("paper", "interleaved") for s in (0.4, 0.8)
             for n, p in (("none", "across sessions"), ("center", "within session"))]
     fig = plotting.plot_ground_truth(pd.DataFrame(rows), title="GT")
-    assert _n_axes(fig) == 3 and len(fig.axes[0].lines) == 4 + 1      # 4 curves + reference
+    assert _n_axes(fig) == 4 and len(fig.axes[0].lines) == 4 + 1      # 4 curves + reference
+    assert fig.axes[3].get_legend() is not None and not fig.axes[3].axison  # the key panel
+    assert fig.get_figwidth() <= PAGE_WIDTH_IN
     assert fig.axes[0].get_xscale() == "log"
     with pytest.raises(Exception, match="summary"):
         plotting.plot_ground_truth(pd.DataFrame(rows).iloc[:0])

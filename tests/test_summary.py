@@ -21,3 +21,13 @@ def test_claims_summary_reads_the_books_results(smoke_book, results_root):
     table = claims_summary(Layout(results_root, "efficientnet_lite0"), DATASETS["smoke"])
     assert not (table.claim == "(results missing)").any()
     assert table.holds.notna().all() and len(table) > 15
+
+
+def test_glue_texts_refuses_keys_the_prose_cannot_name():
+    import pytest
+
+    from advlib.book import glue_texts
+    from advlib.errors import InputError
+
+    with pytest.raises(InputError, match="glue key='a b': expected a name of letters"):
+        glue_texts({"a b": "1"})

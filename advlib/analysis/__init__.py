@@ -67,6 +67,7 @@ __all__ = [
     "ground_truth_rsa",
     "ground_truth_study",
     "ground_truth_summary",
+    "ground_truth_numbers",
     "DIAGNOSTIC_COLUMNS",
     "session_diagnostics",
     "vertex_interval",

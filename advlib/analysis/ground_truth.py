@@ -29,7 +29,7 @@ from .brain_rsa import kind_patterns, roi_rsa, source_sessions
 from .claims import smallest_bootstrap_p
 
 __all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "ground_truth_rsa",
-           "ground_truth_study", "ground_truth_summary"]
+           "ground_truth_study", "ground_truth_summary", "ground_truth_numbers"]
 
 #: Analysis variants scored: (normalize, within_session). The first is the paper's pipeline.
 VARIANTS = (("none", False), ("none", True), ("center", True), ("zscore", True))
@@ -194,3 +194,51 @@ def ground_truth_summary(table: pd.DataFrame, alpha: float = 0.05,
         false_positive_re_an=("false_positive_re_an", "mean"),
         power_re_ai=("power_re_ai", "mean"), power_diff=("power_diff", "mean"))
     return out.reset_index()
+
+
+#: Short names of the variants in :func:`ground_truth_numbers`' keys.
+_VARIANT_KEYS = {("none", "across sessions"): "published", ("none", "within session"): "within",
+                 ("center", "within session"): "center", ("zscore", "within session"): "zscore"}
+
+
+def _span(values, fmt) -> str:
+    lo, hi = min(values), max(values)
+    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
+
+
+def ground_truth_numbers(summary: pd.DataFrame) -> dict[str, str]:
+    """The ground-truth chapter's findings as short texts, for the prose (myst-nb ``glue``).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        From :func:`ground_truth_summary`.
+
+    Returns
+    -------
+    dict of str to str
+        ``gt_snrs`` (the SNR levels run), and for each variant ``v`` in ``published``,
+        ``within``, ``center``, ``zscore`` on the paper's design: ``gt_fp_<v>`` (range of
+        the rate of "RE-AN significant" over SNR, in percent), ``gt_bias_<v>`` (range of
+        the RE-AN bias) and ``gt_power_<v>`` (power to find RE-AI > RE-AN at each SNR);
+        ``gt_fp_published_interleaved`` for the published analysis on the interleaved
+        design. Keys whose rows were not run are left out.
+    """
+    expect(len(summary) > 0, "summary", "an empty table", "rows from ground_truth_summary")
+    pct = lambda x: f"{100 * x:.0f}%"          # noqa: E731
+    signed = lambda x: f"{x:+.2f}"             # noqa: E731
+    snrs = sorted(summary.snr.unique())
+    out = {"gt_snrs": _span(snrs, lambda s: f"{s:g}").replace(" to ", "-")}
+    for (norm, perm, design), part in summary.groupby(["normalize", "permutation", "design"]):
+        name = _VARIANT_KEYS.get((norm, perm))
+        if name is None:
+            continue
+        part = part.sort_values("snr")
+        if design == "paper":
+            out[f"gt_fp_{name}"] = _span(part.false_positive_re_an, pct)
+            out[f"gt_bias_{name}"] = _span(part.bias_re_an, signed)
+            out[f"gt_power_{name}"] = ", ".join(f"{pct(v)} at SNR {s:g}" for s, v in
+                                                zip(part.snr, part.power_diff))
+        elif design == "interleaved" and name == "published":
+            out["gt_fp_published_interleaved"] = _span(part.false_positive_re_an, pct)
+    return out

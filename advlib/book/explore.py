@@ -118,6 +118,46 @@ class Explorer:
         feats = extract_features(self.model, pair, layers=[area])[area]
         return feats[0], feats[1]
 
+    def perturbation(self, image, kind: str):
+        """The image's ``kind`` version minus its regular version, magnified for display.
+
+        Parameters
+        ----------
+        image : int or str
+        kind : {"RE", "AN", "AI"}
+
+        Returns
+        -------
+        shown : numpy.ndarray, shape (3, height, width)
+            ``0.5 + gain * (kind - RE)`` in [0, 1] (grey where the images agree).
+        gain : float
+            The magnification (the largest change maps to the edge of the range); 0 when
+            the two images are identical (``kind="RE"``).
+        """
+        i = self._index(image)
+        expect(kind in KINDS, "kind", kind, "'RE', 'AN' or 'AI'")
+        diff = self.images[kind][i] - self.images["RE"][i]
+        peak = float(np.abs(diff).max())
+        gain = 0.5 / peak if peak > 0 else 0.0
+        return (0.5 + gain * diff).clip(0, 1), gain
+
+    def top5_table(self, image):
+        """The network's top-5 classes for the RE, AN and AI versions of one image.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows ``1..5``; for each kind a ``<kind> class`` and a ``<kind> P`` column.
+        """
+        import pandas as pd
+
+        cols = {}
+        for k in KINDS:
+            names, probs = zip(*self.top5(image, k))
+            cols[f"{k} class"] = list(names)
+            cols[f"{k} P"] = [round(p, 3) for p in probs]
+        return pd.DataFrame(cols, index=pd.RangeIndex(1, 6, name="rank"))
+
     def view(self, image=0, kind: str = "AI", area: str = "layer1"):
         """Static figure: images, top-5, RDM rows and activations.
 
@@ -137,32 +177,38 @@ class Explorer:
 
         i = self._index(image)
         expect(kind in KINDS, "kind", kind, "'RE', 'AN' or 'AI'")
-        fig = plt.figure(figsize=(13, 5.6))
-        grid = fig.add_gridspec(2, 4, height_ratios=[1, 1.05])
+        fig = plt.figure(figsize=(12, 7.5))
+        grid = fig.add_gridspec(2, 5, height_ratios=[1, 1.3])
         for col, k in enumerate(KINDS):
             ax = fig.add_subplot(grid[0, col])
             ax.imshow(self.images[k][i].transpose(1, 2, 0).clip(0, 1))
             ax.set_title(k, color=KIND_COLORS[k], fontweight="bold" if k == kind else "normal")
             ax.axis("off")
         ax = fig.add_subplot(grid[0, 3])
+        shown, gain = self.perturbation(i, kind)
+        ax.imshow(shown.transpose(1, 2, 0))
+        ax.set_title(f"{kind} − RE" + (f" (×{gain:.0f})" if gain else ""), fontsize=10)
+        ax.axis("off")
+        ax = fig.add_subplot(grid[0, 4])
         names, probs = zip(*self.top5(i, kind))
         ax.barh(range(5)[::-1], probs, color=KIND_COLORS[kind])
-        ax.set_yticks(range(5)[::-1], [n[:22] for n in names], fontsize=8)
+        ax.set_yticks(range(5)[::-1], [n[:18] for n in names], fontsize=9)
         ax.set_xlim(0, 1)
         ax.set_title(f"{self.model.name} top-5 ({kind})", fontsize=9)
-        ax = fig.add_subplot(grid[1, :2])
+        ax = fig.add_subplot(grid[1, :3])
         rows = self.rdm_rows(i, area)
         x = np.arange(len(self.sources))
         for k in KINDS:
             ax.plot(x, rows[k], "o-", color=KIND_COLORS[k], lw=2.2 if k == kind else 0.9,
                     ms=4, label=f"{k} RDM")
-        ax.set_xticks(x, self.sources, rotation=90, fontsize=7)
+        ax.set_xticks(x, self.sources, rotation=90, fontsize=8)
+        ax.axvline(i, color="0.6", lw=0.8, ls=":")
         ax.set_ylabel("dissimilarity (1 - r)")
         tag = "SIMULATED observer" if self.simulated else "measured"
         where = f"{area} ({self.subject}, {tag})" if area in self.brain else area
         ax.set_title(f"row of {self.sources[i]} in the RDMs of {where}", fontsize=9)
         ax.legend(fontsize=7)
-        ax = fig.add_subplot(grid[1, 2:])
+        ax = fig.add_subplot(grid[1, 3:])
         a, b = self.activations(i, kind, area)
         sel = np.random.default_rng(0).permutation(a.size)[:5000]
         ax.plot(a[sel], b[sel], ".", ms=2, color=KIND_COLORS[kind], alpha=0.5)
@@ -175,7 +221,11 @@ class Explorer:
         return fig
 
     def widget(self):
-        """ipywidgets controls (image, kind, layer/ROI) around :meth:`view`."""
+        """ipywidgets controls (image, kind, layer/ROI) around :meth:`view` and the top-5 table.
+
+        Each change redraws through the kernel; a status line says what is being computed
+        while it runs (a layer's activations need a forward pass).
+        """
         import io
 
         import ipywidgets as widgets
@@ -187,19 +237,27 @@ class Explorer:
         kind = widgets.ToggleButtons(options=list(KINDS), value="AI", description="kind")
         area = widgets.Dropdown(options=self.areas, value=self.areas[0],
                                 description="layer/ROI")
+        status = widgets.HTML(layout=widgets.Layout(min_height="1.5em"))
+        table = widgets.HTML()
         out = widgets.Output()
 
         def redraw(_=None):
             # set the Output's content directly: capturing with `with out:` and
             # clear_output(wait=True) can stall a kernel driven by nbclient (papermill)
-            fig = self.view(image.value, kind.value, area.value)
-            png = io.BytesIO()
-            fig.savefig(png, format="png", dpi=90)
-            plt.close(fig)
-            out.outputs = ()
-            out.append_display_data(Image(data=png.getvalue(), format="png"))
+            status.value = (f"<i>computing {kind.value} of {image.value} in "
+                            f"{area.value}…</i>")
+            try:
+                fig = self.view(image.value, kind.value, area.value)
+                png = io.BytesIO()
+                fig.savefig(png, format="png", dpi=90)
+                plt.close(fig)
+                out.outputs = ()
+                out.append_display_data(Image(data=png.getvalue(), format="png"))
+                table.value = self.top5_table(image.value).to_html(classes="advlib-top5")
+            finally:
+                status.value = ""
 
         for control in (image, kind, area):
             control.observe(redraw, names="value")
         redraw()
-        return widgets.VBox([widgets.HBox([image, area]), kind, out])
+        return widgets.VBox([widgets.HBox([image, area]), kind, status, out, table])

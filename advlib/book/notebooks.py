@@ -9,8 +9,9 @@ Profiles
 
 Each notebook is executed into a temporary file and renamed onto its output path only
 when every cell ran, so a failing notebook never leaves a half-executed page behind.
-Widget views (progress bars, the explorer's controls) are replaced by their text fallback,
-since their state cannot be shown in static HTML.
+Widget views (progress bars, the explorer's controls) and progress bars on stderr are
+dropped, since a static page cannot show them, and a note on how to run the page live
+(launch buttons, ``make lab``) is added under the title.
 The cell papermill injects with the parameters is tagged ``remove-cell`` so the book
 shows the notebook's own parameter cell (with its comments) but not the injected copy.
 """
@@ -24,12 +25,14 @@ from pathlib import Path
 from ..errors import AdvlibError, check_choice, expect
 from ..layout import SIMULATION_SPEC, simulation_spec
 
-__all__ = ["NOTEBOOKS", "PROFILES", "DATASETS", "repo_root", "notebook_parameters",
-           "notebook_plan", "run_notebook", "run_notebooks", "NotebookError"]
+__all__ = ["NOTEBOOKS", "PER_SUBJECT", "subject_names", "PROFILES", "DATASETS", "repo_root",
+           "notebook_parameters", "notebook_plan", "run_notebook", "run_notebooks", "NotebookError"]
 
 #: Notebooks in book order (file stem in ``notebooks/``).
 NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa",
                               "05_encoding", "06_explore", "08_ground_truth", "07_summary")
+#: Notebooks executed once per subject (one page each).
+PER_SUBJECT: tuple[str, ...] = ("03_fmri",)
 _DATASET_NOTEBOOKS = ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore", "07_summary",
                       "08_ground_truth")
 
@@ -111,20 +114,94 @@ def notebook_parameters(name: str, profile: str, model: str, results_dir) -> dic
 
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_PROGRESS = re.compile(r"\d+%\|")
+
+#: What each notebook needs beyond a laptop's defaults, said on its page (``run live`` note).
+_LIVE_LIMITS = {
+    "01_stimuli": "Optimizing the AN and AI images takes minutes on a CPU when the set is "
+                  "not made yet.",
+    "03_fmri": "Simulating one subject took about 20 s on a 2-core CPU.",
+    "04_brain_rsa": "With 1000 permutations and bootstraps, about 12 s per subject on a 2-core "
+                    "CPU (Fig S2 the same again).",
+    "05_encoding": "The encoding models took about 30 s per subject on a 2-core CPU, for each "
+                   "of the two variants.",
+    "08_ground_truth": "This chapter simulates 24 subjects (4 SNR levels x 2 designs x 3) and "
+                       "analyses each: about 6 minutes on a 2-core CPU once the default "
+                       "subjects exist, longer from scratch.",
+}
 
 
-def _strip_widget_views(nb) -> None:
-    """Drop ipywidgets views (progress bars, the explorer's controls) from an executed notebook.
+_WARNING = re.compile(r"^(?:\S*/)?[^/\s:]+\.py:\d+: (\w+(?:Warning|Error)): (.*)$")
 
-    Their state is not saved by papermill, so the book could only show an empty widget and
-    would load the widget manager from a CDN; the plain-text fallback is kept.
+
+def _clean_stderr(text: str) -> str:
+    """Warnings as ``Category: message``, without the file, line and source they came from;
+    progress-bar lines dropped.
+
+    ``/path/site-packages/joblib/parallel.py:1940: RuntimeWarning: sub-01 V3: ...`` and its
+    indented source line become ``RuntimeWarning: sub-01 V3: ...``; a page neither shows
+    the machine's paths nor loses the warning.
+    """
+    out, skip_source = [], False
+    for line in text.splitlines():
+        line = line.split("\r")[-1]                  # a carriage return overwrites the line
+        if _PROGRESS.search(line):                    # a progress bar's last state
+            continue
+        match = _WARNING.match(line)
+        if match:
+            out.append(f"{match.group(1)}: {match.group(2)}")
+            skip_source = True
+        elif skip_source and line.startswith("  "):
+            skip_source = False
+        else:
+            out.append(line)
+            skip_source = False
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def _clean_outputs(nb) -> None:
+    """Drop what a static page cannot show or should not show from an executed notebook.
+
+    ipywidgets views (progress bars, the explorer's controls) are dropped with their text
+    fallback (``CNN RSA: 0%| | 0/8``, ``VBox(...)``): their state is not saved by
+    papermill, so the page could only show an empty widget or its repr. Progress bars
+    written to stderr go too; warnings stay, without the paths they were raised from.
     """
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
+        kept = []
         for output in cell.get("outputs", []):
-            data = output.get("data")
-            if data and _WIDGET_VIEW in data:
-                del data[_WIDGET_VIEW]
+            data = output.get("data") or {}
+            if _WIDGET_VIEW in data:
+                continue
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                output["text"] = _clean_stderr(output.get("text", ""))
+                if not output["text"].strip():
+                    continue
+            kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
+
+
+def _live_note(nb, name: str) -> None:
+    """Insert, after the title cell, how to run this page live (launch buttons, `make lab`)."""
+    import nbformat
+
+    text = (f"```{{admonition}} Run this page live\n:class: tip\n"
+            f"This page is `notebooks/{name}.ipynb` executed with the parameters shown. "
+            "The rocket button at the top opens it on Binder (the project's environment, "
+            "CPU only, 1-2 GB of memory) or Colab (first run "
+            "`!pip install` of the repository in a new cell); the download button gives "
+            "the executed notebook. Locally, `make lab` opens JupyterLab with the "
+            "project's kernel; every notebook finds the results `make book` made, or "
+            "computes what is missing.")
+    if name in _LIVE_LIMITS:
+        text += f" {_LIVE_LIMITS[name]}"
+    text += "\n```"
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["tags"] = ["advlib-live-note"]
+    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+    nb.cells.insert(first + 1, cell)
 
 
 def _retitle(nb, title: str) -> None:
@@ -191,7 +268,8 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
                                 f"{exc.ename}: {exc.evalue}\n{trace}") from None
         raise
     nb = nbformat.read(tmp, as_version=4)
-    _strip_widget_views(nb)
+    _clean_outputs(nb)
+    _live_note(nb, source.stem)
     if title is not None:
         _retitle(nb, title)
     for cell in nb.cells:
@@ -263,18 +341,79 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
     return plan
 
 
+def subject_names(subjects) -> list[str]:
+    """Subject folder names from numbers or names: ``[2, "sub-03"]`` -> ``["sub-02", "sub-03"]``.
+
+    Raises
+    ------
+    InputError
+        An entry that is neither a positive number nor a ``sub-*`` name.
+    """
+    names = []
+    for s in subjects:
+        text = str(s).strip()
+        if text.isdigit() and int(text) > 0:
+            names.append(f"sub-{int(text):02d}")
+        else:
+            expect(text.startswith("sub-") and len(text) > 4, "subjects", s,
+                   "subject numbers (2) or folder names (sub-02)")
+            names.append(text)
+    return list(dict.fromkeys(names))
+
+
 def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
                   results_dir="results", out_dir="book/generated", names=None,
-                  notebooks_dir=None, data: str = "simulated", subjects=None) -> list[Path]:
+                  notebooks_dir=None, data: str = "simulated", subjects=None,
+                  progress: bool = True) -> list[Path]:
     """Execute every notebook of :func:`notebook_plan` (or ``names``) into ``out_dir``.
+
+    Parameters
+    ----------
+    profile, model, results_dir, data
+        As for :func:`notebook_plan`.
+    out_dir : str or path
+        Where the executed notebooks go.
+    names : list of str, optional
+        Only these notebooks.
+    notebooks_dir : str or path, optional
+        Source notebooks (default: the checkout's ``notebooks/``).
+    subjects : list of int or str, optional
+        Re-execute only the per-subject pages (:data:`PER_SUBJECT`) of these subjects
+        (``2`` or ``"sub-02"``); every other page is left as it is. Each must be a subject of
+        the dataset.
+    progress : bool
 
     Returns
     -------
     list of pathlib.Path
         The executed notebooks, in book order.
+
+    Raises
+    ------
+    InputError
+        A named subject is not in the dataset, or ``names`` and ``subjects`` leave nothing
+        to run.
     """
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else repo_root() / "notebooks"
+    if subjects is None:
+        plan = notebook_plan(profile, model, results_dir, data, None, names)
+    else:
+        wanted = subject_names(subjects)
+        numbers = [int(w[4:]) for w in wanted if w[4:].isdigit()]
+        dataset_subjects = None         # the profile's subjects, plus any other named one,
+        if data == "simulated" and len(numbers) == len(wanted):    # so pages keep their
+            dataset_subjects = sorted(set(DATASETS[profile]["subjects"]) | set(numbers))
+        chosen = [n for n in (names or NOTEBOOKS) if n in PER_SUBJECT]
+        expect(chosen, "notebooks", names, f"per-subject notebooks ({', '.join(PER_SUBJECT)}) "
+               "when --subjects is given")
+        plan = notebook_plan(profile, model, results_dir, data, dataset_subjects,  # parameters
+                             chosen)
+        found = [item["parameters"]["subject"] for item in plan]
+        missing = [w for w in wanted if w not in found]
+        expect(not missing, "subjects", missing,
+               f"subjects of the dataset ({', '.join(found) or 'none'})")
+        plan = [item for item in plan if item["parameters"]["subject"] in wanted]
     return [run_notebook(notebooks_dir / f"{item['name']}.ipynb",
                          Path(out_dir) / f"{item['output']}.ipynb", item["parameters"],
-                         title=item.get("title"))
-            for item in notebook_plan(profile, model, results_dir, data, subjects, names)]
+                         title=item.get("title"), progress=progress)
+            for item in plan]

@@ -42,7 +42,9 @@ def plot_stimulus_grid(manifest, stim_dir, n: int | None = 6, title: str | None 
     sources = sorted(manifest.source_id.unique())
     expect(n is None or n >= 1, "n", n, "a positive number of columns or None")
     sources = sources[: n or len(sources)]
-    fig, axes = plt.subplots(3, len(sources), figsize=(1.9 * len(sources), 6.6), squeeze=False)
+    width = min(1.9, 9.5 / len(sources))            # at most 9.5 in: readable at page width
+    fig, axes = plt.subplots(3, len(sources), figsize=(width * len(sources), 3 * width + 0.9),
+                             squeeze=False)
     for col, source in enumerate(sources):
         for row, kind in enumerate(("RE", "AN", "AI")):
             rec = manifest[(manifest.source_id == source) & (manifest.kind == kind)].iloc[0]
@@ -87,8 +89,11 @@ def plot_rdm_triplet(rdms: dict, layer: str, method: str = "spearman", title: st
     from ..analysis.rsa import compare_rdms, square_rdm, upper_triangle
 
     expect(layer in rdms["RE"], "layer", layer, f"one of {sorted(rdms['RE'])}")
-    fig, axes = plt.subplots(1, 5, figsize=(17, 3.6),
-                             gridspec_kw={"width_ratios": [1, 1, 1, 1.05, 1.05]})
+    # two rows, so the panels keep readable text at the page's width
+    fig = plt.figure(figsize=(9.5, 7.4))
+    grid = fig.add_gridspec(2, 6, height_ratios=[1, 1.15])
+    axes = [fig.add_subplot(grid[0, 2 * i:2 * i + 2]) for i in range(3)]
+    axes += [fig.add_subplot(grid[1, 3 * i:3 * i + 3]) for i in range(2)]
     ranks = {}
     for ax, kind in zip(axes[:3], ("RE", "AN", "AI")):
         vec = upper_triangle(rdms[kind][layer])
@@ -104,7 +109,7 @@ def plot_rdm_triplet(rdms: dict, layer: str, method: str = "spearman", title: st
         ax.set_xlabel("RE dissimilarity (rank)")
         ax.set_ylabel(f"{kind} dissimilarity (rank)")
         ax.set_title(f"RE-{kind}: {method} = {r:.3f}", color=KIND_COLORS[kind])
-        ax.set_aspect("equal")
+        ax.set_aspect("equal", adjustable="box")
     fig.suptitle(title or f"Representational similarity, {layer}")
     fig.tight_layout()
     return fig
@@ -344,7 +349,7 @@ def plot_design_matrix(design, title: str = "Design matrix of one run"):
     import matplotlib.pyplot as plt
     from nilearn.plotting import plot_design_matrix as _nilearn_plot
 
-    fig, ax = plt.subplots(figsize=(12, 5))
+    fig, ax = plt.subplots(figsize=(9.5, 4.5))
     _nilearn_plot(design, axes=ax)
     ax.set_xticks([])
     ax.set_xlabel(f"{design.shape[1]} regressors: one per image presentation in this run, "
@@ -354,7 +359,7 @@ def plot_design_matrix(design, title: str = "Design matrix of one run"):
 
 
 def plot_roi_similarities(table, alpha: float = 0.05, title: str = ""):
-    """Fig 3 / Fig S2: RE-AN (blue) and RE-AI (red) similarity per ROI, one panel per subject.
+    """Fig 3 / Fig S2: RE-AN (blue) and RE-AI (red) similarity per ROI, one row per subject.
 
     Parameters
     ----------
@@ -372,9 +377,9 @@ def plot_roi_similarities(table, alpha: float = 0.05, title: str = ""):
     import matplotlib.pyplot as plt
 
     subjects = list(dict.fromkeys(table.subject))
-    fig, axes = plt.subplots(1, len(subjects), figsize=(4.2 * len(subjects), 3.8), squeeze=False,
-                             sharey=True)
-    for ax, name in zip(axes[0], subjects):
+    fig, axes = plt.subplots(len(subjects), 1, figsize=(7.5, 2.9 * len(subjects) + 0.5),
+                             squeeze=False, sharey=True, sharex=True)
+    for ax, name in zip(axes[:, 0], subjects):
         t = table[table.subject == name].reset_index(drop=True)
         x = np.arange(len(t))
         for off, kind in ((-0.2, "AN"), (0.2, "AI")):
@@ -390,9 +395,8 @@ def plot_roi_similarities(table, alpha: float = 0.05, title: str = ""):
                   label="noise ceiling")
         ax.axhline(0, color="0.6", lw=0.8)
         ax.set_xticks(x, t.roi)
-        ax.set_title(name)
-    axes[0, 0].set_ylabel("RDM similarity (Spearman)")
-    axes[0, -1].legend(fontsize=8, loc="upper right")
+        ax.set_ylabel(f"{name}\nRDM similarity\n(Spearman)")
+    axes[0, 0].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -425,7 +429,7 @@ def plot_searchlight_maps(vertices, faces, maps: dict, title: str = ""):
 def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
     """Fig 6: accuracy of RE-trained encoding models on AI (warm) and AN (cool) images.
 
-    One row of panels per subject, one panel per ROI; in each, the layers' AI bars
+    One row of panels per ROI, one column per subject; in each, the layers' AI bars
     (reds, light to dark with depth) beside their AN bars (blues).
 
     Parameters
@@ -446,14 +450,14 @@ def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
     subjects = list(dict.fromkeys(table.subject))
     rois = list(dict.fromkeys(table.roi))
     layers = list(dict.fromkeys(table.layer))
-    fig, axes = plt.subplots(len(subjects), len(rois), figsize=(2.6 * len(rois),
-                             2.4 * len(subjects) + 0.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(len(rois), len(subjects), figsize=(3.2 * len(subjects) + 1.2,
+                             2.1 * len(rois) + 0.8), squeeze=False, sharey=True)
     shades = np.linspace(0.35, 0.95, len(layers))
     cmaps = {"AI": plt.get_cmap("Reds"), "AN": plt.get_cmap("Blues")}
     x = np.arange(len(layers))
     for si, name in enumerate(subjects):
         for ri, roi in enumerate(rois):
-            ax = axes[si, ri]
+            ax = axes[ri, si]
             for off, kind in ((-0.2, "AI"), (0.2, "AN")):
                 t = table[(table.subject == name) & (table.roi == roi) & (table.test_kind == kind)]
                 t = t.set_index("layer").reindex(layers)
@@ -465,18 +469,18 @@ def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
                     if p < alpha:
                         ax.text(xi, hi + 0.01, "*", ha="center", fontsize=9)
             ax.axhline(0, color="0.6", lw=0.8)
-            ax.set_xticks(x, [str(i + 1) for i in range(len(layers))], fontsize=7)
-            if si == 0:
-                ax.set_title(roi)
+            ax.set_xticks(x, [str(i + 1) for i in range(len(layers))], fontsize=8)
             if ri == 0:
-                ax.set_ylabel(f"{name}\nprediction r")
-            if si == len(subjects) - 1:
+                ax.set_title(name)
+            if si == 0:
+                ax.set_ylabel(f"{roi}\nprediction r")
+            if ri == len(rois) - 1:
                 ax.set_xlabel("CNN layer")
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmaps[k](0.7)) for k in ("AI", "AN")]
     fig.legend(handles, ["AI (RE-trained model)", "AN (RE-trained model)"], loc="upper right",
-               fontsize=8, ncol=2)
+               fontsize=9, ncol=2)
     fig.suptitle(title, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (2.1 * len(rois) + 0.8)))
     return fig
 
 
@@ -550,7 +554,8 @@ def plot_ground_truth(summary, title: str = ""):
     panels = (("bias_re_an", "RE-AN estimate - truth"),
               ("false_positive_re_an", "share of ROIs: RE-AN p < alpha"),
               ("power_diff", "share of ROIs: RE-AI > RE-AN found"))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, grid = plt.subplots(2, 2, figsize=(9.5, 7))
+    axes, key = grid.ravel()[:3], grid[1, 1]
     for ax, (col, label) in zip(axes, panels):
         for (norm, perm, design), part in summary.groupby(["normalize", "permutation", "design"],
                                                           sort=False):
@@ -564,7 +569,9 @@ def plot_ground_truth(summary, title: str = ""):
         ax.set_ylabel(label)
         ax.axhline(0.0 if col == "bias_re_an" else 0.05 if col == "false_positive_re_an" else 1.0,
                    color="k", lw=0.6, ls=":")
-    axes[0].legend(fontsize=7, loc="best")
+    key.axis("off")
+    key.legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=9,
+               title="analysis (design)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import AdvlibError, expect
 
-__all__ = ["claims_summary", "load_build_info", "build_tables"]
+__all__ = ["claims_summary", "load_build_info", "build_tables", "glue_texts"]
 
 
 def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataFrame:
@@ -88,12 +88,14 @@ def load_build_info(path) -> tuple[dict, pd.DataFrame]:
                                                                "seconds"])
 
 
-def build_tables(path) -> dict:
+def build_tables(path=None) -> dict:
     """The build page's tables from ``build_info.json``.
 
     Parameters
     ----------
-    path : str or path
+    path : str or path, optional
+        Default: ``book/generated/build_info.json`` of the source checkout (where
+        ``make book`` writes it).
 
     Returns
     -------
@@ -102,6 +104,10 @@ def build_tables(path) -> dict:
         ``versions`` and ``parameters``. Without the file (notebooks run outside
         ``advlib reproduce``), ``run`` says so and the others are empty.
     """
+    if path is None:
+        from .notebooks import repo_root
+
+        path = repo_root() / "book" / "generated" / "build_info.json"
     if not Path(path).is_file():
         return {"run": pd.DataFrame({"value": [f"no build_info.json at {path}: these notebooks "
                                                "were not executed by `advlib reproduce`"]},
@@ -120,3 +126,23 @@ def build_tables(path) -> dict:
     return {"run": run, "stages": stages,
             "versions": pd.Series(info["versions"], name="version").to_frame(),
             "parameters": params.set_index("notebook")}
+
+
+def glue_texts(values: dict) -> None:
+    """Store each value under its key for the book's prose (myst-nb ``glue``), not shown.
+
+    Values are stored as text, so a page writes ``{glue:text}`key``` (or, from another
+    page, ``{glue:text}`path/to/page.ipynb::key:s```) and the numbers the prose states
+    are the ones the notebook computed.
+
+    Parameters
+    ----------
+    values : dict of str to object
+        Glue key -> value (shown as its text).
+    """
+    from myst_nb import glue
+
+    for key, value in values.items():
+        expect(isinstance(key, str) and key.isidentifier(), "glue key", key,
+               "a name of letters, digits and underscores")
+        glue(key, str(value), display=False)

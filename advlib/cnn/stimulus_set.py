@@ -18,7 +18,8 @@ from ..provenance import Stage
 from .images import discover_images, embedded_images, prepare_image, read_image
 from .selection import select_regular
 
-__all__ = ["MANIFEST_COLUMNS", "build_stimulus_set", "load_manifest", "load_stimulus_images",
+__all__ = ["MANIFEST_COLUMNS", "build_stimulus_set", "load_manifest", "load_skipped",
+           "load_stimulus_images",
            "summarize_stimuli", "usable_sources", "re_image_ids", "KINDS"]
 
 MANIFEST_COLUMNS = [
@@ -104,6 +105,31 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
         return load_manifest(out_dir)
     stage.run(lambda tmp: stage.notes.update(_build(model, tmp, params, sources, progress)))
     return load_manifest(out_dir)
+
+
+def load_skipped(stim_dir) -> pd.DataFrame:
+    """The source images a stimulus set left out, and why.
+
+    Parameters
+    ----------
+    stim_dir : str or path
+        A stimulus set written by :func:`build_stimulus_set`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``image`` (the file name; folders are left out, so a page never shows a machine's
+        paths), ``true_label``, ``reason``; one row per skipped image.
+    """
+    path = Path(stim_dir) / "skipped.csv"
+    expect(path.is_file(), "stim_dir", str(stim_dir),
+           "a stimulus set with skipped.csv (`advlib stimuli`)")
+    table = pd.read_csv(path)
+    expect({"source_path", "reason"} <= set(table.columns), "skipped.csv", str(path),
+           "columns source_path, true_label, reason")
+    names = table.source_path.map(lambda p: Path(str(p)).name)
+    return pd.DataFrame({"image": names, "true_label": table.get("true_label"),
+                         "reason": table.reason})
 
 
 def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
