@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= full
 MODEL   ?= efficientnet_lite0
 JOBS    ?= 2
+# Extra stimulus options for `make book`, e.g. STIMULI="--images DIR --paper-design"
+STIMULI ?=
 
 .PHONY: install test test-fast lint book bench clean chromium lab
 
@@ -45,7 +47,7 @@ test-fast: $(STAMP)
 # Runs the whole pipeline (only what is out of date) on the embedded default model, executes
 # the notebooks and builds the Jupyter Book into _build/html.
 book: $(STAMP)
-	$(BIN)/advlib reproduce --profile $(PROFILE) --model $(MODEL) --jobs $(JOBS) --results results --out book/generated
+	$(BIN)/advlib reproduce --profile $(PROFILE) --model $(MODEL) --jobs $(JOBS) --results results --out book/generated $(STIMULI)
 
 # JupyterLab on notebooks/ with the project's kernel ("Python (advlib)"). Every notebook
 # finds or computes the results it needs (the same cached stages as `make book`).

@@ -173,7 +173,8 @@ def _cmd_reproduce(args) -> int:
 
     log = reproduce(model=args.model, data=args.data, subjects=args.subjects,
                     profile=args.profile, jobs=args.jobs, results=args.results, out=args.out,
-                    book=not args.no_book, progress=True)
+                    book=not args.no_book, progress=True, images=args.images,
+                    paper_design=args.paper_design)
     print(log.to_string(index=False))
     print(f"total {log.seconds.sum():.0f} s; {(log.status == 'ran').sum()} of {len(log)} "
           "steps ran, the others were up to date")
@@ -353,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="book/generated", metavar="DIR",
                    help="executed notebooks (the book's source tree)")
     p.add_argument("--no-book", action="store_true", help="stop before the Jupyter Book build")
+    p.add_argument("--images", default=None, metavar="DIR|CSV|embedded",
+                   help="regular images: 'embedded' (default), a folder (class subfolders, or "
+                   "files named <WordNet id>_*.JPEG) or a path,label CSV")
+    p.add_argument("--paper-design", action="store_true",
+                   help="the paper's images: 5 superclasses x 8 categories, P > 0.99")
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("notebooks", help="execute the notebooks with papermill for the book",

@@ -184,3 +184,13 @@ def test_pages_show_no_progress_bars(site, browser):
         page.close()
         assert not re.search(r"\d+%\|", text), f"{rel}: a progress bar is shown"
         assert str(html.parents[1]) not in text and "site-packages" not in text, rel
+
+
+def test_first_page_says_what_the_book_was_built_with(site, browser):
+    _, base = site
+    page, problems = _open(browser, base + "book/intro.html")
+    text = page.inner_text("main")
+    page.close()
+    assert "Built with" in text and "efficientnet_lite0" in text
+    assert "regular images from the 20 ImageNet photographs embedded" in text
+    assert "simulated observer" in text and not problems

@@ -1,5 +1,6 @@
 import hashlib
 
+import numpy as np
 import pytest
 import torch
 
@@ -40,7 +41,7 @@ def test_normalization_happens_inside_the_wrapper(model):
 
 def test_unknown_model_names_the_value():
     with pytest.raises(ModelError, match=r"model='resnet9000': expected one of "
-                                         r"alexnet, efficientnet_lite0"):
+                                         r"alexnet, alexnet_caffe, efficientnet_lite0"):
         load_model("resnet9000")
 
 
@@ -103,3 +104,21 @@ def test_alexnet_env_file_missing_or_corrupt(tmp_path, monkeypatch):
     monkeypatch.setenv(ALEXNET_WEIGHTS_ENV, str(bad))
     with pytest.raises(WeightsNotFoundError, match="expected a torchvision AlexNet state dict"):
         load_model("alexnet")
+
+
+def test_caffe_alexnet_random_init_has_the_papers_layer_shapes():
+    """Shapes of bvlc_alexnet's readouts (paper layers 1-8) on 227 x 227 input."""
+    model = load_model("alexnet_caffe", device="cpu", pretrained=False)
+    assert model.weights_sha256 == "random-init" and model.input_size == 227
+    shapes = {}
+    hooks = [model.module_for(layer).register_forward_hook(
+        lambda m, i, o, layer=layer: shapes.__setitem__(layer, tuple(o.shape[1:])))
+        for layer in model.layers]
+    feats = extract_features(model, torch.rand(2, 3, 227, 227))
+    for h in hooks:
+        h.remove()
+    assert {k: v.shape[1] for k, v in feats.items()} == {
+        k: int(np.prod(s)) for k, s in shapes.items()}
+    assert shapes == {"layer1": (96, 55, 55), "layer2": (256, 27, 27), "layer3": (384, 13, 13),
+                      "layer4": (384, 13, 13), "layer5": (256, 13, 13), "layer6": (4096,),
+                      "layer7": (4096,), "layer8": (1000,)}

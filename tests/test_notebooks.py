@@ -141,3 +141,21 @@ def test_executed_pages_keep_warnings_without_paths_and_drop_progress_bars(tmp_p
     assert "%|" not in text and ".py:" not in text and str(tmp_path) not in text
     assert done.cells[1].metadata.tags == ["advlib-live-note"]
     assert "notebooks/page.ipynb" in done.cells[1].source
+
+
+def test_paper_design_reaches_the_stimulus_notebook(tmp_path):
+    from advlib.book import PAPER_DESIGN, stimulus_options
+
+    options = stimulus_options("full", images=tmp_path, paper_design=True)
+    assert options["images"] == str(tmp_path.resolve())
+    assert options["superclasses"] == ["dogs", "birds", "cars", "fruits", "aquatic animals"]
+    assert options["n_per_class"] == 8 and options["min_confidence"] == 0.99
+    plan = notebook_plan("full", names=["01_stimuli"], stimuli=options)
+    assert {k: plan[0]["parameters"][k] for k in PAPER_DESIGN} == PAPER_DESIGN
+    default = notebook_plan("full", names=["01_stimuli"])[0]["parameters"]
+    assert default["images"] == "embedded" and default["superclasses"] is None
+    nb = json.loads((NB_DIR / "01_stimuli.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    names = {line.split("=")[0].strip() for line in "".join(cell["source"]).splitlines()
+             if "=" in line and not line.startswith("#")}
+    assert set(default) - {"model", "results_dir"} <= names     # every profile key is a parameter

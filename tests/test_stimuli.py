@@ -50,6 +50,28 @@ def test_discover_class_folders_by_wnid_and_index(tmp_path):
     assert [(s.path.name, s.label) for s in sources] == [("b.png", 207), ("a.jpg", 0)]
 
 
+def test_discover_flat_folder_named_by_wordnet_id(tmp_path):
+    """ImageNet's own file names and one-image-per-class sample sets: <wnid>_<rest>.JPEG."""
+    _photo(tmp_path / "n01440764_tench.JPEG")
+    _photo(tmp_path / "n02085620_10074.JPEG")
+    _photo(tmp_path / "holiday.jpg")
+    _photo(tmp_path / "n99999999_unknown.jpg")
+    (tmp_path / "README.txt").write_text("not an image")
+    sources = {s.path.name: s for s in discover_images(tmp_path)}
+    assert sorted(sources) == ["holiday.jpg", "n01440764_tench.JPEG",
+                               "n02085620_10074.JPEG", "n99999999_unknown.jpg"]
+    assert sources["n01440764_tench.JPEG"].label == 0
+    assert sources["n02085620_10074.JPEG"].label == 151 and sources["n02085620_10074.JPEG"].problem is None
+    assert "does not begin with an ImageNet WordNet id" in sources["holiday.jpg"].problem
+    assert "n99999999 is not one of the 1000" in sources["n99999999_unknown.jpg"].problem
+
+
+def test_flat_folder_without_any_usable_name_is_refused(tmp_path):
+    _photo(tmp_path / "holiday.jpg")
+    with pytest.raises(StimulusError, match="expected at least one usable image"):
+        discover_images(tmp_path)
+
+
 def test_discover_csv(tmp_path):
     _photo(tmp_path / "img" / "x.jpg")
     (tmp_path / "list.csv").write_text("path,label\nimg/x.jpg,n01443537\n")
@@ -57,7 +79,7 @@ def test_discover_csv(tmp_path):
 
 
 @pytest.mark.parametrize("setup, pattern", [
-    (lambda p: p.mkdir() or p, "images=.*expected at least one image"),
+    (lambda p: p.mkdir() or p, "images=.*expected at least one usable image"),
     (lambda p: p, "images=.*expected an existing folder or CSV file"),
     (lambda p: (p / "1000").mkdir(parents=True) or p,
      r"class folder '1000'=1000: expected an ImageNet class index in 0..999"),
@@ -118,8 +140,12 @@ def test_selection_criteria_and_reasons(model, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8garbage")
     bad = image_io.ImageSource(broken, 5, "folder")
-    selected, images, skipped = select_regular(model, sources + [small, wide, bad])
+    _photo(tmp_path / "flat" / "holiday.jpg")                 # no WordNet id in the name
+    _photo(tmp_path / "flat" / "n01440764_tench.JPEG")
+    unnamed = [s for s in discover_images(tmp_path / "flat") if s.problem]
+    selected, images, skipped = select_regular(model, sources + [small, wide, bad] + unnamed)
     reasons = dict(zip(skipped.source_path.map(os.path.basename), skipped.reason))
+    assert reasons["holiday.jpg"].startswith("file name does not begin with an ImageNet")
     assert reasons["small.jpg"] == "too small: 200x300, need both sides > 227"
     assert reasons["wide.jpg"].startswith("aspect ratio 2.333 outside")
     assert reasons["broken.jpg"].startswith("unreadable:")
@@ -209,3 +235,16 @@ def test_load_manifest_validates(stim_dir, tmp_path):
     manifest.drop(columns="psnr").to_csv(tmp_path / "manifest.csv", index=False)
     with pytest.raises(StimulusError, match=r"columns=\['psnr'\]"):
         load_manifest(tmp_path)
+
+
+def test_every_superclass_can_give_the_papers_eight_categories():
+    from advlib.cnn.models import imagenet_categories
+
+    names = imagenet_categories()
+    assert set(SUPERCLASSES) == {"dogs", "birds", "cars", "fruits", "aquatic animals"}
+    for name, classes in SUPERCLASSES.items():
+        assert len(set(classes)) == len(classes) >= 8, name
+        assert all(0 <= c < 1000 for c in classes)
+    every = [c for classes in SUPERCLASSES.values() for c in classes]
+    assert len(every) == len(set(every))                     # no class in two superclasses
+    assert {names[c] for c in SUPERCLASSES["cars"]} >= {"sports car", "police van", "minibus"}

@@ -31,6 +31,8 @@ __all__ = [
     "run_notebook",
     "run_notebooks",
     "PER_SUBJECT",
+    "PAPER_DESIGN",
+    "stimulus_options",
     "subject_names",
     "NotebookError",
     "claims_summary",

@@ -25,7 +25,8 @@ from pathlib import Path
 from ..errors import AdvlibError, check_choice, expect
 from ..layout import SIMULATION_SPEC, simulation_spec
 
-__all__ = ["NOTEBOOKS", "PER_SUBJECT", "subject_names", "PROFILES", "DATASETS", "repo_root",
+__all__ = ["NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subject_names",
+           "PROFILES", "DATASETS", "repo_root",
            "notebook_parameters", "notebook_plan", "run_notebook", "run_notebooks", "NotebookError"]
 
 #: Notebooks in book order (file stem in ``notebooks/``).
@@ -48,7 +49,8 @@ DATASETS: dict[str, dict] = {
 #: that read one) ``dataset`` are added at run time.
 PROFILES: dict[str, dict[str, dict]] = {
     "full": {
-        "01_stimuli": {"images": "embedded", "n_images": None, "max_steps": 300, "seed": 0},
+        "01_stimuli": {"images": "embedded", "n_images": None, "superclasses": None,
+                       "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0},
         "02_cnn_rsa": {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
         "03_fmri": {"subject": "sub-01", "n_vertices": 200},
         "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 1000, "n_boot": 1000,
@@ -63,7 +65,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "07_summary": {"profile": "full"},
     },
     "smoke": {
-        "01_stimuli": {"images": "embedded", "n_images": 4, "max_steps": 300, "seed": 0},
+        "01_stimuli": {"images": "embedded", "n_images": 4, "superclasses": None,
+                       "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0},
         "02_cnn_rsa": {"n_perm": 50, "n_boot": 50, "seed": 0, "layer": "layer3"},
         "03_fmri": {"subject": "sub-01", "n_vertices": 200},
         "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 50, "n_boot": 50,
@@ -77,6 +80,40 @@ PROFILES: dict[str, dict[str, dict]] = {
         "07_summary": {"profile": "smoke"},
     },
 }
+
+
+#: The paper's image design: 5 superclasses x 8 categories, one image each, recognised with
+#: P > 0.99 (``advlib reproduce --paper-design``; the class lists are
+#: :data:`advlib.cnn.selection.SUPERCLASSES`).
+PAPER_DESIGN: dict = {"superclasses": ["dogs", "birds", "cars", "fruits", "aquatic animals"],
+                      "n_per_class": 8, "min_confidence": 0.99, "n_images": None}
+
+
+def stimulus_options(profile: str, images=None, paper_design: bool = False) -> dict:
+    """The ``01_stimuli`` parameters of a profile, with another image source or design.
+
+    Parameters
+    ----------
+    profile : {"full", "smoke"}
+    images : str or path, optional
+        ``"embedded"``, a folder or a CSV (see :func:`advlib.cnn.images.discover_images`);
+        default: the profile's.
+    paper_design : bool
+        Select the paper's 5 x 8 design (:data:`PAPER_DESIGN`).
+
+    Returns
+    -------
+    dict
+        The notebook's stimulus parameters, as :func:`advlib.build_stimulus_set` takes them.
+    """
+    check_choice(profile, "profile", PROFILES)
+    options = dict(PROFILES[profile]["01_stimuli"])
+    if images is not None:
+        options["images"] = images if str(images) == "embedded" else str(
+            Path(images).expanduser().resolve())
+    if paper_design:
+        options.update(PAPER_DESIGN)
+    return options
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -283,7 +320,7 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
 
 def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
                   results_dir="results", data: str = "simulated", subjects=None,
-                  names=None) -> list[dict]:
+                  names=None, stimuli: dict | None = None) -> list[dict]:
     """Every executed notebook of the book: one per (notebook, subject or variant, model).
 
     ``03_fmri`` runs once per subject (``03_fmri_sub-XX``), ``04_brain_rsa`` twice (Fig 3
@@ -301,6 +338,8 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
         Simulated subjects (default: the profile's).
     names : list of str, optional
         Only these notebooks.
+    stimuli : dict, optional
+        ``01_stimuli`` parameters replacing the profile's (:func:`stimulus_options`).
 
     Returns
     -------
@@ -320,6 +359,8 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
     plan = []
     for name in (NOTEBOOKS if names is None else names):
         params = notebook_parameters(name, profile, model, results_dir)
+        if name == "01_stimuli" and stimuli is not None:
+            params.update(stimuli)
         if name in _DATASET_NOTEBOOKS:
             params["dataset"] = dataset
         if name == "03_fmri":

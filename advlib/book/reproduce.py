@@ -29,7 +29,15 @@ import pandas as pd
 from ..errors import check_choice, check_positive_int, expect
 from ..layout import Layout, analysis_variant, brain_rsa_name, encoding_name, simulation_spec
 from ..provenance import Stage, package_versions, write_json
-from .notebooks import DATASETS, PROFILES, notebook_plan, repo_root, run_notebook
+from .notebooks import (
+    DATASETS,
+    PAPER_DESIGN,
+    PROFILES,
+    notebook_plan,
+    repo_root,
+    run_notebook,
+    stimulus_options,
+)
 
 __all__ = ["reproduce", "STAGES"]
 
@@ -38,6 +46,8 @@ STAGES = ("stimuli", "cnn_rsa", "subjects", "brain_rsa", "encoding", "notebooks"
 #: The paper's pipeline as published (no session normalisation, permutations across
 #: sessions), run beside the default for the brain RSA (200 vertices) and the encoding.
 PUBLISHED_OPTIONS = {"normalize": "none", "within_session": False}
+_STIMULUS_KEYS = ("images", "n_images", "superclasses", "n_per_class", "min_confidence",
+                  "max_steps", "seed")
 PUBLISHED = analysis_variant(**PUBLISHED_OPTIONS)
 
 
@@ -58,7 +68,7 @@ def _stamps(paths) -> dict:
 def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjects=None,
               profile: str = "full", jobs: int = 1, results="results",
               out="book/generated", book: bool = True, book_root=None,
-              progress: bool = True) -> pd.DataFrame:
+              progress: bool = True, images=None, paper_design: bool = False) -> pd.DataFrame:
     """Run every stage that is out of date, then (optionally) build the book.
 
     Parameters
@@ -84,6 +94,12 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     book_root : str or path, optional
         Folder with ``_config.yml`` and ``_toc.yml`` (default: the repository).
     progress : bool
+    images : str or path, optional
+        Regular images: ``"embedded"`` (the profile's default), a folder (class subfolders,
+        or files named ``<WordNet id>_*.JPEG``) or a ``path,label`` CSV.
+    paper_design : bool
+        The paper's 5 superclasses x 8 categories, P > 0.99
+        (:data:`advlib.book.notebooks.PAPER_DESIGN`).
 
     Returns
     -------
@@ -121,7 +137,8 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         return ([f"sub-{n:02d}" for n in subs] if spec is not None
                 else list_subjects(layout.data_dir(dataset)))
 
-    s, c, b, e = (prof[k] for k in ("01_stimuli", "02_cnn_rsa", "04_brain_rsa", "05_encoding"))
+    s = stimulus_options(profile, images, paper_design)
+    c, b, e = (prof[k] for k in ("02_cnn_rsa", "04_brain_rsa", "05_encoding"))
     brain_runs = [(200, ""), (400, ""), (200, PUBLISHED)]     # (vertices per ROI, variant)
     enc_runs = ["", PUBLISHED]
 
@@ -137,8 +154,8 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     }
     steps = [
         _Step("stimuli", "stimuli", lambda: build_stimulus_set(
-            cnn, stim, images=s["images"], n_images=s["n_images"], max_steps=s["max_steps"],
-            seed=s["seed"], progress=progress), rec["stimuli"]),
+            cnn, stim, progress=progress, **{k: s[k] for k in _STIMULUS_KEYS}),
+            rec["stimuli"]),
         _Step("cnn_rsa", "cnn_rsa.csv", lambda: cnn_rsa(
             cnn, stim, layout.root, n_perm=c["n_perm"], n_boot=c["n_boot"], seed=c["seed"],
             progress=progress), rec["cnn_rsa"]),
@@ -172,7 +189,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         "08_ground_truth": ["stimuli"],
     }
     notebooks_dir = repo_root() / "notebooks"
-    for item in notebook_plan(profile, model, layout.results, data, subs or None):
+    for item in notebook_plan(profile, model, layout.results, data, subs or None, stimuli=s):
         if item["name"] == "07_summary":
             item["parameters"]["build_info"] = str(info_path)
         steps.append(_notebook_step(item, notebooks_dir, out, reads.get(item["name"], []), rec,
@@ -180,12 +197,13 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
 
     log = []
     info = {"profile": profile, "model": model, "data": str(data), "dataset": dataset,
-            "subjects": subs, "jobs": jobs, "parameters": prof,
+            "subjects": subs, "jobs": jobs, "parameters": {**prof, "01_stimuli": s},
             "versions": package_versions(), "model_provenance": cnn.provenance(),
             "stages": log, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     for step in steps:
         if step.stage == "notebooks":   # the summary page reads the log so far
             write_json(info_path, info)
+            _write_built_with(out / "built_with.md", info, stim, s)
         t0 = time.perf_counter()
         before = _stamps(step.records())
         step.call()
@@ -209,6 +227,36 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
                     "seconds": round(time.perf_counter() - t0, 2)})
         write_json(info_path, info)
     return pd.DataFrame(log, columns=["stage", "item", "status", "seconds"])
+
+
+def _write_built_with(path: Path, info: dict, stim_dir: Path, stimuli: dict) -> None:
+    """The book's first page names the network, the images and the data it was built with."""
+    from ..cnn.stimulus_set import load_manifest
+
+    n_regular = int((load_manifest(stim_dir).kind == "RE").sum())
+    images = stimuli["images"]
+    source = ("the 20 ImageNet photographs embedded in the `foolbox` package" if images ==
+              "embedded" else f"the folder `{Path(images).name}`")
+    design = ("the paper's design: " + ", ".join(PAPER_DESIGN["superclasses"]) +
+              f"; {PAPER_DESIGN['n_per_class']} categories each, P > "
+              f"{PAPER_DESIGN['min_confidence']}"
+              if stimuli.get("superclasses") == PAPER_DESIGN["superclasses"] else
+              "one image per category, recognised at top-1" +
+              (f" with P > {stimuli['min_confidence']}" if stimuli.get("min_confidence") else ""))
+    spec = simulation_spec(info["dataset"])
+    data = (f"the **simulated observer** ({len(spec['subjects'])} subjects, SNR {spec['snr']:g}, "
+            f"{spec['design']} session design)" if spec is not None
+            else f"the dataset `{Path(str(info['dataset'])).name}`")
+    weights = str(info["model_provenance"].get("weights_sha256", ""))[:12]
+    text = (f"```{{admonition}} Built with\n:class: note\n"
+            f"- **Network**: `{info['model']}` (weights SHA-256 {weights}...)\n"
+            f"- **Images**: {n_regular} regular images from {source}; {design}\n"
+            f"- **Brain data**: {data}\n"
+            f"- **Profile**: {info['profile']}, built {info['started'][:10]}\n```\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _notebook_step(item: dict, notebooks_dir: Path, out: Path, reads: list, rec: dict,

@@ -2,8 +2,9 @@
 optimizers, image sources, RE selection and the stimulus set on disk.
 """
 
-from . import adversarial, features, images, models, selection, stimulus_set
+from . import adversarial, caffe, features, images, models, selection, stimulus_set
 from .adversarial import *  # noqa: F403
+from .caffe import *  # noqa: F403
 from .features import *  # noqa: F403
 from .images import *  # noqa: F403
 from .models import *  # noqa: F403
@@ -11,6 +12,14 @@ from .selection import *  # noqa: F403
 from .stimulus_set import *  # noqa: F403
 
 __all__ = [
+    "CaffeAlexNet",
+    "CAFFE_ALEXNET_SHAPES",
+    "CAFFE_MEAN_BGR",
+    "read_caffemodel",
+    "caffe_preprocessing",
+    "load_caffe_alexnet",
+    "CAFFE_ALEXNET_ENV",
+    "caffe_alexnet_file",
     "MODELS",
     "LAYERS",
     "ModelWrapper",
@@ -42,6 +51,7 @@ __all__ = [
     "MANIFEST_COLUMNS",
     "build_stimulus_set",
     "load_manifest",
+    "load_skipped",
     "load_stimulus_images",
     "summarize_stimuli",
     "usable_sources",

