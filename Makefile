@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fmri.py
 	$(BIN)/python benchmarks/bench_searchlight.py
 	$(BIN)/python benchmarks/bench_encoding.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
 	rm -rf _build book/generated results

@@ -40,6 +40,7 @@ from .book.plotting import (
     plot_ground_truth,
     plot_layer_assignment,
     plot_layer_similarities,
+    plot_models_layers,
     plot_null_distributions,
     plot_rdm_triplet,
     plot_roi_similarities,
@@ -48,7 +49,7 @@ from .book.plotting import (
     plot_stimulus_grid,
 )
 from .book.reproduce import reproduce
-from .book.summary import build_tables, claims_summary, glue_texts
+from .book.summary import build_tables, claims_summary, glue_texts, models_claims
 from .cnn.models import LAYERS, MODELS, load_model
 from .cnn.stimulus_set import build_stimulus_set, load_manifest, load_skipped, summarize_stimuli
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
@@ -77,5 +78,5 @@ __all__ = [
     "claims_summary", "build_tables", "Layout", "default_results", "simulation_spec",
     "searchlight_claims",
     "claims_side_by_side", "ground_truth_study", "ground_truth_summary", "ground_truth_numbers",
-    "glue_texts", "plot_ground_truth",
+    "glue_texts", "plot_ground_truth", "plot_models_layers", "models_claims",
 ]

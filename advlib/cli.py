@@ -174,7 +174,9 @@ def _cmd_reproduce(args) -> int:
     log = reproduce(model=args.model, data=args.data, subjects=args.subjects,
                     profile=args.profile, jobs=args.jobs, results=args.results, out=args.out,
                     book=not args.no_book, progress=True, images=args.images,
-                    paper_design=args.paper_design)
+                    paper_design=args.paper_design, models=args.models,
+                    scheduler=args.scheduler, cluster=args.cluster,
+                    notebooks=not args.no_notebooks)
     print(log.to_string(index=False))
     print(f"total {log.seconds.sum():.0f} s; {(log.status == 'ran').sum()} of {len(log)} "
           "steps ran, the others were up to date")
@@ -359,6 +361,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "files named <WordNet id>_*.JPEG) or a path,label CSV")
     p.add_argument("--paper-design", action="store_true",
                    help="the paper's images: 5 superclasses x 8 categories, P > 0.99")
+    p.add_argument("--models", nargs="+", default=None, choices=MODELS, metavar="MODEL",
+                   help="several networks (the book's chapters are the first one's; a "
+                   "chapter compares them all)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run every step as a task on this Dask scheduler "
+                       "(tcp://host:8786)")
+    where.add_argument("--cluster", default=None, choices=("local", "slurm", "pbs", "sge"),
+                       help="start a Dask cluster: --jobs local worker processes, or batch "
+                       "jobs through dask-jobqueue (options from the Dask configuration)")
+    p.add_argument("--no-notebooks", action="store_true",
+                   help="stop after the analysis stages (no notebooks, no book)")
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("notebooks", help="execute the notebooks with papermill for the book",

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from .errors import AdvlibError, expect
 
-__all__ = ["file_sha256", "cache_key", "code_key", "advlib_imports", "package_versions",
+__all__ = ["stage_lock", "file_sha256", "cache_key", "code_key", "advlib_imports", "package_versions",
            "provenance_record", "atomic_path", "atomic_dir", "write_json", "write_csv", "Stage",
            "StageError", "read_record"]
 
@@ -353,8 +353,14 @@ class Stage:
             non-empty folder that is not this stage's earlier output.
         """
         if self.outputs is None:
-            return self._run_folder(work, extra)
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            with stage_lock(self.root.parent, self.root.name):
+                return self._run_folder(work, extra)
         self.root.mkdir(parents=True, exist_ok=True)
+        with stage_lock(self.root, self.name):
+            return self._run_files(work, extra)
+
+    def _run_files(self, work, extra):
         _clean_leftovers(self.root)
         tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.partial-", dir=self.root))
         try:
@@ -402,6 +408,36 @@ class Stage:
                 "code_modules": sorted(self.code),
                 "inputs": {Path(p).name: file_sha256(p) for p in self.inputs},
                 "outputs": hashes, **self.notes, **extra}
+
+
+@contextmanager
+def stage_lock(folder, name: str):
+    """Hold an exclusive lock on stage ``name`` in ``folder`` while writing it.
+
+    Two processes (two workers of a cluster, two runs on one machine) that write the same
+    stage take turns; the lock is an advisory ``flock`` on ``folder/.NAME.lock``, released
+    by the kernel when its holder exits, also when it is killed.
+
+    Parameters
+    ----------
+    folder : path
+        Where the stage writes.
+    name : str
+        The stage's name.
+    """
+    try:
+        import fcntl
+    except ImportError:                     # not POSIX: no lock, as before
+        yield
+        return
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    path = Path(folder) / f".{safe}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _clean_leftovers(folder: Path, name: str | None = None, min_age_s: float = 3600) -> None:

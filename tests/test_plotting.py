@@ -145,3 +145,20 @@ def test_ground_truth_panels():
     assert fig.axes[0].get_xscale() == "log"
     with pytest.raises(Exception, match="summary"):
         plotting.plot_ground_truth(pd.DataFrame(rows).iloc[:0])
+
+
+def test_models_layers_one_panel_per_network(rng):
+    rows = []
+    for i, layer in enumerate(LAYERS):
+        row = {"layer": layer, "re_an": 0.1 * i, "re_ai": 0.5, "p_perm_re_an": 0.5,
+               "p_perm_re_ai": 0.001, "p_diff": 0.01}
+        for col in ("re_an", "re_ai"):
+            row[f"{col}_ci_low"], row[f"{col}_ci_high"] = row[col] - 0.1, row[col] + 0.1
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    fig = plotting.plot_models_layers({"net A": table, "net B": table}, title="Fig 5")
+    assert _n_axes(fig) == 2 and [a.get_title() for a in fig.axes] == ["net A", "net B"]
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+    assert fig.get_figwidth() <= PAGE_WIDTH_IN
+    with pytest.raises(Exception, match="tables"):
+        plotting.plot_models_layers({})

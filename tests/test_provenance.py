@@ -116,3 +116,30 @@ def test_code_key_follows_imports():
     assert "advlib.kernels" in advlib_imports("advlib.analysis.brain_rsa")
     assert code_key(["advlib.analysis.brain_rsa"]) != code_key(["advlib.kernels"])
     assert len(code_key(["advlib.kernels"])) == 64
+
+
+def test_two_writers_of_one_stage_take_turns(tmp_path):
+    """stage_lock: a second writer waits until the first has renamed its outputs."""
+    import threading
+    import time
+
+    from advlib.provenance import Stage, stage_lock
+
+    events = []
+
+    def work(tmp, who, hold):
+        events.append(f"{who} start")
+        time.sleep(hold)
+        (tmp / "out.txt").write_text(who)
+        events.append(f"{who} end")
+
+    first = threading.Thread(target=lambda: Stage("s", tmp_path, ["out.txt"], {"v": 1}).run(
+        lambda tmp: work(tmp, "first", 1.0)))
+    first.start()
+    time.sleep(0.3)
+    Stage("s", tmp_path, ["out.txt"], {"v": 1}).run(lambda tmp: work(tmp, "second", 0.0))
+    first.join()
+    assert events == ["first start", "first end", "second start", "second end"]
+    assert (tmp_path / "out.txt").read_text() == "second"
+    with stage_lock(tmp_path, "notebook:01/x"):         # any stage name makes a file name
+        assert (tmp_path / ".notebook_01_x.lock").exists()

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_first_run_builds_everything_and_records_it(smoke_book):
     root, log = smoke_book
-    outputs = [item["output"] for item in notebook_plan("smoke")]
+    outputs = [item["output"] for item in notebook_plan("smoke") if item["name"] != "09_models"]
     assert log[log.stage == "notebooks"].item.tolist() == outputs
     assert "03_fmri_sub-01" in outputs and "04_brain_rsa_s2" in outputs
     assert (log.status != "failed").all() and log.stage.tolist()[-1] == "book"

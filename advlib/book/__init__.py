@@ -44,4 +44,7 @@ __all__ = [
     "DATASETS",
     "repo_root",
     "plot_ground_truth",
+    "plot_models_layers",
+    "models_claims",
+    "CLUSTERS",
 ]

@@ -31,11 +31,12 @@ __all__ = ["NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subj
 
 #: Notebooks in book order (file stem in ``notebooks/``).
 NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa",
-                              "05_encoding", "06_explore", "08_ground_truth", "07_summary")
+                              "05_encoding", "06_explore", "08_ground_truth", "09_models",
+                              "07_summary")
 #: Notebooks executed once per subject (one page each).
 PER_SUBJECT: tuple[str, ...] = ("03_fmri",)
 _DATASET_NOTEBOOKS = ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore", "07_summary",
-                      "08_ground_truth")
+                      "08_ground_truth", "09_models")
 
 #: The dataset of each profile: one specification, passed to every notebook that reads a
 #: dataset as its ``dataset`` parameter (see :func:`advlib.layout.simulation_spec`).
@@ -62,6 +63,7 @@ PROFILES: dict[str, dict[str, dict]] = {
         "08_ground_truth": {"snrs": [0.4, 0.8, 1.6, 3.2], "designs": ["paper", "interleaved"],
                             "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0,
                             "jobs": 2},
+        "09_models": {"models": ["efficientnet_lite0"]},
         "07_summary": {"profile": "full"},
     },
     "smoke": {
@@ -77,6 +79,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                        "subject": "sub-01"},
         "08_ground_truth": {"snrs": [0.8], "designs": ["paper", "interleaved"],
                             "n_vertices": 200, "n_perm": 50, "n_boot": 50, "seed": 0, "jobs": 1},
+        "09_models": {"models": ["efficientnet_lite0"]},
         "07_summary": {"profile": "smoke"},
     },
 }

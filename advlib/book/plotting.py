@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import expect
 
-__all__ = ["plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
+__all__ = ["plot_models_layers", "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
            "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS",
            "ROI_COLORS", "plot_encoding_accuracy", "plot_layer_assignment", "plot_ground_truth"]
@@ -164,28 +164,9 @@ def plot_layer_similarities(table, alpha: float = 0.05, title: str | None = None
     """
     import matplotlib.pyplot as plt
 
-    x = np.arange(1, len(table) + 1)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for kind in ("AN", "AI"):
-        col = f"re_{kind.lower()}"
-        y = table[col].to_numpy()
-        err = np.vstack([y - table[f"{col}_ci_low"], table[f"{col}_ci_high"] - y])
-        color = KIND_COLORS[kind]
-        ax.errorbar(x, y, yerr=err, color=color, capsize=3, lw=1.5, label=f"RE-{kind}")
-        sig = table[f"p_perm_{col}"].to_numpy() < alpha
-        ax.scatter(x[sig], y[sig], color=color, zorder=3, s=40)
-        ax.scatter(x[~sig], y[~sig], facecolor="white", edgecolor=color, zorder=3, s=40)
-    top = np.maximum(table.re_an_ci_high, table.re_ai_ci_high).to_numpy()
-    for xi, ti, p in zip(x, top, table.p_diff):
-        if p < alpha:
-            ax.text(xi, ti + 0.03, "*", ha="center", fontsize=14)
-    ax.axhline(0, color="0.6", lw=0.8)
-    names = table.get("layer_name", table.layer)
-    ax.set_xticks(x, [f"{i}\n{n}" for i, n in zip(x, names)], fontsize=8)
+    _draw_layer_similarities(ax, table, alpha)
     ax.set_xlabel("layer")
-    ax.set_ylabel("RDM similarity (Spearman)")
-    ax.legend(loc="lower left", title=f"filled: p_perm < {alpha:g}; *: RE-AI vs RE-AN",
-              fontsize=8, title_fontsize=8)
     ax.set_title(title or "RE-AN and RE-AI similarity across layers")
     fig.tight_layout()
     return fig
@@ -572,6 +553,61 @@ def plot_ground_truth(summary, title: str = ""):
     key.axis("off")
     key.legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=9,
                title="analysis (design)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_layer_similarities(ax, table, alpha: float, legend: bool = True) -> None:
+    x = np.arange(1, len(table) + 1)
+    for kind in ("AN", "AI"):
+        col = f"re_{kind.lower()}"
+        y = table[col].to_numpy()
+        err = np.vstack([y - table[f"{col}_ci_low"], table[f"{col}_ci_high"] - y])
+        color = KIND_COLORS[kind]
+        ax.errorbar(x, y, yerr=err, color=color, capsize=3, lw=1.5, label=f"RE-{kind}")
+        sig = table[f"p_perm_{col}"].to_numpy() < alpha
+        ax.scatter(x[sig], y[sig], color=color, zorder=3, s=40)
+        ax.scatter(x[~sig], y[~sig], facecolor="white", edgecolor=color, zorder=3, s=40)
+    top = np.maximum(table.re_an_ci_high, table.re_ai_ci_high).to_numpy()
+    for xi, ti, p in zip(x, top, table.p_diff):
+        if p < alpha:
+            ax.text(xi, ti + 0.03, "*", ha="center", fontsize=14)
+    ax.axhline(0, color="0.6", lw=0.8)
+    names = table.get("layer_name", table.layer)
+    ax.set_xticks(x, [f"{i}\n{n}" for i, n in zip(x, names)], fontsize=8)
+    ax.set_ylabel("RDM similarity (Spearman)")
+    if legend:
+        ax.legend(loc="lower left", title=f"filled: p_perm < {alpha:g}; *: RE-AI vs RE-AN",
+                  fontsize=8, title_fontsize=8)
+
+
+def plot_models_layers(tables: dict, alpha: float = 0.05, title: str = ""):
+    """Fig 5 for several networks: RE-AN and RE-AI across layers, one panel per network.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        Network name -> its :func:`advlib.analysis.cnn_rsa` table (8 layers).
+    alpha : float
+        As in :func:`plot_layer_similarities`.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per network, sharing the similarity axis.
+    """
+    import matplotlib.pyplot as plt
+
+    expect(len(tables) > 0, "tables", "none", "a table per network")
+    fig, axes = plt.subplots(len(tables), 1, figsize=(7.5, 3.3 * len(tables) + 0.4),
+                             squeeze=False, sharey=True)
+    for i, (ax, (name, table)) in enumerate(zip(axes[:, 0], tables.items())):
+        _draw_layer_similarities(ax, table, alpha, legend=i == 0)
+        ax.set_title(name, fontsize=10)
+    axes[-1, 0].set_xlabel("layer")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -1,32 +1,47 @@
 """The whole chain in one call: stimuli -> CNN RSA -> subjects -> brain RSA -> encoding ->
-notebooks -> book (``advlib reproduce``).
+notebooks -> book (``advlib reproduce``), on this machine or on a Dask cluster.
 
-``reproduce`` is a loop over steps. Each step calls a library function that is a cached
-stage (:class:`advlib.provenance.Stage`): it decides itself whether its outputs are up to
-date (same parameters, input files, code, and outputs unchanged since it wrote them) and
-writes a record beside them. The executed notebooks are stages too, keyed by their
-parameters, the notebook source, the library code and the records of the stages they
-read. A step's status ("ran" or "up to date") is read from whether its records were
-rewritten. Every path comes from :class:`advlib.layout.Layout`.
+``reproduce`` builds a list of steps with their dependencies. Each step calls a library
+function that is a cached stage (:class:`advlib.provenance.Stage`): it decides itself
+whether its outputs are up to date (same parameters, input files, code, and outputs
+unchanged since it wrote them) and writes a record beside them. The executed notebooks are
+stages too, keyed by their parameters, the notebook source, the library code and the
+records of the stages they read. A step's status ("ran" or "up to date") is read from
+whether its records were rewritten. Every path comes from :class:`advlib.layout.Layout`.
 
-Independent per-subject work (simulation, brain RSA, encoding) runs in parallel on up to
-``jobs`` processes; the numbers do not depend on ``jobs``.
+Executors
+---------
+Without a scheduler the steps run in order on this machine; independent per-subject work
+(simulation, brain RSA, encoding) runs on up to ``jobs`` processes inside its step. With
+``scheduler`` (the address of a running ``dask.distributed`` scheduler) or ``cluster``
+(``"local"``: a ``LocalCluster`` of ``jobs`` worker processes; ``"slurm"``, ``"pbs"``,
+``"sge"``: ``dask-jobqueue``, configured in the Dask configuration file), every model x
+stage x subject becomes a Dask task that waits for the tasks it reads (stimuli -> CNN RSA;
+stimuli -> each subject -> dataset -> brain RSA and encoding), then the notebooks (after
+every stage), then the book. Each step's seeds come from its own parameters, never from a
+worker, so the tables are the same whatever the scheduler, worker count and order.
+
+Faults: a stage is written to a temporary folder and renamed when complete, under a lock
+(two workers never write one stage); a worker killed mid-task leaves no output that could
+be taken as done, and the scheduler runs the task again elsewhere. A task that fails for a
+reason (bad input: :class:`advlib.errors.AdvlibError`) fails the run at once with its
+message; it is not retried.
 
 The timings of each step go to ``<out>/build_info.json``, shown by the book's summary page.
 """
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import check_choice, check_positive_int, expect
+from ..errors import AdvlibError, check_choice, check_positive_int, expect
 from ..layout import Layout, analysis_variant, brain_rsa_name, encoding_name, simulation_spec
 from ..provenance import Stage, package_versions, write_json
 from .notebooks import (
@@ -39,9 +54,12 @@ from .notebooks import (
     stimulus_options,
 )
 
-__all__ = ["reproduce", "STAGES"]
+__all__ = ["reproduce", "STAGES", "CLUSTERS"]
 
 STAGES = ("stimuli", "cnn_rsa", "subjects", "brain_rsa", "encoding", "notebooks", "book")
+
+#: ``cluster`` values: a local cluster, or a batch system through dask-jobqueue.
+CLUSTERS = ("local", "slurm", "pbs", "sge")
 
 #: The paper's pipeline as published (no session normalisation, permutations across
 #: sessions), run beside the default for the brain RSA (200 vertices) and the encoding.
@@ -50,183 +68,304 @@ _STIMULUS_KEYS = ("images", "n_images", "superclasses", "n_per_class", "min_conf
                   "max_steps", "seed")
 PUBLISHED = analysis_variant(**PUBLISHED_OPTIONS)
 
+#: The stages each kind of step waits for (of the same model) on a cluster.
+_AFTER = {"stimuli": (), "cnn_rsa": ("stimuli",), "subjects": ("stimuli",),
+          "dataset": ("subjects",), "brain_rsa": ("dataset",),
+          "encoding": ("dataset", "stimuli")}
+
 
 @dataclass
 class _Step:
-    """One step of the chain: what it is, the call, and the records that show it ran."""
+    """One step of the chain: what it is, a picklable call, and the records it writes."""
 
     stage: str
     item: str
-    call: Callable[[], object]
-    records: Callable[[], list] = field(default=lambda: [])
+    call: functools.partial
+    records: list = field(default_factory=list)
+    model: str = ""
 
 
 def _stamps(paths) -> dict:
     return {str(p): (p.stat().st_mtime_ns if p.exists() else None) for p in paths}
 
 
-def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjects=None,
-              profile: str = "full", jobs: int = 1, results="results",
-              out="book/generated", book: bool = True, book_root=None,
-              progress: bool = True, images=None, paper_design: bool = False) -> pd.DataFrame:
-    """Run every stage that is out of date, then (optionally) build the book.
+# --- the calls (module-level, so a step can be sent to a worker) -------------------------
 
-    Parameters
-    ----------
-    model : str
-        Network (``"efficientnet_lite0"``, embedded; ``"alexnet"`` needs its weights).
-    data : str
-        ``"simulated"`` (the profile's dataset specification,
-        :data:`advlib.book.notebooks.DATASETS`) or the folder of a real dataset in the
-        documented format.
-    subjects : list of int, optional
-        Simulated subjects (default: the profile's, 1-3 for ``full``).
-    profile : {"full", "smoke"}
-        ``full``: the paper's settings; ``smoke``: tiny settings that run every cell.
-    jobs : int
-        Processes for per-subject work.
-    results : str or path
-        Results root (see :mod:`advlib.layout`).
-    out : str or path
-        Where the executed notebooks go (the book's source tree).
-    book : bool
-        Build the HTML with Jupyter Book afterwards.
-    book_root : str or path, optional
-        Folder with ``_config.yml`` and ``_toc.yml`` (default: the repository).
-    progress : bool
-    images : str or path, optional
-        Regular images: ``"embedded"`` (the profile's default), a folder (class subfolders,
-        or files named ``<WordNet id>_*.JPEG``) or a ``path,label`` CSV.
-    paper_design : bool
-        The paper's 5 superclasses x 8 categories, P > 0.99
-        (:data:`advlib.book.notebooks.PAPER_DESIGN`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``stage, item, status, seconds``: one row per step, status ``ran`` or
-        ``up to date``.
-    """
-    from ..analysis.brain_rsa import brain_rsa
-    from ..analysis.cnn_rsa import cnn_rsa
-    from ..analysis.encoding_analysis import encoding_analysis
+@functools.lru_cache(maxsize=4)
+def _model(name: str):
+    """One loaded network per process (a worker loads it once for all its tasks)."""
     from ..cnn.models import load_model
+
+    return load_model(name)
+
+
+def _stimuli(model, stim_dir, options, progress):
     from ..cnn.stimulus_set import build_stimulus_set
-    from ..fmri.data import list_subjects
+
+    build_stimulus_set(_model(model), stim_dir, progress=progress, **options)
+
+
+def _cnn_rsa(model, stim_dir, root, c, progress):
+    from ..analysis.cnn_rsa import cnn_rsa
+
+    cnn_rsa(_model(model), stim_dir, root, n_perm=c["n_perm"], n_boot=c["n_boot"],
+            seed=c["seed"], progress=progress)
+
+
+def _dataset(dataset, results, model, jobs, progress):
     from ..fmri.simulation.simulate import resolve_dataset
 
-    check_choice(profile, "profile", PROFILES)
-    check_positive_int(jobs, "jobs")
+    resolve_dataset(dataset, Layout(results, model), progress=progress, jobs=jobs)
+
+
+def _subject(stim_dir, dataset_dir, subject, spec):
+    from ..fmri.simulation.simulate import simulate_subject
+
+    simulate_subject(stim_dir, dataset_dir, subject, seed=spec["seed"], progress=False,
+                     snr=spec["snr"], spacing=spec["spacing"], max_pcs=spec["max_pcs"],
+                     design=spec["design"])
+
+
+def _brain_rsa(data_dir, stim_dir, out_dir, n_vertices, b, names, jobs, progress, options):
+    from ..analysis.brain_rsa import brain_rsa
+
+    brain_rsa(data_dir, stim_dir, out_dir, n_vertices=n_vertices, n_perm=b["n_perm"],
+              n_boot=b["n_boot"], seed=b["seed"], subjects=names, jobs=jobs,
+              progress=progress, **options)
+
+
+def _encoding(model, data_dir, stim_dir, out_dir, e, names, features_dir, jobs, progress,
+              options):
+    from ..analysis.encoding_analysis import encoding_analysis
+
+    encoding_analysis(_model(model), data_dir, stim_dir, out_dir, solver=e["solver"],
+                      n_nonzero=e["n_nonzero"], n_folds=e["n_folds"],
+                      n_vertices=e["n_vertices"], n_perm=e["n_perm"], n_boot=e["n_boot"],
+                      seed=e["seed"], subjects=names, features_cache=features_dir, jobs=jobs,
+                      progress=progress, **options)
+
+
+def _notebook(item, source, out, inputs, progress):
+    target = f"{item['output']}.ipynb"
+    stage = Stage(f"notebook:{item['output']}", out, [target],
+                  {"parameters": item["parameters"], "title": item.get("title")},
+                  inputs=[source] + [p for p in inputs if Path(p).is_file()], code=["advlib"],
+                  record=f".stages/{item['output']}.json")
+    if item["name"] != "07_summary" and stage.up_to_date():
+        return
+    stage.run(lambda tmp: run_notebook(source, tmp / target, item["parameters"],
+                                       progress=progress, title=item.get("title")))
+
+
+def _threads() -> int:
+    """The thread count this process computes with (torch's, which follows the cores)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _execute(call, records, threads, *_after) -> dict:
+    """Run one step; its status from its records. A bad-input error is returned, not
+    raised, so that the scheduler does not retry it.
+
+    ``threads`` pins torch's and the BLAS libraries' thread counts to the submitting
+    process's: floating-point sums split over another number of threads round
+    differently, and a Dask worker starts with one thread (``OMP_NUM_THREADS=1``), so
+    without this a table made on a worker would differ in its last digits.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    before = _stamps(records)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        with threadpool_limits(limits=threads):
+            call()
+    except AdvlibError as exc:
+        return {"error": exc}
+    finally:
+        torch.set_num_threads(previous)
+    status = "ran" if _stamps(records) != before else "up to date"
+    return {"status": status, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+# --- the plan -----------------------------------------------------------------------------
+
+def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subject):
+    """The stage steps of one model (stimuli to encoding)."""
+    from ..fmri.data import list_subjects
+
     prof = PROFILES[profile]
     layout = Layout(results, model)
-    out = Path(out).resolve()
-    if data == "simulated":
-        dataset = dict(DATASETS[profile])
-        if subjects:
-            dataset["subjects"] = [int(s) for s in subjects]
-    else:
-        dataset = str(Path(data).resolve())
-    spec = simulation_spec(dataset)
-    subs = spec["subjects"] if spec is not None else []
-    results_dir = layout.dataset_dir(dataset)
-    cnn = load_model(model)
     stim = layout.stimuli_dir
-    state = {}
-
-    def names():
-        return ([f"sub-{n:02d}" for n in subs] if spec is not None
-                else list_subjects(layout.data_dir(dataset)))
-
-    s = stimulus_options(profile, images, paper_design)
+    spec = simulation_spec(dataset)
+    results_dir = layout.dataset_dir(dataset)
+    data_dir = results_dir if spec is not None else layout.data_dir(dataset)
+    names = ([f"sub-{n:02d}" for n in spec["subjects"]] if spec is not None
+             else list_subjects(data_dir))
     c, b, e = (prof[k] for k in ("02_cnn_rsa", "04_brain_rsa", "05_encoding"))
-    brain_runs = [(200, ""), (400, ""), (200, PUBLISHED)]     # (vertices per ROI, variant)
-    enc_runs = ["", PUBLISHED]
 
     def record(name: str) -> Path:
         return results_dir / f"{Path(name).stem}_provenance.json"
 
-    rec = {
-        "stimuli": lambda: [stim / "provenance.json"],
-        "cnn_rsa": lambda: [layout.root / "cnn_rsa_provenance.json"],
-        "subjects": lambda: [layout.data_dir(dataset) / n / "provenance.json" for n in names()],
-        "brain_rsa": lambda: [record(brain_rsa_name(n, v)) for n, v in brain_runs],
-        "encoding": lambda: [record(encoding_name(e["solver"], "encoding", v)) for v in enc_runs],
-    }
+    P = functools.partial
     steps = [
-        _Step("stimuli", "stimuli", lambda: build_stimulus_set(
-            cnn, stim, progress=progress, **{k: s[k] for k in _STIMULUS_KEYS}),
-            rec["stimuli"]),
-        _Step("cnn_rsa", "cnn_rsa.csv", lambda: cnn_rsa(
-            cnn, stim, layout.root, n_perm=c["n_perm"], n_boot=c["n_boot"], seed=c["seed"],
-            progress=progress), rec["cnn_rsa"]),
-        _Step("subjects", f"{len(subs)} simulated" if spec is not None else "real data",
-              lambda: state.update(data_dir=resolve_dataset(dataset, layout,
-                                                            progress=progress, jobs=jobs)),
-              rec["subjects"]),
+        _Step("stimuli", "stimuli", P(_stimuli, model, stim, {k: s[k] for k in _STIMULUS_KEYS},
+                                      progress), [stim / "provenance.json"]),
+        _Step("cnn_rsa", "cnn_rsa.csv", P(_cnn_rsa, model, stim, layout.root, c, progress),
+              [layout.root / "cnn_rsa_provenance.json"]),
     ]
-    for n_vertices, variant in brain_runs:
-        published = variant == PUBLISHED
+    subject_records = [data_dir / n / "provenance.json" for n in names]
+    if per_subject and spec is not None:
+        steps += [_Step("subjects", f"sub-{n:02d}", P(_subject, stim, data_dir, n, spec), [rec])
+                  for n, rec in zip(spec["subjects"], subject_records)]
+        steps.append(_Step("dataset", "dataset.json",
+                           P(_dataset, dataset, results, model, 1, False),
+                           [data_dir / "dataset.json"]))
+    else:
+        steps.append(_Step("subjects", f"{len(names)} simulated" if spec is not None
+                           else "real data", P(_dataset, dataset, results, model, jobs,
+                                               progress), subject_records))
+    inner = 1 if per_subject else jobs
+    for n_vertices, variant in [(200, ""), (400, ""), (200, PUBLISHED)]:
+        options = PUBLISHED_OPTIONS | {"searchlight": False} if variant == PUBLISHED else {}
         name = brain_rsa_name(n_vertices, variant)
-        steps.append(_Step("brain_rsa", name, lambda n=n_vertices, pub=published: brain_rsa(
-            state["data_dir"], stim, results_dir, n_vertices=n, n_perm=b["n_perm"],
-            n_boot=b["n_boot"], seed=b["seed"], subjects=names(), jobs=jobs, progress=progress,
-            **(PUBLISHED_OPTIONS | {"searchlight": False} if pub else {})),
-            lambda name=name: [record(name)]))
-    for variant in enc_runs:
+        steps.append(_Step("brain_rsa", name, P(_brain_rsa, data_dir, stim, results_dir,
+                                                n_vertices, b, names, inner, progress,
+                                                options), [record(name)]))
+    for variant in ["", PUBLISHED]:
         name = encoding_name(e["solver"], "encoding", variant)
-        steps.append(_Step("encoding", name, lambda pub=variant == PUBLISHED: encoding_analysis(
-            cnn, state["data_dir"], stim, results_dir, solver=e["solver"],
-            n_nonzero=e["n_nonzero"], n_folds=e["n_folds"], n_vertices=e["n_vertices"],
-            n_perm=e["n_perm"], n_boot=e["n_boot"], seed=e["seed"], subjects=names(),
-            features_cache=layout.features_dir, jobs=jobs, progress=progress,
-            **(PUBLISHED_OPTIONS if pub else {})), lambda name=name: [record(name)]))
-
-    info_path = out / "build_info.json"
-    reads = {   # the records whose stages each notebook reads
-        "01_stimuli": ["stimuli"], "02_cnn_rsa": ["stimuli", "cnn_rsa"],
-        "03_fmri": ["stimuli", "subjects"], "04_brain_rsa": ["brain_rsa"],
-        "05_encoding": ["encoding"], "06_explore": ["stimuli", "cnn_rsa", "subjects"],
-        "08_ground_truth": ["stimuli"],
-    }
-    notebooks_dir = repo_root() / "notebooks"
-    for item in notebook_plan(profile, model, layout.results, data, subs or None, stimuli=s):
-        if item["name"] == "07_summary":
-            item["parameters"]["build_info"] = str(info_path)
-        steps.append(_notebook_step(item, notebooks_dir, out, reads.get(item["name"], []), rec,
-                                    progress))
-
-    log = []
-    info = {"profile": profile, "model": model, "data": str(data), "dataset": dataset,
-            "subjects": subs, "jobs": jobs, "parameters": {**prof, "01_stimuli": s},
-            "versions": package_versions(), "model_provenance": cnn.provenance(),
-            "stages": log, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        steps.append(_Step("encoding", name, P(
+            _encoding, model, data_dir, stim, results_dir, e, names, layout.features_dir,
+            inner, progress, PUBLISHED_OPTIONS if variant == PUBLISHED else {}),
+            [record(name)]))
     for step in steps:
-        if step.stage == "notebooks":   # the summary page reads the log so far
-            write_json(info_path, info)
-            _write_built_with(out / "built_with.md", info, stim, s)
-        t0 = time.perf_counter()
-        before = _stamps(step.records())
-        step.call()
-        after = _stamps(step.records())
-        status = "ran" if before != after else "up to date"
-        log.append({"stage": step.stage, "item": step.item, "status": status,
-                    "seconds": round(time.perf_counter() - t0, 2)})
-        if progress:
-            print(f"[reproduce] {step.stage:<9} {step.item:<24} {status:<10} "
-                  f"{log[-1]['seconds']:8.1f} s", file=sys.stderr)
-    write_json(info_path, info)
+        step.model = model
+    return steps
 
-    if book:
-        t0 = time.perf_counter()
-        root = Path(book_root) if book_root else repo_root()
-        cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", "--all", str(root)]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        expect(done.returncode == 0, "jupyter-book build", f"exit {done.returncode}",
-               f"a built book; its output ends with:\n{(done.stdout + done.stderr)[-3000:]}")
-        log.append({"stage": "book", "item": "_build/html", "status": "ran",
-                    "seconds": round(time.perf_counter() - t0, 2)})
-        write_json(info_path, info)
-    return pd.DataFrame(log, columns=["stage", "item", "status", "seconds"])
+
+def _notebook_steps(model, models, profile, data, dataset, results, s, out, progress):
+    """The executed notebooks of the book (the first model's chapters; the cross-model
+    chapter when several models were run)."""
+    layout = Layout(results, model)
+    spec = simulation_spec(dataset)
+    subs = spec["subjects"] if spec is not None else None
+    rsa_dir = layout.dataset_dir(dataset)
+    records = {
+        "stimuli": [layout.stimuli_dir / "provenance.json"],
+        "cnn_rsa": [layout.root / "cnn_rsa_provenance.json"],
+        "subjects": ([rsa_dir / f"sub-{n:02d}" / "provenance.json" for n in spec["subjects"]]
+                     if spec is not None else []),
+        "brain_rsa": sorted(rsa_dir.glob("brain_rsa*_provenance.json")),
+        "encoding": sorted(rsa_dir.glob("encoding*_provenance.json")),
+    }
+    reads = {"01_stimuli": ["stimuli"], "02_cnn_rsa": ["stimuli", "cnn_rsa"],
+             "03_fmri": ["stimuli", "subjects"], "04_brain_rsa": ["brain_rsa"],
+             "05_encoding": ["encoding"], "06_explore": ["stimuli", "cnn_rsa", "subjects"],
+             "08_ground_truth": ["stimuli"]}
+    notebooks_dir = repo_root() / "notebooks"
+    names = None if len(models) > 1 else [n for n in _book_notebooks() if n != "09_models"]
+    steps = []
+    for item in notebook_plan(profile, model, layout.results, data, subs, names, stimuli=s):
+        if item["name"] == "07_summary":
+            item["parameters"]["build_info"] = str(out / "build_info.json")
+        if item["name"] == "09_models":
+            item["parameters"]["models"] = list(models)
+            inputs = [Layout(results, m).root / "cnn_rsa_provenance.json" for m in models]
+        else:
+            inputs = [p for r in reads.get(item["name"], []) for p in records[r]]
+        source = notebooks_dir / f"{item['name']}.ipynb"
+        steps.append(_Step("notebooks", item["output"], functools.partial(
+            _notebook, item, source, out, inputs, progress),
+            [out / ".stages" / f"{item['output']}.json"], model))
+    return steps
+
+
+def _book_notebooks():
+    from .notebooks import NOTEBOOKS
+
+    return NOTEBOOKS
+
+
+# --- executors ----------------------------------------------------------------------------
+
+def _log_step(log, step, result, progress):
+    log.append({"stage": step.stage, "item": step.item, "status": result["status"],
+                "seconds": result["seconds"]})
+    if progress:
+        where = f"{step.model}: " if step.model else ""
+        print(f"[reproduce] {step.stage:<9} {where}{step.item:<24} {result['status']:<10} "
+              f"{result['seconds']:8.1f} s", file=sys.stderr)
+
+
+def _run_here(steps, log, progress):
+    for step in steps:
+        result = _execute(step.call, step.records, _threads())
+        if "error" in result:
+            raise result["error"]
+        _log_step(log, step, result, progress)
+
+
+def _run_on(client, steps, log, progress):
+    """Submit ``steps`` as Dask tasks with their dependencies; wait for all of them.
+
+    A stage step waits for the steps of the stages in :data:`_AFTER` (same model); notebook
+    steps are independent of each other (the caller submits the summary pages after the
+    others).
+    """
+    import uuid
+
+    from distributed import as_completed
+
+    token = uuid.uuid4().hex[:8]
+    threads = _threads()
+    futures, by_stage, order = {}, {}, {}
+    for step in steps:
+        deps = [futures[k] for st in _AFTER.get(step.stage, ())
+                for k in by_stage.get((step.model, st), [])]
+        key = f"{step.stage}-{step.model}-{step.item}-{token}"
+        future = client.submit(_execute, step.call, step.records, threads, *deps, key=key,
+                               pure=False, retries=0)
+        futures[key] = future
+        by_stage.setdefault((step.model, step.stage), []).append(key)
+        order[key] = step
+    failure = None
+    for future in as_completed(list(futures.values())):
+        try:
+            result = future.result()
+        except Exception as exc:            # a real failure (or a worker killed too often)
+            failure = failure or exc
+            continue
+        if "error" in result:
+            failure = failure or result["error"]
+            continue
+        _log_step(log, order[future.key], result, progress)
+    if failure is not None:
+        client.cancel(list(futures.values()))
+        raise failure
+
+
+def _client(scheduler, cluster, jobs):
+    """A Dask client for ``scheduler`` (an address) or a new ``cluster``; closes with it."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        return Client(scheduler), None
+    if cluster == "local":
+        made = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                            dashboard_address=":0")
+    else:
+        try:
+            import dask_jobqueue
+        except ImportError:
+            raise AdvlibError(f"cluster={cluster!r}: expected dask-jobqueue to be installed "
+                              "(pip install dask-jobqueue)") from None
+        kind = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster"}[cluster]
+        made = getattr(dask_jobqueue, kind)()       # options from the Dask configuration
+        made.scale(jobs=jobs)
+    return Client(made), made
 
 
 def _write_built_with(path: Path, info: dict, stim_dir: Path, stimuli: dict) -> None:
@@ -259,24 +398,132 @@ def _write_built_with(path: Path, info: dict, stim_dir: Path, stimuli: dict) -> 
     tmp.replace(path)
 
 
-def _notebook_step(item: dict, notebooks_dir: Path, out: Path, reads: list, rec: dict,
-                   progress: bool) -> _Step:
-    """A step that executes one notebook of the plan as a cached stage."""
-    source = notebooks_dir / f"{item['name']}.ipynb"
-    target = f"{item['output']}.ipynb"
+# --- the entry point ----------------------------------------------------------------------
 
-    def stage() -> Stage:
-        inputs = [source] + [p for r in reads for p in rec[r]() if p.is_file()]
-        return Stage(f"notebook:{item['output']}", out, [target],
-                     {"parameters": item["parameters"], "title": item.get("title")},
-                     inputs=inputs, code=["advlib"], record=f".stages/{item['output']}.json")
+def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjects=None,
+              profile: str = "full", jobs: int = 1, results="results",
+              out="book/generated", book: bool = True, book_root=None,
+              progress: bool = True, images=None, paper_design: bool = False,
+              models=None, scheduler: str | None = None, cluster: str | None = None,
+              notebooks: bool = True) -> pd.DataFrame:
+    """Run every stage that is out of date, then (optionally) build the book.
 
-    def call():
-        st = stage()
-        if item["name"] != "07_summary" and st.up_to_date():
-            return
-        st.run(lambda tmp: run_notebook(source, tmp / target, item["parameters"],
-                                        progress=progress, title=item.get("title")))
+    Parameters
+    ----------
+    model : str
+        Network (``"efficientnet_lite0"``, embedded; ``"alexnet_caffe"`` and ``"alexnet"``
+        need their weights).
+    data : str
+        ``"simulated"`` (the profile's dataset specification,
+        :data:`advlib.book.notebooks.DATASETS`) or the folder of a real dataset in the
+        documented format.
+    subjects : list of int, optional
+        Simulated subjects (default: the profile's, 1-3 for ``full``).
+    profile : {"full", "smoke"}
+        ``full``: the paper's settings; ``smoke``: tiny settings that run every cell.
+    jobs : int
+        Processes for per-subject work; with ``cluster``, its number of workers.
+    results : str or path
+        Results root (see :mod:`advlib.layout`).
+    out : str or path
+        Where the executed notebooks go (the book's source tree).
+    book : bool
+        Build the HTML with Jupyter Book afterwards.
+    book_root : str or path, optional
+        Folder with ``_config.yml`` and ``_toc.yml`` (default: the repository).
+    progress : bool
+    images : str or path, optional
+        Regular images: ``"embedded"`` (the profile's default), a folder (class subfolders,
+        or files named ``<WordNet id>_*.JPEG``) or a ``path,label`` CSV.
+    paper_design : bool
+        The paper's 5 superclasses x 8 categories, P > 0.99
+        (:data:`advlib.book.notebooks.PAPER_DESIGN`).
+    models : list of str, optional
+        Several networks (default: ``[model]``). The book's chapters are the first one's;
+        the chapter "Across networks" shows Fig 5 and the claims of each side by side.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``): run every step there.
+    cluster : {"local", "slurm", "pbs", "sge"}, optional
+        Start a Dask cluster for this run: ``jobs`` local worker processes, or a batch
+        system's workers through dask-jobqueue (options from the Dask configuration).
+    notebooks : bool
+        Execute the notebooks (``False``: stop after the stages, before the book).
 
-    return _Step("notebooks", item["output"], call,
-                 lambda: [out / ".stages" / f"{item['output']}.json"])
+    Returns
+    -------
+    pandas.DataFrame
+        ``stage, item, status, seconds``: one row per step, status ``ran`` or
+        ``up to date``.
+    """
+    check_choice(profile, "profile", PROFILES)
+    check_positive_int(jobs, "jobs")
+    models = list(dict.fromkeys(models or [model]))
+    from ..cnn.models import MODELS
+
+    for m in models:
+        expect(m in MODELS, "models", m, f"names from {', '.join(MODELS)}")
+    expect(scheduler is None or cluster is None, "scheduler", scheduler,
+           "either a scheduler address or a cluster to start, not both")
+    if cluster is not None:
+        check_choice(cluster, "cluster", CLUSTERS)
+    model = models[0]
+    out = Path(out).resolve()
+    if data == "simulated":
+        dataset = dict(DATASETS[profile])
+        if subjects:
+            dataset["subjects"] = [int(s) for s in subjects]
+    else:
+        dataset = str(Path(data).resolve())
+    spec = simulation_spec(dataset)
+    s = stimulus_options(profile, images, paper_design)
+    distributed = scheduler is not None or cluster is not None
+    stage_steps = [step for m in models for step in _model_steps(
+        m, profile, dataset, results, s, jobs, progress and not distributed, distributed)]
+
+    log = []
+    info_path = out / "build_info.json"
+    info = {"profile": profile, "model": model, "models": models, "data": str(data),
+            "dataset": dataset, "subjects": spec["subjects"] if spec is not None else [],
+            "jobs": jobs, "executor": scheduler or (f"dask {cluster} cluster" if cluster
+                                                    else "this machine"),
+            "parameters": {**PROFILES[profile], "01_stimuli": s},
+            "versions": package_versions(), "model_provenance": _model(model).provenance(),
+            "stages": log, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    client, made = _client(scheduler, cluster, jobs) if distributed else (None, None)
+    try:
+        if client is not None and progress:
+            print(f"[reproduce] Dask dashboard: {client.dashboard_link}", file=sys.stderr)
+        (_run_on(client, stage_steps, log, progress) if client is not None
+         else _run_here(stage_steps, log, progress))
+        if notebooks:
+            write_json(info_path, info)   # the summary page reads the log so far
+            _write_built_with(out / "built_with.md", info, Layout(results, model).stimuli_dir,
+                              s)
+            nb_steps = _notebook_steps(model, models, profile, data, dataset, results, s, out,
+                                       progress and not distributed)
+            if client is not None:
+                first = [st for st in nb_steps if st.item not in ("07_summary", "09_models")]
+                _run_on(client, first, log, progress)
+                write_json(info_path, info)
+                _run_on(client, [st for st in nb_steps if st not in first], log, progress)
+            else:
+                _run_here(nb_steps, log, progress)
+    finally:
+        if client is not None:
+            client.close()
+        if made is not None:
+            made.close()
+    if notebooks:
+        write_json(info_path, info)
+
+    if book and notebooks:
+        t0 = time.perf_counter()
+        root = Path(book_root) if book_root else repo_root()
+        cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", "--all", str(root)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        expect(done.returncode == 0, "jupyter-book build", f"exit {done.returncode}",
+               f"a built book; its output ends with:\n{(done.stdout + done.stderr)[-3000:]}")
+        log.append({"stage": "book", "item": "_build/html", "status": "ran",
+                    "seconds": round(time.perf_counter() - t0, 2)})
+        write_json(info_path, info)
+    return pd.DataFrame(log, columns=["stage", "item", "status", "seconds"])

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import AdvlibError, expect
 
-__all__ = ["claims_summary", "load_build_info", "build_tables", "glue_texts"]
+__all__ = ["claims_summary", "models_claims", "load_build_info", "build_tables", "glue_texts"]
 
 
 def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataFrame:
@@ -146,3 +146,34 @@ def glue_texts(values: dict) -> None:
         expect(isinstance(key, str) and key.isidentifier(), "glue key", key,
                "a name of letters, digits and underscores")
         glue(key, str(value), display=False)
+
+
+def models_claims(results, models, dataset, alpha: float = 0.05) -> pd.DataFrame:
+    """The paper's claims for several networks, side by side.
+
+    Parameters
+    ----------
+    results : str or path or None
+        Results root (``None``: :func:`advlib.layout.default_results`).
+    models : list of str
+        Networks whose results are under ``results``.
+    dataset : str, path or dict
+        As for :func:`claims_summary`.
+    alpha : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per claim (``figure, claim, paper``), then for each network
+        ``<model>: here`` and ``<model>: holds``.
+    """
+    from ..layout import Layout
+
+    expect(len(models) > 0, "models", models, "at least one network")
+    parts = []
+    for name in models:
+        table = claims_summary(Layout(results, name), dataset, alpha=alpha)
+        table = table.assign(row=table.groupby(["figure", "claim"]).cumcount())
+        parts.append(table.set_index(["figure", "claim", "paper", "row"])[["here", "holds"]]
+                     .add_prefix(f"{name}: "))
+    return pd.concat(parts, axis=1).reset_index().drop(columns="row")
