@@ -5,10 +5,39 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import AdvlibError
+from .errors import AdvlibError, InputError
 from .layout import SIMULATION_SPEC, Layout, analysis_variant, brain_rsa_name, encoding_name
 
 __all__ = ["main", "build_parser"]
+
+
+def _count(minimum: int):
+    """An argparse type: an integer ``>= minimum`` (a clear usage error otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected an integer >= {minimum}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: expected an integer >= {minimum}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number ``> 0``."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number > 0") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: expected a finite number > 0")
+    return value
 
 
 def _cmd_models(args) -> int:
@@ -25,13 +54,16 @@ def _cmd_models(args) -> int:
 
 def _cmd_stimuli(args) -> int:
     from .cnn.models import load_model
-    from .cnn.stimulus_set import build_stimulus_set, summarize_stimuli
+    from .cnn.stimulus_set import build_stimulus_set, load_skipped, summarize_stimuli
 
     model = load_model(args.model, device=args.device)
     options = dict(images=args.images, n_images=args.n_images, seed=args.seed,
                    min_size=args.min_size, threshold=args.threshold, max_steps=args.max_steps,
                    batch_size=args.batch_size, require_correct=not args.no_require_correct,
                    min_confidence=args.min_confidence)
+    if args.n_per_class is not None and not args.superclasses:
+        raise InputError(f"--n-per-class={args.n_per_class}: expected --superclasses as well "
+                         "(it counts images per superclass)")
     if args.superclasses:
         options.update(superclasses=args.superclasses, n_per_class=args.n_per_class)
     manifest = build_stimulus_set(model, args.out, force=args.force, progress=True, **options)
@@ -41,6 +73,11 @@ def _cmd_stimuli(args) -> int:
         print(f"WARNING: {len(failed)} adversarial image(s) did not reach P >= {args.threshold} "
               f"within {args.max_steps} steps (converged=False in the manifest): "
               f"{', '.join(failed.image_id)}", file=sys.stderr)
+    skipped = load_skipped(args.out)
+    if len(skipped):
+        first = "; ".join(f"{r.image}: {r.reason}" for r in skipped.head(3).itertuples())
+        print(f"skipped {len(skipped)} source image(s) (all reasons in {args.out}/skipped.csv): "
+              f"{first}{' ...' if len(skipped) > 3 else ''}", file=sys.stderr)
     print(f"wrote {args.out}/manifest.csv ({len(manifest)} images)")
     return 0
 
@@ -219,10 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", default="embedded", metavar="FOLDER|CSV",
                    help="'embedded' (20 photos shipped in foolbox), a folder of class "
                    "subfolders, or a CSV of path,label (default: %(default)s)")
-    p.add_argument("--n-images", type=int, default=None, metavar="N",
+    p.add_argument("--n-images", type=_count(1), default=None, metavar="N",
                    help="at most N regular images (default: all that pass the criteria)")
-    p.add_argument("--seed", type=int, default=0, help="seed for AI target classes")
-    p.add_argument("--min-size", type=int, default=227,
+    p.add_argument("--seed", type=_count(0), default=0, help="seed for AI target classes")
+    p.add_argument("--min-size", type=_count(1), default=227,
                    help="both image sides must exceed this (default: %(default)s, the paper's)")
     p.add_argument("--min-confidence", type=float, default=None,
                    help="require P(true class) above this (paper: 0.99; default: top-1 correct)")
@@ -231,13 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--superclasses", nargs="+", default=None,
                    metavar="NAME", help="restrict to these superclasses (dogs, birds, cars, "
                    "fruits, 'aquatic animals')")
-    p.add_argument("--n-per-class", type=int, default=None,
+    p.add_argument("--n-per-class", type=_count(1), default=None,
                    help="images per superclass (with --superclasses; paper: 8)")
     p.add_argument("--threshold", type=float, default=0.99,
                    help="target confidence for AN and AI images (default: %(default)s)")
-    p.add_argument("--max-steps", type=int, default=300,
+    p.add_argument("--max-steps", type=_count(1), default=300,
                    help="optimizer step budget per image (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=8, help="images optimized together")
+    p.add_argument("--batch-size", type=_count(1), default=8, help="images optimized together")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.set_defaults(func=_cmd_stimuli)
@@ -253,9 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stimulus folder (default: RESULTS/MODEL/stimuli; another set's results go "
                    "to RESULTS/MODEL/on-NAME-HASH/, see advlib.layout)")
     p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
-    p.add_argument("--n-perm", type=int, default=1000, help="permutations (default: 1000)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of all resampling")
+    p.add_argument("--n-perm", type=_count(1), default=1000, help="permutations (default: 1000)")
+    p.add_argument("--n-boot", type=_count(1), default=1000, help="bootstrap resamples (default: 1000)")
+    p.add_argument("--seed", type=_count(0), default=0, help="seed of all resampling")
     p.add_argument("--metric", default="correlation", choices=METRICS, help="RDM dissimilarity")
     p.add_argument("--method", default="spearman", choices=COMPARISONS, help="RDM comparison")
     p.add_argument("--ci-level", type=float, default=0.95, help="bootstrap CI level")
@@ -269,16 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "subject folders. The data are SIMULATED, not human fMRI data.")
     p.add_argument("--stimuli", required=True, metavar="DIR", help="stimulus folder")
     p.add_argument("--out", default="results/simulated", metavar="DIR", help="dataset folder")
-    p.add_argument("--subjects", type=int, nargs="+", default=[1, 2, 3],
+    p.add_argument("--subjects", type=_count(1), nargs="+", default=[1, 2, 3],
                    help="subject numbers (default: 1 2 3, as in the paper)")
-    p.add_argument("--snr", type=float, default=SIMULATION_SPEC["snr"],
+    p.add_argument("--snr", type=_positive, default=SIMULATION_SPEC["snr"],
                    help="response amplitude / noise SD (default: %(default)s)")
-    p.add_argument("--spacing", type=float, default=SIMULATION_SPEC["spacing"],
+    p.add_argument("--spacing", type=_positive, default=SIMULATION_SPEC["spacing"],
                    help="vertex spacing in mm")
-    p.add_argument("--max-pcs", type=int, default=SIMULATION_SPEC["max_pcs"], help="largest "
+    p.add_argument("--max-pcs", type=_count(0), default=SIMULATION_SPEC["max_pcs"], help="largest "
                    "number of GLMdenoise "
                    "noise regressors tried per run")
-    p.add_argument("--seed", type=int, default=SIMULATION_SPEC["seed"], help="dataset seed")
+    p.add_argument("--seed", type=_count(0), default=SIMULATION_SPEC["seed"], help="dataset seed")
     p.add_argument("--save-timeseries", action="store_true",
                    help="also write the time series (the alternative input format)")
     p.add_argument("--force", action="store_true", help="re-simulate even if up to date")
@@ -295,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="subject folders (default: all)")
     p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
                    help="vertices per ROI, both hemispheres (200; 400 for Fig S2)")
-    p.add_argument("--radius", type=float, default=3.0, help="disk radius in mm (default: 3)")
+    p.add_argument("--radius", type=_positive, default=3.0, help="disk radius in mm (default: 3)")
     p.set_defaults(func=_cmd_select)
 
     p = sub.add_parser("brain-rsa", help="RE-AN and RE-AI similarity per subject and ROI, "
@@ -307,10 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_arguments(p, "names the results folder and the stimulus set")
     p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
                    help="selected vertices per ROI (400: Fig S2)")
-    p.add_argument("--n-perm", type=int, default=1000, help="permutations (default: 1000)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    p.add_argument("--n-perm", type=_count(1), default=1000, help="permutations (default: 1000)")
+    p.add_argument("--n-boot", type=_count(1), default=1000, help="bootstrap resamples (default: 1000)")
     p.add_argument("--ci-level", type=float, default=0.68, help="vertex-bootstrap CI level")
-    p.add_argument("--seed", type=int, default=0, help="seed of all resampling")
+    p.add_argument("--seed", type=_count(0), default=0, help="seed of all resampling")
     p.add_argument("--no-searchlight", action="store_true", help="skip the Fig 4 maps")
     p.set_defaults(func=_cmd_brain_rsa)
 
@@ -327,13 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-nonzero", default="cv", metavar="S", type=_sparsity,
                    help='ROMP sparsity level, or "cv" (default) to choose it from 1, 2, 4, 8 '
                    "by cross-validation on the RE images")
-    p.add_argument("--n-folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    p.add_argument("--n-folds", type=_count(2), default=5, help="cross-validation folds (default: 5)")
     p.add_argument("--subjects", nargs="+", default=None, metavar="SUB",
                    help="subject folders (default: all)")
-    p.add_argument("--n-vertices", type=int, default=200, help="selected vertices per ROI")
-    p.add_argument("--n-perm", type=int, default=1000, help="permutations (default: 1000)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of folds and resampling")
+    p.add_argument("--n-vertices", type=_count(2), default=200,
+                   help="selected vertices per ROI (both hemispheres; even)")
+    p.add_argument("--n-perm", type=_count(1), default=1000, help="permutations (default: 1000)")
+    p.add_argument("--n-boot", type=_count(1), default=1000, help="bootstrap resamples (default: 1000)")
+    p.add_argument("--seed", type=_count(0), default=0, help="seed of folds and resampling")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto for the "
                    "model, CPU for ROMP)")
     p.set_defaults(func=_cmd_encode)
@@ -348,10 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
     p.add_argument("--data", default="simulated", metavar="DIR|simulated",
                    help="'simulated' (default) or a real dataset folder")
-    p.add_argument("--subjects", nargs="+", type=int, default=None, metavar="N",
+    p.add_argument("--subjects", nargs="+", type=_count(1), default=None, metavar="N",
                    help="simulated subjects (default: the profile's; 1 2 3 for full)")
     p.add_argument("--profile", default="full", choices=("full", "smoke"))
-    p.add_argument("--jobs", type=int, default=1, help="parallel per-subject processes")
+    p.add_argument("--jobs", type=_count(1), default=1, help="parallel per-subject processes")
     p.add_argument("--results", default="results", metavar="DIR", help="results root")
     p.add_argument("--out", default="book/generated", metavar="DIR",
                    help="executed notebooks (the book's source tree)")
@@ -402,6 +440,17 @@ def main(argv=None) -> int:
         return args.func(args)
     except AdvlibError as exc:
         print(f"advlib {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:       # not a folder, no permission, disk full: say which file
+        from pathlib import Path
+
+        what = exc.strerror or type(exc).__name__
+        path = exc.filename
+        if isinstance(exc, (FileExistsError, NotADirectoryError)) and path and \
+                Path(path).is_file():
+            what = "expected a folder, found a file"
+        where = f": {path}" if path else ""
+        print(f"advlib {args.command}: error: {what}{where}", file=sys.stderr)
         return 2
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["AdvlibError", "InputError", "ModelError", "WeightsNotFoundError", "StimulusError",
-           "expect", "check_positive_int", "check_choice", "check_probability"]
+           "expect", "check_positive_int", "check_nonnegative_seed", "check_choice",
+           "check_probability"]
 
 
 class AdvlibError(Exception):
@@ -57,6 +58,11 @@ def expect(condition: bool, parameter: str, value, expected: str, exc: type = In
         if len(text) > 80:
             text = text[:77] + "..."
         raise exc(f"{parameter}={text}: expected {expected}")
+
+
+def check_nonnegative_seed(value, parameter: str = "seed") -> int:
+    """A seed: an integer ``>= 0`` (numpy refuses negative seeds with a bare ValueError)."""
+    return check_positive_int(value, parameter, minimum=0)
 
 
 def check_positive_int(value, parameter: str, minimum: int = 1, exc: type = InputError) -> int:

@@ -124,7 +124,7 @@ def atomic_dir(path: str | os.PathLike):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-{_writer()}~", dir=path.parent))
     try:
         yield tmp
         _apply_umask(tmp)
@@ -362,7 +362,7 @@ class Stage:
 
     def _run_files(self, work, extra):
         _clean_leftovers(self.root)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.partial-", dir=self.root))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.partial-{_writer()}~", dir=self.root))
         try:
             result = work(tmp)
             missing = [o for o in self.outputs if not (tmp / o).is_file()]
@@ -415,8 +415,11 @@ def stage_lock(folder, name: str):
     """Hold an exclusive lock on stage ``name`` in ``folder`` while writing it.
 
     Two processes (two workers of a cluster, two runs on one machine) that write the same
-    stage take turns; the lock is an advisory ``flock`` on ``folder/.NAME.lock``, released
-    by the kernel when its holder exits, also when it is killed.
+    stage take turns. The lock is an advisory ``flock`` on ``folder/.NAME.lock``, released
+    by the kernel when its holder exits, also when it is killed. The holder removes the
+    file when it is done, so nothing is left beside the outputs; a waiter that then holds
+    the lock of a removed file notices (the path no longer names its file) and takes the
+    lock again.
 
     Parameters
     ----------
@@ -432,25 +435,66 @@ def stage_lock(folder, name: str):
         return
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
     path = Path(folder) / f".{safe}.lock"
-    with open(path, "a") as handle:
+    while True:
+        handle = open(path, "a")
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()                      # the holder removed it: lock the new file
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _writer() -> str:
+    """``PID@HOST`` of this process, written into the name of its partial folders."""
+    import socket
+
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "._") or "host"
+    return f"{os.getpid()}@{host}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # another user's process: alive
+        return True
+    return True
 
 
 def _clean_leftovers(folder: Path, name: str | None = None, min_age_s: float = 3600) -> None:
-    """Remove ``.NAME.partial-*`` folders that an earlier, killed run of ours left behind.
+    """Remove ``.NAME.partial-PID@HOST~*`` folders that an earlier, killed run left behind.
 
-    Only folders older than ``min_age_s`` are removed, so a run in progress in another
-    process keeps its own.
+    A partial folder carries the process id and host of its writer: one written on this
+    host is removed when that process no longer exists (killed during its write phase) and
+    kept while it runs. One from another host (a cluster node; its processes cannot be
+    seen from here), or without a writer (older versions), is removed once older than
+    ``min_age_s``.
     """
     now = time.time()
     pattern = f".{name}.partial-*" if name else ".*.partial-*"
     for path in folder.glob(pattern):
         try:
-            if path.is_dir() and now - path.stat().st_mtime > min_age_s:
+            if not path.is_dir():
+                continue
+            writer = path.name.rsplit(".partial-", 1)[1].split("~", 1)[0]
+            pid, _, host = writer.partition("@")
+            here = pid.isdigit() and host == _writer().split("@", 1)[1]
+            stale = (not _alive(int(pid))) if here else (
+                now - path.stat().st_mtime > min_age_s)
+            if stale:
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             pass

@@ -143,3 +143,4 @@ def test_two_writers_of_one_stage_take_turns(tmp_path):
     assert (tmp_path / "out.txt").read_text() == "second"
     with stage_lock(tmp_path, "notebook:01/x"):         # any stage name makes a file name
         assert (tmp_path / ".notebook_01_x.lock").exists()
+    assert not list(tmp_path.glob(".*.lock"))             # and none is left behind

@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from advlib.book import PROFILES, notebook_plan, reproduce
@@ -101,6 +102,10 @@ def test_a_cli_run_on_another_stimulus_set_leaves_the_book_alone(smoke_book, res
     a.rename(tmp_path / "swap.png")
     b.rename(a)
     (tmp_path / "swap.png").rename(b)
+    manifest = pd.read_csv(other / "manifest.csv")   # whose manifest lists their checksums
+    rows = manifest.index[manifest.path.isin(["AI/ai00.png", "AI/ai01.png"])]
+    manifest.loc[rows, "sha256"] = manifest.loc[rows[::-1], "sha256"].to_numpy()
+    manifest.to_csv(other / "manifest.csv", index=False)
     assert main(["cnn-rsa", "--stimuli", str(other), "--results", str(results_root),
                  "--n-perm", "50", "--n-boot", "50"]) == 0
     other_table = Layout(results_root, "efficientnet_lite0", other).cnn_rsa

@@ -69,6 +69,7 @@ __all__ = [
     "ground_truth_summary",
     "ground_truth_numbers",
     "DIAGNOSTIC_COLUMNS",
+    "MIN_ROI_VERTICES",
     "session_diagnostics",
     "vertex_interval",
     "VERTEX_SCHEMES",

@@ -35,22 +35,23 @@ from ..fmri.data import (
     ROIS,
     DataError,
     Subject,
+    check_pairing,
+    choose_subjects,
     image_sessions,
-    list_subjects,
     load_dataset_info,
     load_subject,
     subject_files,
 )
 from ..fmri.normalize import NORMALIZATIONS, normalize_subject
 from ..fmri.searchlight import geodesic_disks, searchlight_rdms, split_half_reliability
-from ..fmri.selection import select_subject
+from ..fmri.selection import check_vertex_count, select_subject
 from ..kernels import correlation_rdm_vectors, rowwise_spearman, spearman
 from ..layout import analysis_variant, brain_rsa_name, searchlight_name
 from ..provenance import Stage
 from .rsa import compute_rdm
 from .stats import bootstrap_similarities, percentile_ci, permutation_indices, permutation_test, rng_from
 
-__all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "session_diagnostics",
+__all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "MIN_ROI_VERTICES", "session_diagnostics",
            "kind_patterns", "source_sessions", "load_searchlight_maps", "vertex_bootstrap",
            "vertex_interval", "VERTEX_SCHEMES", "noise_ceiling", "roi_rsa",
            "searchlight_rsa", "brain_rsa", "load_brain_results"]
@@ -62,7 +63,11 @@ BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci
 #: only, and the Spearman correlation of each RDM with the session RDM (0 for two images
 #: of one session, 1 otherwise; NaN with one session). Then the analysis variant.
 DIAGNOSTIC_COLUMNS = ["re_an_within", "re_ai_within", "session_r_re", "session_r_an",
-                      "session_r_ai", "normalize", "permutation"]
+                      "session_r_ai", "normalize", "permutation", "excluded"]
+
+#: Fewest selected vertices an ROI needs for its RDMs (correlations over vertices); an ROI
+#: with fewer is kept in the table with its statistics empty and the reason in ``excluded``.
+MIN_ROI_VERTICES = 10
 
 
 def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
@@ -432,13 +437,15 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     maps : dict
         ``subject -> (vertices DataFrame, dict of maps)``.
     """
+    check_vertex_count(n_vertices)
     manifest = load_manifest(stim_dir)
+    check_pairing(dataset_dir, stim_dir)
     sources = usable_sources(manifest, only_converged)
     expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
            "at least 4 RE/AN/AI triplets")
     if isinstance(subjects, str):
         subjects = None if subjects == "all" else [subjects]
-    names = list_subjects(dataset_dir) if subjects is None else list(subjects)
+    names = choose_subjects(dataset_dir, subjects)
     params = {"n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,
               "ci_level": ci_level, "radius": radius, "presentations": "averaged",
               "only_converged": only_converged, "searchlight": searchlight,
@@ -542,12 +549,16 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
         if cols.size < n_vertices:
             warnings.warn(f"{name} {roi}: {cols.size} vertices selected, {n_vertices} asked "
                           "(all available were used)", RuntimeWarning, stacklevel=2)
-        if cols.size < 2:
+        if cols.size < MIN_ROI_VERTICES:
+            rows.append({"subject": name, "roi": roi, "n_vertices": int(cols.size),
+                         "excluded": f"{cols.size} vertices selected; an RDM over vertices "
+                                     f"needs at least {MIN_ROI_VERTICES}", **variant})
             continue
         rows.append({"subject": name, **roi_rsa(subject, patterns, cols, roi, n_perm=n_perm,
                                                  n_boot=n_boot, seed=rs, ci_level=ci_level,
                                                  sessions=sessions, blocks=blocks,
-                                                 vertex_scheme=vertex_scheme), **variant})
+                                                 vertex_scheme=vertex_scheme), **variant,
+                     "excluded": ""})
     if not searchlight:
         return rows, None
     disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces, radius)

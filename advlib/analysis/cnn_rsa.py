@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ..cnn.features import stimulus_features
 from ..cnn.stimulus_set import KINDS, load_manifest, stimulus_files, usable_sources
-from ..errors import StimulusError, expect
+from ..errors import StimulusError, check_nonnegative_seed, expect
 from ..provenance import Stage
 from .rsa import compute_rdm
 from .stats import BootstrapResult, PermutationResult, bootstrap_similarities, mann_kendall, permutation_test
@@ -140,7 +140,7 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     cache = None if results_dir is None else results_dir / "features"
     feats = stimulus_features(model, stim_dir, cache_dir=cache, progress=progress)
     rdms = layer_rdms(feats, metric, rows=rows)
-    seeds = np.random.SeedSequence(seed).spawn(len(model.layers))
+    seeds = np.random.SeedSequence(check_nonnegative_seed(seed)).spawn(len(model.layers))
     records, perms, boots = [], {}, {}
     for layer, ss in tqdm(list(zip(model.layers, seeds)), desc="CNN RSA", disable=not progress):
         r_perm_an, r_perm_ai, r_boot = (np.random.default_rng(s) for s in ss.spawn(3))

@@ -38,9 +38,16 @@ from tqdm.auto import tqdm
 from ..cnn.features import stimulus_features
 from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
 from ..errors import InputError, check_choice, check_positive_int, expect
-from ..fmri.data import ROIS, list_subjects, load_dataset_info, load_subject, subject_files
+from ..fmri.data import (
+    ROIS,
+    check_pairing,
+    choose_subjects,
+    load_dataset_info,
+    load_subject,
+    subject_files,
+)
 from ..fmri.normalize import NORMALIZATIONS, normalize_subject
-from ..fmri.selection import select_subject
+from ..fmri.selection import check_vertex_count, select_subject
 from ..layout import analysis_variant, encoding_name
 from ..provenance import Stage
 from .brain_rsa import kind_patterns, source_sessions
@@ -201,7 +208,9 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
         Proportion of each ROI's vertices best predicted by each layer.
     """
     expect(solver in ENCODERS, "solver", solver, f"one of {', '.join(ENCODERS)}")
+    check_vertex_count(n_vertices)
     manifest = load_manifest(stim_dir)
+    check_pairing(dataset_dir, stim_dir)
     all_sources = sorted(manifest.source_id.unique())
     sources = usable_sources(manifest, only_converged)
     expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
@@ -210,7 +219,7 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     layers = list(model.layers if layers is None else layers)
     if isinstance(subjects, str):
         subjects = None if subjects == "all" else [subjects]
-    names = list_subjects(dataset_dir) if subjects is None else list(subjects)
+    names = choose_subjects(dataset_dir, subjects)
     params = {"solver": solver, "n_nonzero": n_nonzero if isinstance(n_nonzero, str)
               else int(n_nonzero), "grid": [int(g) for g in grid], "n_folds": n_folds,
               "n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot,

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..cnn.stimulus_set import load_manifest, usable_sources
 from ..errors import expect
-from ..fmri.data import ROIS, DataError, list_subjects, load_subject
+from ..fmri.data import ROIS, DataError, choose_subjects, load_subject
 from ..fmri.normalize import normalize_subject
 from ..fmri.selection import select_subject
 from ..kernels import correlation_rdm, spearman, upper_triangle
@@ -93,7 +93,7 @@ def ground_truth_rsa(dataset_dir, stim_dir, *, n_vertices: int = 200, n_perm: in
     """
     manifest = load_manifest(stim_dir)
     sources = usable_sources(manifest, only_converged)
-    names = list_subjects(dataset_dir) if subjects is None else list(subjects)
+    names = choose_subjects(dataset_dir, subjects)
     rows = []
     seeds = np.random.SeedSequence(seed).spawn(len(names))
     for name, ss in zip(names, seeds):

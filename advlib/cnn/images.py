@@ -182,26 +182,47 @@ def read_image(path: str | os.PathLike) -> tuple[Image.Image, str]:
     StimulusError
         Missing, corrupt or unreadable file.
     """
+    import warnings
+
     path = Path(path)
     expect(path.is_file(), "path", str(path), "an existing image file", StimulusError)
     try:
-        with Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            if mode == "RGBA" or (mode == "P" and "transparency" in img.info):
-                rgba = img.convert("RGBA")
-                canvas = Image.new("RGB", rgba.size, (255, 255, 255))
-                canvas.paste(rgba, mask=rgba.getchannel("A"))
-                rgb = canvas
-            else:
-                rgb = img.convert("RGB")
+        with warnings.catch_warnings():
+            # PIL only warns between MAX_IMAGE_PIXELS and twice that: refuse both alike
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                mode = img.mode
+                rgb = _to_rgb(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise StimulusError(f"path={str(path)!r}: image too large to read safely "
+                            f"({str(exc)[:160]})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise StimulusError(f"path={str(path)!r}: expected a readable image file "
                             f"({type(exc).__name__}: {str(exc)[:120]})") from None
     note = "" if mode == "RGB" else f"converted from {mode}"
     if mode == "RGBA":
         note += " (alpha composited on white)"
+    if mode.startswith("I"):
+        note += " (16-bit levels scaled to 8 bits)"
     return rgb, note
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """RGB from any mode: alpha composited on white, 16-bit (``I;16``, ``I``) scaled."""
+    mode = img.mode
+    if mode.startswith("I"):
+        # PIL's convert clips 16-bit levels at 255 (an all-white image): scale instead
+        levels = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if levels.max() > 255 or mode.startswith("I;16") else 255.0
+        grey = np.clip(np.round(levels / top * 255.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if mode == "RGBA" or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, (255, 255, 255))
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    return img.convert("RGB")
 
 
 def prepare_image(image: Image.Image, size: int) -> np.ndarray:

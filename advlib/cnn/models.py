@@ -383,6 +383,11 @@ def load_model(name: str = "efficientnet_lite0", device: str | torch.device | No
         device = torch.device(device)
     except (RuntimeError, TypeError):
         raise InputError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'") from None
+    if device.type == "cuda":
+        expect(torch.cuda.is_available(), "device", str(device),
+               "a CUDA device, but torch finds none on this machine (use 'cpu')")
+        expect(device.index is None or device.index < torch.cuda.device_count(), "device",
+               str(device), f"one of the {torch.cuda.device_count()} CUDA devices here")
     net, checksum = spec.build(pretrained)
     wrapper = ModelWrapper(name, net, spec.readouts, spec.paper_names, spec.mean, spec.std,
                            spec.input_size, checksum)

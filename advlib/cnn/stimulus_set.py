@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ..errors import StimulusError, expect
-from ..provenance import Stage
+from ..errors import StimulusError, check_nonnegative_seed, expect
+from ..provenance import Stage, file_sha256
 from .images import discover_images, embedded_images, prepare_image, read_image
 from .selection import select_regular
 
@@ -48,6 +48,7 @@ def _stimulus_parameters(model, **kwargs) -> dict:
     expect(not unknown, "build_stimulus_set options", sorted(unknown),
            f"names from {sorted(_STIMULUS_DEFAULTS)}")
     params["aspect_range"] = list(params["aspect_range"])
+    check_nonnegative_seed(params["seed"])
     if params["images"] != "embedded":
         params["images"] = str(Path(params["images"]).expanduser().resolve())
     params["model"] = model.name
@@ -171,7 +172,8 @@ def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
         for i in range(len(labels)):
             rel = f"{kind}/{kind.lower()}{i:02d}.png"
             _save_png(arrays[i], tmp / rel)
-            rows.append({"image_id": f"{kind.lower()}{i:02d}", "kind": kind,
+            rows.append({"sha256": file_sha256(tmp / rel),
+                         "image_id": f"{kind.lower()}{i:02d}", "kind": kind,
                          "source_id": f"re{i:02d}", "path": rel,
                          "true_label": int(labels[i]), "target_label": int(target[i]),
                          "n_steps": int(steps[i]), "converged": bool(conv[i]),
@@ -179,7 +181,8 @@ def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
                          "psnr": dist["psnr"][i], "pixel_r": dist["pixel_r"][i]})
     manifest = pd.DataFrame(rows)
     manifest = _score_saved_images(model, tmp, manifest, params["threshold"])
-    columns = MANIFEST_COLUMNS + ["true_name", "target_name", "predicted_name", "pixel_r"]
+    columns = MANIFEST_COLUMNS + ["true_name", "target_name", "predicted_name", "pixel_r",
+                                  "sha256"]
     manifest[columns].to_csv(tmp / "manifest.csv", index=False)
     skipped.to_csv(tmp / "skipped.csv", index=False)
     selected.to_csv(tmp / "selection.csv", index=False)
@@ -336,8 +339,15 @@ def load_stimulus_images(stim_dir: str | os.PathLike, kind: str, size: int | Non
     manifest = load_manifest(stim_dir)
     rows = manifest[manifest.kind == kind].sort_values("source_id").reset_index(drop=True)
     arrays = []
-    for p in rows.path:
-        img, _ = read_image(Path(stim_dir) / p)
+    for p, digest in zip(rows.path, rows.get("sha256", [None] * len(rows))):
+        path = Path(stim_dir) / p
+        if isinstance(digest, str) and digest:
+            found = file_sha256(path) if path.is_file() else "missing"
+            expect(found == digest, "stimulus image", str(p),
+                   f"the file the stimulus set was made with (manifest SHA-256 {digest[:12]}..., "
+                   f"file {found[:12]}...); rebuild the set (advlib stimuli --force)",
+                   StimulusError)
+        img, _ = read_image(path)
         arrays.append(prepare_image(img, size or img.size[0]))
     return np.stack(arrays), rows
 

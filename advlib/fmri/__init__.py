@@ -12,6 +12,9 @@ from .searchlight import *  # noqa: F403
 from .selection import *  # noqa: F403
 
 __all__ = [
+    "check_vertex_count",
+    "choose_subjects",
+    "check_pairing",
     "NORMALIZATIONS",
     "normalize_betas",
     "normalize_subject",

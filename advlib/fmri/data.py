@@ -40,7 +40,7 @@ from ..provenance import atomic_dir
 
 __all__ = ["ROIS", "DataError", "Subject", "CONDITION_COLUMNS", "VERTEX_COLUMNS", "write_subject",
            "load_subject", "list_subjects", "conditions_from_names", "load_dataset_info", "subject_files",
-           "SESSION", "image_sessions"]
+           "SESSION", "image_sessions", "choose_subjects", "check_pairing"]
 
 #: The regions of interest of the paper, in the order of its figures.
 ROIS = ("V1", "V2", "V3", "V4", "LO")
@@ -169,6 +169,116 @@ def list_subjects(dataset) -> list[str]:
     return subs
 
 
+def _load_array(path: Path, what: str) -> np.ndarray:
+    """A ``.npy`` file as an array, or a clear error (not a numpy file, a pickle, unreadable)."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{what}={str(path)!r}: expected a numpy .npy array file "
+                        f"({type(exc).__name__}: {str(exc)[:120]})") from None
+    expect(isinstance(array, np.ndarray) and array.dtype.kind in "fiu", what, str(path),
+           f"a numeric array (found dtype {getattr(array, 'dtype', type(array))})", DataError)
+    return array
+
+
+def _check_informative(betas: np.ndarray, conditions: pd.DataFrame, name: str) -> None:
+    """Refuse betas that carry no response: all NaN, a condition with no finite value, or
+    every vertex constant over the image conditions (analyses would end in empty tables)."""
+    finite = np.isfinite(betas)
+    expect(finite.any(), "betas", f"{name}: every value NaN or infinite",
+           "finite responses", DataError)
+    dead = conditions.condition[~finite.any(1)].tolist()
+    expect(not dead, "betas", f"{name}: no finite value for condition(s) {dead[:5]}",
+           "a response for every condition (a missing condition would drop every vertex)",
+           DataError)
+    images = (conditions.kind != "blank").to_numpy()
+    with np.errstate(invalid="ignore"):
+        spread = np.nanstd(np.where(finite[images], betas[images], np.nan), axis=0)
+    expect(np.nanmax(spread) > 0 if np.isfinite(spread).any() else False, "betas",
+           f"{name}: every vertex has the same value in every image condition",
+           "responses that vary between images (constant data carry no representation)",
+           DataError)
+
+
+def choose_subjects(dataset, subjects=None) -> list[str]:
+    """The subjects of a dataset to analyse: all of them, or the named ones, checked.
+
+    Parameters
+    ----------
+    dataset : str or path
+    subjects : list of str, optional
+        Subject folder names (``sub-XX``); every one must be a subject folder of
+        ``dataset`` (a path such as ``../elsewhere/sub-01`` is refused: results are written
+        under the subject's name, and a path would write outside the output folder).
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    DataError
+        An unknown subject, a path instead of a name, or a subject named twice.
+    """
+    found = list_subjects(dataset)
+    if subjects is None:
+        return found
+    names = [str(s) for s in subjects]
+    for name in names:
+        expect(name in found and Path(name).name == name, "subjects", name,
+               f"subject folder names of {Path(dataset).name} ({', '.join(found)})", DataError)
+    expect(len(set(names)) == len(names), "subjects", names, "each subject named once",
+           DataError)
+    return names
+
+
+def check_pairing(dataset, stim_dir) -> bool:
+    """Check that a dataset was recorded with this stimulus set, where it says which.
+
+    Conditions are paired with images by ``image_id``; a dataset analysed with another
+    stimulus set would be paired with the wrong pictures without a word. ``dataset.json``
+    may therefore record ``stimulus_manifest_sha256``, the SHA-256 of the ``manifest.csv``
+    of the set the subjects saw (the simulator writes it; a lab adds it to its data).
+
+    Parameters
+    ----------
+    dataset : str or path
+    stim_dir : str or path
+        The stimulus set the analysis uses.
+
+    Returns
+    -------
+    bool
+        True when checked; False, with a ``RuntimeWarning``, when the dataset records no
+        stimulus set (the pairing by ``image_id`` cannot be checked).
+
+    Raises
+    ------
+    DataError
+        The dataset records another stimulus set.
+    """
+    import warnings
+
+    from ..provenance import file_sha256
+
+    recorded = load_dataset_info(dataset).get("stimulus_manifest_sha256")
+    if not recorded:
+        warnings.warn(f"dataset {Path(dataset).name} does not record the stimulus set it was "
+                      "made for (stimulus_manifest_sha256 in dataset.json): images are paired "
+                      "with conditions by image_id without a check", RuntimeWarning,
+                      stacklevel=2)
+        return False
+    manifest = Path(stim_dir) / "manifest.csv"
+    expect(manifest.is_file(), "stim_dir", str(stim_dir), "a stimulus set with manifest.csv",
+           DataError)
+    found = file_sha256(manifest)
+    expect(found == recorded, "stim_dir", str(stim_dir),
+           f"the stimulus set dataset {Path(dataset).name} was made for (its manifest.csv "
+           f"has SHA-256 {recorded[:12]}..., this one {found[:12]}...): conditions would be "
+           "paired with other pictures", DataError)
+    return True
+
+
 def load_dataset_info(dataset) -> dict:
     """``dataset.json`` of a dataset folder (``{}`` when absent)."""
     path = Path(dataset) / "dataset.json"
@@ -294,7 +404,7 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
     folder = Path(folder)
     expect(folder.is_dir(), "subject", str(folder), "an existing subject folder", DataError)
     if (folder / "betas.npy").is_file():
-        betas = np.load(folder / "betas.npy")
+        betas = _load_array(folder / "betas.npy", "betas")
         conditions = _read_csv(folder / "conditions.csv", CONDITION_COLUMNS, "conditions")
     elif (folder / "timeseries").is_dir():
         frame, conditions = _betas_from_timeseries(folder, manifest, glm_options)
@@ -330,13 +440,15 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
                "both presentations of every image in the stimulus manifest", DataError)
     faces_path = folder / "faces.npy"
     expect(faces_path.is_file(), "faces", str(faces_path), "mesh triangles (n_faces, 3)", DataError)
-    faces = np.load(faces_path)
+    faces = _load_array(faces_path, "faces")
     expect(faces.ndim == 2 and faces.shape[1] == 3, "faces.shape", faces.shape, "(n_faces, 3)",
            DataError)
     expect(faces.size == 0 or (faces.min() >= 0 and faces.max() < len(vertices)), "faces",
            f"indices {int(faces.min())}..{int(faces.max())}",
            f"vertex indices in 0..{len(vertices) - 1}", DataError)
 
+    betas = betas.astype(np.float64, copy=False) if betas.dtype.kind != "f" else betas
+    _check_informative(betas, conditions, folder.name)
     keep = np.isfinite(betas).all(0)
     n_drop = int((~keep).sum())
     if n_drop:

@@ -12,10 +12,24 @@ from tqdm.auto import tqdm
 
 from ..errors import expect
 from ..provenance import package_versions, write_csv, write_json
-from .data import ROIS, Subject, list_subjects, load_subject
+from .data import ROIS, Subject, choose_subjects, load_subject
 from .searchlight import geodesic_disks, reliability_map, select_vertices, split_half_reliability
 
-__all__ = ["select_subject", "select_dataset", "load_selection"]
+__all__ = ["select_subject", "select_dataset", "load_selection", "check_vertex_count"]
+
+
+def check_vertex_count(n_vertices) -> int:
+    """``n_vertices`` (per ROI, both hemispheres): an even integer >= 2, half per hemisphere.
+
+    Raises
+    ------
+    InputError
+        Anything else, named as the caller's parameter (not the per-hemisphere count).
+    """
+    ok = isinstance(n_vertices, (int, np.integer)) and not isinstance(n_vertices, bool)
+    expect(ok and n_vertices >= 2 and n_vertices % 2 == 0, "n_vertices", n_vertices,
+           "an even number >= 2 of vertices per ROI (half from each hemisphere)")
+    return int(n_vertices)
 
 
 def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100):
@@ -71,7 +85,7 @@ def select_dataset(dataset_dir, out_dir=None, subjects=None, radius: float = 3.0
     """
     dataset_dir = Path(dataset_dir)
     out_dir = Path(out_dir) if out_dir is not None else dataset_dir
-    names = list_subjects(dataset_dir) if subjects is None else list(subjects)
+    names = choose_subjects(dataset_dir, subjects)
     result = {}
     for name in tqdm(names, desc="vertex selection", disable=not progress):
         subject = load_subject(dataset_dir / name, manifest=manifest)

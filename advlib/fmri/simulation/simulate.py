@@ -17,9 +17,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...cnn.stimulus_set import load_manifest, load_stimulus_images, stimulus_files
-from ...errors import check_positive_int, expect
+from ...errors import check_nonnegative_seed, check_positive_int, expect
 from ...layout import SIMULATION_SPEC, simulation_spec
-from ...provenance import Stage, package_versions, read_record, write_json
+from ...provenance import Stage, file_sha256, package_versions, read_record, write_json
 from ..data import conditions_from_names, list_subjects, write_subject
 from ..glm import fit_glm
 from .cortex import make_cortex
@@ -87,7 +87,9 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     expect(not unknown, "simulation options", sorted(unknown), f"names from "
            f"{sorted(SIMULATION_DEFAULTS)}")
     check_positive_int(subject, "subject")
+    check_nonnegative_seed(seed)
     p = {**SIMULATION_DEFAULTS, **params}
+    _check_simulation_options(p)
     stim_dir, dataset_dir = Path(stim_dir), Path(dataset_dir)
     manifest = load_manifest(stim_dir)
     folder = dataset_dir / f"sub-{subject:02d}"
@@ -97,6 +99,18 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     stage.run(lambda tmp: _simulate(stim_dir, manifest, tmp, subject, seed, p, energy,
                                     save_timeseries, progress))
     return folder
+
+
+def _check_simulation_options(p: dict) -> None:
+    """Refuse settings the simulation cannot mean (an infinite SNR, a negative count)."""
+    import math
+
+    for name in ("snr", "spacing"):
+        value = p[name]
+        expect(isinstance(value, (int, float)) and not isinstance(value, bool)
+               and math.isfinite(value) and value > 0, name, value, "a finite number > 0")
+    check_positive_int(p["max_pcs"], "max_pcs", minimum=0)
+    check_positive_int(p["n_runs_per_session"], "n_runs_per_session")
 
 
 def _subject_stage(stim_dir, folder: Path, subject: int, seed: int, p: dict,
@@ -172,6 +186,9 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
 
     dataset_dir = Path(dataset_dir)
     subjects = [check_positive_int(s, "subjects") for s in subjects]
+    expect(len(set(subjects)) == len(subjects), "subjects", subjects,
+           "distinct subject numbers (each is simulated once)")
+    check_nonnegative_seed(seed)
     p = {**SIMULATION_DEFAULTS, **params}
     todo = [s for s in subjects if force or not _subject_stage(
         stim_dir, dataset_dir / f"sub-{s:02d}", s, seed, p, save_timeseries).up_to_date()]
@@ -185,6 +202,7 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     list(tqdm(work, total=len(todo), desc="subjects", disable=not progress))
     folders = [dataset_dir / f"sub-{s:02d}" for s in subjects]
     info = {"name": name, "simulated": True, "stimuli": str(Path(stim_dir).resolve()),
+            "stimulus_manifest_sha256": file_sha256(Path(stim_dir) / "manifest.csv"),
             "description": "SIMULATED observer data (no human fMRI data): advlib.observer",
             "subjects": [f.name for f in folders], "seed": seed, "parameters": p}
     if read_record(dataset_dir / "dataset.json") != json.loads(json.dumps(info)):
