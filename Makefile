@@ -6,8 +6,11 @@ STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= full
 MODEL   ?= efficientnet_lite0
 JOBS    ?= 2
-# Extra stimulus options for `make book`, e.g. STIMULI="--images DIR --paper-design"
-STIMULI ?=
+# The paper's image design from a folder of ImageNet images (class subfolders, or files
+# named <WordNet id>_*.JPEG): make book MODEL=alexnet_caffe IMAGES=/path/to/folder
+IMAGES  ?=
+# Other stimulus options for `make book`, e.g. STIMULI="--images DIR" (no paper design)
+STIMULI ?= $(if $(IMAGES),--images $(IMAGES) --paper-design)
 
 .PHONY: install test test-fast lint book bench clean chromium lab
 

@@ -194,3 +194,13 @@ def test_first_page_says_what_the_book_was_built_with(site, browser):
     assert "Built with" in text and "efficientnet_lite0" in text
     assert "regular images from the 20 ImageNet photographs embedded" in text
     assert "simulated observer" in text and not problems
+
+
+def test_figures_open_at_full_resolution(site, browser):
+    _, base = site
+    page, problems = _open(browser, base + "book/generated/04_brain_rsa.html")
+    links = page.eval_on_selector_all(
+        "div.cell_output a.advlib-full-figure", "els => els.map(e => [e.getAttribute('href'), "
+        "e.querySelector('img').getAttribute('src')])")
+    page.close()
+    assert links and all(href == src for href, src in links) and not problems

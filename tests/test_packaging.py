@@ -44,3 +44,15 @@ def test_ci_runs_make_test_and_readme_has_the_two_commands():
 def test_constraints_pin_the_torch_pair():
     text = (ROOT / "constraints.txt").read_text()
     assert "torch==2.14.1" in text and "torchvision==0.29.1" in text
+
+
+def test_make_book_images_runs_the_papers_design():
+    import subprocess
+
+    dry = subprocess.run(["make", "-n", "book", "MODEL=alexnet_caffe", "IMAGES=/data/sample"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    line = [x for x in dry.splitlines() if "advlib reproduce" in x][-1]
+    assert "--model alexnet_caffe" in line and "--images /data/sample --paper-design" in line
+    plain = subprocess.run(["make", "-n", "book"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout
+    assert "--paper-design" not in plain and "--images" not in plain

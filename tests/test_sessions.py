@@ -137,3 +137,27 @@ def test_session_diagnostics_on_a_pure_session_rdm():
     assert d["session_r_re"] > 0.8 and d["re_an_within"] == pytest.approx(1.0)
     one = session_diagnostics({"RE": rdm, "AN": rdm, "AI": rdm}, np.ones(8))
     assert np.isnan(one["session_r_an"]) and one["re_an_within"] == pytest.approx(1.0)
+
+
+def test_an_roi_with_too_few_vertices_is_kept_with_its_reason(planted, tmp_path):
+    """An ROI with fewer than MIN_ROI_VERTICES vertices: a row with empty statistics and
+    the reason, not a degenerate similarity (nor a silent gap)."""
+    import shutil
+
+    from advlib.analysis.brain_rsa import MIN_ROI_VERTICES
+
+    root = tmp_path / "few"
+    shutil.copytree(planted, root)
+    for sub in ("sub-01", "sub-02"):
+        folder = root / "data" / sub
+        subject = load_subject(folder)
+        vertices = subject.vertices.copy()
+        lo = vertices.index[vertices.roi == "LO"]
+        vertices.loc[lo[2:], "roi"] = ""                              # 2 LO vertices left
+        write_subject(folder, subject.betas, subject.conditions, vertices, subject.faces)
+    table = _run(root)
+    lo_rows = table[table.roi == "LO"]
+    assert len(lo_rows) == 2 and (lo_rows.n_vertices == 2).all()
+    assert lo_rows.re_an.isna().all() and lo_rows.p_perm_re_ai.isna().all()
+    assert lo_rows.excluded.str.contains(f"at least {MIN_ROI_VERTICES}").all()
+    assert (table[table.roi != "LO"].excluded == "").all()

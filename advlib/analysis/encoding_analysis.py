@@ -50,7 +50,7 @@ from ..fmri.normalize import NORMALIZATIONS, normalize_subject
 from ..fmri.selection import check_vertex_count, select_subject
 from ..layout import analysis_variant, encoding_name
 from ..provenance import Stage
-from .brain_rsa import kind_patterns, source_sessions
+from .brain_rsa import MIN_ROI_VERTICES, kind_patterns, source_sessions
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
 from .stats import bootstrap_p, percentile_ci, permutation_indices, rng_from
 
@@ -58,7 +58,8 @@ __all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "transfer_statistics", "enc
            "layer_assignment_tests", "load_encoding_results"]
 
 ENCODING_COLUMNS = ["subject", "roi", "layer", "test_kind", "r", "ci_low", "ci_high", "p_perm",
-                    "p_diff", "n_vertices", "solver", "median_n_nonzero", "median_alpha"]
+                    "p_diff", "n_vertices", "solver", "median_n_nonzero", "median_alpha",
+                    "excluded"]
 ASSIGNMENT_COLUMNS = ["subject", "presentation", "test_kind", "roi", "layer", "proportion",
                       "n_vertices"]
 
@@ -301,7 +302,12 @@ def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, laye
         nnz, alpha = _complexity(enc)
         for roi, rs in zip(ROIS, ls.spawn(len(ROIS) + 1)):
             v = roi_of == roi
-            if v.sum() < 2:
+            if v.sum() < MIN_ROI_VERTICES:
+                rows.append(pd.DataFrame({
+                    "subject": name, "roi": roi, "layer": layer, "test_kind": ["AI", "AN"],
+                    "n_vertices": int(v.sum()), "solver": solver,
+                    "excluded": f"{int(v.sum())} vertices selected; a pattern correlation "
+                                f"over vertices needs at least {MIN_ROI_VERTICES}"}))
                 continue
             t = transfer_statistics({k: pred[k][:, v] for k in pred},
                                     {k: pats[None][k][:, v] for k in pred},
@@ -314,6 +320,7 @@ def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, laye
             t["solver"] = solver
             t["median_n_nonzero"] = np.nan if nnz is None else float(np.median(nnz[v]))
             t["median_alpha"] = np.nan if alpha is None else float(np.median(alpha[v]))
+            t["excluded"] = ""
             rows.append(t)
         for p in (1, 2):
             fixed = dict(options, n_nonzero=enc.n_nonzero_) if solver == "romp" else options
