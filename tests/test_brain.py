@@ -11,6 +11,7 @@ from advlib.analysis import (
     compare_rdms,
     compute_rdm,
     kind_patterns,
+    read_table,
     roi_rsa,
     searchlight_rsa,
     vertex_bootstrap,
@@ -125,7 +126,7 @@ def test_brain_rsa_on_a_small_simulated_dataset(stim_dir, tmp_path):
     again, maps2 = brain_rsa(data, stim_dir, tmp_path / "out", n_vertices=400, n_perm=20,
                              n_boot=20, progress=False)         # cached: nothing recomputed
     assert (tmp_path / "out" / "brain_rsa_400.csv").stat().st_mtime_ns == stamp
-    pd.testing.assert_frame_equal(again, pd.read_csv(tmp_path / "out" / "brain_rsa_400.csv"))
+    pd.testing.assert_frame_equal(again, read_table(tmp_path / "out" / "brain_rsa_400.csv"))
     np.testing.assert_array_equal(maps2["sub-01"][1]["re_ai"], maps["sub-01"][1]["re_ai"])
     assert list(maps2["sub-01"][0].columns) == ["hemi", "roi", "x_mm", "y_mm"]
 

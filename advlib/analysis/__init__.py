@@ -70,6 +70,7 @@ __all__ = [
     "ground_truth_numbers",
     "DIAGNOSTIC_COLUMNS",
     "MIN_ROI_VERTICES",
+    "read_table",
     "session_diagnostics",
     "vertex_interval",
     "VERTEX_SCHEMES",

@@ -51,7 +51,7 @@ from ..provenance import Stage
 from .rsa import compute_rdm
 from .stats import bootstrap_similarities, percentile_ci, permutation_indices, permutation_test, rng_from
 
-__all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "MIN_ROI_VERTICES", "session_diagnostics",
+__all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "MIN_ROI_VERTICES", "read_table", "session_diagnostics",
            "kind_patterns", "source_sessions", "load_searchlight_maps", "vertex_bootstrap",
            "vertex_interval", "VERTEX_SCHEMES", "noise_ceiling", "roi_rsa",
            "searchlight_rsa", "brain_rsa", "load_brain_results"]
@@ -466,7 +466,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
                       inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
                       code=["advlib.analysis.brain_rsa"])
         if reuse and stage.up_to_date():
-            return (pd.read_csv(out_dir / outputs[0]),
+            return (read_table(out_dir / outputs[0]),
                     load_searchlight_maps(out_dir, names if searchlight else [], n_vertices,
                                           variant))
     seeds = np.random.SeedSequence(seed).spawn(len(names))
@@ -568,10 +568,18 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
     return rows, (subject.vertices, sl)
 
 
+def read_table(path) -> pd.DataFrame:
+    """A results CSV as written: an empty ``excluded`` cell reads as ``""``, not NaN."""
+    table = pd.read_csv(path)
+    if "excluded" in table.columns:
+        table["excluded"] = table.excluded.fillna("").astype(str)
+    return table
+
+
 def load_brain_results(out_dir, n_vertices: int = 200, variant: str = "") -> pd.DataFrame:
     """Read ``brain_rsa[_<variant>][_<n>].csv`` written by :func:`brain_rsa`."""
     path = Path(out_dir) / brain_rsa_name(n_vertices, variant)
     expect(path.is_file(), "results", str(path), "brain_rsa results (run `advlib brain-rsa`)")
-    return pd.read_csv(path)
+    return read_table(path)
 
 

@@ -50,7 +50,7 @@ from ..fmri.normalize import NORMALIZATIONS, normalize_subject
 from ..fmri.selection import check_vertex_count, select_subject
 from ..layout import analysis_variant, encoding_name
 from ..provenance import Stage
-from .brain_rsa import MIN_ROI_VERTICES, kind_patterns, source_sessions
+from .brain_rsa import MIN_ROI_VERTICES, kind_patterns, read_table, source_sessions
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
 from .stats import bootstrap_p, percentile_ci, permutation_indices, rng_from
 
@@ -241,7 +241,7 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
                       inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
                       code=["advlib.analysis.encoding_analysis"])
         if reuse and stage.up_to_date():
-            return tuple(pd.read_csv(p) for p in stage.output_paths())
+            return tuple(read_table(p) for p in stage.output_paths())
     feats = stimulus_features(model, stim_dir, cache_dir=features_cache, layers=layers,
                               progress=progress)
     for kind in ("RE", "AI", "AN"):
@@ -396,4 +396,4 @@ def load_encoding_results(out_dir, solver: str = "romp",
              for t in ("encoding", "layer_assignment")]
     for path in paths:
         expect(path.is_file(), "results", str(path), "encoding results (run `advlib encode`)")
-    return pd.read_csv(paths[0]), pd.read_csv(paths[1])
+    return read_table(paths[0]), read_table(paths[1])
