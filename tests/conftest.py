@@ -60,6 +60,18 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
+@pytest.fixture(scope="session")
+def small_dataset(stim_dir, tmp_path_factory):
+    """One simulated subject on a coarse mesh (spacing 2.5 mm, 1 noise regressor), seen by
+    the brain RSA, encoding and ground-truth tests. Read it; write elsewhere."""
+    from advlib.fmri.simulation import simulate_dataset
+
+    data = tmp_path_factory.mktemp("small") / "sim"
+    simulate_dataset(stim_dir, data, [1], seed=0, progress=False, snr=0.8, spacing=2.5,
+                     max_pcs=1)
+    return data
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

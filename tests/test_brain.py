@@ -17,7 +17,6 @@ from advlib.analysis import (
     vertex_bootstrap,
 )
 from advlib.fmri import DataError, Subject, geodesic_disks
-from advlib.fmri.simulation import simulate_dataset
 
 
 def _synthetic(rng, n_img=10, n_side=12, ai_noise=0.0, an_related=False):
@@ -108,10 +107,8 @@ def test_missing_kind_is_a_clear_error(rng):
         kind_patterns(sub, manifest)
 
 
-def test_brain_rsa_on_a_small_simulated_dataset(stim_dir, tmp_path):
-    data = tmp_path / "sim"
-    simulate_dataset(stim_dir, data, [1], seed=0, progress=False, snr=0.8, spacing=2.5,
-                     max_pcs=1)
+def test_brain_rsa_on_a_small_simulated_dataset(stim_dir, small_dataset, tmp_path):
+    data = small_dataset
     with pytest.warns(RuntimeWarning, match="vertices selected, 400 asked"):
         table, maps = brain_rsa(data, stim_dir, tmp_path / "out", n_vertices=400, n_perm=20,
                                 n_boot=20, progress=False)

@@ -16,7 +16,6 @@ from advlib.analysis import (
     transfer_statistics,
 )
 from advlib.errors import InputError
-from advlib.fmri.simulation import simulate_dataset
 
 
 def _pair(rng, n_img=12, n_v=60, noise=0.5):
@@ -124,14 +123,6 @@ def test_encoding_claims_count():
     assert encoding_claims(_table(ai_p=0.2, an_p=0.01, diff=0.3)).holds.tolist() == \
         [False, False, False]
     assert encoding_claims(_table()).here.iloc[0] == "40/40"
-
-
-@pytest.fixture(scope="module")
-def small_dataset(stim_dir, tmp_path_factory):
-    data = tmp_path_factory.mktemp("encoding") / "sim"
-    simulate_dataset(stim_dir, data, [1], seed=0, progress=False, snr=0.8, spacing=2.5,
-                     max_pcs=1)
-    return data
 
 
 def test_encoding_analysis_on_a_small_simulated_dataset(model, stim_dir, results_root,

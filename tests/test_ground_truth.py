@@ -5,19 +5,10 @@ import pytest
 
 from advlib.analysis import GROUND_TRUTH_COLUMNS, ground_truth_rsa, ground_truth_summary, true_subject
 from advlib.fmri import DataError, load_subject
-from advlib.fmri.simulation import simulate_dataset
 
 
-@pytest.fixture(scope="module")
-def small(stim_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("gt") / "data"
-    simulate_dataset(stim_dir, out, [1], seed=0, progress=False, snr=0.8, spacing=2.5,
-                     max_pcs=1)
-    return out
-
-
-def test_truth_beside_each_variant(small, stim_dir):
-    table = ground_truth_rsa(small, stim_dir, n_vertices=40, n_perm=20, n_boot=20)
+def test_truth_beside_each_variant(small_dataset, stim_dir):
+    table = ground_truth_rsa(small_dataset, stim_dir, n_vertices=40, n_perm=20, n_boot=20)
     assert list(table.columns) == GROUND_TRUTH_COLUMNS
     assert set(zip(table.normalize, table.permutation)) == {
         ("none", "across sessions"), ("none", "within session"), ("center", "within session"),
@@ -33,11 +24,11 @@ def test_truth_beside_each_variant(small, stim_dir):
                        .groupby([table.normalize, table.permutation], sort=False).mean().values)
 
 
-def test_real_data_have_no_truth(small, tmp_path):
+def test_real_data_have_no_truth(small_dataset, tmp_path):
     import shutil
 
-    sub = load_subject(small / "sub-01")
-    shutil.copytree(small / "sub-01", tmp_path / "sub-01")
+    sub = load_subject(small_dataset / "sub-01")
+    shutil.copytree(small_dataset / "sub-01", tmp_path / "sub-01")
     shutil.rmtree(tmp_path / "sub-01" / "simulation")
     with pytest.raises(DataError, match="real data have no truth"):
         true_subject(sub, tmp_path / "sub-01")
