@@ -484,6 +484,7 @@ def _clean_leftovers(folder: Path, name: str | None = None, min_age_s: float = 3
     ``min_age_s``.
     """
     now = time.time()
+    this_host = _writer().split("@", 1)[1]
     pattern = f".{name}.partial-*" if name else ".*.partial-*"
     for path in folder.glob(pattern):
         try:
@@ -491,7 +492,7 @@ def _clean_leftovers(folder: Path, name: str | None = None, min_age_s: float = 3
                 continue
             writer = path.name.rsplit(".partial-", 1)[1].split("~", 1)[0]
             pid, _, host = writer.partition("@")
-            here = pid.isdigit() and host == _writer().split("@", 1)[1]
+            here = pid.isdigit() and host == this_host
             stale = (not _alive(int(pid))) if here else (
                 now - path.stat().st_mtime > min_age_s)
             if stale:

@@ -444,14 +444,15 @@ def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
     else:
         wanted = subject_names(subjects)
         numbers = [int(w[4:]) for w in wanted if w[4:].isdigit()]
-        dataset_subjects = None         # the profile's subjects, plus any other named one,
-        if data == "simulated" and len(numbers) == len(wanted):    # so pages keep their
+        # simulated: the profile's subjects plus any other named one, so that each page
+        # keeps the parameters of the book's build
+        dataset_subjects = None
+        if data == "simulated" and len(numbers) == len(wanted):
             dataset_subjects = sorted(set(DATASETS[profile]["subjects"]) | set(numbers))
         chosen = [n for n in (names or NOTEBOOKS) if n in PER_SUBJECT]
         expect(chosen, "notebooks", names, f"per-subject notebooks ({', '.join(PER_SUBJECT)}) "
                "when --subjects is given")
-        plan = notebook_plan(profile, model, results_dir, data, dataset_subjects,  # parameters
-                             chosen)
+        plan = notebook_plan(profile, model, results_dir, data, dataset_subjects, chosen)
         found = [item["parameters"]["subject"] for item in plan]
         missing = [w for w in wanted if w not in found]
         expect(not missing, "subjects", missing,

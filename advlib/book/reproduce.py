@@ -43,9 +43,10 @@ import pandas as pd
 
 from ..errors import AdvlibError, check_choice, check_positive_int, expect
 from ..layout import Layout, analysis_variant, brain_rsa_name, encoding_name, simulation_spec
-from ..provenance import Stage, package_versions, write_json
+from ..provenance import Stage, atomic_path, package_versions, write_json
 from .notebooks import (
     DATASETS,
+    NOTEBOOKS,
     PAPER_DESIGN,
     PROFILES,
     notebook_plan,
@@ -266,7 +267,7 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
              "05_encoding": ["encoding"], "06_explore": ["stimuli", "cnn_rsa", "subjects"],
              "08_ground_truth": ["stimuli"]}
     notebooks_dir = repo_root() / "notebooks"
-    names = None if len(models) > 1 else [n for n in _book_notebooks() if n != "09_models"]
+    names = None if len(models) > 1 else [n for n in NOTEBOOKS if n != "09_models"]
     steps = []
     for item in notebook_plan(profile, model, layout.results, data, subs, names, stimuli=s):
         if item["name"] == "07_summary":
@@ -281,12 +282,6 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
             _notebook, item, source, out, inputs, progress),
             [out / ".stages" / f"{item['output']}.json"], model))
     return steps
-
-
-def _book_notebooks():
-    from .notebooks import NOTEBOOKS
-
-    return NOTEBOOKS
 
 
 # --- executors ----------------------------------------------------------------------------
@@ -392,10 +387,8 @@ def _write_built_with(path: Path, info: dict, stim_dir: Path, stimuli: dict) -> 
             f"- **Images**: {n_regular} regular images from {source}; {design}\n"
             f"- **Brain data**: {data}\n"
             f"- **Profile**: {info['profile']}, built {info['started'][:10]}\n```\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 # --- the entry point ----------------------------------------------------------------------
