@@ -6,12 +6,14 @@ from scipy.spatial import Delaunay
 from advlib.analysis import (
     BRAIN_RSA_COLUMNS,
     DIAGNOSTIC_COLUMNS,
+    STAT_COLUMNS,
     brain_claims,
     brain_rsa,
     compare_rdms,
     compute_rdm,
     kind_patterns,
     read_table,
+    noise_ceilings,
     roi_rsa,
     searchlight_rsa,
     vertex_bootstrap,
@@ -47,7 +49,9 @@ def _synthetic(rng, n_img=10, n_side=12, ai_noise=0.0, an_related=False):
 def test_planted_effect_ai_equals_re(rng):
     sub, manifest = _synthetic(rng)
     pat = kind_patterns(sub, manifest)
-    row = roi_rsa(sub, pat, np.arange(pat["RE"].shape[1]), "V1", n_perm=200, n_boot=200, seed=0)
+    ceiling = noise_ceilings(sub, n_per_hemi=60)["V1"]
+    row = roi_rsa(sub, pat, np.arange(pat["RE"].shape[1]), "V1", n_perm=200, n_boot=200,
+                  n_swap=500, seed=0, ceiling=ceiling)
     assert row["re_ai"] > 0.9 and row["p_perm_re_ai"] == pytest.approx(1 / 201)
     assert row["p_diff"] < 0.05 and row["noise_ceiling"] > 0.8
     assert row["re_ai_ci_low"] <= row["re_ai_ci_high"]
@@ -112,13 +116,16 @@ def test_brain_rsa_on_a_small_simulated_dataset(stim_dir, small_dataset, tmp_pat
     with pytest.warns(RuntimeWarning, match="vertices selected, 400 asked"):
         table, maps = brain_rsa(data, stim_dir, tmp_path / "out", n_vertices=400, n_perm=20,
                                 n_boot=20, progress=False)
-    assert list(table.columns) == BRAIN_RSA_COLUMNS + DIAGNOSTIC_COLUMNS and len(table) == 5
+    assert list(table.columns) == BRAIN_RSA_COLUMNS + DIAGNOSTIC_COLUMNS + STAT_COLUMNS
+    assert len(table) == 5
     assert (table.n_vertices <= 400).all() and (table.n_vertices < 400).any()
     assert (tmp_path / "out" / "brain_rsa_400.csv").is_file()
     assert (tmp_path / "out" / "searchlight_400" / "sub-01.npz").is_file()
-    assert set(maps["sub-01"][1]) == {"re_an", "re_ai", "p_re_an", "p_re_ai"}
+    assert set(maps["sub-01"][1]) == {"re_an", "re_ai", "p_re_an", "p_re_ai", "p_fwe_re_an",
+                                      "p_fwe_re_ai"}
+    assert table.p_sl_diff.between(0, 1).all() and (table.n_swap == 10000).all()
     claims = brain_claims(table)
-    assert list(claims.columns) == ["claim", "paper", "here", "holds"]
+    assert list(claims.columns) == ["claim", "paper", "rule", "here", "verdict"]
     stamp = (tmp_path / "out" / "brain_rsa_400.csv").stat().st_mtime_ns
     again, maps2 = brain_rsa(data, stim_dir, tmp_path / "out", n_vertices=400, n_perm=20,
                              n_boot=20, progress=False)         # cached: nothing recomputed
@@ -131,10 +138,11 @@ def test_brain_rsa_on_a_small_simulated_dataset(stim_dir, small_dataset, tmp_pat
 def test_brain_claims_count():
     table = pd.DataFrame({"re_an": [0.1] * 5, "re_ai": [0.6] * 5,
                           "p_perm_re_an": [0.5, 0.5, 0.5, 0.5, 0.01],
-                          "p_perm_re_ai": [0.001] * 5, "p_diff": [0.001] * 5})
-    assert brain_claims(table).holds.all()
+                          "p_perm_re_ai": [0.001] * 5, "p_diff": [5e-5] * 5,
+                          "null_mean_re_an": 0.0, "null_sd_re_an": 0.02, "n_swap": 20000})
+    assert (brain_claims(table).verdict == "holds").all()
     table["p_diff"] = 0.5
-    assert brain_claims(table).holds.tolist() == [True, True, False]
+    assert brain_claims(table).verdict.tolist() == ["holds", "holds", "does not hold"]
 
 
 def test_vertex_intervals_contain_their_estimate_and_cover_at_their_level():

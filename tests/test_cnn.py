@@ -74,7 +74,8 @@ def test_too_few_usable_images(model, stim_dir, tmp_path):
 def _fake_table(re_an, re_ai, p_an, p_ai, p_diff):
     return pd.DataFrame({"layer": [f"layer{i}" for i in range(1, 9)], "re_an": re_an,
                          "re_ai": re_ai, "p_perm_re_an": p_an, "p_perm_re_ai": p_ai,
-                         "p_diff": p_diff})
+                         "p_diff": p_diff, "null_mean_re_an": 0.0, "null_sd_re_an": 0.03,
+                         "n_perm": 1000})
 
 
 def test_claims_hold_for_the_papers_pattern():
@@ -87,7 +88,7 @@ def test_claims_hold_for_the_papers_pattern():
                         [0.001] * 6 + [0.375, 0.01])
     trend = pd.DataFrame([{"similarity": c, **mann_kendall(table[c])} for c in ("re_an", "re_ai")])
     claims = cnn_claims(table, trend)
-    assert claims.holds.all() and len(claims) == 7
+    assert (claims.verdict == "holds").all() and len(claims) == 7
 
 
 def test_claims_fail_when_the_pattern_is_absent():
@@ -95,7 +96,8 @@ def test_claims_fail_when_the_pattern_is_absent():
 
     flat = [0.2] * 8
     table = _fake_table(flat, [0.3, 0.1] * 4, [0.01] * 2 + [0.5] * 6, [0.5] * 8, [0.5] * 8)
-    trend = pd.DataFrame([{"similarity": "re_an", "trend": "no trend", "tau": 0.0, "p": 1.0},
+    trend = pd.DataFrame([{"similarity": "re_an", "trend": "no trend", "tau": 0.0, "p": 1.0,
+                           "s": 0.0},
                           {"similarity": "re_ai", **mann_kendall(table.re_ai)}])
     claims = cnn_claims(table, trend)
-    assert not claims.holds.any()
+    assert not (claims.verdict == "holds").any()

@@ -34,24 +34,51 @@ def test_transferring_model_is_significant_and_unrelated_one_is_not(rng):
     assert t.loc["AI", "p_diff"] == t.loc["AN", "p_diff"] < 0.01
 
 
+def _r(p, m):
+    """Pattern r by hand: centre each vertex over the images, correlate all entries."""
+    p, m = p - p.mean(0), m - m.mean(0)
+    return np.corrcoef(p.ravel(), m.ravel())[0, 1]
+
+
 def test_permutation_null_and_bootstrap_equal_plain_loops(rng):
+    from advlib.analysis import centred_interval
+
     pred, meas = _pair(rng, n_img=8, n_v=20, noise=2.0)
     t = transfer_statistics({"AI": pred}, {"AI": meas}, n_perm=200, n_boot=100, seed=5)
     gen = np.random.default_rng(5)                       # same draws, in the same order
     perms = np.argsort(gen.random((200, 8)), 1)
-    chosen = np.argsort(gen.random((100, 20)), 1)[:, :16]
-
-    def r(p, m):
-        p, m = p - p.mean(0), m - m.mean(0)
-        return np.corrcoef(p.ravel(), m.ravel())[0, 1]
-
-    r0 = r(pred, meas)
-    null = np.array([r(pred, meas[perm]) for perm in perms])
-    boots = np.array([r(pred[:, c], meas[:, c]) for c in chosen])
+    counts = gen.multinomial(8, np.full(8, 1 / 8), size=100)
+    r0 = _r(pred, meas)
+    null = np.array([_r(pred, meas[perm]) for perm in perms])
+    boots = np.array([_r(pred[np.repeat(np.arange(8), c)], meas[np.repeat(np.arange(8), c)])
+                      for c in counts])
     assert t.r[0] == pytest.approx(r0, abs=1e-12)
-    assert t.p_perm[0] == pytest.approx((1 + (null >= r0).sum()) / 201)
-    assert (t.ci_low[0], t.ci_high[0]) == pytest.approx(tuple(np.quantile(boots, [.025, .975])))
+    assert t.p_perm[0] == pytest.approx((1 + (null >= r0 - 1e-12).sum()) / 201)
+    assert t.null_mean[0] == pytest.approx(null.mean()) and t.null_sd[0] == pytest.approx(
+        null.std(ddof=1))
+    lo, hi = centred_interval(r0, boots, 0.95)
+    assert (t.ci_low[0], t.ci_high[0]) == pytest.approx((lo, hi))
+    assert t.ci_low[0] <= t.r[0] <= t.ci_high[0]
     assert np.isnan(t.p_diff[0])
+
+
+def test_ai_vs_an_swap_test_equals_a_plain_loop(rng):
+    pa, ma = _pair(rng, n_img=7, n_v=15, noise=1.0)
+    pn, mn = _pair(rng, n_img=7, n_v=15, noise=3.0)
+    t = transfer_statistics({"AI": pa, "AN": pn}, {"AI": ma, "AN": mn}, n_perm=10, n_boot=10,
+                            n_swap=50, seed=2)
+    gen = np.random.default_rng(2)
+    gen.random((10, 7))                                   # the permutations
+    gen.multinomial(7, np.full(7, 1 / 7), size=10)        # the image bootstrap
+    flips = gen.random((50, 7)) < 0.5
+    obs = _r(pa, ma) - _r(pn, mn)
+    null = []
+    for f in flips:
+        a_p, a_m = np.where(f[:, None], pn, pa), np.where(f[:, None], mn, ma)
+        b_p, b_m = np.where(f[:, None], pa, pn), np.where(f[:, None], ma, mn)
+        null.append(_r(a_p, a_m) - _r(b_p, b_m))
+    expected = (1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / 51
+    assert t.p_diff[0] == t.p_diff[1] == pytest.approx(expected)
 
 
 def test_p_is_roughly_uniform_without_transfer():
@@ -99,13 +126,16 @@ def test_layer_assignment_tests_are_scipy_paired_t_tests():
     ai = a[a.test_kind == "AI"].pivot_table(index=["subject", "presentation", "roi"],
                                             columns="layer", values="proportion")
     expected = stats.ttest_rel(ai[["layer1", "layer2"]].sum(1), ai[["layer7", "layer8"]].sum(1))
+    per_subject = lambda x: x.groupby("subject").mean()          # noqa: E731
+    expected = stats.ttest_rel(per_subject(ai[["layer1", "layer2"]].sum(1)),
+                               per_subject(ai[["layer7", "layer8"]].sum(1)))
     row = t.loc[("AI", "layers 1-2 vs 7-8")]
-    assert row.p == pytest.approx(expected.pvalue) and row.n_pairs == 30
-    assert t.loc[("AI", "V1 vs LO (share of layers 7-8)")].n_pairs == 6
-    assert t.loc[("AI", "V1 vs LO (share of layers 7-8)")].p < 0.001
+    assert row.p == pytest.approx(expected.pvalue) and row.n == 3   # subjects, not 30 values
+    v1lo = t.loc[("AI", "V1 vs LO (share of layers 7-8)")]
+    assert v1lo.n == 3 and v1lo.p < 0.01 and v1lo.mean_a < v1lo.mean_b
     claims = encoding_claims(_table(), layer_assignment_tests(a))
     s1 = claims[claims.claim.str.startswith("Fig S1")]
-    assert s1.holds.tolist() == [True, True, True, True]
+    assert len(s1) == 4 and s1.here.str.contains("n = 3 subjects").all()
 
 
 def _table(n=40, ai_p=0.001, an_p=0.5, diff=0.001):
@@ -114,15 +144,16 @@ def _table(n=40, ai_p=0.001, an_p=0.5, diff=0.001):
         for kind, r, p in (("AI", 0.3, ai_p), ("AN", 0.01, an_p)):
             rows.append({"subject": "sub-01", "roi": f"R{i // 8}", "layer": f"layer{i % 8 + 1}",
                          "test_kind": kind, "r": r, "ci_low": r - .1, "ci_high": r + .1,
-                         "p_perm": p, "p_diff": diff})
+                         "p_perm": p, "p_diff": diff, "null_mean": 0.0, "null_sd": 0.03})
     return pd.DataFrame(rows)
 
 
 def test_encoding_claims_count():
-    assert encoding_claims(_table()).holds.tolist() == [True, True, True]
-    assert encoding_claims(_table(ai_p=0.2, an_p=0.01, diff=0.3)).holds.tolist() == \
-        [False, False, False]
-    assert encoding_claims(_table()).here.iloc[0] == "40/40"
+    assert encoding_claims(_table()).verdict[:3].tolist() == ["holds"] * 3
+    assert encoding_claims(_table(ai_p=0.2, an_p=0.01, diff=0.3)).verdict[:3].tolist() == \
+        ["does not hold"] * 3
+    assert encoding_claims(_table()).here.iloc[0] == "40/40 (need 38)"
+    assert (encoding_claims(_table()).verdict[3:] == "no evidence").all()   # no Fig S1 tests
 
 
 def test_encoding_analysis_on_a_small_simulated_dataset(model, stim_dir, results_root,

@@ -8,9 +8,11 @@ from advlib.layout import Layout
 
 def test_claims_summary_copes_with_missing_results(tmp_path):
     table = claims_summary(Layout(tmp_path, "efficientnet_lite0"), "simulated")
-    assert list(table.columns) == ["figure", "claim", "paper", "here", "holds"]
+    assert list(table.columns) == ["figure", "evidence", "claim", "paper", "rule", "here",
+                                   "verdict"]
     assert len(table) == 8 and (table.claim == "(results missing)").all()
-    assert table.holds.isna().all()                     # no evidence: nothing holds
+    assert (table.verdict == "no evidence").all()       # no evidence: nothing holds
+    assert set(table.evidence) == {"real (CNN on real images)", "simulated observer"}
     assert table.here.str.contains("run `advlib").all()
 
 
@@ -20,7 +22,8 @@ def test_claims_summary_reads_the_books_results(smoke_book, results_root):
 
     table = claims_summary(Layout(results_root, "efficientnet_lite0"), DATASETS["smoke"])
     assert not (table.claim == "(results missing)").any()
-    assert table.holds.notna().all() and len(table) > 15
+    assert table.verdict.isin(["holds", "does not hold", "inconclusive"]).all()
+    assert len(table) > 15
 
 
 def test_glue_texts_refuses_keys_the_prose_cannot_name():

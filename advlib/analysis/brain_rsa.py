@@ -3,19 +3,32 @@
 Per subject and ROI (the selected vertices of both hemispheres together), RDMs of the RE,
 AN and AI images are computed from the betas, **averaging each image's two presentations**
 (the selection used their consistency; the analysis uses their mean, which halves the
-noise variance), and RE-AN and RE-AI Spearman similarities are tested as in the paper:
+noise variance), and RE-AN and RE-AI Spearman similarities are tested:
 
-* permutation test against shuffled image labels (``n_perm``, one-sided);
-* bootstrap over images for the RE-AI vs RE-AN difference (two-sided, ``p_diff``);
-* confidence intervals (68% for Fig 3) by bootstrapping the ROI's vertices with
-  replacement and recomputing the RDMs (the Fig 3 caption).
+* permutation test against shuffled image labels (``n_perm``, one-sided; within sessions
+  by default), as in the paper; the null's mean and SD are kept for power
+  (:func:`advlib.analysis.stats.normal_power`);
+* RE-AI vs RE-AN (``p_diff``): the paired swap test
+  (:func:`advlib.analysis.stats.swap_test`, ``n_swap`` swap sets, two-sided), which is exact
+  where the paper's image bootstrap is far too conservative;
+* confidence intervals (68% for Fig 3): by default from resampling the **images** (the
+  sampling unit the claims generalise over), centred on the estimate. Resampling the ROI's
+  vertices (the paper's caption) assumes independent vertices; vertices selected by 3 mm
+  disks on a ~1 mm mesh are clustered, and with clusters of 5 near-copies a 68% vertex
+  interval covered 37% of the time (image interval: 79%; ``tests/test_calibration.py``).
+  ``interval="subsample"`` or ``"replacement"`` gives the vertex intervals.
 
-The noise ceiling of an ROI is the split-half reliability of its RE RDM (presentation 1 vs
-2, Spearman), Spearman-Brown corrected to the two-presentation average: the RE RDM cannot
-correlate with another RDM of the same reliability more than this.
+The noise ceiling of an ROI is the split-half reliability (presentation 1 vs 2, Spearman)
+of its RE RDM, Spearman-Brown corrected to the two-presentation average, measured on
+**images the selection did not see**: vertices are selected on the RE images of one
+session and the reliability is measured on those of the other, then the other way round
+(:func:`noise_ceilings`). Measured on the selecting images it is inflated by the selection
+itself (+0.12 on pure noise).
 
 The searchlight (Fig 4) computes the same two similarities in the 3 mm geodesic disk of
-every vertex, with permutation p-values per vertex, without a loop over vertices.
+every vertex, with permutation p-values per vertex and, because a map is many tests,
+max-statistic (family-wise) p-values; per ROI, the mean RE-AI - RE-AN over (at most
+``searchlight_centres``) searchlight centres is tested by the same swap test.
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ from ..cnn.stimulus_set import load_manifest, re_image_ids, stimulus_files, usab
 from ..errors import check_choice, check_positive_int, check_probability, expect
 from ..fmri.data import (
     ROIS,
+    SESSION,
     DataError,
     Subject,
     check_pairing,
@@ -43,18 +57,34 @@ from ..fmri.data import (
     subject_files,
 )
 from ..fmri.normalize import NORMALIZATIONS, normalize_subject
-from ..fmri.searchlight import geodesic_disks, searchlight_rdms, split_half_reliability
+from ..fmri.searchlight import (
+    geodesic_disks,
+    reliability_map,
+    searchlight_rdms,
+    select_vertices,
+    split_half_reliability,
+)
 from ..fmri.selection import check_vertex_count, select_subject
 from ..kernels import correlation_rdm_vectors, rowwise_spearman, spearman
 from ..layout import analysis_variant, brain_rsa_name, searchlight_name
 from ..provenance import Stage
 from .rsa import compute_rdm
-from .stats import bootstrap_similarities, percentile_ci, permutation_indices, permutation_test, rng_from
+from .stats import (
+    bootstrap_similarities,
+    centred_interval,
+    permutation_indices,
+    permutation_test,
+    rng_from,
+    swap_indices,
+    swap_test,
+)
 
-__all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "MIN_ROI_VERTICES", "read_table", "session_diagnostics",
-           "kind_patterns", "source_sessions", "load_searchlight_maps", "vertex_bootstrap",
-           "vertex_interval", "VERTEX_SCHEMES", "noise_ceiling", "roi_rsa",
-           "searchlight_rsa", "brain_rsa", "load_brain_results"]
+__all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "STAT_COLUMNS", "MIN_ROI_VERTICES",
+           "read_table", "session_diagnostics", "kind_patterns", "source_sessions",
+           "swappable_sources", "load_searchlight_maps", "vertex_bootstrap", "vertex_interval",
+           "VERTEX_SCHEMES", "INTERVALS", "image_halves", "noise_ceilings", "roi_rsa",
+           "searchlight_rsa", "searchlight_roi_tests", "brain_rsa", "load_brain_results",
+           "above_ceiling"]
 
 BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci_low",
                      "re_an_ci_high", "re_ai_ci_low", "re_ai_ci_high", "p_perm_re_an",
@@ -64,6 +94,11 @@ BRAIN_RSA_COLUMNS = ["subject", "roi", "n_vertices", "re_an", "re_ai", "re_an_ci
 #: of one session, 1 otherwise; NaN with one session). Then the analysis variant.
 DIAGNOSTIC_COLUMNS = ["re_an_within", "re_ai_within", "session_r_re", "session_r_an",
                       "session_r_ai", "normalize", "permutation", "excluded"]
+#: What the claims need beside the estimates: the permutation nulls' mean and SD (power),
+#: the resamples behind each p (its floor), the interval's resampling, and the ROI's
+#: searchlight test (mean RE-AI - RE-AN over its centres, swap-test p, centres used).
+STAT_COLUMNS = ["null_mean_re_an", "null_sd_re_an", "null_mean_re_ai", "null_sd_re_ai",
+                "n_perm", "n_swap", "interval", "sl_diff", "p_sl_diff", "sl_n_centres"]
 
 #: Fewest selected vertices an ROI needs for its RDMs (correlations over vertices); an ROI
 #: with fewer is kept in the table with its statistics empty and the reason in ``excluded``.
@@ -120,6 +155,8 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
 
 
 VERTEX_SCHEMES = ("subsample", "replacement")
+#: Resampling behind the Fig 3 intervals: the images (default) or the ROI's vertices.
+INTERVALS = ("images",) + VERTEX_SCHEMES
 
 
 def source_sessions(subject: Subject, manifest: pd.DataFrame, sources) -> np.ndarray:
@@ -184,14 +221,11 @@ def vertex_interval(estimate: float, replicates, level: float = 0.68,
                     scheme: str = "subsample", fraction: float = 0.8) -> tuple[float, float]:
     """Confidence interval of an ROI similarity from its vertex-resampling replicates.
 
-    The replicates give the spread, the estimate the location: the interval is
-    ``estimate + s * (q - median)`` for the replicates' ``(1 -+ level) / 2`` quantiles
-    ``q``. Resampling vertices shifts the replicates below the estimate (a duplicated or
-    missing vertex adds noise to every RDM), so the plain percentile interval can exclude
-    its own estimate; centring on the estimate cannot. For ``subsample`` draws of a share
-    ``f`` without replacement, ``s = sqrt(f / (1 - f))`` (the delete-d jackknife's
-    variance factor: 2 for 80%), so the spread estimates the sampling spread of the
-    full-ROI statistic; ``s = 1`` for ``replacement``.
+    :func:`advlib.analysis.stats.centred_interval` with, for ``subsample`` draws of a share
+    ``f`` without replacement, the spread scaled by ``sqrt(f / (1 - f))`` (the delete-d
+    jackknife's variance factor: 2 for 80%), so that it estimates the sampling spread of
+    the full-ROI statistic *if vertices were independent*; 1 for ``replacement``.
+    Clustered vertices make it too narrow (see the module docstring).
 
     Parameters
     ----------
@@ -207,23 +241,78 @@ def vertex_interval(estimate: float, replicates, level: float = 0.68,
         Always ``low <= estimate <= high``.
     """
     check_choice(scheme, "scheme", VERTEX_SCHEMES)
-    lo, hi = percentile_ci(replicates, level)
-    mid = float(np.median(np.asarray(replicates, dtype=np.float64)))
     s = np.sqrt(fraction / (1 - fraction)) if scheme == "subsample" else 1.0
-    return float(estimate + s * (lo - mid)), float(estimate + s * (hi - mid))
+    return centred_interval(estimate, replicates, level, s)
 
 
-def noise_ceiling(subject: Subject, columns) -> float:
-    """Spearman-Brown corrected split-half reliability of the RE RDM over ``columns``.
+def image_halves(subject: Subject, kind: str = "RE") -> tuple[list, list]:
+    """The ``kind`` images in two halves: by session (2+ sessions), else alternating.
 
     Returns
     -------
-    float
-        ``2 r / (1 + r)`` with ``r`` the Spearman correlation of the presentation-1 and
-        presentation-2 RE RDMs (negative ``r`` is returned uncorrected).
+    (list of str, list of str)
+        Image ids of each half, sorted.
     """
-    r = split_half_reliability(subject.betas, subject.conditions, columns, kind="RE")
-    return float(2 * r / (1 + r)) if r > 0 else float(r)
+    cond = subject.conditions[subject.conditions.kind == kind]
+    if SESSION not in cond:
+        cond = cond.assign(**{SESSION: 1})
+    session = cond.groupby("image_id")[SESSION].first().sort_index()
+    sessions = sorted(session.unique())
+    if len(sessions) >= 2:
+        first = session.isin(sessions[:len(sessions) // 2]).to_numpy()
+    else:
+        first = np.arange(len(session)) % 2 == 0
+    return sorted(session.index[first]), sorted(session.index[~first])
+
+
+def noise_ceilings(subject: Subject, n_per_hemi: int, radius: float = 3.0,
+                   disks=None) -> dict:
+    """Each ROI's RE-RDM reliability on vertices selected without the measured images.
+
+    For each half of the RE images (:func:`image_halves`: one session each in the paper's
+    design), the ``n_per_hemi`` most reliable vertices per ROI and hemisphere are selected
+    on that half (the paper's statistic), and the presentation-1 vs -2 Spearman
+    correlation of the *other* half's RE RDMs is measured on them; the two are averaged
+    and Spearman-Brown corrected to the two-presentation average (``2 r / (1 + r)``;
+    negative ``r`` uncorrected). The selection never saw the noise it is scored on, so
+    pure noise gives 0 in expectation; the price is a selection on half the images, which
+    makes the ceiling somewhat conservative.
+
+    Parameters
+    ----------
+    subject : Subject
+    n_per_hemi : int
+    radius : float
+    disks : scipy.sparse matrix, optional
+        The subject's geodesic disks (computed when not given).
+
+    Returns
+    -------
+    dict of str to float
+        ROI -> ceiling; NaN where a half has fewer than 4 images or an ROI too few vertices.
+    """
+    halves = image_halves(subject)
+    out = {roi: np.nan for roi in ROIS}
+    if min(len(h) for h in halves) < 4:
+        return out
+    if disks is None:
+        disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces,
+                               radius)
+    cond = subject.conditions
+    found = {roi: [] for roi in ROIS}
+    for chosen, scored in (halves, halves[::-1]):
+        rel = reliability_map(subject.betas, cond[cond.image_id.isin(chosen)], disks)
+        sel = select_vertices(subject.vertices, rel, n_per_hemi)
+        for roi in ROIS:
+            cols = sel[sel.roi == roi].vertex.to_numpy()
+            if cols.size >= MIN_ROI_VERTICES:
+                found[roi].append(split_half_reliability(
+                    subject.betas, cond[cond.image_id.isin(scored)], cols))
+    for roi, rs in found.items():
+        if len(rs) == 2 and np.isfinite(rs).all():
+            r = float(np.mean(rs))
+            out[roi] = 2 * r / (1 + r) if r > 0 else r
+    return out
 
 
 def session_diagnostics(rdms: dict, sessions) -> dict:
@@ -259,10 +348,27 @@ def session_diagnostics(rdms: dict, sessions) -> dict:
     return out
 
 
+def swappable_sources(subject: Subject, manifest: pd.DataFrame, sources) -> np.ndarray:
+    """Which regular images had their AN and AI versions shown in one session.
+
+    The swap test may exchange only those (the design's exchangeability); in the paper's
+    design that is every image.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (len(sources),)
+    """
+    kinds = manifest.set_index(["source_id", "kind"]).image_id
+    sess = {k: image_sessions(subject.conditions, [kinds[(s, k)] for s in sources])
+            for k in ("AN", "AI")}
+    return np.asarray(sess["AN"]) == np.asarray(sess["AI"])
+
+
 def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int = 1000,
-            n_boot: int = 1000, seed=0, ci_level: float = 0.68, sessions=None,
-            blocks=None, vertex_scheme: str = "subsample") -> dict:
-    """RE-AN and RE-AI similarity of one ROI with the paper's tests.
+            n_boot: int = 1000, n_swap: int = 10000, seed=0, ci_level: float = 0.68,
+            sessions=None, blocks=None, swappable=None, interval: str = "images",
+            ceiling: float = np.nan) -> dict:
+    """RE-AN and RE-AI similarity of one ROI with its tests and intervals.
 
     Parameters
     ----------
@@ -272,49 +378,97 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     columns : array_like of int
         The ROI's selected vertices.
     roi : str
-    n_perm, n_boot : int
+    n_perm : int
+        Permutations of each permutation test.
+    n_boot : int
+        Resamples behind the intervals.
+    n_swap : int
+        Swap sets of the RE-AI vs RE-AN test (10 000 reach p < 0.0001).
     seed : int or numpy.random.SeedSequence
     ci_level : float
-        Vertex-bootstrap confidence level (0.68 in Fig 3).
+        Interval level (0.68 in Fig 3).
     sessions : array_like, shape (n_images,), optional
         Session of each image (rows of ``patterns``): adds :func:`session_diagnostics`.
     blocks : array_like, shape (n_images,), optional
         Exchangeability blocks of the permutation tests (the sessions, or ``None``: images
         shuffled across sessions, as published).
-    vertex_scheme : {"subsample", "replacement"}
-        Vertex resampling of the CI (:func:`vertex_bootstrap`, :func:`vertex_interval`).
+    swappable : array_like of bool, shape (n_images,), optional
+        Images whose AN and AI may be swapped (:func:`swappable_sources`; default all).
+    interval : {"images", "subsample", "replacement"}
+        Resampling behind the interval: images (default) or vertices
+        (:func:`vertex_bootstrap`, :func:`vertex_interval`).
+    ceiling : float
+        The ROI's noise ceiling (:func:`noise_ceilings`), copied into the row.
 
     Returns
     -------
     dict
-        One row of :data:`BRAIN_RSA_COLUMNS` (without ``subject``), plus the session
-        diagnostics when ``sessions`` is given.
+        One row of :data:`BRAIN_RSA_COLUMNS` (without ``subject``) and the first columns of
+        :data:`STAT_COLUMNS`, plus the session diagnostics when ``sessions`` is given.
     """
+    check_choice(interval, "interval", INTERVALS)
     cols = np.asarray(columns)
     expect(cols.size >= 2, f"ROI {roi}", f"{cols.size} selected vertices",
            "at least 2 vertices for a correlation distance")
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    r_an, r_ai, r_img, r_vtx = (np.random.default_rng(s) for s in ss.spawn(4))
+    r_an, r_ai, r_img, r_swap = (np.random.default_rng(s) for s in ss.spawn(4))
     pat = {k: v[:, cols] for k, v in patterns.items()}
     rdm = {k: compute_rdm(v, name=f"{subject.name} {roi} {k}") for k, v in pat.items()}
     names = lambda k: (f"{subject.name} {roi} RE", f"{subject.name} {roi} {k}")  # noqa: E731
-    perm_an = permutation_test(rdm["RE"], rdm["AN"], n_perm=n_perm, seed=r_an, names=names("AN"),
-                               blocks=blocks)
-    perm_ai = permutation_test(rdm["RE"], rdm["AI"], n_perm=n_perm, seed=r_ai, names=names("AI"),
-                               blocks=blocks)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="bootstrap:", category=RuntimeWarning)
-        images = bootstrap_similarities(rdm["RE"], {"AN": rdm["AN"], "AI": rdm["AI"]},
-                                        n_boot=n_boot, seed=r_img)
-    vertices = vertex_bootstrap(pat, n_boot=n_boot, seed=r_vtx, scheme=vertex_scheme)
-    an_lo, an_hi = vertex_interval(perm_an.observed, vertices["AN"], ci_level, vertex_scheme)
-    ai_lo, ai_hi = vertex_interval(perm_ai.observed, vertices["AI"], ci_level, vertex_scheme)
-    return {"roi": roi, "n_vertices": int(cols.size), "re_an": perm_an.observed,
-            "re_ai": perm_ai.observed, "re_an_ci_low": an_lo, "re_an_ci_high": an_hi,
-            "re_ai_ci_low": ai_lo, "re_ai_ci_high": ai_hi, "p_perm_re_an": perm_an.p,
-            "p_perm_re_ai": perm_ai.p, "p_diff": images.p_difference("AI", "AN"),
-            "noise_ceiling": noise_ceiling(subject, cols),
+    perm = {k: permutation_test(rdm["RE"], rdm[k], n_perm=n_perm, seed=rng, names=names(k),
+                                blocks=blocks) for k, rng in (("AN", r_an), ("AI", r_ai))}
+    joint = compute_rdm(np.vstack([pat["AI"], pat["AN"]]), name=f"{subject.name} {roi} AI+AN")
+    diff = swap_test(rdm["RE"], joint, n_perm=n_swap, seed=r_swap, swappable=swappable,
+                     names=(f"{subject.name} {roi} RE", "AI", "AN"))
+    if interval == "images":
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="bootstrap:", category=RuntimeWarning)
+            reps = bootstrap_similarities(rdm["RE"], {"AN": rdm["AN"], "AI": rdm["AI"]},
+                                          n_boot=n_boot, seed=r_img).samples
+        ci = {k: centred_interval(perm[k].observed, reps[k], ci_level) for k in ("AN", "AI")}
+    else:
+        reps = vertex_bootstrap(pat, n_boot=n_boot, seed=r_img, scheme=interval)
+        ci = {k: vertex_interval(perm[k].observed, reps[k], ci_level, interval)
+              for k in ("AN", "AI")}
+    return {"roi": roi, "n_vertices": int(cols.size), "re_an": perm["AN"].observed,
+            "re_ai": perm["AI"].observed, "re_an_ci_low": ci["AN"][0],
+            "re_an_ci_high": ci["AN"][1], "re_ai_ci_low": ci["AI"][0],
+            "re_ai_ci_high": ci["AI"][1], "p_perm_re_an": perm["AN"].p,
+            "p_perm_re_ai": perm["AI"].p, "p_diff": diff.p, "noise_ceiling": float(ceiling),
+            "null_mean_re_an": float(perm["AN"].null.mean()),
+            "null_sd_re_an": float(perm["AN"].null.std(ddof=1)),
+            "null_mean_re_ai": float(perm["AI"].null.mean()),
+            "null_sd_re_ai": float(perm["AI"].null.std(ddof=1)), "n_perm": int(n_perm),
+            "n_swap": int(n_swap), "interval": interval,
             **(session_diagnostics(rdm, sessions) if sessions is not None else {})}
+
+
+def above_ceiling(table: pd.DataFrame) -> str:
+    """A sentence naming every ROI whose RE-AN or RE-AI estimate exceeds its noise ceiling.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`brain_rsa`.
+
+    Returns
+    -------
+    str
+        Empty when none does.
+    """
+    hits = []
+    for r in table.itertuples():
+        for col, name in (("re_ai", "RE-AI"), ("re_an", "RE-AN")):
+            val = getattr(r, col)
+            if np.isfinite(val) and np.isfinite(r.noise_ceiling) and val > r.noise_ceiling:
+                hits.append(f"{r.subject} {r.roi} {name} {val:.2f} (ceiling {r.noise_ceiling:.2f})")
+    if not hits:
+        return ""
+    return (f"{len(hits)} estimate{'s' if len(hits) > 1 else ''} exceed{'s' if len(hits) == 1 else ''} "
+            f"the noise ceiling: {'; '.join(hits)}. The ceiling is estimated on half the images "
+            "with vertices chosen on the other half, so it is noisy and conservative; an "
+            "estimate above it says that ceiling is low for that ROI, not that the similarity "
+            "is impossibly high.")
 
 
 def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: int = 50,
@@ -338,7 +492,10 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
     -------
     dict of str to numpy.ndarray, each shape (n_centres,)
         ``re_an``, ``re_ai`` (Spearman) and, when ``n_perm > 0``, ``p_re_an``, ``p_re_ai``
-        (one-sided, ``(1 + #null >= observed) / (1 + n_perm)``); NaN for undefined disks.
+        (one-sided, ``(1 + #null >= observed) / (1 + n_perm)``) and ``p_fwe_re_an``,
+        ``p_fwe_re_ai`` (family-wise over the map: the same with each permutation's
+        maximum over all disks, so a map thresholded at ``p_fwe < alpha`` has a false
+        positive anywhere with probability ``alpha``); NaN for undefined disks.
     """
     check_positive_int(n_perm, "n_perm", minimum=0)
     vec = {k: searchlight_rdms(v, disks) for k, v in patterns.items()}
@@ -366,14 +523,95 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
         if not n_perm:
             continue
         count = np.zeros(len(obs))
+        maxima = []
         for start in range(0, n_perm, chunk):
             maps = pair_index[perms[start:start + chunk][:, iu], perms[start:start + chunk][:, ju]]
             null = np.einsum("vp,cvp->cv", z["RE"], z[k][:, maps].transpose(1, 0, 2),
                              optimize=True)
             count += (null >= obs[None, :] - 1e-12).sum(0)
+            maxima.append(np.where(valid[None, :], null, -np.inf).max(1))
         p = (1 + count) / (1 + n_perm)
         p[~valid] = np.nan
         out[f"p_re_{k.lower()}"] = p
+        top = np.sort(np.concatenate(maxima))
+        fwe = (1 + n_perm - np.searchsorted(top, obs - 1e-12, side="left")) / (1 + n_perm)
+        fwe[~valid] = np.nan
+        out[f"p_fwe_re_{k.lower()}"] = fwe
+    return out
+
+
+def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
+                          max_centres: int = 100, seed=0, swappable=None) -> dict:
+    """Per ROI: is the searchlight RE-AI above RE-AN? A swap test of the ROI-mean difference.
+
+    The statistic is the mean over the ROI's searchlight centres (at most ``max_centres``,
+    drawn with the seed, spread over the ROI) of ``Spearman(RE, AI) - Spearman(RE, AN)``
+    in each disk; its null swaps each image's AN and AI patterns at random (the swap test
+    of :func:`advlib.analysis.stats.swap_test`, the same swaps in every disk).
+
+    Parameters
+    ----------
+    patterns : dict
+        ``kind -> (n_images, n_vertices)``.
+    disks : scipy.sparse matrix, shape (n_vertices, n_vertices)
+    rois : array_like of str, shape (n_vertices,)
+        ROI of each vertex.
+    n_perm : int
+        Swap sets (200: p down to 0.005).
+    max_centres : int
+        Centres per ROI entering the statistic.
+    seed : int or numpy.random.Generator
+    swappable : array_like of bool, shape (n_images,), optional
+
+    Returns
+    -------
+    dict of str to dict
+        ROI -> ``sl_diff`` (the statistic), ``p_sl_diff`` (two-sided), ``sl_n_centres``.
+    """
+    check_positive_int(n_perm, "n_perm")
+    check_positive_int(max_centres, "max_centres")
+    rng = rng_from(seed)
+    rois = np.asarray(rois)
+    n = patterns["RE"].shape[0]
+    iu, ju = np.triu_indices(n, 1)
+    i2, j2 = np.triu_indices(2 * n, 1)
+    where = np.full((2 * n, 2 * n), -1)
+    where[i2, j2] = where[j2, i2] = np.arange(i2.size)
+    flips = swap_indices(n, n_perm, rng, swappable)
+    flips = np.vstack([np.zeros((1, n), dtype=np.int64), flips])   # row 0: observed
+    stacked = np.vstack([patterns["AI"], patterns["AN"]])
+    out = {}
+    for roi in ROIS:
+        centres = np.flatnonzero(rois == roi)
+        if centres.size > max_centres:
+            centres = np.sort(rng.choice(centres, max_centres, replace=False))
+        sub = disks[centres]
+        ref = searchlight_rdms(patterns["RE"], sub)
+        joint = searchlight_rdms(stacked, sub)
+        ok = np.isfinite(ref).all(1) & np.isfinite(joint).all(1)
+        if ok.sum() == 0:
+            out[roi] = {"sl_diff": np.nan, "p_sl_diff": np.nan, "sl_n_centres": 0}
+            continue
+        ref = stats.rankdata(ref[ok], axis=1)
+        ref = ref - ref.mean(1, keepdims=True)
+        ref /= np.sqrt((ref ** 2).sum(1, keepdims=True))
+        joint = joint[ok]
+        stat = []
+        for start in range(0, len(flips), 50):
+            f = flips[start:start + 50]
+            corr = []
+            for s_a in (f, 1 - f):
+                vals = joint[:, where[iu + n * s_a[:, iu], ju + n * s_a[:, ju]]]  # (c, k, P)
+                r = stats.rankdata(vals, axis=2)
+                r -= r.mean(2, keepdims=True)
+                r /= np.sqrt((r ** 2).sum(2, keepdims=True))
+                corr.append(np.einsum("cp,ckp->ck", ref, r).mean(0))
+            stat.append(corr[0] - corr[1])
+        stat = np.concatenate(stat)
+        obs, null = stat[0], stat[1:]
+        out[roi] = {"sl_diff": float(obs), "sl_n_centres": int(ok.sum()),
+                    "p_sl_diff": float((1 + np.count_nonzero(np.abs(null) >= abs(obs) - 1e-12))
+                                       / (1 + n_perm))}
     return out
 
 
@@ -382,7 +620,8 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
               searchlight: bool = True, searchlight_perm: int | None = None, radius: float = 3.0,
               subjects=None, only_converged: bool = True, progress: bool = True,
               jobs: int = 1, reuse: bool = True, normalize: str = "center",
-              within_session: bool = True, vertex_scheme: str = "subsample"):
+              within_session: bool = True, interval: str = "images", n_swap: int = 10000,
+              searchlight_swaps: int = 200, searchlight_centres: int = 100):
     """ROI RSA for every subject (Fig 3 / Fig S2) and the searchlight maps (Fig 4).
 
     Parameters
@@ -398,10 +637,10 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     n_vertices : int
         Selected vertices per ROI, both hemispheres (200; 400 for Fig S2).
     n_perm, n_boot : int
-        Permutations and bootstrap resamples (1000 in the paper).
+        Permutations and interval resamples (1000 in the paper).
     seed : int
     ci_level : float
-        Vertex-bootstrap CI level (0.68 as in Fig 3).
+        Interval level (0.68 as in Fig 3).
     searchlight : bool
         Also compute the Fig 4 maps.
     searchlight_perm : int, optional
@@ -426,9 +665,13 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
         Permute image labels within sessions only (the design's exchangeability); ``False``
         shuffles across sessions, as published. ``normalize="none", within_session=False``
         is the paper's pipeline; its tables are named ``brain_rsa_published[_400].csv``.
-    vertex_scheme : {"subsample", "replacement"}
-        Vertex resampling behind the CIs (:func:`vertex_interval`): 80% without replacement
-        (default, the encoding analysis's scheme) or with replacement.
+    interval : {"images", "subsample", "replacement"}
+        Resampling behind the intervals: the images (default), or the ROI's vertices (80%
+        without replacement, or with replacement; :func:`vertex_interval`).
+    n_swap : int
+        Swap sets of the RE-AI vs RE-AN test (10 000: p down to 1e-4, the paper's criterion).
+    searchlight_swaps, searchlight_centres : int
+        Swap sets and centres per ROI of the searchlight test (:func:`searchlight_roi_tests`).
 
     Returns
     -------
@@ -452,7 +695,11 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
               "searchlight_perm": searchlight_perm, "subjects": names,
               "normalize": check_choice(normalize, "normalize", NORMALIZATIONS),
               "within_session": bool(within_session),
-              "vertex_scheme": check_choice(vertex_scheme, "vertex_scheme", VERTEX_SCHEMES)}
+              "interval": check_choice(interval, "interval", INTERVALS),
+              "n_swap": check_positive_int(n_swap, "n_swap"),
+              "searchlight_swaps": check_positive_int(searchlight_swaps, "searchlight_swaps"),
+              "searchlight_centres": check_positive_int(searchlight_centres,
+                                                        "searchlight_centres")}
     variant = analysis_variant(normalize, within_session)
     table_name = brain_rsa_name(n_vertices, variant)
     maps_dir = searchlight_name(n_vertices, variant)
@@ -475,12 +722,13 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
         job(Path(dataset_dir) / name, manifest, sources, ss, n_vertices=n_vertices,
             n_perm=n_perm, n_boot=n_boot, ci_level=ci_level, searchlight=searchlight,
             searchlight_perm=searchlight_perm, radius=radius, normalize=normalize,
-            within_session=within_session, vertex_scheme=vertex_scheme)
+            within_session=within_session, interval=interval, n_swap=n_swap,
+            searchlight_swaps=searchlight_swaps, searchlight_centres=searchlight_centres)
         for name, ss in zip(names, seeds))
     results = list(tqdm(work, total=len(names), desc="brain RSA", disable=not progress))
     rows = [row for sub_rows, _ in results for row in sub_rows]
     maps = {name: sl for name, (_, sl) in zip(names, results) if sl is not None}
-    table = pd.DataFrame(rows, columns=BRAIN_RSA_COLUMNS + DIAGNOSTIC_COLUMNS)
+    table = pd.DataFrame(rows, columns=BRAIN_RSA_COLUMNS + DIAGNOSTIC_COLUMNS + STAT_COLUMNS)
     if stage is not None:
         def write(tmp: Path) -> None:
             table.to_csv(tmp / table_name, index=False)
@@ -532,17 +780,21 @@ def load_searchlight_maps(out_dir, names=None, n_vertices: int = 200,
 
 def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_perm, n_boot,
                        ci_level, searchlight, searchlight_perm, radius, normalize,
-                       within_session, vertex_scheme):
+                       within_session, interval, n_swap, searchlight_swaps,
+                       searchlight_centres):
     """One subject's ROI rows and searchlight maps (a unit of parallel work)."""
     subject = normalize_subject(load_subject(folder, manifest=manifest), normalize)
     name = subject.name
     patterns = kind_patterns(subject, manifest, sources)
     sessions = source_sessions(subject, manifest, sources)
     blocks = sessions if within_session else None
+    swappable = swappable_sources(subject, manifest, sources) if within_session else None
     variant = {"normalize": normalize, "permutation": "within session" if within_session
                else "across sessions"}
-    _, selection, _ = select_subject(subject, radius, n_vertices // 2)
-    roi_seeds = ss.spawn(len(ROIS) + 1)
+    disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces, radius)
+    _, selection, _ = select_subject(subject, radius, n_vertices // 2, disks=disks)
+    ceilings = noise_ceilings(subject, n_vertices // 2, radius, disks)
+    roi_seeds = ss.spawn(len(ROIS) + 2)
     rows = []
     for roi, rs in zip(ROIS, roi_seeds):
         cols = selection[selection.roi == roi].vertex.to_numpy()
@@ -552,19 +804,26 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
         if cols.size < MIN_ROI_VERTICES:
             rows.append({"subject": name, "roi": roi, "n_vertices": int(cols.size),
                          "excluded": f"{cols.size} vertices selected; an RDM over vertices "
-                                     f"needs at least {MIN_ROI_VERTICES}", **variant})
+                                     f"needs at least {MIN_ROI_VERTICES}", **variant,
+                         "n_perm": int(n_perm), "n_swap": int(n_swap), "interval": interval})
             continue
         rows.append({"subject": name, **roi_rsa(subject, patterns, cols, roi, n_perm=n_perm,
-                                                 n_boot=n_boot, seed=rs, ci_level=ci_level,
-                                                 sessions=sessions, blocks=blocks,
-                                                 vertex_scheme=vertex_scheme), **variant,
-                     "excluded": ""})
+                                                 n_boot=n_boot, n_swap=n_swap, seed=rs,
+                                                 ci_level=ci_level, sessions=sessions,
+                                                 blocks=blocks, swappable=swappable,
+                                                 interval=interval, ceiling=ceilings[roi]),
+                     **variant, "excluded": ""})
     if not searchlight:
         return rows, None
-    disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces, radius)
     sl = searchlight_rsa(patterns, disks, n_perm if searchlight_perm is None
-                         else searchlight_perm, seed=np.random.default_rng(roi_seeds[-1]),
+                         else searchlight_perm, seed=np.random.default_rng(roi_seeds[-2]),
                          blocks=blocks)
+    tests = searchlight_roi_tests(patterns, disks, subject.vertices.roi.to_numpy(),
+                                  searchlight_swaps, searchlight_centres,
+                                  np.random.default_rng(roi_seeds[-1]), swappable)
+    for row in rows:
+        if not row["excluded"]:
+            row.update(tests[row["roi"]])
     return rows, (subject.vertices, sl)
 
 

@@ -2,8 +2,11 @@
 
 For each readout layer, RDMs of the RE, AN and AI images are computed from the layer's
 activations; RE-AN and RE-AI similarity (Spearman by default) are tested against
-permutation nulls, bootstrapped over images for confidence intervals and for the test of
-their difference, and their trends across layers are tested with Mann-Kendall.
+permutation nulls, bootstrapped over images for confidence intervals (centred on the
+estimate), their difference is tested by the paired swap test
+(:func:`advlib.analysis.stats.swap_test`: the paper's image bootstrap is far too
+conservative as a test), and their trends across layers are tested with Mann-Kendall
+(exact for 8 layers).
 """
 
 from __future__ import annotations
@@ -20,12 +23,21 @@ from ..cnn.stimulus_set import KINDS, load_manifest, stimulus_files, usable_sour
 from ..errors import StimulusError, check_nonnegative_seed, expect
 from ..provenance import Stage
 from .rsa import compute_rdm
-from .stats import BootstrapResult, PermutationResult, bootstrap_similarities, mann_kendall, permutation_test
+from .stats import (
+    BootstrapResult,
+    PermutationResult,
+    bootstrap_similarities,
+    centred_interval,
+    mann_kendall,
+    permutation_test,
+    swap_test,
+)
 
 __all__ = ["CNN_RSA_COLUMNS", "CNNRSAResult", "layer_rdms", "cnn_rsa", "load_cnn_results"]
 
 CNN_RSA_COLUMNS = ["layer", "re_an", "re_ai", "re_an_ci_low", "re_an_ci_high", "re_ai_ci_low",
-                   "re_ai_ci_high", "p_perm_re_an", "p_perm_re_ai", "p_diff"]
+                   "re_ai_ci_high", "p_perm_re_an", "p_perm_re_ai", "p_diff", "null_mean_re_an",
+                   "null_sd_re_an", "null_mean_re_ai", "null_sd_re_ai", "n_perm", "n_swap"]
 
 @dataclass
 class CNNRSAResult:
@@ -87,7 +99,7 @@ def layer_rdms(features: dict, metric: str = "correlation", rows=None) -> dict:
 def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
             method: str = "spearman", n_perm: int = 1000, n_boot: int = 1000, seed: int = 0,
             ci_level: float = 0.95, only_converged: bool = True, progress: bool = True,
-            reuse: bool = True):
+            reuse: bool = True, n_swap: int = 10000):
     """RE-AN and RE-AI similarity for every layer, with the paper's statistics.
 
     Parameters
@@ -105,6 +117,8 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
         RDM comparison (``spearman`` in the paper).
     n_perm, n_boot : int
         Permutations and bootstrap resamples (1000 each in the paper).
+    n_swap : int
+        Swap sets of the RE-AI vs RE-AN test.
     seed : int
         Drives every permutation and resample.
     ci_level : float
@@ -119,7 +133,7 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     Returns
     -------
     CNNRSAResult
-        ``table.p_diff`` is the two-sided bootstrap p of RE-AI minus RE-AN.
+        ``table.p_diff`` is the two-sided swap-test p of RE-AI minus RE-AN.
     """
     manifest = load_manifest(stim_dir)
     sources = sorted(manifest.source_id.unique())
@@ -129,7 +143,8 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     rows = [sources.index(s) for s in usable]
     params = {"model": model.name, "weights_sha256": model.weights_sha256, "metric": metric,
               "method": method, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,
-              "ci_level": ci_level, "only_converged": only_converged}
+              "ci_level": ci_level, "only_converged": only_converged, "n_swap": n_swap,
+              "difference_test": "swap"}
     stage = None
     if results_dir is not None:
         results_dir = Path(results_dir)
@@ -143,18 +158,27 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     seeds = np.random.SeedSequence(check_nonnegative_seed(seed)).spawn(len(model.layers))
     records, perms, boots = [], {}, {}
     for layer, ss in tqdm(list(zip(model.layers, seeds)), desc="CNN RSA", disable=not progress):
-        r_perm_an, r_perm_ai, r_boot = (np.random.default_rng(s) for s in ss.spawn(3))
+        r_perm_an, r_perm_ai, r_boot, r_swap = (np.random.default_rng(s) for s in ss.spawn(4))
         re, an, ai = (rdms[k][layer] for k in KINDS)
+        joint = compute_rdm(np.vstack([feats["AI"][layer][rows], feats["AN"][layer][rows]]),
+                            metric, name=f"AI+AN images, {layer}")
+        diff = swap_test(re, joint, method, n_swap, r_swap, names=(f"RE {layer}", "AI", "AN"))
         perm_an = permutation_test(re, an, method, n_perm, r_perm_an, (f"RE {layer}", f"AN {layer}"))
         perm_ai = permutation_test(re, ai, method, n_perm, r_perm_ai, (f"RE {layer}", f"AI {layer}"))
         boot = bootstrap_similarities(re, {"AN": an, "AI": ai}, method, n_boot, r_boot)
         perms[layer], boots[layer] = {"AN": perm_an, "AI": perm_ai}, boot
-        (an_lo, an_hi), (ai_lo, ai_hi) = boot.ci("AN", ci_level), boot.ci("AI", ci_level)
+        (an_lo, an_hi), (ai_lo, ai_hi) = (
+            centred_interval(p.observed, boot.samples[k], ci_level)
+            for k, p in (("AN", perm_an), ("AI", perm_ai)))
         records.append({"layer": layer, "re_an": perm_an.observed, "re_ai": perm_ai.observed,
                         "re_an_ci_low": an_lo, "re_an_ci_high": an_hi,
                         "re_ai_ci_low": ai_lo, "re_ai_ci_high": ai_hi,
                         "p_perm_re_an": perm_an.p, "p_perm_re_ai": perm_ai.p,
-                        "p_diff": boot.p_difference("AI", "AN"),
+                        "p_diff": diff.p, "null_mean_re_an": float(perm_an.null.mean()),
+                        "null_sd_re_an": float(perm_an.null.std(ddof=1)),
+                        "null_mean_re_ai": float(perm_ai.null.mean()),
+                        "null_sd_re_ai": float(perm_ai.null.std(ddof=1)),
+                        "n_perm": int(n_perm), "n_swap": int(n_swap),
                         "n_boot_valid": len(boot.samples["AI"]),
                         "layer_name": model.paper_names[layer], "n_images": len(usable),
                         "metric": metric, "method": method, "ci_level": ci_level})

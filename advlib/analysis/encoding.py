@@ -34,7 +34,11 @@ Choices the paper leaves open, made here:
   (``m`` without the intercept).
 * **Sparsity level**: chosen from a grid by K-fold cross-validation over the *regular*
   images only (:func:`choose_n_nonzero`; default grid 1, 2, 4, 8 and 5 folds), then the
-  model is re-fitted on all regular images. Adversarial images never touch the fit or
+  model is re-fitted on all regular images **with the support size that was validated**:
+  a fold's fit can hold at most (training images in the fold - 1) units, so the final fit
+  is capped there too (``support_cap``). Without the cap the refit on 17 images reached
+  16 units plus the intercept, a training R^2 of 1.00 on pure noise, a model the
+  validation never saw. Adversarial images never touch the fit or
   the choice. By default one level is chosen per fit (one subject x layer), the one with
   the lowest held-out error summed over targets, estimated on at most ``cv_targets``
   (250) randomly drawn targets: a per-vertex choice from 17-40 held-out values is
@@ -332,6 +336,10 @@ class ROMPEncoder:
         One level for all targets (lowest summed held-out error), or one per target.
     cv_targets : int
         With ``"pooled"``, at most this many randomly drawn targets estimate the error.
+    support_cap : int, optional
+        Most units (besides the intercept) any fit may hold. Default: with ``"cv"``, the
+        most a cross-validation fold could hold (its training images - 1), so the final
+        model is the kind that was validated; otherwise :func:`romp`'s own bound.
     **romp_options
         Passed to :func:`romp` (``max_support``, ``fit_intercept``, ``device``, ``dtype``).
 
@@ -341,17 +349,24 @@ class ROMPEncoder:
     coef_values_ : numpy.ndarray, shape (n_targets, max_support)
     intercept_ : numpy.ndarray, shape (n_targets,)
     n_nonzero_ : numpy.ndarray of int, shape (n_targets,)
+    support_cap_ : int or None
+        The cap the fit used.
     n_features_in_ : int
     """
 
     def __init__(self, n_nonzero="cv", grid=(1, 2, 4, 8), n_folds: int = 5, seed: int = 0,
-                 cv_scope: str = "pooled", cv_targets: int = 250, **romp_options):
+                 cv_scope: str = "pooled", cv_targets: int = 250, support_cap=None,
+                 **romp_options):
         ok = (isinstance(n_nonzero, str) and n_nonzero == "cv") or (
             np.asarray(n_nonzero).dtype.kind in "iu" and np.asarray(n_nonzero).ndim <= 1)
         expect(ok, "n_nonzero", n_nonzero, 'a positive integer, one per target, or "cv"')
         expect(cv_scope in ("pooled", "target"), "cv_scope", cv_scope, '"pooled" or "target"')
         self.n_nonzero, self.grid, self.n_folds, self.seed = n_nonzero, grid, n_folds, seed
         self.cv_scope, self.cv_targets, self.romp_options = cv_scope, cv_targets, romp_options
+        expect(support_cap is None or (isinstance(support_cap, (int, np.integer))
+                                       and support_cap >= 1), "support_cap", support_cap,
+               "None or a positive integer")
+        self.support_cap = support_cap
 
     def fit(self, X, Y):
         """Fit every target.
@@ -382,10 +397,19 @@ class ROMPEncoder:
             expect(given.ndim == 0 or given.shape == (Y.shape[1],), "n_nonzero",
                    f"{given.size} levels", f"one level, or one per target ({Y.shape[1]})")
             levels = np.broadcast_to(given, (Y.shape[1],))
+        cap = self.support_cap
+        if cap is None and isinstance(self.n_nonzero, str):
+            smallest = min(len(train) for train, _ in _folds(len(X), self.n_folds, self.seed))
+            cap = smallest - (1 if self.romp_options.get("fit_intercept", True) else 0)
+        self.support_cap_ = None if cap is None else int(cap)
         parts = {}
         for s in np.unique(levels):
             cols = np.flatnonzero(levels == s)
-            coef, b, info = romp(X, Y[:, cols], int(s), return_info=True, **self.romp_options)
+            opts = dict(self.romp_options)
+            if cap is not None and "max_support" not in opts:
+                full = len(X) - (1 if opts.get("fit_intercept", True) else 0)
+                opts["max_support"] = max(1, min(2 * int(s), int(cap), full, X.shape[1]))
+            coef, b, info = romp(X, Y[:, cols], int(s), return_info=True, **opts)
             parts[int(s)] = (cols, info["coef_values"], b, info["support"])
         width = max(p[3].shape[1] for p in parts.values())
         self.support_ = np.full((Y.shape[1], width), -1, dtype=np.int64)

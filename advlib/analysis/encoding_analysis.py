@@ -11,17 +11,24 @@ predictions are compared with the measured responses, per ROI:
   over the test images (:func:`advlib.analysis.encoding.pattern_correlation_parts`). Responses are
   the betas averaged over the two presentations, as in the RSA.
 * **Permutation test** (``p_perm``, one-sided): the measured images are shuffled against
-  the predicted ones (``n_perm`` permutations, the same for AI and AN).
-* **95% CI**: 80% of the ROI's vertices resampled without replacement ``n_boot`` times.
-* **AI vs AN** (``p_diff``): two-sided bootstrap test of the difference on the same
-  vertex resamples.
+  the predicted ones (``n_perm`` permutations, the same for AI and AN; within sessions by
+  default); the null's mean and SD are kept for the power of "no transfer" claims.
+* **95% CI**: the test images resampled with replacement ``n_boot`` times, centred on the
+  estimate (``interval="subsample"``: the paper's 80% of vertices without replacement,
+  with the spread scaled by the delete-d factor, which assumes independent vertices).
+* **AI vs AN** (``p_diff``): the paired swap test (each image's AI and AN test responses,
+  predicted and measured together, exchanged at random; two-sided). The paper's
+  comparison of 80%-vertex bootstrap distributions, unscaled, rejected 33% of the time
+  when AI and AN transfer equally well.
 
 Fig S1 (layer assignment): the models are re-fitted on each presentation's RE betas
 (with each vertex's sparsity level from the averaged fit) and tested on the same
 presentation's AI or AN betas; each vertex is assigned the layer whose model gives the
 highest correlation over images between its predicted and measured responses. The
-proportions of vertices per ROI and layer form ``layer_assignment.csv`` (subjects x 2
-presentations = the paper's six measurements per ROI).
+proportions of vertices per ROI and layer form ``layer_assignment.csv``. The paper tests
+them over its "six independent measurements" (subjects x presentations), but the two
+presentations of a subject share its fit and its vertices: :func:`layer_assignment_tests`
+tests over subjects.
 """
 
 from __future__ import annotations
@@ -50,84 +57,153 @@ from ..fmri.normalize import NORMALIZATIONS, normalize_subject
 from ..fmri.selection import check_vertex_count, select_subject
 from ..layout import analysis_variant, encoding_name
 from ..provenance import Stage
-from .brain_rsa import MIN_ROI_VERTICES, kind_patterns, read_table, source_sessions
+from .brain_rsa import (
+    MIN_ROI_VERTICES,
+    kind_patterns,
+    read_table,
+    source_sessions,
+    swappable_sources,
+)
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
-from .stats import bootstrap_p, percentile_ci, permutation_indices, rng_from
+from .stats import centred_interval, permutation_indices, rng_from, swap_indices
 
 __all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "transfer_statistics", "encoding_analysis",
            "layer_assignment_tests", "load_encoding_results"]
 
 ENCODING_COLUMNS = ["subject", "roi", "layer", "test_kind", "r", "ci_low", "ci_high", "p_perm",
                     "p_diff", "n_vertices", "solver", "median_n_nonzero", "median_alpha",
-                    "excluded"]
+                    "excluded", "null_mean", "null_sd", "n_perm", "n_swap", "interval"]
 ASSIGNMENT_COLUMNS = ["subject", "presentation", "test_kind", "roi", "layer", "proportion",
                       "n_vertices"]
 
 
-def _pattern_r(parts: dict, weights=None) -> np.ndarray:
-    """Pattern r from per-vertex sums; ``weights`` (n_sets, n_vertices) selects vertex sets."""
-    if weights is None:
-        return parts["pm"].sum() / np.sqrt(parts["pp"].sum() * parts["mm"].sum())
+def _grams(predicted: dict, measured: dict, kinds) -> dict:
+    """Image x image sums over vertices: ``G[(x, a, b)][i, j] = sum_v X_a[i, v] Y_b[j, v]``.
+
+    ``x`` is ``"pm"`` (predicted with measured), ``"pp"`` or ``"mm"``; ``a, b`` are kinds.
+    Every statistic of :func:`transfer_statistics` over any set of images drawn from the
+    kinds (resampled, or with kinds swapped per image) is a quadratic form in these.
+    """
+    p = {k: np.asarray(predicted[k], dtype=np.float64) for k in kinds}
+    m = {k: np.asarray(measured[k], dtype=np.float64) for k in kinds}
+    out = {}
+    for a in kinds:
+        for b in kinds:
+            out[("pm", a, b)] = p[a] @ m[b].T
+            out[("pp", a, b)] = p[a] @ p[b].T
+            out[("mm", a, b)] = m[a] @ m[b].T
+    return out
+
+
+def _centred_sum(grams: dict, x: str, mix: dict) -> np.ndarray:
+    """Sum over vertices of centred products for image sets given as kind weights.
+
+    ``mix[kind]`` is (n_sets, n_images): the weight of each image's ``kind`` version in
+    each set (bootstrap counts, or 0/1 swap indicators). Returns, per set,
+    ``sum_i w_i c_i - (1 / W) sum_ij w_i w_j G_ij`` summed over the kinds: the sum over
+    vertices of the products after centring each vertex over the set's images.
+    """
+    kinds = list(mix)
+    total = sum(mix[k].sum(1) for k in kinds)
+    linear = sum((mix[k] * np.diag(grams[(x, k, k)])[None, :]).sum(1) for k in kinds)
+    quad = sum(np.einsum("si,ij,sj->s", mix[a], grams[(x, a, b)], mix[b], optimize=True)
+               for a in kinds for b in kinds)
+    return linear - quad / total
+
+
+def _set_r(grams: dict, mix: dict) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (weights @ parts["pm"]) / np.sqrt((weights @ parts["pp"]) * (weights @ parts["mm"]))
+        return _centred_sum(grams, "pm", mix) / np.sqrt(
+            _centred_sum(grams, "pp", mix) * _centred_sum(grams, "mm", mix))
 
 
 def transfer_statistics(predicted: dict, measured: dict, n_perm: int = 1000,
-                        n_boot: int = 1000, fraction: float = 0.8, ci_level: float = 0.95,
-                        seed=0, blocks=None) -> pd.DataFrame:
-    """Fig 6 statistics of one ROI x layer: r, permutation p, vertex-bootstrap CI, AI vs AN.
+                        n_boot: int = 1000, n_swap: int = 1000, ci_level: float = 0.95,
+                        seed=0, blocks=None, swappable=None,
+                        interval: str = "images", fraction: float = 0.8) -> pd.DataFrame:
+    """Fig 6 statistics of one ROI x layer: r, permutation p, interval, AI vs AN.
 
     Parameters
     ----------
     predicted, measured : dict
         ``kind -> (n_images, n_vertices)`` for the test kinds (``"AI"``, ``"AN"``), rows
         aligned by regular image.
-    n_perm, n_boot : int
-    fraction : float
-        Share of vertices drawn without replacement in each bootstrap sample (0.8).
+    n_perm : int
+        Permutations of the transfer test (measured image labels shuffled against the
+        predicted ones; one-sided).
+    n_boot : int
+        Resamples behind the interval.
+    n_swap : int
+        Swap sets of the AI vs AN test: each image's AI and AN test responses, predicted
+        and measured together, are exchanged at random (paired, exact under the null
+        that the two kinds transfer alike; two-sided). The paper's 80%-vertex bootstrap
+        without rescaling gave 33% false positives at alpha 0.05.
     ci_level : float
     seed : int or numpy.random.Generator
     blocks : array_like, shape (n_images,), optional
         Exchangeability blocks (each image's session): the permutation test shuffles image
         labels within blocks only.
+    swappable : array_like of bool, shape (n_images,), optional
+        Images whose AI and AN versions may be swapped (one session); default all.
+    interval : {"images", "subsample"}
+        The interval resamples the test images (default), or draws ``fraction`` of the
+        vertices without replacement with the spread scaled by the delete-d factor
+        ``sqrt(f / (1 - f))`` (independent vertices assumed).
+    fraction : float
 
     Returns
     -------
     pandas.DataFrame
-        One row per kind: ``test_kind, r, ci_low, ci_high, p_perm, p_diff`` (``p_diff``
-        is shared: AI vs AN, NaN unless both kinds are given).
+        One row per kind: ``test_kind, r, ci_low, ci_high, p_perm, null_mean, null_sd,
+        p_diff`` (``p_diff`` is shared: AI vs AN, NaN unless both kinds are given).
     """
     kinds = list(predicted)
     expect(set(kinds) == set(measured), "measured", sorted(measured),
            f"the same kinds as predicted: {sorted(kinds)}")
-    expect(0 < fraction <= 1, "fraction", fraction, "a share of vertices in (0, 1]")
-    check_positive_int(n_perm, "n_perm")
-    check_positive_int(n_boot, "n_boot")
+    expect(0 < fraction < 1, "fraction", fraction, "a share of vertices in (0, 1)")
+    check_choice(interval, "interval", ("images", "subsample"))
+    for name, value in (("n_perm", n_perm), ("n_boot", n_boot), ("n_swap", n_swap)):
+        check_positive_int(value, name)
     rng = rng_from(seed)
     parts = {k: pattern_correlation_parts(predicted[k], measured[k]) for k in kinds}
+    grams = _grams(predicted, measured, kinds)
     n_img, n_v = np.shape(predicted[kinds[0]])
     # unrestricted: the draws of earlier versions; within blocks: permutation_indices
     perms = (np.argsort(rng.random((n_perm, n_img)), 1) if blocks is None
              else permutation_indices(n_img, n_perm, rng, blocks))
-    size = max(1, int(round(fraction * n_v)))
-    chosen = np.argsort(rng.random((n_boot, n_v)), 1)[:, :size]
-    weights = np.zeros((n_boot, n_v))
-    np.put_along_axis(weights, chosen, 1.0, 1)
-    rows, boots = [], {}
+    if interval == "images":
+        counts = rng.multinomial(n_img, np.full(n_img, 1.0 / n_img), size=n_boot).astype(float)
+    else:
+        size = max(2, int(round(fraction * n_v)))
+        chosen = np.argsort(rng.random((n_boot, n_v)), 1)[:, :size]
+        weights = np.zeros((n_boot, n_v))
+        np.put_along_axis(weights, chosen, 1.0, 1)
+    rows = []
     for k in kinds:
         pt = parts[k]
-        r = float(_pattern_r(pt))
+        r = float(pt["pm"].sum() / np.sqrt(pt["pp"].sum() * pt["mm"].sum()))
         null = pt["gram"][np.arange(n_img)[None, :], perms].sum(1) / np.sqrt(
             pt["pp"].sum() * pt["mm"].sum())
-        boots[k] = _pattern_r(pt, weights)
-        lo, hi = percentile_ci(boots[k][np.isfinite(boots[k])], ci_level)
+        if interval == "images":
+            reps = _set_r(grams, {k: counts})
+            lo, hi = centred_interval(r, reps[np.isfinite(reps)], ci_level)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reps = (weights @ pt["pm"]) / np.sqrt((weights @ pt["pp"]) * (weights @ pt["mm"]))
+            lo, hi = centred_interval(r, reps[np.isfinite(reps)], ci_level,
+                                      np.sqrt(fraction / (1 - fraction)))
         rows.append({"test_kind": k, "r": r, "ci_low": lo, "ci_high": hi,
-                     "p_perm": (1 + int((null >= r).sum())) / (1 + n_perm)})
+                     "p_perm": (1 + int((null >= r - 1e-12).sum())) / (1 + n_perm),
+                     "null_mean": float(null.mean()), "null_sd": float(null.std(ddof=1))})
     table = pd.DataFrame(rows)
     table["p_diff"] = np.nan
     if {"AI", "AN"} <= set(kinds):
-        diff = boots["AI"] - boots["AN"]
-        table["p_diff"] = bootstrap_p(diff[np.isfinite(diff)])
+        flips = swap_indices(n_img, n_swap, rng, swappable).astype(float)
+        flips = np.vstack([np.zeros((1, n_img)), flips])           # row 0: observed
+        diff = (_set_r(grams, {"AI": 1 - flips, "AN": flips})
+                - _set_r(grams, {"AI": flips, "AN": 1 - flips}))
+        obs, null = diff[0], diff[1:]
+        table["p_diff"] = (1 + np.count_nonzero(np.abs(null) >= abs(obs) - 1e-12)) / (1 + n_swap)
     return table
 
 
@@ -152,7 +228,8 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
                       layers=None, radius: float = 3.0, features_cache=None,
                       only_converged: bool = True, device=None, progress: bool = True,
                       jobs: int = 1, reuse: bool = True, normalize: str = "center",
-                      within_session: bool = True):
+                      within_session: bool = True, n_swap: int = 1000,
+                      interval: str = "images"):
     """Encoding models per subject x ROI x layer (Fig 6) and the layer assignment (Fig S1).
 
     Parameters
@@ -200,6 +277,10 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
         The transfer permutation test shuffles image labels within sessions only; ``False``:
         across sessions, as published. The variant's tables get its name
         (:func:`advlib.layout.analysis_variant`).
+    n_swap : int
+        Swap sets of the AI vs AN test (:func:`transfer_statistics`).
+    interval : {"images", "subsample"}
+        Resampling behind the 95% intervals (:func:`transfer_statistics`).
 
     Returns
     -------
@@ -227,7 +308,8 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
               "ci_level": ci_level, "seed": seed, "radius": radius, "layers": layers,
               "subjects": names, "only_converged": only_converged,
               "train": "RE (presentations averaged)",
-              "bootstrap": "80% of vertices without replacement",
+              "interval": check_choice(interval, "interval", ("images", "subsample")),
+              "n_swap": check_positive_int(n_swap, "n_swap"),
               "normalize": check_choice(normalize, "normalize", NORMALIZATIONS),
               "within_session": bool(within_session)}
     stage = None
@@ -258,7 +340,7 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
         job(Path(dataset_dir) / name, manifest, sources, ss, feats, rows_idx, layers,
             solver=solver, options=options, seed=seed, n_vertices=n_vertices, n_perm=n_perm,
             n_boot=n_boot, ci_level=ci_level, radius=radius, normalize=normalize,
-            within_session=within_session)
+            within_session=within_session, n_swap=n_swap, interval=interval)
         for name, ss in zip(names, seeds))
     results = list(tqdm(work, total=len(names), desc=f"encoding ({solver})",
                         disable=not progress))
@@ -278,11 +360,12 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
 
 def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, layers, *, solver,
                       options, seed, n_vertices, n_perm, n_boot, ci_level, radius, normalize,
-                      within_session):
+                      within_session, n_swap, interval):
     """One subject's Fig 6 rows and Fig S1 assignment rows (a unit of parallel work)."""
     subject = normalize_subject(load_subject(folder, manifest=manifest), normalize)
     name = subject.name
     blocks = source_sessions(subject, manifest, sources) if within_session else None
+    swappable = swappable_sources(subject, manifest, sources) if within_session else None
     _, selection, _ = select_subject(subject, radius, n_vertices // 2)
     cols = selection.vertex.to_numpy()
     roi_of = selection.roi.to_numpy()
@@ -311,8 +394,9 @@ def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, laye
                 continue
             t = transfer_statistics({k: pred[k][:, v] for k in pred},
                                     {k: pats[None][k][:, v] for k in pred},
-                                    n_perm=n_perm, n_boot=n_boot, ci_level=ci_level,
-                                    seed=np.random.default_rng(rs), blocks=blocks)
+                                    n_perm=n_perm, n_boot=n_boot, n_swap=n_swap,
+                                    ci_level=ci_level, seed=np.random.default_rng(rs),
+                                    blocks=blocks, swappable=swappable, interval=interval)
             t.insert(0, "layer", layer)
             t.insert(0, "roi", roi)
             t.insert(0, "subject", name)
@@ -321,9 +405,11 @@ def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, laye
             t["median_n_nonzero"] = np.nan if nnz is None else float(np.median(nnz[v]))
             t["median_alpha"] = np.nan if alpha is None else float(np.median(alpha[v]))
             t["excluded"] = ""
+            t["n_perm"], t["n_swap"], t["interval"] = int(n_perm), int(n_swap), interval
             rows.append(t)
         for p in (1, 2):
-            fixed = dict(options, n_nonzero=enc.n_nonzero_) if solver == "romp" else options
+            fixed = (dict(options, n_nonzero=enc.n_nonzero_, support_cap=enc.support_cap_)
+                     if solver == "romp" else options)
             enc_p = make_encoder(solver, seed=seed, **fixed).fit(X["RE"], pats[p]["RE"])
             for k in ("AI", "AN"):
                 best.setdefault((p, k), []).append(_vertex_r(enc_p.predict(X[k]), pats[p][k]))
@@ -345,13 +431,18 @@ def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, laye
 def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
                            high=("layer7", "layer8"), first: str = "V1",
                            last: str = "LO") -> pd.DataFrame:
-    """The supplement's paired t-tests on the layer assignment (Fig S1).
+    """The supplement's paired t-tests on the layer assignment (Fig S1), over subjects.
 
-    * ``low vs high``: per measurement (subject x presentation) and ROI, the summed
-      proportion of vertices assigned to the low layers vs to the high layers, paired over
-      all measurements and ROIs (the paper pools "across almost all ROIs").
-    * ``V1 vs LO``: the proportion assigned to the high layers in ``first`` vs ``last``,
-      paired over measurements.
+    * ``low vs high``: per subject, the share of vertices assigned to the low layers and
+      to the high layers, each averaged over the presentations and ROIs; paired over
+      subjects (the paper pools "across almost all ROIs").
+    * ``V1 vs LO``: per subject, the share of the high layers in ``first`` and in ``last``
+      (averaged over presentations); paired over subjects.
+
+    The paper pairs its six "independent" measurements (3 subjects x 2 presentations) and,
+    here, ROIs too; but a subject's presentations and ROIs share one fit per layer and the
+    same vertices, so they are not independent: a test over them rejected far more often
+    than its level under the null (``tests/test_calibration.py``). The subject is the unit.
 
     Parameters
     ----------
@@ -361,7 +452,8 @@ def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
     Returns
     -------
     pandas.DataFrame
-        ``test_kind, test, mean_a, mean_b, t, p, n_pairs``.
+        ``test_kind, test, mean_a, mean_b, sd_diff, t, p, n`` (``n``: subjects; ``t`` and
+        ``p`` NaN with fewer than 2).
     """
     missing = [c for c in ASSIGNMENT_COLUMNS if c not in assignment.columns]
     expect(not missing, "assignment columns", missing, f"all of {ASSIGNMENT_COLUMNS}")
@@ -372,21 +464,26 @@ def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
         lo = piv[[c for c in low if c in piv]].sum(1)
         hi = piv[[c for c in high if c in piv]].sum(1)
         by_roi = hi.unstack("roi")
-        tests = [("layers 1-2 vs 7-8", lo.to_numpy(), hi.to_numpy())]
+        tests = [("layers 1-2 vs 7-8", lo.groupby("subject").mean(),
+                  hi.groupby("subject").mean())]
         if first in by_roi and last in by_roi:
             tests.append((f"{first} vs {last} (share of layers 7-8)",
-                          by_roi[first].to_numpy(), by_roi[last].to_numpy()))
+                          by_roi[first].groupby("subject").mean(),
+                          by_roi[last].groupby("subject").mean()))
         for test, a, b in tests:
+            pair = pd.concat([a, b], axis=1).dropna().to_numpy()
+            d = pair[:, 0] - pair[:, 1] if len(pair) else np.array([])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                res = stats.ttest_rel(a, b) if len(a) >= 2 else None
-            out.append({"test_kind": kind, "test": test, "mean_a": float(np.mean(a)),
-                        "mean_b": float(np.mean(b)),
+                res = stats.ttest_rel(pair[:, 0], pair[:, 1]) if len(pair) >= 2 else None
+            out.append({"test_kind": kind, "test": test,
+                        "mean_a": float(np.mean(pair[:, 0])) if len(pair) else np.nan,
+                        "mean_b": float(np.mean(pair[:, 1])) if len(pair) else np.nan,
+                        "sd_diff": float(np.std(d, ddof=1)) if len(d) >= 2 else np.nan,
                         "t": np.nan if res is None else float(res.statistic),
-                        "p": np.nan if res is None else float(res.pvalue), "n_pairs": len(a)})
-    return pd.DataFrame(out, columns=["test_kind", "test", "mean_a", "mean_b", "t", "p",
-                                      "n_pairs"])
-
+                        "p": np.nan if res is None else float(res.pvalue), "n": len(pair)})
+    return pd.DataFrame(out, columns=["test_kind", "test", "mean_a", "mean_b", "sd_diff", "t",
+                                      "p", "n"])
 
 
 def load_encoding_results(out_dir, solver: str = "romp",

@@ -26,7 +26,6 @@ from ..fmri.normalize import normalize_subject
 from ..fmri.selection import select_subject
 from ..kernels import correlation_rdm, spearman, upper_triangle
 from .brain_rsa import kind_patterns, roi_rsa, source_sessions
-from .claims import smallest_bootstrap_p
 
 __all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "ground_truth_rsa",
            "ground_truth_study", "ground_truth_summary", "ground_truth_numbers"]
@@ -169,8 +168,8 @@ def ground_truth_summary(table: pd.DataFrame, alpha: float = 0.05,
     alpha : float
         Significance level of the RE-AN test.
     n_boot : int
-        Image-bootstrap resamples behind ``p_diff``: power counts RE-AI > RE-AN at the
-        paper's p < 0.0001 or, when unreachable, the smallest p the resamples allow.
+        Unused (kept for callers); power counts RE-AI > RE-AN at the paper's p < 0.0001
+        (the swap test's 10 000 swap sets reach it).
 
     Returns
     -------
@@ -180,7 +179,7 @@ def ground_truth_summary(table: pd.DataFrame, alpha: float = 0.05,
         observer's RE-AN truth is near zero: see ``truth_re_an``), ``power_re_ai``
         (share with RE-AI p < 0.005) and ``power_diff``.
     """
-    crit = max(1e-4, smallest_bootstrap_p(n_boot))
+    crit = 1e-4
     t = table.assign(bias_re_an=table.re_an - table.truth_re_an,
                      bias_re_ai=table.re_ai - table.truth_re_ai,
                      false_positive_re_an=(table.p_perm_re_an < alpha).astype(float),

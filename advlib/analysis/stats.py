@@ -13,7 +13,20 @@ ranked once, and every permutation only re-indexes those ranks, so 1000 permutat
 Image bootstrap (paper, Methods): the ``n`` images are resampled with replacement and both
 similarities recomputed on the same resample. Pairs made of two copies of the same image
 (dissimilarity 0 by construction) are dropped, not turned into NaN; the resampled pairs
-of distinct images keep their multiplicity.
+of distinct images keep their multiplicity. It gives the confidence intervals. As a *test*
+of RE-AI vs RE-AN it is far too conservative (measured: 0-0.5% false positives at alpha
+0.05 where 5% are due), so the difference is tested by :func:`swap_test` instead.
+
+Swap test (RE-AI vs RE-AN): under the null that each image's AN and AI versions are
+exchangeable (the two similarities are equal because nothing tells the two kinds apart),
+swapping the AN and AI pattern of any set of images leaves the distribution unchanged.
+The statistic ``sim(RE, AI) - sim(RE, AN)`` is recomputed for ``n_perm`` random sets of
+swapped images (a paired permutation test, exact at every sample size); the swap keeps an
+image's versions together, so it respects sessions as the design does.
+
+Mann-Kendall (CNN trends): for ``n <= 10`` values the p-value is exact (the distribution of
+the S statistic over all orderings); the normal approximation, for 8 layers, reaches
+``p < 0.001`` only for a perfectly monotone sequence.
 """
 
 from __future__ import annotations
@@ -29,16 +42,19 @@ from ..errors import check_positive_int, check_probability, expect
 from ..kernels import masked_pearson, masked_rank, tau_a
 from .rsa import COMPARISONS, check_rdm, compare_rdms, upper_triangle
 
-__all__ = ["PermutationResult", "BootstrapResult", "permutation_test", "bootstrap_similarities",
-           "percentile_ci", "bootstrap_p", "mann_kendall", "rng_from", "permutation_indices",
-           "check_blocks"]
+__all__ = ["PermutationResult", "BootstrapResult", "SwapResult", "permutation_test",
+           "bootstrap_similarities", "percentile_ci", "centred_interval", "bootstrap_p", "paired_t_power",
+           "swap_test", "swap_indices", "mann_kendall", "mann_kendall_exact_p", "rng_from",
+           "permutation_indices", "check_blocks", "smallest_p", "normal_power",
+           "at_least_power"]
 
 
 def rng_from(seed) -> np.random.Generator:
     """A Generator from an int seed, a Generator (returned as is) or None (seed 0)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    expect(seed is None or (isinstance(seed, (int, np.integer)) and seed >= 0), "seed", seed,
+    integer = isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))
+    expect(seed is None or (integer and seed >= 0), "seed", seed,
            "a non-negative integer or a numpy Generator")
     return np.random.default_rng(0 if seed is None else int(seed))
 
@@ -157,6 +173,113 @@ def percentile_ci(samples, level: float = 0.95) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def centred_interval(estimate: float, replicates, level: float = 0.68,
+                     scale: float = 1.0) -> tuple[float, float]:
+    """Resampling interval placed on its estimate: ``estimate + scale * (q - median)``.
+
+    ``q`` are the replicates' ``(1 -+ level) / 2`` quantiles. The replicates give the
+    spread, the estimate the location, so the interval always contains its estimate (a
+    plain percentile interval of a biased resampling distribution need not).
+
+    Parameters
+    ----------
+    estimate : float
+    replicates : array_like, shape (n,)
+    level : float in (0, 1)
+    scale : float
+        Factor on the spread (1 for a bootstrap; a delete-d factor for subsamples).
+
+    Returns
+    -------
+    (float, float)
+        ``low <= estimate <= high``.
+    """
+    lo, hi = percentile_ci(replicates, level)
+    mid = float(np.median(np.asarray(replicates, dtype=np.float64)))
+    return float(estimate + scale * (lo - mid)), float(estimate + scale * (hi - mid))
+
+
+def smallest_p(n_resamples: int, two_sided: bool = False) -> float:
+    """The smallest p a test with ``n_resamples`` resamples can give.
+
+    ``1 / (n + 1)`` for a permutation or swap test, ``2 / (n + 1)`` for the two-sided
+    bootstrap p of :func:`bootstrap_p`.
+    """
+    check_positive_int(n_resamples, "n_resamples")
+    return (2.0 if two_sided else 1.0) / (n_resamples + 1)
+
+
+def normal_power(null_mean, null_sd, effect: float, alpha: float = 0.05):
+    """Power of a one-sided resampling test to detect a true statistic ``effect``.
+
+    The statistic is taken as normal around its true value with the spread of its null
+    distribution (a small effect changes the spread little): power is
+    ``1 - Phi((null_mean + z_(1-alpha) null_sd - effect) / null_sd)``. The approximation is
+    checked against simulated power in ``tests/test_calibration.py``.
+
+    Parameters
+    ----------
+    null_mean, null_sd : float or array_like
+        Mean and SD of the test's null distribution (e.g. of a permutation test).
+    effect : float
+        The true value to be detected (e.g. an RDM similarity of 0.1).
+    alpha : float
+
+    Returns
+    -------
+    float or numpy.ndarray
+        NaN where the null SD is not finite and positive.
+    """
+    mu, sd = np.asarray(null_mean, dtype=np.float64), np.asarray(null_sd, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (mu + stats.norm.ppf(1 - alpha) * sd - effect) / sd
+        out = np.where(np.isfinite(z) & (sd > 0), stats.norm.sf(z), np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
+def paired_t_power(sd_diff: float, n: int, effect: float, alpha: float = 0.05) -> float:
+    """Power of a two-sided paired t-test on ``n`` pairs to detect a mean difference ``effect``.
+
+    From the noncentral t distribution with ``n - 1`` degrees of freedom and noncentrality
+    ``effect / (sd_diff / sqrt(n))``, the SD of the differences taken as known.
+
+    Returns
+    -------
+    float
+        NaN when ``n < 2`` or ``sd_diff`` is not finite and positive.
+    """
+    if not (n >= 2 and np.isfinite(sd_diff) and sd_diff > 0):
+        return float("nan")
+    df, ncp = n - 1, effect / (sd_diff / np.sqrt(n))
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    return float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+
+
+def at_least_power(powers, k: int) -> float:
+    """Chance that more than ``k`` of several independent tests reject.
+
+    Parameters
+    ----------
+    powers : array_like, shape (n,)
+        Each test's chance to reject (Poisson-binomial).
+    k : int
+
+    Returns
+    -------
+    float
+        ``P(#rejections > k)``; NaN when any power is NaN.
+    """
+    p = np.asarray(powers, dtype=np.float64)
+    if p.size == 0 or not np.isfinite(p).all():
+        return float("nan")
+    dist = np.zeros(p.size + 1)
+    dist[0] = 1.0
+    for q in p:
+        dist[1:] = dist[1:] * (1 - q) + dist[:-1] * q
+        dist[0] *= 1 - q
+    return float(dist[k + 1:].sum()) if k + 1 <= p.size else 0.0
+
+
 def bootstrap_p(differences) -> float:
     """Two-sided bootstrap p-value that a difference is zero.
 
@@ -230,6 +353,122 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
 
 
 
+@dataclass
+class SwapResult:
+    """Observed difference of two similarities, its two-sided swap-test p and the null.
+
+    Attributes
+    ----------
+    observed : float
+        ``sim(ref, A) - sim(ref, B)``.
+    p : float
+        ``(1 + #{|null| >= |observed|}) / (1 + n_perm)``.
+    null : numpy.ndarray, shape (n_perm,)
+    """
+
+    observed: float
+    p: float
+    null: np.ndarray
+
+
+def swap_indices(n: int, n_perm: int, seed=0, swappable=None) -> np.ndarray:
+    """Random swap sets: ``flips[k, i]`` is 1 when image ``i`` swaps its two versions.
+
+    Parameters
+    ----------
+    n, n_perm : int
+    seed : int or numpy.random.Generator
+    swappable : array_like of bool, shape (n,), optional
+        Images whose two versions may be swapped (e.g. only those whose versions were
+        shown in one session); the others never swap. Default: all.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_perm, n)
+    """
+    check_positive_int(n_perm, "n_perm")
+    flips = (rng_from(seed).random((n_perm, n)) < 0.5).astype(np.int64)
+    if swappable is not None:
+        ok = np.asarray(swappable, dtype=bool)
+        expect(ok.shape == (n,), "swappable.shape", ok.shape, f"({n},): one flag per image")
+        flips[:, ~ok] = 0
+    return flips
+
+
+def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked) -> np.ndarray:
+    """Correlation of every row of ``x`` with a centred reference vector.
+
+    ``ranked``: True (Spearman: rows ranked), False (Pearson), or a Kendall method name,
+    for which ``ref_centred`` is the raw reference and each row is compared in a loop.
+    """
+    if isinstance(ranked, str):
+        return np.array([tau_a(ref_centred, row) if ranked == "kendall_tau_a"
+                         else stats.kendalltau(ref_centred, row, variant="b").statistic
+                         for row in x])
+    if ranked:
+        x = stats.rankdata(x, axis=1)
+    x = x - x.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (x @ ref_centred) / np.sqrt((x ** 2).sum(1) * (ref_centred ** 2).sum())
+
+
+def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000, seed=0,
+              chunk: int = 1000, names=("RE", "A", "B"), swappable=None) -> SwapResult:
+    """Paired swap test of ``sim(ref, A) - sim(ref, B)`` for two versions of each image.
+
+    Parameters
+    ----------
+    rdm_ref : array_like, shape (n, n)
+        The reference RDM (RE).
+    joint_rdm : array_like, shape (2n, 2n)
+        RDM of the ``2n`` patterns ``[A_1 .. A_n, B_1 .. B_n]`` stacked (e.g. the AI then
+        the AN patterns of the same images, in the reference's order): it holds the
+        within-kind RDMs and the cross-kind dissimilarities a swap needs.
+    method : {"spearman", "pearson", "kendall_tau_a", "kendall_tau_b"}
+        (the Kendall methods loop over swap sets: slow for many).
+    n_perm : int
+        Random swap sets (10 000 reach the paper's p < 0.0001).
+    seed : int or numpy.random.Generator
+    chunk : int
+        Swap sets computed together (bounds memory).
+    names : tuple of 3 str
+        For error messages.
+    swappable : array_like of bool, shape (n,), optional
+        See :func:`swap_indices` (the design's exchangeability: sessions).
+
+    Returns
+    -------
+    SwapResult
+    """
+    expect(method in COMPARISONS, "method", method, f"one of {', '.join(COMPARISONS)}")
+    ref = check_rdm(rdm_ref, names[0])
+    joint = check_rdm(joint_rdm, f"{names[1]}+{names[2]}")
+    n = ref.shape[0]
+    expect(joint.shape == (2 * n, 2 * n), f"{names[1]}+{names[2]}.shape", joint.shape,
+           f"({2 * n}, {2 * n}): the {names[1]} and {names[2]} patterns of the reference's "
+           f"{n} images, stacked")
+    iu, ju = np.triu_indices(n, 1)
+    if method in ("spearman", "pearson"):
+        ranked = method == "spearman"
+        ta = _transform(upper_triangle(ref), method)
+        ta = ta - ta.mean()
+    else:
+        ranked, ta = method, upper_triangle(ref)
+
+    def diff(flips: np.ndarray) -> np.ndarray:
+        a = joint[iu + n * flips[:, iu], ju + n * flips[:, ju]]
+        b = joint[iu + n * (1 - flips[:, iu]), ju + n * (1 - flips[:, ju])]
+        return _row_corr(a, ta, ranked) - _row_corr(b, ta, ranked)
+
+    observed = float(diff(np.zeros((1, n), dtype=np.int64))[0])
+    expect(np.isfinite(observed), f"{names[1]}, {names[2]}", "an RDM with no variation",
+           "RDMs whose dissimilarities vary")
+    flips = swap_indices(n, n_perm, seed, swappable)
+    null = np.concatenate([diff(flips[k:k + chunk]) for k in range(0, n_perm, chunk)])
+    p = (1 + np.count_nonzero(np.abs(null) >= abs(observed) - 1e-12)) / (1 + n_perm)
+    return SwapResult(observed, float(p), null)
+
+
 def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot: int = 1000,
                            seed=0, ref_name: str = "RE") -> BootstrapResult:
     """Bootstrap over images of the similarity of several RDMs to one reference RDM.
@@ -293,6 +532,57 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     return BootstrapResult(observed, {k: v[valid] for k, v in samples.items()}, int(n_boot))
 
 
+def _mk_s(values: np.ndarray) -> np.ndarray:
+    """Mann-Kendall S of each row: sum over i < j of sign(x_j - x_i)."""
+    v = np.atleast_2d(values)
+    iu, ju = np.triu_indices(v.shape[1], 1)
+    return np.sign(v[:, ju] - v[:, iu]).sum(1)
+
+
+def _inversion_counts(n: int) -> np.ndarray:
+    """Number of orderings of ``n`` distinct values with k inversions (Mahonian numbers)."""
+    counts = np.array([1], dtype=object)
+    for m in range(2, n + 1):
+        new = np.zeros(counts.size + m - 1, dtype=object)
+        for shift in range(m):
+            new[shift:shift + counts.size] += counts
+        counts = new
+    return counts
+
+
+def mann_kendall_exact_p(values) -> float:
+    """Exact two-sided Mann-Kendall p: ``P(|S| >= |s|)`` over all orderings of the values.
+
+    Without ties S takes ``N - 2 k`` (``N = n (n - 1) / 2``, ``k`` inversions) with the
+    Mahonian frequencies; with ties every distinct ordering of the values is enumerated
+    (``n <= 8``).
+
+    Parameters
+    ----------
+    values : array_like, shape (n,)
+        ``3 <= n <= 10`` finite values (``n <= 8`` when some are tied).
+
+    Returns
+    -------
+    float
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = v.size
+    tied = np.unique(v).size < n
+    expect(3 <= n <= (8 if tied else 10), "values", f"{n} values{' with ties' if tied else ''}",
+           "3-10 values (3-8 with ties) for the exact test")
+    s_obs = abs(int(_mk_s(v)[0]))
+    if not tied:
+        counts = _inversion_counts(n)
+        s_values = n * (n - 1) // 2 - 2 * np.arange(counts.size)
+        return float(sum(c for c, sv in zip(counts, s_values) if abs(sv) >= s_obs)
+                     / sum(counts))
+    from itertools import permutations
+
+    orders = np.array(list(permutations(v)))
+    return float(np.mean(np.abs(_mk_s(orders)) >= s_obs))
+
+
 def mann_kendall(values, alpha: float = 0.05) -> dict:
     """Mann-Kendall trend test across an ordered sequence (e.g. the 8 layers).
 
@@ -306,8 +596,10 @@ def mann_kendall(values, alpha: float = 0.05) -> dict:
     Returns
     -------
     dict
-        ``trend`` ("increasing", "decreasing" or "no trend"), ``tau``, ``p``, ``z``, ``s``
-        and ``slope`` (Sen's slope), from ``pymannkendall.original_test``.
+        ``trend`` ("increasing", "decreasing" or "no trend" at ``alpha``), ``tau``, ``p``,
+        ``z``, ``s``, ``slope`` (Sen's slope) and ``p_method``: ``"exact"``
+        (:func:`mann_kendall_exact_p`, for up to 10 values, 8 with ties) or ``"normal"``
+        (``pymannkendall.original_test``'s tie-corrected normal approximation).
     """
     import pymannkendall as mk
 
@@ -315,5 +607,10 @@ def mann_kendall(values, alpha: float = 0.05) -> dict:
     expect(v.ndim == 1 and v.size >= 3, "values.shape", v.shape, "(n,) with n >= 3")
     expect(bool(np.isfinite(v).all()), "values", v.tolist(), "finite values")
     res = mk.original_test(v, alpha=alpha)
-    return {"trend": res.trend, "tau": float(res.Tau), "p": float(res.p), "z": float(res.z),
-            "s": float(res.s), "slope": float(res.slope)}
+    exact = v.size <= (8 if np.unique(v).size < v.size else 10)
+    p = mann_kendall_exact_p(v) if exact else float(res.p)
+    trend = ("no trend" if not p < alpha or res.s == 0
+             else "increasing" if res.s > 0 else "decreasing")
+    return {"trend": trend, "tau": float(res.Tau), "p": float(p), "z": float(res.z),
+            "s": float(res.s), "slope": float(res.slope),
+            "p_method": "exact" if exact else "normal"}

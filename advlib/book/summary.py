@@ -26,11 +26,15 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
     Returns
     -------
     pandas.DataFrame
-        ``figure, claim, paper, here, holds``; a stage whose results are missing gives one
-        row saying so (``holds`` is NA).
+        ``figure, evidence, claim, paper, rule, here, verdict``. ``evidence`` says what a
+        row rests on: ``"real (CNN on real images)"`` or ``"simulated observer"`` (or the
+        dataset's name for real brain data). A stage whose results are missing gives one
+        row saying so, with the verdict "no evidence". The claims read the numbers of
+        resamples from the tables themselves.
     """
-    from ..analysis.brain_rsa import load_brain_results, load_searchlight_maps
+    from ..analysis.brain_rsa import load_brain_results
     from ..analysis.claims import (
+        NO_EVIDENCE,
         brain_claims,
         cnn_claims,
         encoding_claims,
@@ -40,34 +44,40 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
     from ..analysis.cnn_rsa import load_cnn_results
     from ..analysis.encoding_analysis import layer_assignment_tests, load_encoding_results
     from ..cnn.stimulus_set import load_manifest
+    from ..layout import simulation_spec
 
     out = layout.dataset_dir(dataset)
     published = "published"      # advlib.layout.analysis_variant("none", False)
+    simulated = simulation_spec(dataset) is not None
+    brain = "simulated observer" if simulated else f"real data ({Path(str(dataset)).name})"
+    real = "real (CNN on real images)"
     sources = [
-        ("Fig 1 (stimuli)", lambda: stimulus_claims(load_manifest(layout.stimuli_dir))),
-        ("Fig 2, Fig 5 (CNN RSA)", lambda: cnn_claims(*load_cnn_results(layout.root), alpha)),
-        ("Fig 3 (brain RSA, 200 vertices)", lambda: brain_claims(load_brain_results(out), alpha)),
-        ("Fig 4 (searchlight)", lambda: searchlight_claims(load_searchlight_maps(out))),
-        ("Fig S2 (brain RSA, 400 vertices)",
+        ("Fig 1 (stimuli)", real, lambda: stimulus_claims(load_manifest(layout.stimuli_dir))),
+        ("Fig 2, Fig 5 (CNN RSA)", real, lambda: cnn_claims(*load_cnn_results(layout.root), alpha)),
+        ("Fig 3 (brain RSA, 200 vertices)", brain,
+         lambda: brain_claims(load_brain_results(out), alpha)),
+        ("Fig 4 (searchlight)", brain,
+         lambda: searchlight_claims(load_brain_results(out), alpha)),
+        ("Fig S2 (brain RSA, 400 vertices)", brain,
          lambda: brain_claims(load_brain_results(out, 400), alpha)),
-        ("Fig 6, Fig S1 (encoding)", lambda: encoding_claims(
+        ("Fig 6, Fig S1 (encoding)", brain, lambda: encoding_claims(
             (tables := load_encoding_results(out))[0], layer_assignment_tests(tables[1]), alpha)),
-        ("Fig 3 as published (no session correction)",
+        ("Fig 3 as published (no session correction)", brain,
          lambda: brain_claims(load_brain_results(out, 200, published), alpha)),
-        ("Fig 6, Fig S1 as published (no session correction)", lambda: encoding_claims(
+        ("Fig 6, Fig S1 as published (no session correction)", brain, lambda: encoding_claims(
             (tables := load_encoding_results(out, variant=published))[0],
             layer_assignment_tests(tables[1]), alpha)),
     ]
     parts = []
-    for figure, make in sources:
+    for figure, evidence, make in sources:
         try:
             part = make()
         except (AdvlibError, FileNotFoundError) as exc:
-            part = pd.DataFrame([{"claim": "(results missing)", "paper": "",
-                                  "here": str(exc).splitlines()[0], "holds": pd.NA}])
-        parts.append(part.assign(figure=figure))
+            part = pd.DataFrame([{"claim": "(results missing)", "paper": "", "rule": "",
+                                  "here": str(exc).splitlines()[0], "verdict": NO_EVIDENCE}])
+        parts.append(part.assign(figure=figure, evidence=evidence))
     table = pd.concat(parts, ignore_index=True)
-    return table[["figure", "claim", "paper", "here", "holds"]]
+    return table[["figure", "evidence", "claim", "paper", "rule", "here", "verdict"]]
 
 
 def load_build_info(path) -> tuple[dict, pd.DataFrame]:
@@ -165,7 +175,7 @@ def models_claims(results, models, dataset, alpha: float = 0.05) -> pd.DataFrame
     -------
     pandas.DataFrame
         One row per claim (``figure, claim, paper``), then for each network
-        ``<model>: here`` and ``<model>: holds``.
+        ``<model>: here`` and ``<model>: verdict``.
     """
     from ..layout import Layout
 
@@ -174,6 +184,6 @@ def models_claims(results, models, dataset, alpha: float = 0.05) -> pd.DataFrame
     for name in models:
         table = claims_summary(Layout(results, name), dataset, alpha=alpha)
         table = table.assign(row=table.groupby(["figure", "claim"]).cumcount())
-        parts.append(table.set_index(["figure", "claim", "paper", "row"])[["here", "holds"]]
+        parts.append(table.set_index(["figure", "claim", "paper", "row"])[["here", "verdict"]]
                      .add_prefix(f"{name}: "))
     return pd.concat(parts, axis=1).reset_index().drop(columns="row")

@@ -32,7 +32,7 @@ def check_vertex_count(n_vertices) -> int:
     return int(n_vertices)
 
 
-def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100):
+def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100, disks=None):
     """Searchlight reliability map and the paper's vertex selection for one subject.
 
     Parameters
@@ -42,6 +42,9 @@ def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100)
         Geodesic disk radius (mm).
     n_per_hemi : int
         Vertices per ROI per hemisphere (100: 200 per ROI; 200 for Fig S2).
+    disks : scipy.sparse matrix, optional
+        The subject's geodesic disks of ``radius`` (:func:`geodesic_disks`), when the caller
+        has them already.
 
     Returns
     -------
@@ -52,8 +55,9 @@ def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100)
         Per ROI: ``roi, n_vertices, split_half_selected, split_half_all`` (Spearman r of the
         presentation-1 vs presentation-2 RE RDMs over the selected / all ROI vertices).
     """
-    xy = subject.vertices[["x_mm", "y_mm"]].to_numpy()
-    disks = geodesic_disks(xy, subject.faces, radius)
+    if disks is None:
+        disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces,
+                               radius)
     rel = reliability_map(subject.betas, subject.conditions, disks, kind="RE")
     sel = select_vertices(subject.vertices, rel, n_per_hemi)
     rows = []
