@@ -178,3 +178,35 @@ def test_vertex_intervals_contain_their_estimate_and_cover_at_their_level():
             hits += lo <= center <= hi
         if scheme == "subsample":
             assert 0.55 <= hits / n_rep <= 0.85, hits / n_rep
+
+
+def test_noise_ceiling_is_not_inflated_by_the_selection():
+    """On pure noise the ceiling measured on the selecting images is positive (selection
+    picks chance agreement); measured on the other session's images it is 0 on average."""
+    from advlib.fmri.searchlight import split_half_reliability
+
+    biased, fair = [], []
+    for seed in range(30):
+        g = np.random.default_rng(seed)
+        sub, _ = _synthetic(g, n_img=16, n_side=12)
+        sub.betas = pd.DataFrame(g.normal(size=sub.betas.shape), index=sub.betas.index)
+        sub.conditions = sub.conditions.assign(
+            session=sub.conditions.image_id.str[-2:].astype(int) % 2 + 1)
+        fair.append(noise_ceilings(sub, n_per_hemi=20)["V1"])
+        from advlib.fmri import select_subject
+
+        _, sel, _ = select_subject(sub, 3.0, 20)
+        r = split_half_reliability(sub.betas, sub.conditions, sel.vertex.to_numpy())
+        biased.append(2 * r / (1 + abs(r)))
+    assert np.mean(biased) > 0.08
+    assert abs(np.mean(fair)) < 0.05 and np.mean(fair) < np.mean(biased) - 0.05, fair
+
+
+def test_above_ceiling_names_the_rois():
+    from advlib.analysis import above_ceiling
+
+    table = pd.DataFrame({"subject": ["sub-02", "sub-02"], "roi": ["V2", "V3"],
+                          "re_ai": [0.66, 0.3], "re_an": [0.1, 0.0], "noise_ceiling": [0.57, 0.5]})
+    text = above_ceiling(table)
+    assert text.startswith("1 estimate exceeds") and "sub-02 V2 RE-AI 0.66 (ceiling 0.57)" in text
+    assert above_ceiling(table.iloc[1:]) == ""

@@ -150,3 +150,66 @@ def test_bad_arguments(rng):
     small = compute_rdm(rng.normal(size=(7, 4)))
     with pytest.raises(InputError, match=r"X.shape=\(7, 7\): expected the shape of RE"):
         bootstrap_similarities(a, {"X": small})
+
+
+def test_swap_test_equals_a_plain_loop(rng):
+    from advlib.analysis import swap_test
+
+    n = 9
+    x = rng.normal(size=(3 * n, 15))
+    ref, a, b = compute_rdm(x[:n]), x[n:2 * n], x[2 * n:]
+    res = swap_test(ref, compute_rdm(np.vstack([a, b])), n_perm=40, seed=7)
+    flips = np.random.default_rng(7).random((40, n)) < 0.5
+    loop = [compare_rdms(ref, compute_rdm(np.where(f[:, None], b, a)))
+            - compare_rdms(ref, compute_rdm(np.where(f[:, None], a, b))) for f in flips]
+    np.testing.assert_allclose(res.null, loop, atol=1e-12)
+    assert res.observed == pytest.approx(compare_rdms(ref, compute_rdm(a))
+                                         - compare_rdms(ref, compute_rdm(b)))
+    assert res.p == pytest.approx((1 + np.sum(np.abs(loop) >= abs(res.observed) - 1e-12)) / 41)
+    # images that may not swap never do
+    fixed = swap_test(ref, compute_rdm(np.vstack([a, b])), n_perm=40, seed=7,
+                      swappable=np.zeros(n, bool))
+    assert np.allclose(fixed.null, res.observed) and fixed.p == 1.0
+
+
+def test_swap_test_refuses_a_joint_rdm_of_the_wrong_size(rng):
+    from advlib.analysis import swap_test
+
+    ref = compute_rdm(rng.normal(size=(6, 5)))
+    with pytest.raises(InputError, match=r"A\+B.shape=\(6, 6\): expected \(12, 12\)"):
+        swap_test(ref, ref)
+
+
+def test_exact_mann_kendall_equals_enumeration_and_the_normal_for_long_series():
+    from itertools import permutations
+
+    from advlib.analysis import mann_kendall_exact_p
+    from advlib.analysis.stats import _mk_s
+
+    v = np.array([0.3, 0.1, 0.5, 0.4, 0.9, 0.7])
+    orders = np.array(list(permutations(v)))
+    brute = np.mean(np.abs(_mk_s(orders)) >= abs(_mk_s(v)[0]))
+    assert mann_kendall_exact_p(v) == pytest.approx(brute)
+    tied = np.array([1.0, 2, 2, 3, 5, 4])
+    assert mann_kendall_exact_p(tied) == pytest.approx(
+        np.mean(np.abs(_mk_s(np.array(list(permutations(tied))))) >= abs(_mk_s(tied)[0])))
+    # 8 layers: one swap of neighbours still gives p < 0.001 (the normal approximation: no)
+    res = mann_kendall([1, 2, 3, 5, 4, 6, 7, 8])
+    assert res["p_method"] == "exact" and res["p"] < 0.001 and res["trend"] == "increasing"
+    import pymannkendall as mk
+
+    long = np.random.default_rng(0).normal(size=15).cumsum()
+    assert mann_kendall(long)["p"] == pytest.approx(mk.original_test(long).p)
+
+
+def test_power_helpers_known_answers():
+    from advlib.analysis import at_least_power, normal_power
+
+    assert normal_power(0.0, 0.1, 0.0) == pytest.approx(0.05)
+    assert normal_power(0.0, 0.1, 0.1645 + 0.0842) == pytest.approx(0.80, abs=0.01)
+    assert np.isnan(normal_power(0.0, 0.0, 0.1))
+    assert at_least_power([0.5, 0.5], 0) == pytest.approx(0.75)
+    assert at_least_power([0.5, 0.5], 1) == pytest.approx(0.25)
+    assert at_least_power([0.5, 0.5], 2) == 0.0 and np.isnan(at_least_power([np.nan], 0))
+    sims = (np.random.default_rng(1).random((20000, 4)) < [0.2, 0.5, 0.7, 0.9]).sum(1)
+    assert at_least_power([0.2, 0.5, 0.7, 0.9], 2) == pytest.approx(np.mean(sims > 2), abs=0.01)

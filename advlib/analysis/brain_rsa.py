@@ -273,8 +273,9 @@ def noise_ceilings(subject: Subject, n_per_hemi: int, radius: float = 3.0,
     design), the ``n_per_hemi`` most reliable vertices per ROI and hemisphere are selected
     on that half (the paper's statistic), and the presentation-1 vs -2 Spearman
     correlation of the *other* half's RE RDMs is measured on them; the two are averaged
-    and Spearman-Brown corrected to the two-presentation average (``2 r / (1 + r)``;
-    negative ``r`` uncorrected). The selection never saw the noise it is scored on, so
+    and Spearman-Brown corrected to the two-presentation average (``2 r / (1 + |r|)``: the
+    usual ``2 r / (1 + r)`` for positive ``r``, mirrored for negative ``r`` so that noise
+    averages to 0 rather than being pushed up by the correction). The selection never saw the noise it is scored on, so
     pure noise gives 0 in expectation; the price is a selection on half the images, which
     makes the ceiling somewhat conservative.
 
@@ -311,7 +312,7 @@ def noise_ceilings(subject: Subject, n_per_hemi: int, radius: float = 3.0,
     for roi, rs in found.items():
         if len(rs) == 2 and np.isfinite(rs).all():
             r = float(np.mean(rs))
-            out[roi] = 2 * r / (1 + r) if r > 0 else r
+            out[roi] = 2 * r / (1 + abs(r))
     return out
 
 

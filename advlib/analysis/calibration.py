@@ -162,8 +162,8 @@ def _fig_s1_pooled(rng, effect, n_images, n_units, n_resamples):
     table = _assignment(rng, effect)
     piv = table.pivot_table(index=["subject", "presentation", "roi"], columns="layer",
                             values="proportion")
-    return float(stats.ttest_rel(piv[["layer1", "layer2"]].sum(1),
-                                 piv[["layer7", "layer8"]].sum(1)).pvalue)
+    return float(stats.ttest_rel(piv[["layer1", "layer2"]].sum(axis=1),
+                                 piv[["layer7", "layer8"]].sum(axis=1)).pvalue)
 
 
 def _searchlight(rng, effect, n_images, n_units, n_resamples):

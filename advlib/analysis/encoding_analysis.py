@@ -104,8 +104,8 @@ def _centred_sum(grams: dict, x: str, mix: dict) -> np.ndarray:
     vertices of the products after centring each vertex over the set's images.
     """
     kinds = list(mix)
-    total = sum(mix[k].sum(1) for k in kinds)
-    linear = sum((mix[k] * np.diag(grams[(x, k, k)])[None, :]).sum(1) for k in kinds)
+    total = sum(mix[k].sum(axis=1) for k in kinds)
+    linear = sum((mix[k] * np.diag(grams[(x, k, k)])[None, :]).sum(axis=1) for k in kinds)
     quad = sum(np.einsum("si,ij,sj->s", mix[a], grams[(x, a, b)], mix[b], optimize=True)
                for a in kinds for b in kinds)
     return linear - quad / total
@@ -182,7 +182,7 @@ def transfer_statistics(predicted: dict, measured: dict, n_perm: int = 1000,
     for k in kinds:
         pt = parts[k]
         r = float(pt["pm"].sum() / np.sqrt(pt["pp"].sum() * pt["mm"].sum()))
-        null = pt["gram"][np.arange(n_img)[None, :], perms].sum(1) / np.sqrt(
+        null = pt["gram"][np.arange(n_img)[None, :], perms].sum(axis=1) / np.sqrt(
             pt["pp"].sum() * pt["mm"].sum())
         if interval == "images":
             reps = _set_r(grams, {k: counts})
@@ -461,8 +461,8 @@ def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
     for kind, g in assignment.groupby("test_kind", sort=False):
         piv = g.pivot_table(index=["subject", "presentation", "roi"], columns="layer",
                             values="proportion")
-        lo = piv[[c for c in low if c in piv]].sum(1)
-        hi = piv[[c for c in high if c in piv]].sum(1)
+        lo = piv[[c for c in low if c in piv]].sum(axis=1)
+        hi = piv[[c for c in high if c in piv]].sum(axis=1)
         by_roi = hi.unstack("roi")
         tests = [("layers 1-2 vs 7-8", lo.groupby("subject").mean(),
                   hi.groupby("subject").mean())]
