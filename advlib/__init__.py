@@ -20,7 +20,13 @@ name). This top level keeps a small facade of the names the notebooks use::
 
 from importlib import metadata as _metadata
 
-from .analysis.brain_rsa import brain_rsa, load_brain_results
+from .analysis.brain_rsa import above_ceiling, brain_rsa, load_brain_results
+from .analysis.calibration import (
+    calibration_numbers,
+    calibration_study,
+    calibration_table,
+    interval_coverage,
+)
 from .analysis.claims import (
     brain_claims,
     claims_side_by_side,
@@ -29,9 +35,16 @@ from .analysis.claims import (
     fmri_checks,
     searchlight_claims,
     stimulus_claims,
+    verdict_counts,
 )
 from .analysis.cnn_rsa import cnn_rsa, load_cnn_results
-from .analysis.encoding_analysis import encoding_analysis, layer_assignment_tests, load_encoding_results
+from .analysis.encoding_analysis import (
+    encoding_analysis,
+    layer_assignment_comparison,
+    layer_assignment_tests,
+    layer_assignment_truth,
+    load_encoding_results,
+)
 from .analysis.ground_truth import ground_truth_numbers, ground_truth_study, ground_truth_summary
 from .book.explore import Explorer
 from .book.plotting import (
@@ -76,7 +89,9 @@ __all__ = [
     "plot_layer_similarities", "plot_flat_maps", "plot_run_design", "plot_roi_similarities",
     "plot_searchlight_maps", "plot_encoding_accuracy", "plot_layer_assignment", "reproduce",
     "claims_summary", "build_tables", "Layout", "default_results", "simulation_spec",
-    "searchlight_claims",
+    "searchlight_claims", "above_ceiling", "calibration_table", "interval_coverage",
+    "calibration_study", "calibration_numbers",
+    "verdict_counts", "layer_assignment_comparison", "layer_assignment_truth",
     "claims_side_by_side", "ground_truth_study", "ground_truth_summary", "ground_truth_numbers",
     "glue_texts", "plot_ground_truth", "plot_models_layers", "models_claims",
 ]

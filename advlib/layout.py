@@ -156,6 +156,11 @@ class Layout:
         return self.model_dir / f"on-{self.stimuli.name}-{_short_hash(str(self.stimuli))}"
 
     @property
+    def calibration_dir(self) -> Path:
+        """``<results>/calibration``: the tests' calibration study (model-independent)."""
+        return self.results / "calibration"
+
+    @property
     def features_dir(self) -> Path:
         """The feature cache of the stimulus set."""
         return self.root / "features"

@@ -116,13 +116,13 @@ def _assignment(low_ai=0.6, high_ai=0.1, n_sub=3):
                     w = w / w.sum()
                     rows += [{"subject": f"sub-0{s + 1}", "presentation": p, "test_kind": kind,
                               "roi": roi, "layer": f"layer{i + 1}", "proportion": w[i],
-                              "n_vertices": 200} for i in range(8)]
+                              "n_vertices": 200, "mean_r": w[i] / 2} for i in range(8)]
     return pd.DataFrame(rows, columns=ASSIGNMENT_COLUMNS)
 
 
 def test_layer_assignment_tests_are_scipy_paired_t_tests():
     a = _assignment()
-    t = layer_assignment_tests(a).set_index(["test_kind", "test"])
+    t = layer_assignment_tests(a, statistic="share").set_index(["test_kind", "test"])
     ai = a[a.test_kind == "AI"].pivot_table(index=["subject", "presentation", "roi"],
                                             columns="layer", values="proportion")
     expected = stats.ttest_rel(ai[["layer1", "layer2"]].sum(1), ai[["layer7", "layer8"]].sum(1))
@@ -136,6 +136,10 @@ def test_layer_assignment_tests_are_scipy_paired_t_tests():
     claims = encoding_claims(_table(), layer_assignment_tests(a))
     s1 = claims[claims.claim.str.startswith("Fig S1")]
     assert len(s1) == 4 and s1.here.str.contains("n = 3 subjects").all()
+    acc = layer_assignment_tests(a).set_index(["test_kind", "test"])   # mean accuracy
+    low_high = acc.loc[("AI", "layers 1-2 vs 7-8")]
+    assert low_high.statistic == "accuracy" and low_high.mean_a > low_high.mean_b
+    assert ("AI", "V1 vs LO (layers 7-8 minus 1-2 r)") in acc.index
 
 
 def _table(n=40, ai_p=0.001, an_p=0.5, diff=0.001):

@@ -275,9 +275,9 @@ def noise_ceilings(subject: Subject, n_per_hemi: int, radius: float = 3.0,
     correlation of the *other* half's RE RDMs is measured on them; the two are averaged
     and Spearman-Brown corrected to the two-presentation average (``2 r / (1 + |r|)``: the
     usual ``2 r / (1 + r)`` for positive ``r``, mirrored for negative ``r`` so that noise
-    averages to 0 rather than being pushed up by the correction). The selection never saw the noise it is scored on, so
-    pure noise gives 0 in expectation; the price is a selection on half the images, which
-    makes the ceiling somewhat conservative.
+    averages to 0 rather than being pushed up by the correction). The selection never saw
+    the noise it is scored on, so pure noise gives 0 in expectation; the price is a
+    selection on half the images, which makes the ceiling somewhat conservative.
 
     Parameters
     ----------

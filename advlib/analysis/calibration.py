@@ -20,11 +20,17 @@ Families (:data:`FAMILIES`; the function each one calls is the one the book call
 ``re_ai_vs_re_an``
     RE-AI vs RE-AN, the paired swap test (:func:`advlib.analysis.stats.swap_test`). Null:
     each image's AN and AI patterns exchangeable.
+``re_ai_vs_re_an_published``
+    The paper's image bootstrap of the difference, as a test: far too conservative;
+    shown, not asserted.
 ``encoding_transfer``
     Encoding transfer (:func:`advlib.analysis.encoding_analysis.transfer_statistics`,
     ``p_perm``). Null: predictions unrelated to the measured responses.
 ``encoding_ai_vs_an``
     Its AI vs AN swap test (``p_diff``). Null: AI and AN transfer alike.
+``encoding_ai_vs_an_published``
+    The paper's 80%-vertex bootstrap of the difference, unscaled: far too liberal;
+    shown, not asserted.
 ``fig_s1``
     Fig S1 low vs high layers over subjects
     (:func:`advlib.analysis.encoding_analysis.layer_assignment_tests`). Null: no layer
@@ -50,15 +56,22 @@ import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
-from ..errors import check_choice, check_positive_int, check_probability
+from ..errors import check_choice, check_positive_int, check_probability, expect
 from ..fmri.data import ROIS
 from .brain_rsa import searchlight_roi_tests, vertex_bootstrap, vertex_interval
 from .encoding_analysis import layer_assignment_tests, transfer_statistics
 from .rsa import compare_rdms, compute_rdm
-from .stats import bootstrap_similarities, centred_interval, permutation_test, rng_from, swap_test
+from .stats import (
+    bootstrap_p,
+    bootstrap_similarities,
+    centred_interval,
+    permutation_test,
+    rng_from,
+    swap_test,
+)
 
 __all__ = ["FAMILIES", "VALID_FAMILIES", "CALIBRATION_COLUMNS", "rejection_rate",
-           "calibration_table", "interval_coverage"]
+           "calibration_table", "interval_coverage", "calibration_study", "calibration_numbers"]
 
 
 def _latent(rng, n: int, units: int, dim: int = 6) -> np.ndarray:
@@ -121,6 +134,34 @@ def _transfer(rng, effect, n_images, n_units):
     return pred, meas
 
 
+def _re_ai_vs_re_an_published(rng, effect, n_images, n_units, n_resamples):
+    """The paper's test: image bootstrap of RE-AI minus RE-AN."""
+    signal = _latent(rng, n_images, n_units)
+    re = signal + rng.normal(size=signal.shape)
+    ai = (0.6 + effect) * signal + rng.normal(size=signal.shape)
+    an = 0.6 * signal + rng.normal(size=signal.shape)
+    boot = bootstrap_similarities(compute_rdm(re), {"AI": compute_rdm(ai), "AN": compute_rdm(an)},
+                                  n_boot=n_resamples, seed=rng)
+    return boot.p_difference("AI", "AN")
+
+
+def _encoding_ai_vs_an_published(rng, effect, n_images, n_units, n_resamples):
+    """The paper's comparison: the same 80% vertex subsamples for AI and AN, unscaled."""
+    pred, meas = _transfer(rng, effect, n_images, n_units)
+    size = int(round(0.8 * n_units))
+    reps = {k: [] for k in pred}
+    for _ in range(n_resamples):
+        cols = rng.choice(n_units, size, replace=False)
+        for k in pred:
+            reps[k].append(_pattern_r(pred[k][:, cols], meas[k][:, cols]))
+    return bootstrap_p(np.array(reps["AI"]) - np.array(reps["AN"]))
+
+
+def _pattern_r(p, m):
+    p, m = p - p.mean(0), m - m.mean(0)
+    return float((p * m).sum() / np.sqrt((p ** 2).sum() * (m ** 2).sum()))
+
+
 def _encoding_transfer(rng, effect, n_images, n_units, n_resamples):
     truth = rng.normal(size=(n_images, n_units))
     pred = {"AN": truth + rng.normal(size=truth.shape)}
@@ -147,9 +188,10 @@ def _assignment(rng, effect, n_subjects=3, layers=8):
         for p in (1, 2):
             for roi in ROIS:
                 share = rng.dirichlet(200 * base)
+                acc = share + 0.02 * rng.normal(size=layers)   # accuracy follows the share
                 rows += [{"subject": f"sub-{s:02d}", "presentation": p, "test_kind": "AI",
                           "roi": roi, "layer": f"layer{k + 1}", "proportion": share[k],
-                          "n_vertices": 200} for k in range(layers)]
+                          "n_vertices": 200, "mean_r": acc[k]} for k in range(layers)]
     return pd.DataFrame(rows)
 
 
@@ -196,10 +238,16 @@ FAMILIES = {
                                     "AN shares this much RE signal"),
     "re_ai_vs_re_an": (_re_ai_vs_re_an, "swap of each image's AN and AI (two-sided)",
                        "AN and AI exchangeable", "AI has this much more RE signal"),
+    "re_ai_vs_re_an_published": (_re_ai_vs_re_an_published,
+                                 "image bootstrap of the difference (as published)",
+                                 "AN and AI exchangeable", "AI has this much more RE signal"),
     "encoding_transfer": (_encoding_transfer, "permutation of test images (one-sided)",
                           "predictions unrelated to responses", "gain of the true response"),
     "encoding_ai_vs_an": (_encoding_ai_vs_an, "swap of each image's AI and AN (two-sided)",
                           "AI and AN transfer alike", "AI's extra gain"),
+    "encoding_ai_vs_an_published": (_encoding_ai_vs_an_published,
+                                    "80%-vertex bootstrap of the difference, unscaled (as "
+                                    "published)", "AI and AN transfer alike", "AI's extra gain"),
     "fig_s1": (_fig_s1, "paired t-test over 3 subjects (two-sided)",
                "no layer preference", "share moved from layers 7-8 to 1-2"),
     "fig_s1_pooled": (_fig_s1_pooled, "paired t-test over 30 subject x presentation x ROI "
@@ -215,8 +263,11 @@ VALID_FAMILIES = tuple(f for f in FAMILIES if not f.endswith("published") and
 #: Planted effect per family for the power column.
 _EFFECTS = {"cnn_permutation": 0.5, "brain_permutation": 0.5,
             "brain_permutation_published": 0.5, "re_ai_vs_re_an": 0.6,
-            "encoding_transfer": 0.3, "encoding_ai_vs_an": 0.4, "fig_s1": 0.1,
+            "re_ai_vs_re_an_published": 0.6, "encoding_transfer": 0.3,
+            "encoding_ai_vs_an": 0.4, "encoding_ai_vs_an_published": 0.4, "fig_s1": 0.1,
             "fig_s1_pooled": 0.1, "searchlight": 0.6}
+#: Resamples per test where the default (199) is slow to simulate many times.
+_RESAMPLES = {"searchlight": 99}
 CALIBRATION_COLUMNS = ["family", "test", "null", "n_draws", "alpha", "false_positive_rate",
                        "false_positive_se", "effect", "effect_meaning", "power", "power_se"]
 
@@ -288,15 +339,22 @@ def calibration_table(families=None, n_draws: int = 400, alpha: float = 0.05, se
     rows = []
     for i, name in enumerate(tqdm(names, desc="calibration", disable=not progress)):
         _, test, null, meaning = FAMILIES[name]
+        opts = {"n_resamples": _RESAMPLES.get(name, 199), **size}
         fpr, fpr_se, _ = rejection_rate(name, 0.0, n_draws, alpha,
-                                        np.random.default_rng(seeds[2 * i]), **size)
+                                        np.random.default_rng(seeds[2 * i]), **opts)
         power, power_se, _ = rejection_rate(name, _EFFECTS[name], n_draws, alpha,
-                                            np.random.default_rng(seeds[2 * i + 1]), **size)
+                                            np.random.default_rng(seeds[2 * i + 1]), **opts)
         rows.append({"family": name, "test": test, "null": null, "n_draws": n_draws,
                      "alpha": alpha, "false_positive_rate": fpr, "false_positive_se": fpr_se,
                      "effect": _EFFECTS[name], "effect_meaning": meaning, "power": power,
                      "power_se": power_se})
     return pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
+
+
+def _clustered(rng, signal, gain, n_clusters, cluster_size):
+    """Patterns whose vertices share most of their noise within clusters of near-copies."""
+    shared = rng.normal(size=(signal.shape[0], n_clusters)).repeat(cluster_size, 1)
+    return gain * signal + 0.9 * shared + 0.3 * rng.normal(size=signal.shape)
 
 
 def interval_coverage(method: str = "images", n_draws: int = 200, level: float = 0.68,
@@ -331,11 +389,8 @@ def interval_coverage(method: str = "images", n_draws: int = 200, level: float =
     for _ in range(n_draws):
         signal = (rng.normal(size=(n_images, 6)) @ tuning / np.sqrt(6)).repeat(cluster_size, 1)
 
-        def noisy(gain):
-            shared = rng.normal(size=(n_images, n_clusters)).repeat(cluster_size, 1)
-            return gain * signal + 0.9 * shared + 0.3 * rng.normal(size=signal.shape)
-
-        pats = {"RE": noisy(1.0), "AN": noisy(0.2), "AI": noisy(0.7)}
+        pats = {k: _clustered(rng, signal, gain, n_clusters, cluster_size)
+                for k, gain in (("RE", 1.0), ("AN", 0.2), ("AI", 0.7))}
         rdm = {k: compute_rdm(v) for k, v in pats.items()}
         est = compare_rdms(rdm["RE"], rdm["AI"])
         if method == "images":
@@ -357,3 +412,70 @@ def interval_coverage(method: str = "images", n_draws: int = 200, level: float =
     return {"coverage": cov, "coverage_se": float(np.sqrt(cov * (1 - cov) / n_draws)),
             "mean_width": float((iv[:, 1] - iv[:, 0]).mean()), "estimate_sd": float(est.std()),
             "contains_estimate": float(((iv[:, 0] <= est) & (est <= iv[:, 1])).mean())}
+
+
+def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: int = 0,
+                      coverage_draws: int = 200, reuse: bool = True,
+                      progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`calibration_table` and :func:`interval_coverage`, as a cached stage.
+
+    Parameters
+    ----------
+    out_dir : path
+        Receives ``calibration.csv``, ``coverage.csv`` and ``calibration_provenance.json``
+        (:attr:`advlib.layout.Layout.calibration_dir`).
+    n_draws, alpha, seed
+        As in :func:`calibration_table`.
+    coverage_draws : int
+        Draws per interval method.
+    reuse : bool
+        Read the tables back when the stage is up to date (same parameters and code).
+    progress : bool
+
+    Returns
+    -------
+    calibration : pandas.DataFrame
+        :data:`CALIBRATION_COLUMNS`.
+    coverage : pandas.DataFrame
+        ``method, level, coverage, coverage_se, mean_width, estimate_sd, contains_estimate``.
+    """
+    from pathlib import Path
+
+    from ..provenance import Stage
+
+    params = {"n_draws": check_positive_int(n_draws, "n_draws"), "alpha": alpha, "seed": seed,
+              "coverage_draws": check_positive_int(coverage_draws, "coverage_draws")}
+    stage = Stage("calibration", Path(out_dir), ["calibration.csv", "coverage.csv"], params,
+                  code=["advlib.analysis.calibration"])
+    if reuse and stage.up_to_date():
+        return tuple(pd.read_csv(p) for p in stage.output_paths())
+    table = calibration_table(n_draws=n_draws, alpha=alpha, seed=seed, progress=progress)
+    coverage = pd.DataFrame([{"method": m, "level": 0.68, **interval_coverage(
+        m, n_draws=coverage_draws, seed=seed)} for m in ("images", "subsample", "replacement")])
+
+    def write(tmp):
+        table.to_csv(tmp / "calibration.csv", index=False)
+        coverage.to_csv(tmp / "coverage.csv", index=False)
+
+    stage.run(write)
+    return table, coverage
+
+
+def calibration_numbers(table: pd.DataFrame, coverage: pd.DataFrame) -> dict[str, str]:
+    """The calibration study's findings as short texts for the prose (myst-nb glue).
+
+    Returns
+    -------
+    dict of str to str
+        ``cal_fpr_<family>`` ("4.8% (SE 1.1)"), ``cal_power_<family>``, ``cal_draws`` and
+        ``cov_<method>`` ("79% (SE 3)") for the interval methods.
+    """
+    expect(len(table) > 0, "table", "an empty table", "rows from calibration_table")
+    pct = lambda r, se: f"{100 * r:.1f}% (SE {100 * se:.1f})"   # noqa: E731
+    out = {"cal_draws": str(int(table.n_draws.iloc[0]))}
+    for row in table.itertuples():
+        out[f"cal_fpr_{row.family}"] = pct(row.false_positive_rate, row.false_positive_se)
+        out[f"cal_power_{row.family}"] = pct(row.power, row.power_se)
+    for row in coverage.itertuples():
+        out[f"cov_{row.method}"] = f"{100 * row.coverage:.0f}% (SE {100 * row.coverage_se:.0f})"
+    return out

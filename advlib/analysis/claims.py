@@ -404,20 +404,20 @@ _ENCODING = [("RE-trained models generalize to AI images (permutation p < 0.05)"
              ("prediction accuracy is higher for AI than AN (swap test p < 0.05)",
               "all but 1 of 120", "r(AI) > r(AN) with swap-test p < 0.05 in all but 1/120 of "
               "the models")]
-_FIG_S1 = [("AI", "layers 1-2", "Fig S1, AI: layers 1-2 predict more vertices than layers 7-8",
+_FIG_S1 = [("AI", "layers 1-2", "Fig S1, AI: layers 1-2 explain early areas better than layers 7-8",
             "paired t-test p < 0.0001",
-            "share of layers 1-2 > layers 7-8, paired t-test over subjects p < 0.0001", True),
+            "layers 1-2 > layers 7-8, paired t-test over subjects p < 0.0001", True),
            ("AN", "layers 1-2", "Fig S1, AN: no difference between layers 1-2 and 7-8",
             "paired t-test p = 0.2351",
             "paired t-test over subjects p >= 0.05, with power >= 0.8 to detect a difference "
-            "of 0.1 in share", False),
-           ("AI", "V1 vs", "Fig S1, AI: layers 7-8 predict more vertices in LO than in V1",
+            "of 0.1", False),
+           ("AI", "V1 vs", "Fig S1, AI: layers 7-8 gain from V1 to LO",
             "paired t-test p = 0.0004",
-            "share of layers 7-8 higher in LO than V1, paired t-test over subjects p <= 0.0004",
-            True),
+            "layers 7-8 stand higher in LO than in V1, paired t-test over subjects "
+            "p <= 0.0004", True),
            ("AN", "V1 vs", "Fig S1, AN: no such trend from V1 to LO", "paired t-test p = 0.5631",
             "paired t-test over subjects p >= 0.05, with power >= 0.8 to detect a difference "
-            "of 0.1 in share", False)]
+            "of 0.1", False)]
 
 
 def encoding_claims(table: pd.DataFrame, tests: pd.DataFrame | None = None,
@@ -473,14 +473,16 @@ def encoding_claims(table: pd.DataFrame, tests: pd.DataFrame | None = None,
             rows.append(_row(claim, paper, rule, why, NO_EVIDENCE))
             continue
         h = hit.iloc[0]
-        here = f"{h.mean_a:.2f} vs {h.mean_b:.2f}, p = {h.p:.3g} (n = {int(h.n)} subjects)"
+        stat = "mean accuracy" if h.get("statistic", "share") == "accuracy" else "share"
+        here = (f"{stat} {h.mean_a:.3f} vs {h.mean_b:.3f}, p = {h.p:.3g} "
+                f"(n = {int(h.n)} subjects)")
         if positive:
             sign_ok = h.mean_a > h.mean_b if test == "layers 1-2" else h.mean_a < h.mean_b
             level_ok = h.p < 1e-4 if test == "layers 1-2" else h.p <= 4e-4
             verdict = _decide(bool(sign_ok and level_ok))
         else:
             power = paired_t_power(h.get("sd_diff", np.nan), int(h.n), effect, alpha)
-            here += f"; {_power_text(power, effect, 'difference in share')}"
+            here += f"; {_power_text(power, effect, 'difference')}"
             verdict = _no_effect(bool(h.p >= alpha), power, min_power)
         rows.append(_row(claim, paper, rule, here, verdict))
     return _table(rows)

@@ -67,14 +67,19 @@ from .brain_rsa import (
 from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
 from .stats import centred_interval, permutation_indices, rng_from, swap_indices
 
-__all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "transfer_statistics", "encoding_analysis",
-           "layer_assignment_tests", "load_encoding_results"]
+__all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "S1_STATISTICS", "transfer_statistics",
+           "encoding_analysis", "layer_assignment_tests", "layer_assignment_truth",
+           "layer_assignment_comparison", "load_encoding_results"]
 
 ENCODING_COLUMNS = ["subject", "roi", "layer", "test_kind", "r", "ci_low", "ci_high", "p_perm",
                     "p_diff", "n_vertices", "solver", "median_n_nonzero", "median_alpha",
                     "excluded", "null_mean", "null_sd", "n_perm", "n_swap", "interval"]
 ASSIGNMENT_COLUMNS = ["subject", "presentation", "test_kind", "roi", "layer", "proportion",
-                      "n_vertices"]
+                      "n_vertices", "mean_r"]
+#: Fig S1 statistics: the paper's share of vertices best predicted by each layer, or the
+#: layer's mean prediction accuracy over the ROI's vertices (see
+#: :func:`layer_assignment_tests`).
+S1_STATISTICS = ("share", "accuracy")
 
 
 def _grams(predicted: dict, measured: dict, kinds) -> dict:
@@ -414,76 +419,197 @@ def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, laye
             for k in ("AI", "AN"):
                 best.setdefault((p, k), []).append(_vertex_r(enc_p.predict(X[k]), pats[p][k]))
     for (p, k), per_layer in best.items():
-        stacked = np.vstack(per_layer)                           # (n_layers, n_vertices)
-        assignable = np.isfinite(stacked).any(0)   # a vertex with no finite r has no best layer
-        winner = np.nan_to_num(stacked, nan=-np.inf).argmax(0)
-        for roi in ROIS:
-            v = (roi_of == roi) & assignable
-            if not v.any():
-                continue
-            counts = np.bincount(winner[v], minlength=len(layers))
-            assign += [{"subject": name, "presentation": p, "test_kind": k, "roi": roi,
-                        "layer": layer, "proportion": counts[li] / v.sum(),
-                        "n_vertices": int(v.sum())} for li, layer in enumerate(layers)]
+        assign += _assignment_rows(name, p, k, per_layer, roi_of, layers)
     return rows, assign
 
 
+def _assignment_rows(name, presentation, kind, per_layer, roi_of, layers) -> list[dict]:
+    """Share of each ROI's vertices whose best-predicting layer is each layer."""
+    stacked = np.vstack(per_layer)                           # (n_layers, n_vertices)
+    assignable = np.isfinite(stacked).any(0)   # a vertex with no finite r has no best layer
+    winner = np.nan_to_num(stacked, nan=-np.inf).argmax(0)
+    out = []
+    for roi in ROIS:
+        v = (roi_of == roi) & assignable
+        if not v.any():
+            continue
+        counts = np.bincount(winner[v], minlength=len(layers))
+        mean_r = np.nanmean(stacked[:, v], axis=1)
+        out += [{"subject": name, "presentation": presentation, "test_kind": kind, "roi": roi,
+                 "layer": layer, "proportion": counts[li] / v.sum(),
+                 "n_vertices": int(v.sum()), "mean_r": float(mean_r[li])}
+                for li, layer in enumerate(layers)]
+    return out
+
+
+def layer_assignment_truth(model, dataset_dir, stim_dir, *, subjects=None, solver="romp",
+                           n_nonzero="cv", grid=(1, 2, 4, 8), n_folds: int = 5,
+                           n_vertices: int = 200, radius: float = 3.0, seed: int = 0,
+                           normalize: str = "center", features_cache=None,
+                           only_converged: bool = True, progress: bool = True) -> pd.DataFrame:
+    """Fig S1 on the simulated observer's noise-free responses: the layer each vertex "is".
+
+    For each subject the vertices are selected as the pipeline selects them (on the noisy
+    betas), then the encoders are fitted and tested on the observer's **noise-free**
+    amplitudes (``simulation/true_betas.npy``, normalised like the betas): the layer whose
+    model best predicts a vertex's true AI (or AN) responses is what the noisy pipeline
+    should recover. Comparing it with :func:`encoding_analysis`'s assignment tells whether
+    a Fig S1 pattern comes from the simulated cortex or from the estimation.
+
+    Parameters
+    ----------
+    model : ModelWrapper
+    dataset_dir, stim_dir : path
+        A simulated dataset and its stimulus set.
+    subjects : list of str, optional
+    solver, n_nonzero, grid, n_folds, n_vertices, radius, seed, normalize, features_cache,
+    only_converged, progress
+        As in :func:`encoding_analysis`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ASSIGNMENT_COLUMNS` with ``presentation = "truth"``.
+
+    Raises
+    ------
+    DataError
+        Real data (no noise-free responses).
+    """
+    from .ground_truth import true_subject
+
+    manifest = load_manifest(stim_dir)
+    all_sources = sorted(manifest.source_id.unique())
+    sources = usable_sources(manifest, only_converged)
+    rows_idx = [all_sources.index(s) for s in sources]
+    names = choose_subjects(dataset_dir, subjects)
+    feats = stimulus_features(model, stim_dir, cache_dir=features_cache, progress=False)
+    options = dict(n_nonzero=n_nonzero, grid=grid, n_folds=n_folds) if solver == "romp" \
+        else dict(n_folds=n_folds)
+    out = []
+    for name in tqdm(names, desc="Fig S1 truth", disable=not progress):
+        folder = Path(dataset_dir) / name
+        raw = load_subject(folder, manifest=manifest)
+        noisy = normalize_subject(raw, normalize)
+        truth = normalize_subject(true_subject(raw, folder), normalize)
+        _, selection, _ = select_subject(noisy, radius, n_vertices // 2)
+        cols, roi_of = selection.vertex.to_numpy(), selection.roi.to_numpy()
+        pats = {k: v[:, cols] for k, v in kind_patterns(truth, manifest, sources).items()}
+        best = {}
+        for layer in model.layers:
+            X = {k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")}
+            enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats["RE"])
+            for k in ("AI", "AN"):
+                best.setdefault(k, []).append(_vertex_r(enc.predict(X[k]), pats[k]))
+        for k, per_layer in best.items():
+            out += _assignment_rows(name, "truth", k, per_layer, roi_of, list(model.layers))
+    return pd.DataFrame(out, columns=ASSIGNMENT_COLUMNS)
+
+
 def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
-                           high=("layer7", "layer8"), first: str = "V1",
-                           last: str = "LO") -> pd.DataFrame:
+                           high=("layer7", "layer8"), first: str = "V1", last: str = "LO",
+                           statistic: str = "accuracy") -> pd.DataFrame:
     """The supplement's paired t-tests on the layer assignment (Fig S1), over subjects.
 
-    * ``low vs high``: per subject, the share of vertices assigned to the low layers and
-      to the high layers, each averaged over the presentations and ROIs; paired over
-      subjects (the paper pools "across almost all ROIs").
-    * ``V1 vs LO``: per subject, the share of the high layers in ``first`` and in ``last``
+    * ``low vs high``: per subject, the low layers' value and the high layers' value, each
+      averaged over the presentations and ROIs; paired over subjects.
+    * ``V1 vs LO``: per subject, the high layers' standing in ``first`` and in ``last``
       (averaged over presentations); paired over subjects.
 
+    ``statistic="share"`` is the paper's: the summed share of vertices whose best layer is
+    low (high), and the share of the high layers in V1 vs LO. It is **biased by noise**:
+    each vertex's best layer is the argmax of 8 noisy correlations over ~17 images, and
+    layers 1-6 make similar predictions (they split the wins) while layers 7-8 make
+    nearly independent ones, so under noise the high layers win more often than they
+    predict well. On the simulated observer, whose noise-free responses are best predicted
+    by layers 1-2 in 86% of V1 vertices, the paper's statistic found more vertices for
+    layers 7-8 (0.36 vs 0.16; :func:`layer_assignment_truth`). ``statistic="accuracy"``
+    (default) uses each layer's mean prediction r over the ROI's vertices instead (summed
+    over the low or high layers, halved); ``V1 vs LO`` then compares the high-minus-low
+    accuracy in the two ROIs. It follows the noise-free truth.
+
     The paper pairs its six "independent" measurements (3 subjects x 2 presentations) and,
-    here, ROIs too; but a subject's presentations and ROIs share one fit per layer and the
-    same vertices, so they are not independent: a test over them rejected far more often
-    than its level under the null (``tests/test_calibration.py``). The subject is the unit.
+    pooled over ROIs, 30; a subject's presentations and ROIs share its fits and vertices,
+    so they are not independent: such a test rejected far more often than its level
+    under the null (``tests/test_calibration.py``). The subject is the unit.
 
     Parameters
     ----------
     assignment : pandas.DataFrame
         :data:`ASSIGNMENT_COLUMNS`.
+    low, high : tuple of str
+    first, last : str
+    statistic : {"accuracy", "share"}
 
     Returns
     -------
     pandas.DataFrame
-        ``test_kind, test, mean_a, mean_b, sd_diff, t, p, n`` (``n``: subjects; ``t`` and
-        ``p`` NaN with fewer than 2).
+        ``test_kind, test, statistic, mean_a, mean_b, sd_diff, t, p, n`` (``n``: subjects;
+        ``t`` and ``p`` NaN with fewer than 2).
     """
-    missing = [c for c in ASSIGNMENT_COLUMNS if c not in assignment.columns]
+    missing = [c for c in ASSIGNMENT_COLUMNS if c not in assignment.columns
+               and not (c == "mean_r" and statistic == "share")]
     expect(not missing, "assignment columns", missing, f"all of {ASSIGNMENT_COLUMNS}")
+    check_choice(statistic, "statistic", S1_STATISTICS)
+    value = "proportion" if statistic == "share" else "mean_r"
     out = []
     for kind, g in assignment.groupby("test_kind", sort=False):
         piv = g.pivot_table(index=["subject", "presentation", "roi"], columns="layer",
-                            values="proportion")
+                            values=value)
         lo = piv[[c for c in low if c in piv]].sum(axis=1)
         hi = piv[[c for c in high if c in piv]].sum(axis=1)
-        by_roi = hi.unstack("roi")
+        if statistic == "accuracy":
+            lo, hi = lo / len(low), hi / len(high)
+        standing = (hi if statistic == "share" else hi - lo).unstack("roi")
         tests = [("layers 1-2 vs 7-8", lo.groupby("subject").mean(),
                   hi.groupby("subject").mean())]
-        if first in by_roi and last in by_roi:
-            tests.append((f"{first} vs {last} (share of layers 7-8)",
-                          by_roi[first].groupby("subject").mean(),
-                          by_roi[last].groupby("subject").mean()))
+        if first in standing and last in standing:
+            what = "share of layers 7-8" if statistic == "share" else "layers 7-8 minus 1-2 r"
+            tests.append((f"{first} vs {last} ({what})",
+                          standing[first].groupby("subject").mean(),
+                          standing[last].groupby("subject").mean()))
         for test, a, b in tests:
             pair = pd.concat([a, b], axis=1).dropna().to_numpy()
             d = pair[:, 0] - pair[:, 1] if len(pair) else np.array([])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 res = stats.ttest_rel(pair[:, 0], pair[:, 1]) if len(pair) >= 2 else None
-            out.append({"test_kind": kind, "test": test,
+            out.append({"test_kind": kind, "test": test, "statistic": statistic,
                         "mean_a": float(np.mean(pair[:, 0])) if len(pair) else np.nan,
                         "mean_b": float(np.mean(pair[:, 1])) if len(pair) else np.nan,
                         "sd_diff": float(np.std(d, ddof=1)) if len(d) >= 2 else np.nan,
                         "t": np.nan if res is None else float(res.statistic),
                         "p": np.nan if res is None else float(res.pvalue), "n": len(pair)})
-    return pd.DataFrame(out, columns=["test_kind", "test", "mean_a", "mean_b", "sd_diff", "t",
-                                      "p", "n"])
+    return pd.DataFrame(out, columns=["test_kind", "test", "statistic", "mean_a", "mean_b",
+                                      "sd_diff", "t", "p", "n"])
+
+
+def layer_assignment_comparison(assignment: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """The pipeline's Fig S1 beside the noise-free truth, per kind and ROI.
+
+    Parameters
+    ----------
+    assignment : pandas.DataFrame
+        From :func:`encoding_analysis` (noisy betas).
+    truth : pandas.DataFrame
+        From :func:`layer_assignment_truth`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``test_kind, roi``; columns: the share of vertices assigned to layers 1-2 and
+        7-8 and the layer of highest mean accuracy, for the pipeline and the truth.
+    """
+    def summary(frame):
+        g = frame.groupby(["test_kind", "roi", "layer"])[["proportion", "mean_r"]].mean()
+        share = g.proportion.unstack("layer")
+        acc = g.mean_r.unstack("layer")
+        return pd.DataFrame({"share 1-2": share[["layer1", "layer2"]].sum(axis=1),
+                             "share 7-8": share[["layer7", "layer8"]].sum(axis=1),
+                             "best layer (accuracy)": acc.idxmax(axis=1)})
+
+    both = pd.concat({"pipeline": summary(assignment), "truth": summary(truth)}, axis=1)
+    return both.round(2)
 
 
 def load_encoding_results(out_dir, solver: str = "romp",
