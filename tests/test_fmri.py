@@ -49,7 +49,7 @@ def test_selection_files_and_checks(dataset):
     sub = load_subject(dataset / "sub-01")
     rel, sel2, split = select_subject(sub, n_per_hemi=20)
     checks = fmri_checks(sub, sel2, split, n_vertices=40)
-    assert checks.holds.iloc[:3].all()
+    assert (checks.verdict.iloc[:3] == "holds").all()
     roi = (sub.vertices.roi != "").to_numpy()
     assert np.isfinite(rel[roi]).mean() > 0.95 and np.nanmax(np.abs(rel)) <= 1 + 1e-9
 

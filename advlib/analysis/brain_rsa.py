@@ -687,8 +687,6 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     sources = usable_sources(manifest, only_converged)
     expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
            "at least 4 RE/AN/AI triplets")
-    if isinstance(subjects, str):
-        subjects = None if subjects == "all" else [subjects]
     names = choose_subjects(dataset_dir, subjects)
     params = {"n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,
               "ci_level": ci_level, "radius": radius, "presentations": "averaged",

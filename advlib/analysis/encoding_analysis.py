@@ -304,8 +304,6 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
            "at least 4 RE/AN/AI triplets (training and test patterns need several images)")
     rows_idx = [all_sources.index(s) for s in sources]
     layers = list(model.layers if layers is None else layers)
-    if isinstance(subjects, str):
-        subjects = None if subjects == "all" else [subjects]
     names = choose_subjects(dataset_dir, subjects)
     params = {"solver": solver, "n_nonzero": n_nonzero if isinstance(n_nonzero, str)
               else int(n_nonzero), "grid": [int(g) for g in grid], "n_folds": n_folds,

@@ -206,8 +206,9 @@ def choose_subjects(dataset, subjects=None) -> list[str]:
     Parameters
     ----------
     dataset : str or path
-    subjects : list of str, optional
-        Subject folder names (``sub-XX``); every one must be a subject folder of
+    subjects : list of str, str, or "all", optional
+        Subject folder names (``sub-XX``; one name alone, or ``"all"`` / None for every
+        subject); every one must be a subject folder of
         ``dataset`` (a path such as ``../elsewhere/sub-01`` is refused: results are written
         under the subject's name, and a path would write outside the output folder).
 
@@ -221,6 +222,8 @@ def choose_subjects(dataset, subjects=None) -> list[str]:
         An unknown subject, a path instead of a name, or a subject named twice.
     """
     found = list_subjects(dataset)
+    if isinstance(subjects, str):
+        subjects = None if subjects == "all" else [subjects]
     if subjects is None:
         return found
     names = [str(s) for s in subjects]
