@@ -150,3 +150,35 @@ def test_side_by_side_and_counts():
     assert both["verdict (b)"].tolist() == [HOLDS, HOLDS, FAILS]
     counts = verdict_counts(brain_claims(_brain(null_sd_re_an=[0.2] * 15)))
     assert counts == {HOLDS: 2, FAILS: 0, NO_EVIDENCE: 0, INCONCLUSIVE: 1}
+
+
+def test_an_unreachable_p_floor_is_inconclusive_not_a_failure():
+    # 150 permutations allow p >= 0.0066: the brain's p < 0.005 cannot be met
+    brain = brain_claims(_brain(n_perm=[150] * 15, p_perm_re_ai=[1 / 151] * 15)).iloc[0]
+    assert brain.verdict == INCONCLUSIVE and "cannot be reached" in brain.here
+    cnn = cnn_claims(_cnn(n_perm=[500] * 8, p_perm_re_ai=[1 / 501] * 8), _trend()).iloc[0]
+    assert cnn.verdict == INCONCLUSIVE and "0.002" in cnn.here
+
+
+def test_ai_beats_an_needs_every_model_below_120_and_paired_rows():
+    one = _encoding(n=1, diff=0.9)
+    one.loc[one.test_kind == "AN", "r"] = 0.8          # AN above AI, not significant
+    row = encoding_claims(one, _tests()).iloc[2]
+    assert row.verdict == FAILS and row.here == "0/1 (need 1)"
+    # AN rows dropped (not NaN): the AI-only models are no evidence, not a smaller count
+    table = _encoding()
+    unpaired = table.drop(table.index[(table.test_kind == "AN")][6:])
+    out = encoding_claims(unpaired, _tests())
+    assert (out.verdict[:3] == NO_EVIDENCE).all() and "do not pair" in out.here[0]
+
+
+def test_fig_s1_positive_claims_are_inconclusive_without_the_power_to_reach_the_papers_p():
+    # 3 subjects: p < 0.0001 needs |t| > 100; p = 0.01 in the right direction is no failure
+    weak = _tests(ai_p=0.01, sd=0.05)
+    assert encoding_claims(_encoding(), weak).verdict[3] == INCONCLUSIVE
+    # the other direction, significant: does not hold
+    other = _tests(ai_p=0.01, sd=0.05)
+    other.loc[0, ["mean_a", "mean_b"]] = [0.1, 0.4]
+    assert encoding_claims(_encoding(), other).verdict[3] == FAILS
+    # with the power to reach it (tiny spread), missing the level is a failure
+    assert encoding_claims(_encoding(), _tests(ai_p=0.01, sd=1e-4)).verdict[3] == FAILS

@@ -22,8 +22,14 @@ def test_claims_summary_reads_the_books_results(smoke_book, results_root):
 
     table = claims_summary(Layout(results_root, "efficientnet_lite0"), DATASETS["smoke"])
     assert not (table.claim == "(results missing)").any()
-    assert table.verdict.isin(["holds", "does not hold", "inconclusive"]).all()
+    assert table.verdict.isin(["holds", "does not hold", "inconclusive", "no evidence"]).all()
     assert len(table) > 15
+    # the CNN on real images always gives evidence; a brain row without it says why (the
+    # smoke profile's one subject: no subject-level Fig S1 test, a tiny ROI excluded)
+    real = table[table.evidence.str.startswith("real")]
+    assert len(real) and (real.verdict != "no evidence").all()
+    missing = table[table.verdict == "no evidence"]
+    assert (missing.here.str.len() > 0).all()
 
 
 def test_glue_texts_refuses_keys_the_prose_cannot_name():

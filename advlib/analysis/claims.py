@@ -16,7 +16,9 @@ here (in words and numbers), the value found here, and the verdict:
     but whose power to detect a stated effect (:data:`EFFECT`, e.g. an RDM similarity of
     0.1) is below :data:`MIN_POWER` (0.8): "not detected" cannot be told from "absent".
     Also a positive claim whose criterion the resamples cannot reach (too few
-    permutations for the paper's p).
+    permutations for the paper's p), and a positive claim with a strict level (Fig S1,
+    p < 0.0001 over 3 subjects) that was not met where the test had power below
+    :data:`MIN_POWER` to meet it.
 
 Power comes from the data's own null distributions
 (:func:`advlib.analysis.stats.normal_power`, and the Poisson-binomial chance that a count
@@ -88,6 +90,17 @@ def _no_effect(ok: bool, power: float, min_power: float) -> str:
     if not ok:
         return FAILS
     return HOLDS if np.isfinite(power) and power >= min_power else INCONCLUSIVE
+
+
+def _positive(ok: bool, opposite: bool, power: float, min_power: float) -> str:
+    """Verdict of a positive claim with a strict level: holds if met; does not hold if the
+    effect went the other way (significantly) or the test had the power to meet it;
+    inconclusive where the study could not have met the level (too few subjects)."""
+    if ok:
+        return HOLDS
+    if opposite or (np.isfinite(power) and power >= min_power):
+        return FAILS
+    return INCONCLUSIVE
 
 
 def _power_text(power: float, effect: float, what: str = "similarity") -> str:
@@ -222,6 +235,15 @@ def _reachable(n_resamples, threshold: float) -> bool:
     return bool(n.notna().all() and (1.0 / (n + 1) < threshold).all())
 
 
+def _floor_text(table: pd.DataFrame, column: str, reach: bool) -> str:
+    """'' when the criterion is reachable, else what the resamples allow."""
+    if reach:
+        return ""
+    n = pd.to_numeric(pd.Series(table.get(column, [np.nan])), errors="coerce").min()
+    floor = "unknown" if not np.isfinite(n) else f"{smallest_p(int(n)):.2g}"
+    return f" (the resamples allow p >= {floor}: the criterion cannot be reached)"
+
+
 _CNN = [("RE-AI similarity is above the permutation null in every layer", "8/8, all p < 0.001",
          "permutation p < 0.001 in 8/8 layers"),
         ("RE-AI similarity decreases across layers (Mann-Kendall)", "p = 0.009",
@@ -273,8 +295,8 @@ def cnn_claims(table: pd.DataFrame, trend: pd.DataFrame, alpha: float = 0.05,
     rows = []
     ai_sig = int((t.p_perm_re_ai < 0.001).sum())
     reach = _reachable(t.get("n_perm", 1000), 0.001)
-    rows.append((f"{ai_sig}/8 (p = {fmt_p(t.p_perm_re_ai)})",
-                 _decide(ai_sig == 8) if reach or ai_sig < 8 else INCONCLUSIVE))
+    rows.append((f"{ai_sig}/8 (p = {fmt_p(t.p_perm_re_ai)})" + _floor_text(t, "n_perm", reach),
+                 _decide(ai_sig == 8) if reach else INCONCLUSIVE))
 
     def trend_row(col, direction, level):
         row = tr.loc[col]
@@ -353,13 +375,12 @@ def brain_claims(table: pd.DataFrame, alpha: float = 0.05, effect: float = EFFEC
     diff = int(((table.re_ai > table.re_an) & (table.p_diff < 1e-4)).sum())
     n_swap = table.get("n_swap", pd.Series([1000] * n))
     reach = _reachable(n_swap, 1e-4)
-    floor = smallest_p(int(pd.to_numeric(n_swap).min()))
-    rows = [(f"{ai_sig}/{n}", _decide(ai_sig == n) if reach_ai or ai_sig < n else INCONCLUSIVE),
+    rows = [(f"{ai_sig}/{n}" + _floor_text(table, "n_perm", reach_ai),
+             _decide(ai_sig == n) if reach_ai else INCONCLUSIVE),
             (f"{an_sig}/{n} (at most {an_max} allowed; binomial p = {binom:.2g} under the global "
              f"null, ROIs taken as independent); {_power_text(power, effect)} in every ROI",
              _no_effect(an_sig <= an_max, power, min_power)),
-            (f"{diff}/{n}" + ("" if reach else f" (the swaps allow p >= {floor:.2g}: the "
-                              "criterion cannot be reached)"),
+            (f"{diff}/{n}" + _floor_text(table.assign(n_swap=n_swap), "n_swap", reach),
              _decide(diff == n) if reach else INCONCLUSIVE)]
     return _table([_row(c, p, r, here, v) for (c, p, r), (here, v) in zip(_BRAIN, rows)])
 
@@ -402,11 +423,12 @@ _ENCODING = [("RE-trained models generalize to AI images (permutation p < 0.05)"
               "permutation p >= 0.05 in at least 111/120 of the models, and power >= 0.8 that "
               "more would be significant if every model transferred with r = 0.1"),
              ("prediction accuracy is higher for AI than AN (swap test p < 0.05)",
-              "all but 1 of 120", "r(AI) > r(AN) with swap-test p < 0.05 in all but 1/120 of "
-              "the models")]
+              "all but 1 of 120", "r(AI) > r(AN) with swap-test p < 0.05 in at least 119/120 "
+              "of the models (all of them below 120)")]
 _FIG_S1 = [("AI", "layers 1-2", "Fig S1, AI: layers 1-2 explain early areas better than layers 7-8",
             "paired t-test p < 0.0001",
-            "layers 1-2 > layers 7-8, paired t-test over subjects p < 0.0001", True),
+            "layers 1-2 > layers 7-8, paired t-test over subjects p < 0.0001; inconclusive "
+            "when the test had power < 0.8 to reach that p for a difference of 0.1", True),
            ("AN", "layers 1-2", "Fig S1, AN: no difference between layers 1-2 and 7-8",
             "paired t-test p = 0.2351",
             "paired t-test over subjects p >= 0.05, with power >= 0.8 to detect a difference "
@@ -414,7 +436,8 @@ _FIG_S1 = [("AI", "layers 1-2", "Fig S1, AI: layers 1-2 explain early areas bett
            ("AI", "V1 vs", "Fig S1, AI: layers 7-8 gain from V1 to LO",
             "paired t-test p = 0.0004",
             "layers 7-8 stand higher in LO than in V1, paired t-test over subjects "
-            "p <= 0.0004", True),
+            "p <= 0.0004; inconclusive when the test had power < 0.8 to reach that p for a "
+            "difference of 0.1", True),
            ("AN", "V1 vs", "Fig S1, AN: no such trend from V1 to LO", "paired t-test p = 0.5631",
             "paired t-test over subjects p >= 0.05, with power >= 0.8 to detect a difference "
             "of 0.1", False)]
@@ -442,7 +465,9 @@ def encoding_claims(table: pd.DataFrame, tests: pd.DataFrame | None = None,
     """
     ai = table[table.test_kind == "AI"]
     an = table[table.test_kind == "AN"]
-    if _finite(ai, "r", "p_perm", "p_diff") and _finite(an, "r", "p_perm"):
+    paired = (len(ai) == len(an) and len(ai.merge(an, on=["subject", "roi", "layer"]))
+              == len(ai))
+    if paired and _finite(ai, "r", "p_perm", "p_diff") and _finite(an, "r", "p_perm"):
         n = len(ai)
         ai_sig = int((ai.p_perm < alpha).sum())
         an_ns = int((an.p_perm >= alpha).sum())
@@ -455,7 +480,7 @@ def encoding_claims(table: pd.DataFrame, tests: pd.DataFrame | None = None,
         merged = ai.merge(an, on=["subject", "roi", "layer"], suffixes=("_ai", "_an"))
         better = int(((merged.r_ai > merged.r_an) & (merged.p_diff_ai < alpha)).sum())
         need_ai = int(np.ceil(113 / 120 * n - 1e-9))
-        need_better = len(merged) - max(1, int(round(len(merged) / 120)))
+        need_better = int(np.ceil(119 / 120 * len(merged) - 1e-9))
         rows = [_row(*_ENCODING[0], f"{ai_sig}/{n} (need {need_ai})", _decide(ai_sig >= need_ai)),
                 _row(*_ENCODING[1], f"{an_ns}/{len(an)} not significant (at most {allowed} "
                      f"significant allowed); {_power_text(power, effect, 'transfer r')} in "
@@ -463,7 +488,9 @@ def encoding_claims(table: pd.DataFrame, tests: pd.DataFrame | None = None,
                 _row(*_ENCODING[2], f"{better}/{len(merged)} (need {need_better})",
                      _decide(better >= need_better))]
     else:
-        why = _missing(pd.concat([ai, an]), "r", "p_perm")
+        why = (_missing(pd.concat([ai, an]), "r", "p_perm") if paired or not len(ai) else
+               f"{len(ai)} AI and {len(an)} AN models that do not pair by subject, ROI and "
+               "layer")
         rows = no_evidence_table(_ENCODING, why).to_dict("records")
     for kind, test, claim, paper, rule, positive in _FIG_S1:
         hit = (tests[(tests.test_kind == kind) & tests.test.str.startswith(test)]
@@ -478,8 +505,12 @@ def encoding_claims(table: pd.DataFrame, tests: pd.DataFrame | None = None,
                 f"(n = {int(h.n)} subjects)")
         if positive:
             sign_ok = h.mean_a > h.mean_b if test == "layers 1-2" else h.mean_a < h.mean_b
-            level_ok = h.p < 1e-4 if test == "layers 1-2" else h.p <= 4e-4
-            verdict = _decide(bool(sign_ok and level_ok))
+            level = 1e-4 if test == "layers 1-2" else 4e-4
+            level_ok = h.p < level if test == "layers 1-2" else h.p <= level
+            power = paired_t_power(h.get("sd_diff", np.nan), int(h.n), effect, level)
+            here += f"; {_power_text(power, effect, 'difference')} at p < {level:g}"
+            verdict = _positive(bool(sign_ok and level_ok), bool(not sign_ok and h.p < alpha),
+                                power, min_power)
         else:
             power = paired_t_power(h.get("sd_diff", np.nan), int(h.n), effect, alpha)
             here += f"; {_power_text(power, effect, 'difference')}"
