@@ -31,11 +31,13 @@ from .analysis.claims import (
     brain_claims,
     claims_side_by_side,
     cnn_claims,
+    design_claims,
     encoding_claims,
     fmri_checks,
     searchlight_claims,
     stimulus_claims,
     verdict_counts,
+    with_design,
 )
 from .analysis.cnn_rsa import cnn_rsa, load_cnn_results
 from .analysis.encoding_analysis import (
@@ -64,7 +66,13 @@ from .book.plotting import (
 from .book.reproduce import reproduce
 from .book.summary import build_tables, claims_summary, glue_texts, models_claims
 from .cnn.models import LAYERS, MODELS, load_model
-from .cnn.stimulus_set import build_stimulus_set, load_manifest, load_skipped, summarize_stimuli
+from .cnn.stimulus_set import (
+    build_stimulus_set,
+    load_design,
+    load_manifest,
+    load_skipped,
+    summarize_stimuli,
+)
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
 from .fmri.data import DataError, load_dataset_info, load_subject
 from .fmri.normalize import normalize_subject
@@ -94,4 +102,5 @@ __all__ = [
     "verdict_counts", "layer_assignment_comparison", "layer_assignment_truth",
     "claims_side_by_side", "ground_truth_study", "ground_truth_summary", "ground_truth_numbers",
     "glue_texts", "plot_ground_truth", "plot_models_layers", "models_claims",
+    "design_claims", "with_design", "load_design",
 ]

@@ -52,6 +52,29 @@ def _cmd_models(args) -> int:
     return 0
 
 
+def _cmd_design_counts(args) -> int:
+    from .cnn.images import discover_images, embedded_images
+    from .cnn.models import load_model
+    from .cnn.selection import design_counts
+
+    model = load_model(args.model, device=args.device)
+    sources = embedded_images() if args.images == "embedded" else discover_images(args.images)
+    table = design_counts(model, sources, args.thresholds, superclasses=args.superclasses,
+                          n_per_class=args.n_per_class)
+    full = table[table.full]
+    if args.first_full:
+        print(table.to_string(index=False), file=sys.stderr)
+        if not len(full):
+            print(f"advlib design-counts: error: no threshold of {args.thresholds} fills "
+                  f"{args.n_per_class} images in each of {', '.join(args.superclasses)} with "
+                  f"{args.model} on {args.images!r}", file=sys.stderr)
+            return 2
+        print(f"{full.threshold.iloc[0]:g}")
+        return 0
+    print(table.to_string(index=False))
+    return 0
+
+
 def _cmd_stimuli(args) -> int:
     from .cnn.models import load_model
     from .cnn.stimulus_set import build_stimulus_set, load_skipped, summarize_stimuli
@@ -60,7 +83,7 @@ def _cmd_stimuli(args) -> int:
     options = dict(images=args.images, n_images=args.n_images, seed=args.seed,
                    min_size=args.min_size, threshold=args.threshold, max_steps=args.max_steps,
                    batch_size=args.batch_size, require_correct=not args.no_require_correct,
-                   min_confidence=args.min_confidence)
+                   min_confidence=args.min_confidence, allow_short=args.allow_short)
     if args.n_per_class is not None and not args.superclasses:
         raise InputError(f"--n-per-class={args.n_per_class}: expected --superclasses as well "
                          "(it counts images per superclass)")
@@ -213,7 +236,8 @@ def _cmd_reproduce(args) -> int:
                     book=not args.no_book, progress=True, images=args.images,
                     paper_design=args.paper_design, models=args.models,
                     scheduler=args.scheduler, cluster=args.cluster,
-                    notebooks=not args.no_notebooks)
+                    notebooks=not args.no_notebooks, min_confidence=args.min_confidence,
+                    allow_short=args.allow_short)
     print(log.to_string(index=False))
     print(f"total {log.seconds.sum():.0f} s; {(log.status == 'ran').sum()} of {len(log)} "
           "steps ran, the others were up to date")
@@ -236,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``advlib`` argument parser with all subcommands."""
     from .analysis.rsa import COMPARISONS, METRICS
     from .cnn.models import MODELS
+    from .cnn.selection import PAPER_SUPERCLASSES
 
     parser = argparse.ArgumentParser(
         prog="advlib", description="Replication of Zhang et al.: adversarial images in "
@@ -245,6 +270,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the available models and their 8 readout layers",
                        description="List the available models and their readout layers.")
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("design-counts", help="images per superclass a folder gives the paper's "
+                       "design at several thresholds",
+                       description="One forward pass over an image folder: per confidence "
+                       "threshold, how many images of each superclass are top-1 correct with "
+                       "P(true) above it (one per category, at most --n-per-class).")
+    p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
+    p.add_argument("--images", required=True, metavar="FOLDER|CSV|embedded")
+    p.add_argument("--thresholds", type=float, nargs="+", default=[0.99, 0.9, 0.5])
+    p.add_argument("--superclasses", nargs="+", default=list(PAPER_SUPERCLASSES),
+                   metavar="NAME", help="default: the paper's five")
+    p.add_argument("--n-per-class", type=_count(1), default=8)
+    p.add_argument("--first-full", action="store_true",
+                   help="print only the first threshold that fills the design (the table "
+                   "goes to stderr); exit 2 if none does")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    p.set_defaults(func=_cmd_design_counts)
 
     p = sub.add_parser("stimuli", help="select RE images and generate AN and AI images (Fig 1)",
                        description="Select regular images, generate adversarial noise (AN) and "
@@ -270,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "fruits, 'aquatic animals')")
     p.add_argument("--n-per-class", type=_count(1), default=None,
                    help="images per superclass (with --superclasses; paper: 8)")
+    p.add_argument("--allow-short", action="store_true",
+                   help="go on with fewer images than --n-per-class / --n-images ask for "
+                   "(recorded as a deviation; default: stop with the count per superclass)")
     p.add_argument("--threshold", type=float, default=0.99,
                    help="target confidence for AN and AI images (default: %(default)s)")
     p.add_argument("--max-steps", type=_count(1), default=300,
@@ -399,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "files named <WordNet id>_*.JPEG) or a path,label CSV")
     p.add_argument("--paper-design", action="store_true",
                    help="the paper's images: 5 superclasses x 8 categories, P > 0.99")
+    p.add_argument("--min-confidence", type=float, default=None,
+                   help="P(true class) a regular image must exceed, instead of the design's "
+                   "(below the paper's 0.99 the book reports a deviation)")
+    p.add_argument("--allow-short", action="store_true",
+                   help="go on when fewer images pass than the design asks for (a recorded "
+                   "deviation; default: the stimulus stage stops with the counts)")
     p.add_argument("--models", nargs="+", default=None, choices=MODELS, metavar="MODEL",
                    help="several networks (the book's chapters are the first one's; a "
                    "chapter compares them all)")

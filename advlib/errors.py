@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["AdvlibError", "InputError", "ModelError", "WeightsNotFoundError", "StimulusError",
-           "expect", "check_positive_int", "check_nonnegative_seed", "check_choice",
+           "DesignShortfallError", "expect", "check_positive_int", "check_nonnegative_seed", "check_choice",
            "check_probability"]
 
 
@@ -35,6 +35,10 @@ class WeightsNotFoundError(AdvlibError, FileNotFoundError):
 
 class StimulusError(AdvlibError, ValueError):
     """An image file or folder cannot be used as a stimulus."""
+
+
+class DesignShortfallError(StimulusError):
+    """The images that pass the selection criteria fall short of the design asked for."""
 
 
 def expect(condition: bool, parameter: str, value, expected: str, exc: type = InputError) -> None:

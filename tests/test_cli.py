@@ -5,7 +5,7 @@ import pytest
 
 from advlib.cli import build_parser, main
 
-SUBCOMMANDS = ["models", "stimuli", "cnn-rsa", "simulate", "select", "brain-rsa", "encode", "reproduce",
+SUBCOMMANDS = ["models", "design-counts", "stimuli", "cnn-rsa", "simulate", "select", "brain-rsa", "encode", "reproduce",
                "notebooks"]
 
 

@@ -10,7 +10,7 @@ def test_claims_summary_copes_with_missing_results(tmp_path):
     table = claims_summary(Layout(tmp_path, "efficientnet_lite0"), "simulated")
     assert list(table.columns) == ["figure", "evidence", "claim", "paper", "rule", "here",
                                    "verdict"]
-    assert len(table) == 8 and (table.claim == "(results missing)").all()
+    assert len(table) == 9 and (table.claim == "(results missing)").all()
     assert (table.verdict == "no evidence").all()       # no evidence: nothing holds
     assert set(table.evidence) == {"real (CNN on real images)", "simulated observer"}
     assert table.here.str.contains("run `advlib").all()

@@ -42,7 +42,13 @@ from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
-from ..cnn.stimulus_set import load_manifest, re_image_ids, stimulus_files, usable_sources
+from ..cnn.stimulus_set import (
+    check_stage_images,
+    load_manifest,
+    re_image_ids,
+    stimulus_files,
+    usable_sources,
+)
 from ..errors import check_choice, check_positive_int, check_probability, expect
 from ..fmri.data import (
     ROIS,
@@ -68,7 +74,7 @@ from ..fmri.selection import check_vertex_count, select_subject
 from ..kernels import correlation_rdm_vectors, rowwise_spearman, spearman
 from ..layout import analysis_variant, brain_rsa_name, searchlight_name
 from ..provenance import Stage
-from .rsa import compute_rdm
+from .rsa import MIN_RSA_IMAGES, MIN_RSA_WHY, compute_rdm
 from .stats import (
     bootstrap_similarities,
     centred_interval,
@@ -685,8 +691,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     manifest = load_manifest(stim_dir)
     check_pairing(dataset_dir, stim_dir)
     sources = usable_sources(manifest, only_converged)
-    expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
-           "at least 4 RE/AN/AI triplets")
+    check_stage_images("brain RSA", len(sources), MIN_RSA_IMAGES, MIN_RSA_WHY)
     names = choose_subjects(dataset_dir, subjects)
     params = {"n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,
               "ci_level": ci_level, "radius": radius, "presentations": "averaged",

@@ -40,7 +40,7 @@ from .stats import at_least_power, normal_power, paired_t_power, smallest_p
 __all__ = ["HOLDS", "FAILS", "NO_EVIDENCE", "INCONCLUSIVE", "VERDICTS", "CLAIM_COLUMNS",
            "EFFECT", "MIN_POWER", "stimulus_claims", "fmri_checks", "cnn_claims",
            "brain_claims", "searchlight_claims", "encoding_claims", "claims_side_by_side",
-           "verdict_counts", "no_evidence_table"]
+           "verdict_counts", "no_evidence_table", "design_claims", "with_design"]
 
 HOLDS, FAILS, NO_EVIDENCE, INCONCLUSIVE = "holds", "does not hold", "no evidence", "inconclusive"
 VERDICTS = (HOLDS, FAILS, NO_EVIDENCE, INCONCLUSIVE)
@@ -123,6 +123,51 @@ def verdict_counts(table: pd.DataFrame) -> dict:
     """
     counts = table.verdict.value_counts()
     return {v: int(counts.get(v, 0)) for v in VERDICTS}
+
+
+def design_claims(design: dict) -> pd.DataFrame:
+    """One claims row: is the stimulus set the paper's design (5 x 8 at P > 0.99)?
+
+    Parameters
+    ----------
+    design : dict
+        A stimulus set's design record (:func:`advlib.cnn.stimulus_set.load_design`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, :data:`CLAIM_COLUMNS`: "holds" for the paper's design, else "does not
+        hold" with the deviation in words (every claim beside it rests on that set).
+    """
+    from ..cnn.selection import PAPER_CONFIDENCE, PAPER_N_PER_CLASS, PAPER_SUPERCLASSES, design_text
+
+    expect(isinstance(design, dict) and {"found", "paper", "deviation"} <= set(design),
+           "design", design, "a design record (advlib.cnn.stimulus_set.load_design)")
+    rule = (f"{PAPER_N_PER_CLASS} images in each of {', '.join(PAPER_SUPERCLASSES)}, "
+            f"P(true class) > {PAPER_CONFIDENCE}")
+    here = design_text(design) + ("" if design["paper"] else
+                                  f" (deviation from the paper: {design['deviation']})")
+    return _table([_row("the stimuli follow the paper's design (every claim rests on them)",
+                        f"{len(PAPER_SUPERCLASSES)} x {PAPER_N_PER_CLASS} = "
+                        f"{len(PAPER_SUPERCLASSES) * PAPER_N_PER_CLASS} images", rule, here,
+                        _decide(bool(design["paper"])))])
+
+
+def with_design(table: pd.DataFrame, design: dict) -> pd.DataFrame:
+    """A claims table with :func:`design_claims` as its first row.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :data:`CLAIM_COLUMNS`.
+    design : dict
+        A stimulus set's design record.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return pd.concat([design_claims(design), table], ignore_index=True)
 
 
 def stimulus_claims(manifest: pd.DataFrame, threshold: float = 0.99,

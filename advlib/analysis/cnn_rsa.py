@@ -19,10 +19,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..cnn.features import stimulus_features
-from ..cnn.stimulus_set import KINDS, load_manifest, stimulus_files, usable_sources
+from ..cnn.stimulus_set import (
+    KINDS,
+    check_stage_images,
+    load_manifest,
+    stimulus_files,
+    usable_sources,
+)
 from ..errors import StimulusError, check_nonnegative_seed, expect
 from ..provenance import Stage
-from .rsa import compute_rdm
+from .rsa import MIN_RSA_IMAGES, MIN_RSA_WHY, compute_rdm
 from .stats import (
     BootstrapResult,
     PermutationResult,
@@ -138,8 +144,7 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     manifest = load_manifest(stim_dir)
     sources = sorted(manifest.source_id.unique())
     usable = usable_sources(manifest, only_converged)
-    expect(len(usable) >= 4, "stimuli", f"{len(usable)} usable regular images in {stim_dir}",
-           "at least 4 RE/AN/AI triplets whose adversarial images converged", StimulusError)
+    check_stage_images("CNN RSA", len(usable), MIN_RSA_IMAGES, MIN_RSA_WHY)
     rows = [sources.index(s) for s in usable]
     params = {"model": model.name, "weights_sha256": model.weights_sha256, "metric": metric,
               "method": method, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,

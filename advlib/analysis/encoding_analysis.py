@@ -43,7 +43,12 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from ..cnn.features import stimulus_features
-from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
+from ..cnn.stimulus_set import (
+    check_stage_images,
+    load_manifest,
+    stimulus_files,
+    usable_sources,
+)
 from ..errors import InputError, check_choice, check_positive_int, expect
 from ..fmri.data import (
     ROIS,
@@ -317,8 +322,10 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     check_pairing(dataset_dir, stim_dir)
     all_sources = sorted(manifest.source_id.unique())
     sources = usable_sources(manifest, only_converged)
-    expect(len(sources) >= 4, "stimuli", f"{len(sources)} usable regular images",
-           "at least 4 RE/AN/AI triplets (training and test patterns need several images)")
+    check_positive_int(n_folds, "n_folds")
+    check_stage_images("encoding", len(sources), max(4, n_folds),
+                       f"{n_folds}-fold cross-validation over the regular images, and at "
+                       "least 4 test images for the transfer statistics")
     rows_idx = [all_sources.index(s) for s in sources]
     layers = list(model.layers if layers is None else layers)
     names = choose_subjects(dataset_dir, subjects)

@@ -29,8 +29,17 @@ from scipy import stats
 from ..errors import InputError, expect
 from ..kernels import correlation_rdm, spearman, tau_a, upper_triangle
 
-__all__ = ["METRICS", "COMPARISONS", "compute_rdm", "upper_triangle", "compare_rdms",
+__all__ = ["MIN_RSA_IMAGES", "MIN_RSA_WHY", "METRICS", "COMPARISONS", "compute_rdm",
+           "upper_triangle", "compare_rdms",
            "to_rsatoolbox", "from_rsatoolbox", "check_rdm", "square_rdm"]
+
+#: The fewest regular images an RSA stage (CNN or brain) accepts: 4 images give 6 image
+#: pairs, 24 orderings for the permutation null (p >= 0.04) and an image bootstrap that
+#: loses a third of its resamples (fewer than 3 distinct images); 6 images lose 2%.
+MIN_RSA_IMAGES = 4
+#: Why, as the stage's refusal says it.
+MIN_RSA_WHY = ("an RDM comparison needs several image pairs; 4 images give 6 pairs and a "
+               "permutation null of 24 orderings")
 
 METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
 COMPARISONS = ("spearman", "pearson", "kendall_tau_a", "kendall_tau_b")

@@ -22,7 +22,8 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import AdvlibError, check_choice, expect
+from ..cnn.selection import PAPER_CONFIDENCE, PAPER_N_PER_CLASS, PAPER_SUPERCLASSES
+from ..errors import AdvlibError, check_choice, check_probability, expect
 from ..layout import SIMULATION_SPEC, simulation_spec
 
 __all__ = ["NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subject_names",
@@ -51,7 +52,8 @@ DATASETS: dict[str, dict] = {
 PROFILES: dict[str, dict[str, dict]] = {
     "full": {
         "01_stimuli": {"images": "embedded", "n_images": None, "superclasses": None,
-                       "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0},
+                       "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0,
+                       "allow_short": False},
         "02_cnn_rsa": {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
         "03_fmri": {"subject": "sub-01", "n_vertices": 200},
         "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 1000, "n_boot": 1000,
@@ -68,7 +70,8 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "smoke": {
         "01_stimuli": {"images": "embedded", "n_images": 4, "superclasses": None,
-                       "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0},
+                       "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0,
+                       "allow_short": False},
         "02_cnn_rsa": {"n_perm": 50, "n_boot": 50, "seed": 0, "layer": "layer3"},
         "03_fmri": {"subject": "sub-01", "n_vertices": 200},
         "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 50, "n_boot": 50,
@@ -89,11 +92,12 @@ PROFILES: dict[str, dict[str, dict]] = {
 #: The paper's image design: 5 superclasses x 8 categories, one image each, recognised with
 #: P > 0.99 (``advlib reproduce --paper-design``; the class lists are
 #: :data:`advlib.cnn.selection.SUPERCLASSES`).
-PAPER_DESIGN: dict = {"superclasses": ["dogs", "birds", "cars", "fruits", "aquatic animals"],
-                      "n_per_class": 8, "min_confidence": 0.99, "n_images": None}
+PAPER_DESIGN: dict = {"superclasses": list(PAPER_SUPERCLASSES), "n_per_class": PAPER_N_PER_CLASS,
+                      "min_confidence": PAPER_CONFIDENCE, "n_images": None}
 
 
-def stimulus_options(profile: str, images=None, paper_design: bool = False) -> dict:
+def stimulus_options(profile: str, images=None, paper_design: bool = False,
+                     min_confidence: float | None = None, allow_short: bool = False) -> dict:
     """The ``01_stimuli`` parameters of a profile, with another image source or design.
 
     Parameters
@@ -104,6 +108,10 @@ def stimulus_options(profile: str, images=None, paper_design: bool = False) -> d
         default: the profile's.
     paper_design : bool
         Select the paper's 5 x 8 design (:data:`PAPER_DESIGN`).
+    min_confidence : float, optional
+        Overrides the design's confidence criterion.
+    allow_short : bool
+        Proceed with fewer images than the design asks for (a recorded deviation).
 
     Returns
     -------
@@ -117,6 +125,10 @@ def stimulus_options(profile: str, images=None, paper_design: bool = False) -> d
             Path(images).expanduser().resolve())
     if paper_design:
         options.update(PAPER_DESIGN)
+    if min_confidence is not None:
+        options["min_confidence"] = check_probability(min_confidence, "min_confidence",
+                                                      high_open=True)
+    options["allow_short"] = bool(allow_short)
     return options
 
 

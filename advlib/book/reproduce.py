@@ -47,7 +47,6 @@ from ..provenance import Stage, atomic_path, package_versions, write_json
 from .notebooks import (
     DATASETS,
     NOTEBOOKS,
-    PAPER_DESIGN,
     PROFILES,
     notebook_plan,
     repo_root,
@@ -66,7 +65,7 @@ CLUSTERS = ("local", "slurm", "pbs", "sge")
 #: sessions), run beside the default for the brain RSA (200 vertices) and the encoding.
 PUBLISHED_OPTIONS = {"normalize": "none", "within_session": False}
 _STIMULUS_KEYS = ("images", "n_images", "superclasses", "n_per_class", "min_confidence",
-                  "max_steps", "seed")
+                  "max_steps", "seed", "allow_short")
 PUBLISHED = analysis_variant(**PUBLISHED_OPTIONS)
 
 #: The stages each kind of step waits for (of the same model) on a cluster.
@@ -365,18 +364,16 @@ def _client(scheduler, cluster, jobs):
 
 def _write_built_with(path: Path, info: dict, stim_dir: Path, stimuli: dict) -> None:
     """The book's first page names the network, the images and the data it was built with."""
-    from ..cnn.stimulus_set import load_manifest
+    from ..cnn.selection import design_text
+    from ..cnn.stimulus_set import load_design, load_manifest
 
     n_regular = int((load_manifest(stim_dir).kind == "RE").sum())
+    record = load_design(stim_dir)
     images = stimuli["images"]
     source = ("the 20 ImageNet photographs embedded in the `foolbox` package" if images ==
               "embedded" else f"the folder `{Path(images).name}`")
-    design = ("the paper's design: " + ", ".join(PAPER_DESIGN["superclasses"]) +
-              f"; {PAPER_DESIGN['n_per_class']} categories each, P > "
-              f"{PAPER_DESIGN['min_confidence']}"
-              if stimuli.get("superclasses") == PAPER_DESIGN["superclasses"] else
-              "one image per category, recognised at top-1" +
-              (f" with P > {stimuli['min_confidence']}" if stimuli.get("min_confidence") else ""))
+    design = ("the paper's design: " + design_text(record) if record["paper"] else
+              design_text(record) + f". **Deviation from the paper**: {record['deviation']}")
     spec = simulation_spec(info["dataset"])
     data = (f"the **simulated observer** ({len(spec['subjects'])} subjects, SNR {spec['snr']:g}, "
             f"{spec['design']} session design)" if spec is not None
@@ -398,6 +395,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
               out="book/generated", book: bool = True, book_root=None,
               progress: bool = True, images=None, paper_design: bool = False,
               models=None, scheduler: str | None = None, cluster: str | None = None,
+              min_confidence: float | None = None, allow_short: bool = False,
               notebooks: bool = True) -> pd.DataFrame:
     """Run every stage that is out of date, then (optionally) build the book.
 
@@ -439,6 +437,13 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     cluster : {"local", "slurm", "pbs", "sge"}, optional
         Start a Dask cluster for this run: ``jobs`` local worker processes, or a batch
         system's workers through dask-jobqueue (options from the Dask configuration).
+    min_confidence : float, optional
+        P(true class) a regular image must exceed (overrides the design's; the paper's is
+        0.99; anything lower is reported as a deviation).
+    allow_short : bool
+        Go on when fewer images pass the criteria than the design asks for (recorded as a
+        deviation, shown on the first page and in every claims table); by default the
+        stimulus stage stops with the count per superclass before any later stage runs.
     notebooks : bool
         Execute the notebooks (``False``: stop after the stages, before the book).
 
@@ -468,7 +473,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     else:
         dataset = str(Path(data).resolve())
     spec = simulation_spec(dataset)
-    s = stimulus_options(profile, images, paper_design)
+    s = stimulus_options(profile, images, paper_design, min_confidence, allow_short)
     distributed = scheduler is not None or cluster is not None
     stage_steps = [step for m in models for step in _model_steps(
         m, profile, dataset, results, s, jobs, progress and not distributed, distributed)]

@@ -37,13 +37,14 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
         NO_EVIDENCE,
         brain_claims,
         cnn_claims,
+        design_claims,
         encoding_claims,
         searchlight_claims,
         stimulus_claims,
     )
     from ..analysis.cnn_rsa import load_cnn_results
     from ..analysis.encoding_analysis import layer_assignment_tests, load_encoding_results
-    from ..cnn.stimulus_set import load_manifest
+    from ..cnn.stimulus_set import load_design, load_manifest
     from ..layout import simulation_spec
 
     out = layout.dataset_dir(dataset)
@@ -52,6 +53,7 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
     brain = "simulated observer" if simulated else f"real data ({Path(str(dataset)).name})"
     real = "real (CNN on real images)"
     sources = [
+        ("Fig 1 (stimulus design)", real, lambda: design_claims(load_design(layout.stimuli_dir))),
         ("Fig 1 (stimuli)", real, lambda: stimulus_claims(load_manifest(layout.stimuli_dir))),
         ("Fig 2, Fig 5 (CNN RSA)", real, lambda: cnn_claims(*load_cnn_results(layout.root), alpha)),
         ("Fig 3 (brain RSA, 200 vertices)", brain,

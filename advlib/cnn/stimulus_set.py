@@ -16,9 +16,10 @@ from PIL import Image
 from ..errors import StimulusError, check_nonnegative_seed, expect
 from ..provenance import Stage, file_sha256
 from .images import discover_images, embedded_images, prepare_image, read_image
-from .selection import select_regular
+from .selection import check_design, design_record, select_regular
 
 __all__ = ["MANIFEST_COLUMNS", "build_stimulus_set", "load_manifest", "load_skipped",
+           "load_design", "check_stage_images",
            "load_stimulus_images",
            "summarize_stimuli", "usable_sources", "re_image_ids", "KINDS"]
 
@@ -32,7 +33,7 @@ _STIMULUS_DEFAULTS = dict(
     images="embedded", n_images=None, seed=0, min_size=227, aspect_range=(2 / 3, 1.5),
     min_confidence=None, require_correct=True, superclasses=None, n_per_class=None,
     threshold=0.99, max_steps=300, an_lam=1e-4, an_lr=0.01, ai_c=0.05, ai_lr=0.005,
-    targets=None, batch_size=8,
+    targets=None, batch_size=8, allow_short=False,
 )
 
 
@@ -83,7 +84,9 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
         ``n_per_class`` (see :func:`select_regular`); ``threshold``, ``max_steps``,
         ``an_lam``, ``an_lr``, ``ai_c``, ``ai_lr``, ``batch_size`` (see
         :func:`advlib.cnn.adversarial.generate_an` / ``generate_ai``); ``targets`` (AI target
-        class per selected image, else a seeded choice).
+        class per selected image, else a seeded choice); ``allow_short`` (go on with fewer
+        images than ``n_per_class`` per superclass or ``n_images`` in all: recorded as a
+        deviation, see :func:`load_design`).
 
     Returns
     -------
@@ -93,6 +96,9 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
 
     Raises
     ------
+    DesignShortfallError
+        Fewer images pass the criteria than the design asks for (before any adversarial
+        image is made), unless ``allow_short``.
     StimulusError
         No image passes the selection criteria, or a bad source.
     """
@@ -106,6 +112,55 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
         return load_manifest(out_dir)
     stage.run(lambda tmp: stage.notes.update(_build(model, tmp, params, sources, progress)))
     return load_manifest(out_dir)
+
+
+def load_design(stim_dir) -> dict:
+    """The design record of a stimulus set (:func:`advlib.cnn.selection.design_record`).
+
+    Parameters
+    ----------
+    stim_dir : str or path
+        A stimulus set written by :func:`build_stimulus_set`.
+
+    Returns
+    -------
+    dict
+        ``requested``, ``found``, ``min_confidence``, ``short``, ``allow_short``, ``paper``,
+        ``deviation`` (see :func:`advlib.cnn.selection.design_record`).
+    """
+    path = Path(stim_dir) / "provenance.json"
+    expect(path.is_file(), "stim_dir", str(stim_dir),
+           "a stimulus set with provenance.json (run `advlib stimuli`)")
+    record = json.loads(path.read_text()).get("design")
+    expect(isinstance(record, dict), "provenance.json", str(path),
+           "a design record (a stimulus set written by this version; rebuild it)")
+    return record
+
+
+def check_stage_images(stage: str, n_usable: int, minimum: int, why: str) -> None:
+    """Refuse a stage whose stimulus set has fewer usable regular images than it needs.
+
+    Parameters
+    ----------
+    stage : str
+        The stage's name, as the message says it ("CNN RSA", "brain RSA", "encoding").
+    n_usable : int
+        Regular images whose AN and AI images converged (:func:`usable_sources`).
+    minimum : int
+    why : str
+        What needs that many.
+
+    Raises
+    ------
+    StimulusError
+    """
+    if n_usable >= minimum:
+        return
+    raise StimulusError(
+        f"{stage}: the stimulus set has {n_usable} usable regular images (RE/AN/AI triplets "
+        f"whose adversarial images converged); the {stage} stage needs at least {minimum} "
+        f"({why}). Build a larger stimulus set: more images, or the stimuli stage's "
+        "--min-confidence or --allow-short")
 
 
 def load_skipped(stim_dir) -> pd.DataFrame:
@@ -143,6 +198,11 @@ def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
         min_confidence=params["min_confidence"], require_correct=params["require_correct"],
         superclasses=params["superclasses"], n_per_class=params["n_per_class"],
         n_images=params["n_images"])
+    design = design_record(selected, superclasses=params["superclasses"],
+                           n_per_class=params["n_per_class"], n_images=params["n_images"],
+                           min_confidence=params["min_confidence"],
+                           allow_short=params["allow_short"])
+    check_design(design, params["images"], len(sources), skipped)
     if len(selected) == 0:
         reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in
                             zip(skipped.source_path, skipped.reason))[:600]
@@ -187,7 +247,7 @@ def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
     skipped.to_csv(tmp / "skipped.csv", index=False)
     selected.to_csv(tmp / "selection.csv", index=False)
     failed = manifest[~manifest.converged]
-    return dict(model=model.provenance(), n_regular=int(len(labels)),
+    return dict(model=model.provenance(), n_regular=int(len(labels)), design=design,
                 n_skipped=int(len(skipped)), n_not_converged=int(len(failed)),
                 not_converged=failed.image_id.tolist(),
                 seconds=round(time.perf_counter() - t0, 2), an_optimizer=an.params,
