@@ -13,7 +13,8 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["upper_triangle", "correlation_rdm", "spearman", "rowwise_spearman",
-           "correlation_rdm_vectors", "masked_pearson", "masked_rank", "tau_a"]
+           "correlation_rdm_vectors", "masked_pearson", "masked_rank", "tau_a",
+           "same_session_pairs", "group_centre"]
 
 
 def upper_triangle(rdm) -> np.ndarray:
@@ -63,12 +64,65 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.spearmanr(a, b).statistic)
 
 
-def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def same_session_pairs(sessions, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Which image pairs lie within one session.
+
+    Parameters
+    ----------
+    sessions : array_like, shape (n_images,)
+    rows, cols : numpy.ndarray of int, any (equal) shape
+        The pairs' two images (e.g. ``np.triu_indices(n, 1)``).
+
+    Returns
+    -------
+    numpy.ndarray of bool, the shape of ``rows``
+    """
+    s = np.asarray(sessions)
+    return s[rows] == s[cols]
+
+
+def group_centre(x: np.ndarray, same: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Subtract, per row, the mean of the same-session entries and of the others.
+
+    Pearson correlation of two vectors centred this way is their partial correlation given
+    the same-session indicator (on ranks: a partial Spearman correlation), so a structure
+    shared by every RDM of a session design (same-session pairs more or less alike) does
+    not count as similarity.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n,) or (n_rows, n)
+    same : numpy.ndarray of bool, shape (n,) or the shape of ``x``
+    mask : numpy.ndarray of bool, the shape of ``x``, optional
+        Entries left out (set to 0, not counted in the means).
+
+    Returns
+    -------
+    numpy.ndarray, the shape of ``x``
+    """
+    x = np.asarray(x, dtype=np.float64)
+    one = x.ndim == 1
+    x2 = np.atleast_2d(x)
+    same2 = np.broadcast_to(same, x2.shape)
+    keep = np.ones(x2.shape, bool) if mask is None else np.atleast_2d(mask)
+    out = np.zeros_like(x2)
+    for group in (same2, ~same2):
+        w = group & keep
+        k = np.maximum(w.sum(1, keepdims=True), 1)
+        mean = np.where(w, x2, 0.0).sum(1, keepdims=True) / k
+        out = np.where(w, x2 - mean, out)
+    return out[0] if one else out
+
+
+def rowwise_spearman(x: np.ndarray, y: np.ndarray, same: np.ndarray | None = None) -> np.ndarray:
     """Spearman correlation of matching rows.
 
     Parameters
     ----------
     x, y : numpy.ndarray, shape (n_rows, n)
+    same : numpy.ndarray of bool, shape (n,), optional
+        Same-session pairs: the ranks are centred within same- and different-session pairs
+        (:func:`group_centre`, a partial Spearman correlation).
 
     Returns
     -------
@@ -77,8 +131,11 @@ def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """
     rx = stats.rankdata(x, axis=1)
     ry = stats.rankdata(y, axis=1)
-    rx -= rx.mean(1, keepdims=True)
-    ry -= ry.mean(1, keepdims=True)
+    if same is None:
+        rx -= rx.mean(1, keepdims=True)
+        ry -= ry.mean(1, keepdims=True)
+    else:
+        rx, ry = group_centre(rx, same), group_centre(ry, same)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (rx * ry).sum(1) / np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
     bad = ~(np.isfinite(x).all(1) & np.isfinite(y).all(1))

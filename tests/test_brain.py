@@ -210,3 +210,33 @@ def test_above_ceiling_names_the_rois():
     text = above_ceiling(table)
     assert text.startswith("1 estimate exceeds") and "sub-02 V2 RE-AI 0.66 (ceiling 0.57)" in text
     assert above_ceiling(table.iloc[1:]) == ""
+
+
+def test_the_default_analysis_has_no_similarity_on_pure_noise():
+    """Centring within session gives every RDM one session structure; the default analysis
+    compares RDMs by partial correlation given it, so pure noise gives RE-AN ~ 0 (issue 21)."""
+    from types import SimpleNamespace
+
+    from advlib.fmri.normalize import normalize_betas
+
+    rng = np.random.default_rng(21)
+    n, v, draws = 17, 100, 400
+    sessions = np.arange(n) % 2
+    conditions = pd.DataFrame([{"kind": k, "session": s, "image": i}
+                               for k in ("RE", "AN", "AI") for _ in range(2)
+                               for i, s in enumerate(sessions)])
+    default, plain = [], []
+    for _ in range(draws):
+        betas = normalize_betas(rng.normal(size=(len(conditions), v)), conditions, "center")
+        patterns = {k: betas[(conditions.kind == k).to_numpy()].reshape(2, n, v).mean(0)
+                    for k in ("RE", "AN", "AI")}
+        for out, blocks in ((default, sessions), (plain, None)):
+            row = roi_rsa(SimpleNamespace(name="noise"), patterns, np.arange(v), "V1",
+                          n_perm=9, n_boot=9, n_swap=9, seed=int(rng.integers(1 << 31)),
+                          blocks=blocks)
+            out.append(row["re_an"])
+    se = np.std(default) / np.sqrt(draws)
+    print(f"pure noise, 17 images: mean RE-AN {np.mean(default):+.4f} (se {se:.4f}), plain "
+          f"{np.mean(plain):+.4f}")
+    assert abs(np.mean(default)) <= 0.01 and se < 0.005, (np.mean(default), se)
+    assert np.mean(plain) > 0.02                       # the bias that partialling removes

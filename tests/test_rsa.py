@@ -109,3 +109,46 @@ def test_mismatched_and_malformed_rdms(rng):
         compare_rdms(a, bad)
     with pytest.raises(InputError, match="method='cosine'"):
         compare_rdms(a, a, "cosine")
+
+
+def _partial_by_regression(a, b, sessions, rank=True):
+    """Partial correlation given the same-session indicator, by least squares residuals."""
+    n = len(sessions)
+    iu, ju = np.triu_indices(n, 1)
+    same = (np.asarray(sessions)[iu] == np.asarray(sessions)[ju]).astype(float)
+    design = np.column_stack([np.ones_like(same), same])
+    va, vb = upper_triangle(a), upper_triangle(b)
+    if rank:
+        va, vb = stats.rankdata(va), stats.rankdata(vb)
+    ra = va - design @ np.linalg.lstsq(design, va, rcond=None)[0]
+    rb = vb - design @ np.linalg.lstsq(design, vb, rcond=None)[0]
+    return stats.pearsonr(ra, rb).statistic
+
+
+def test_partial_similarity_given_sessions_matches_regression_residuals():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(11, 20))
+    a, b = compute_rdm(x + rng.normal(size=x.shape)), compute_rdm(x + rng.normal(size=x.shape))
+    sessions = np.arange(11) % 2
+    for method, rank in (("spearman", True), ("pearson", False)):
+        assert compare_rdms(a, b, method, sessions=sessions) == pytest.approx(
+            _partial_by_regression(a, b, sessions, rank))
+    # one session only: nothing to partial out, the plain correlation
+    assert compare_rdms(a, b, sessions=np.zeros(11)) == pytest.approx(compare_rdms(a, b))
+    with pytest.raises(InputError, match=r"sessions.shape=\(3,\): expected \(11,\)"):
+        compare_rdms(a, b, sessions=[0, 1, 0])
+    with pytest.raises(InputError, match="method='kendall_tau_a': expected 'spearman' or"):
+        compare_rdms(a, b, "kendall_tau_a", sessions=sessions)
+
+
+def test_a_shared_session_structure_is_no_similarity():
+    # two RDMs of independent noise that share only a session block structure
+    rng = np.random.default_rng(0)
+    sessions = np.arange(12) % 2
+    block = (sessions[:, None] != sessions[None, :]).astype(float)
+    a = compute_rdm(rng.normal(size=(12, 30))) + 0.5 * block
+    b = compute_rdm(rng.normal(size=(12, 30))) + 0.5 * block
+    np.fill_diagonal(a, 0)
+    np.fill_diagonal(b, 0)
+    assert compare_rdms(a, b) > 0.5
+    assert abs(compare_rdms(a, b, sessions=sessions)) < 0.2

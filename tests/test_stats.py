@@ -213,3 +213,65 @@ def test_power_helpers_known_answers():
     assert at_least_power([0.5, 0.5], 2) == 0.0 and np.isnan(at_least_power([np.nan], 0))
     sims = (np.random.default_rng(1).random((20000, 4)) < [0.2, 0.5, 0.7, 0.9]).sum(1)
     assert at_least_power([0.2, 0.5, 0.7, 0.9], 2) == pytest.approx(np.mean(sims > 2), abs=0.01)
+
+
+def _noise_rdms(rng, n=10, v=15):
+    return compute_rdm(rng.normal(size=(n, v))), compute_rdm(rng.normal(size=(n, v)))
+
+
+def test_permutation_test_with_sessions_equals_a_plain_loop():
+    from advlib.analysis import permutation_indices
+
+    rng = np.random.default_rng(1)
+    a, b = _noise_rdms(rng)
+    sessions = np.arange(10) % 2
+    for blocks in (sessions, None):
+        res = permutation_test(a, b, n_perm=40, seed=5, blocks=blocks, sessions=sessions)
+        perms = permutation_indices(10, 40, 5, blocks)
+        loop = [compare_rdms(a, b[np.ix_(p, p)], sessions=sessions) for p in perms]
+        assert res.observed == pytest.approx(compare_rdms(a, b, sessions=sessions))
+        assert res.null == pytest.approx(np.array(loop))
+
+
+def test_swap_test_with_sessions_equals_a_plain_loop():
+    from advlib.analysis import swap_indices, swap_test
+
+    rng = np.random.default_rng(2)
+    n = 9
+    ref = compute_rdm(rng.normal(size=(n, 12)))
+    ai, an = rng.normal(size=(n, 12)), rng.normal(size=(n, 12))
+    joint = compute_rdm(np.vstack([ai, an]))
+    sessions = np.arange(n) % 2
+    res = swap_test(ref, joint, n_perm=30, seed=4, sessions=sessions)
+    flips = swap_indices(n, 30, 4)
+    null = []
+    for f in flips.astype(bool):
+        x, y = np.where(f[:, None], an, ai), np.where(f[:, None], ai, an)
+        null.append(compare_rdms(ref, compute_rdm(x), sessions=sessions)
+                    - compare_rdms(ref, compute_rdm(y), sessions=sessions))
+    assert res.observed == pytest.approx(compare_rdms(ref, compute_rdm(ai), sessions=sessions)
+                                         - compare_rdms(ref, compute_rdm(an), sessions=sessions))
+    assert res.null == pytest.approx(np.array(null))
+
+
+def test_bootstrap_with_sessions_equals_a_plain_loop():
+    rng = np.random.default_rng(3)
+    a, b = _noise_rdms(rng, n=8)
+    sessions = np.arange(8) % 2
+    res = bootstrap_similarities(a, {"AN": b}, n_boot=25, seed=6, sessions=sessions)
+    idx = np.random.default_rng(6).integers(0, 8, size=(25, 8))
+    iu, ju = np.triu_indices(8, 1)
+    expected = []
+    for row in idx:
+        i, j = row[iu], row[ju]
+        keep = i != j
+        if keep.sum() < 3:
+            continue
+        x, y = stats.rankdata(a[i, j][keep]), stats.rankdata(b[i, j][keep])
+        same = sessions[i][keep] == sessions[j][keep]
+        for g in (same, ~same):
+            x[g] -= x[g].mean()
+            y[g] -= y[g].mean()
+        expected.append(x @ y / np.sqrt((x @ x) * (y @ y)))
+    assert res.observed["AN"] == pytest.approx(compare_rdms(a, b, sessions=sessions))
+    assert res.samples["AN"] == pytest.approx(np.array(expected))

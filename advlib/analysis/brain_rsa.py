@@ -71,7 +71,13 @@ from ..fmri.searchlight import (
     split_half_reliability,
 )
 from ..fmri.selection import check_vertex_count, select_subject
-from ..kernels import correlation_rdm_vectors, rowwise_spearman, spearman
+from ..kernels import (
+    correlation_rdm_vectors,
+    group_centre,
+    rowwise_spearman,
+    same_session_pairs,
+    spearman,
+)
 from ..layout import analysis_variant, brain_rsa_name, searchlight_name
 from ..provenance import Stage
 from .rsa import MIN_RSA_IMAGES, MIN_RSA_WHY, compute_rdm
@@ -178,7 +184,7 @@ def source_sessions(subject: Subject, manifest: pd.DataFrame, sources) -> np.nda
 
 
 def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 100,
-                     scheme: str = "subsample", fraction: float = 0.8) -> dict:
+                     scheme: str = "subsample", fraction: float = 0.8, sessions=None) -> dict:
     """RE-AN and RE-AI similarity over resampled vertices of one ROI.
 
     Parameters
@@ -195,6 +201,9 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
         (duplicated vertices weigh twice in the correlation distances).
     fraction : float
         Share of vertices in a ``subsample`` draw.
+    sessions : array_like, shape (n_images,), optional
+        Each image's session: partial similarities given the same-session pairs (as
+        :func:`advlib.analysis.rsa.compare_rdms`).
 
     Returns
     -------
@@ -211,13 +220,16 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
     else:
         size = max(2, int(round(fraction * n_v)))
         idx = np.sort(np.argsort(rng.random((n_boot, n_v)), 1)[:, :size], 1)
+    n_img = patterns["RE"].shape[0]
+    same = (None if sessions is None else
+            same_session_pairs(np.asarray(sessions), *np.triu_indices(n_img, 1)))
     out = {"AN": [], "AI": []}
     for start in range(0, n_boot, chunk):
         sel = idx[start:start + chunk]
         vec = {k: correlation_rdm_vectors(patterns[k][:, sel].transpose(1, 0, 2))
                for k in ("RE", "AN", "AI")}
         for k in ("AN", "AI"):
-            out[k].append(rowwise_spearman(vec["RE"], vec[k]))
+            out[k].append(rowwise_spearman(vec["RE"], vec[k], same))
     res = {k: np.concatenate(v) for k, v in out.items()}
     ok = np.isfinite(res["AN"]) & np.isfinite(res["AI"])
     return {k: v[ok] for k, v in res.items()}
@@ -397,8 +409,11 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     sessions : array_like, shape (n_images,), optional
         Session of each image (rows of ``patterns``): adds :func:`session_diagnostics`.
     blocks : array_like, shape (n_images,), optional
-        Exchangeability blocks of the permutation tests (the sessions, or ``None``: images
-        shuffled across sessions, as published).
+        The sessions of the session-aware analysis: the permutation tests shuffle labels
+        within them, and every similarity is a partial Spearman correlation given whether
+        a pair lies within one session (:func:`advlib.analysis.rsa.compare_rdms`), so the
+        structure centring within session gives every RDM is not counted. ``None``: plain
+        similarities, images shuffled across sessions (as published).
     swappable : array_like of bool, shape (n_images,), optional
         Images whose AN and AI may be swapped (:func:`swappable_sources`; default all).
     interval : {"images", "subsample", "replacement"}
@@ -422,19 +437,21 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     pat = {k: v[:, cols] for k, v in patterns.items()}
     rdm = {k: compute_rdm(v, name=f"{subject.name} {roi} {k}") for k, v in pat.items()}
     names = lambda k: (f"{subject.name} {roi} RE", f"{subject.name} {roi} {k}")  # noqa: E731
+    part = blocks          # the session-aware analysis: partial similarities too
     perm = {k: permutation_test(rdm["RE"], rdm[k], n_perm=n_perm, seed=rng, names=names(k),
-                                blocks=blocks) for k, rng in (("AN", r_an), ("AI", r_ai))}
+                                blocks=blocks, sessions=part)
+            for k, rng in (("AN", r_an), ("AI", r_ai))}
     joint = compute_rdm(np.vstack([pat["AI"], pat["AN"]]), name=f"{subject.name} {roi} AI+AN")
     diff = swap_test(rdm["RE"], joint, n_perm=n_swap, seed=r_swap, swappable=swappable,
-                     names=(f"{subject.name} {roi} RE", "AI", "AN"))
+                     names=(f"{subject.name} {roi} RE", "AI", "AN"), sessions=part)
     if interval == "images":
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="bootstrap:", category=RuntimeWarning)
             reps = bootstrap_similarities(rdm["RE"], {"AN": rdm["AN"], "AI": rdm["AI"]},
-                                          n_boot=n_boot, seed=r_img).samples
+                                          n_boot=n_boot, seed=r_img, sessions=part).samples
         ci = {k: centred_interval(perm[k].observed, reps[k], ci_level) for k in ("AN", "AI")}
     else:
-        reps = vertex_bootstrap(pat, n_boot=n_boot, seed=r_img, scheme=interval)
+        reps = vertex_bootstrap(pat, n_boot=n_boot, seed=r_img, scheme=interval, sessions=part)
         ci = {k: vertex_interval(perm[k].observed, reps[k], ci_level, interval)
               for k in ("AN", "AI")}
     return {"roi": roi, "n_vertices": int(cols.size), "re_an": perm["AN"].observed,
@@ -493,7 +510,9 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
     chunk : int
         Permutations computed together.
     blocks : array_like, shape (n_images,), optional
-        Exchangeability blocks (each image's session): labels shuffled within blocks only.
+        Each image's session: labels shuffled within sessions only, and the similarities
+        are partial Spearman correlations given the same-session pairs (as in
+        :func:`roi_rsa`).
 
     Returns
     -------
@@ -515,9 +534,10 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
     z = {}
     for v in vec.values():
         valid &= np.isfinite(v).all(1)
+    same = None if blocks is None else same_session_pairs(np.asarray(blocks), iu, ju)
     for k, v in vec.items():
         r = stats.rankdata(np.where(valid[:, None], v, 0.0), axis=1)
-        r -= r.mean(1, keepdims=True)
+        r = r - r.mean(1, keepdims=True) if same is None else group_centre(r, same)
         norm = np.sqrt((r ** 2).sum(1, keepdims=True))
         with np.errstate(invalid="ignore", divide="ignore"):
             z[k] = r / norm
@@ -548,7 +568,8 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
 
 
 def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
-                          max_centres: int = 100, seed=0, swappable=None) -> dict:
+                          max_centres: int = 100, seed=0, swappable=None,
+                          sessions=None) -> dict:
     """Per ROI: is the searchlight RE-AI above RE-AN? A swap test of the ROI-mean difference.
 
     The statistic is the mean over the ROI's searchlight centres (at most ``max_centres``,
@@ -569,6 +590,8 @@ def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
         Centres per ROI entering the statistic.
     seed : int or numpy.random.Generator
     swappable : array_like of bool, shape (n_images,), optional
+    sessions : array_like, shape (n_images,), optional
+        Each image's session: partial Spearman correlations given the same-session pairs.
 
     Returns
     -------
@@ -587,6 +610,13 @@ def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
     flips = swap_indices(n, n_perm, rng, swappable)
     flips = np.vstack([np.zeros((1, n), dtype=np.int64), flips])   # row 0: observed
     stacked = np.vstack([patterns["AI"], patterns["AN"]])
+    same = None if sessions is None else same_session_pairs(np.asarray(sessions), iu, ju)
+
+    def centre(r):                      # ranks (..., n_pairs), centred as the analysis asks
+        if same is None:
+            return r - r.mean(-1, keepdims=True)
+        return group_centre(r.reshape(-1, r.shape[-1]), same).reshape(r.shape)
+
     out = {}
     for roi in ROIS:
         centres = np.flatnonzero(rois == roi)
@@ -599,8 +629,7 @@ def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
         if ok.sum() == 0:
             out[roi] = {"sl_diff": np.nan, "p_sl_diff": np.nan, "sl_n_centres": 0}
             continue
-        ref = stats.rankdata(ref[ok], axis=1)
-        ref = ref - ref.mean(1, keepdims=True)
+        ref = centre(stats.rankdata(ref[ok], axis=1))
         ref /= np.sqrt((ref ** 2).sum(1, keepdims=True))
         joint = joint[ok]
         stat = []
@@ -609,8 +638,7 @@ def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
             corr = []
             for s_a in (f, 1 - f):
                 vals = joint[:, where[iu + n * s_a[:, iu], ju + n * s_a[:, ju]]]  # (c, k, P)
-                r = stats.rankdata(vals, axis=2)
-                r -= r.mean(2, keepdims=True)
+                r = centre(stats.rankdata(vals, axis=2))
                 r /= np.sqrt((r ** 2).sum(2, keepdims=True))
                 corr.append(np.einsum("cp,ckp->ck", ref, r).mean(0))
             stat.append(corr[0] - corr[1])
@@ -824,7 +852,7 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
                          blocks=blocks)
     tests = searchlight_roi_tests(patterns, disks, subject.vertices.roi.to_numpy(),
                                   searchlight_swaps, searchlight_centres,
-                                  np.random.default_rng(roi_seeds[-1]), swappable)
+                                  np.random.default_rng(roi_seeds[-1]), swappable, blocks)
     for row in rows:
         if not row["excluded"]:
             row.update(tests[row["roi"]])

@@ -26,6 +26,7 @@ from ..fmri.normalize import normalize_subject
 from ..fmri.selection import select_subject
 from ..kernels import correlation_rdm, spearman, upper_triangle
 from .brain_rsa import kind_patterns, roi_rsa, source_sessions
+from .rsa import compare_rdms
 
 __all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "ground_truth_rsa",
            "ground_truth_study", "ground_truth_summary", "ground_truth_numbers"]
@@ -63,8 +64,13 @@ def true_subject(subject, folder) -> object:
     return dataclasses.replace(subject, betas=frame)
 
 
-def _similarities(patterns: dict, cols) -> tuple[float, float]:
-    vec = {k: upper_triangle(correlation_rdm(v[:, cols])) for k, v in patterns.items()}
+def _similarities(patterns: dict, cols, sessions=None) -> tuple[float, float]:
+    """Noise-free RE-AN and RE-AI, compared as the estimate is (partial given the sessions
+    in the session-aware variant)."""
+    rdm = {k: correlation_rdm(v[:, cols]) for k, v in patterns.items()}
+    if sessions is not None:
+        return tuple(compare_rdms(rdm["RE"], rdm[k], sessions=sessions) for k in ("AN", "AI"))
+    vec = {k: upper_triangle(r) for k, r in rdm.items()}
     return spearman(vec["RE"], vec["AN"]), spearman(vec["RE"], vec["AI"])
 
 
@@ -110,7 +116,7 @@ def ground_truth_rsa(dataset_dir, stim_dir, *, n_vertices: int = 200, n_perm: in
                     continue
                 est = roi_rsa(sub, patterns, cols, roi, n_perm=n_perm, n_boot=n_boot, seed=rs,
                               blocks=sessions if within else None)
-                t_an, t_ai = _similarities(truth, cols)
+                t_an, t_ai = _similarities(truth, cols, sessions if within else None)
                 rows.append({"subject": name, "roi": roi, "normalize": normalize,
                              "permutation": "within session" if within else "across sessions",
                              "n_vertices": int(cols.size), "truth_re_an": t_an,

@@ -27,11 +27,18 @@ import numpy as np
 from scipy import stats
 
 from ..errors import InputError, expect
-from ..kernels import correlation_rdm, spearman, tau_a, upper_triangle
+from ..kernels import (
+    correlation_rdm,
+    group_centre,
+    same_session_pairs,
+    spearman,
+    tau_a,
+    upper_triangle,
+)
 
 __all__ = ["MIN_RSA_IMAGES", "MIN_RSA_WHY", "METRICS", "COMPARISONS", "compute_rdm",
            "upper_triangle", "compare_rdms",
-           "to_rsatoolbox", "from_rsatoolbox", "check_rdm", "square_rdm"]
+           "to_rsatoolbox", "from_rsatoolbox", "check_rdm", "square_rdm", "check_sessions"]
 
 #: The fewest regular images an RSA stage (CNN or brain) accepts: 4 images give 6 image
 #: pairs, 24 orderings for the permutation null (p >= 0.04) and an image bootstrap that
@@ -141,7 +148,18 @@ def square_rdm(vector) -> np.ndarray:
 
 
 
-def compare_rdms(a, b, method: str = "spearman", names=("a", "b")) -> float:
+def check_sessions(sessions, n: int, method: str):
+    """``sessions`` as an array of ``n`` labels, or None; only with a correlation method."""
+    if sessions is None:
+        return None
+    s = np.asarray(sessions)
+    expect(s.shape == (n,), "sessions.shape", s.shape, f"({n},): one session per condition")
+    expect(method in ("spearman", "pearson"), "method", method,
+           "'spearman' or 'pearson' when sessions are given (partial correlation)")
+    return s
+
+
+def compare_rdms(a, b, method: str = "spearman", names=("a", "b"), sessions=None) -> float:
     """Similarity of two RDMs of the same conditions, on their upper triangles.
 
     Parameters
@@ -151,6 +169,12 @@ def compare_rdms(a, b, method: str = "spearman", names=("a", "b")) -> float:
     method : {"spearman", "pearson", "kendall_tau_a", "kendall_tau_b"}
     names : tuple of 2 str
         Names of the two RDMs for error messages (e.g. ``("RE layer3", "AN layer3")``).
+    sessions : array_like, shape (n,), optional
+        Each condition's session: the correlation is then partial, given whether a pair lies
+        within one session (ranks or values centred within same- and different-session
+        pairs, :func:`advlib.kernels.group_centre`). A structure every RDM of the design
+        shares (same-session pairs more alike, or less, as centring within session makes
+        them) then adds nothing to the similarity.
 
     Returns
     -------
@@ -172,6 +196,13 @@ def compare_rdms(a, b, method: str = "spearman", names=("a", "b")) -> float:
         expect(np.ptp(v) > 0, name, "RDM with all dissimilarities equal",
                "an RDM whose dissimilarities vary (e.g. a layer with constant activations "
                "gives none)")
+    sess = check_sessions(sessions, a.shape[0], method)
+    if sess is not None:
+        same = same_session_pairs(sess, *np.triu_indices(a.shape[0], 1))
+        x, y = ((stats.rankdata(va), stats.rankdata(vb)) if method == "spearman"
+                else (va, vb))
+        x, y = group_centre(x, same), group_centre(y, same)
+        return float(x @ y / np.sqrt((x @ x) * (y @ y)))
     if method == "spearman":
         return spearman(va, vb)
     if method == "pearson":

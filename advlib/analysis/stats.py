@@ -39,8 +39,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import check_positive_int, check_probability, expect
-from ..kernels import masked_pearson, masked_rank, tau_a
-from .rsa import COMPARISONS, check_rdm, compare_rdms, upper_triangle
+from ..kernels import group_centre, masked_pearson, masked_rank, same_session_pairs, tau_a
+from .rsa import COMPARISONS, check_rdm, check_sessions, compare_rdms, upper_triangle
 
 __all__ = ["PermutationResult", "BootstrapResult", "SwapResult", "permutation_test",
            "bootstrap_similarities", "percentile_ci", "centred_interval", "bootstrap_p", "paired_t_power",
@@ -306,7 +306,8 @@ def _transform(values: np.ndarray, method: str) -> np.ndarray:
 
 
 def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: int = 1000,
-                     seed=0, names=("fixed", "shuffled"), blocks=None) -> PermutationResult:
+                     seed=0, names=("fixed", "shuffled"), blocks=None,
+                     sessions=None) -> PermutationResult:
     """Permutation test of an RDM similarity by shuffling the image labels of one RDM.
 
     Parameters
@@ -322,18 +323,31 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
     blocks : array_like, shape (n,), optional
         Exchangeability blocks (e.g. each image's fMRI session): labels are shuffled
         within blocks only (:func:`permutation_indices`).
+    sessions : array_like, shape (n,), optional
+        Each image's session: similarities are partial correlations given the same-session
+        pair structure (:func:`advlib.analysis.rsa.compare_rdms`).
 
     Returns
     -------
     PermutationResult
     """
     check_positive_int(n_perm, "n_perm")
-    observed = compare_rdms(rdm_fixed, rdm_shuffled, method, names)
+    observed = compare_rdms(rdm_fixed, rdm_shuffled, method, names, sessions)
     a, b = check_rdm(rdm_fixed), check_rdm(rdm_shuffled)
     n = a.shape[0]
     perms = permutation_indices(n, n_perm, seed, blocks)
     iu, ju = np.triu_indices(n, 1)
-    if method in ("spearman", "pearson"):
+    sess = check_sessions(sessions, n, method)
+    if sess is not None:
+        same = same_session_pairs(sess, iu, ju)
+        ta = group_centre(_transform(upper_triangle(a), method), same)
+        tb = np.zeros((n, n))
+        tb[iu, ju] = _transform(upper_triangle(b), method)
+        tb = tb + tb.T
+        gathered = group_centre(tb[perms[:, iu], perms[:, ju]], same)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            null = gathered @ ta / np.sqrt((ta ** 2).sum() * (gathered ** 2).sum(1))
+    elif method in ("spearman", "pearson"):
         ta = _transform(upper_triangle(a), method)
         ta = ta - ta.mean()
         tb_vec = _transform(upper_triangle(b), method)
@@ -395,11 +409,13 @@ def swap_indices(n: int, n_perm: int, seed=0, swappable=None) -> np.ndarray:
     return flips
 
 
-def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked) -> np.ndarray:
+def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked, same=None) -> np.ndarray:
     """Correlation of every row of ``x`` with a centred reference vector.
 
     ``ranked``: True (Spearman: rows ranked), False (Pearson), or a Kendall method name,
     for which ``ref_centred`` is the raw reference and each row is compared in a loop.
+    ``same``: same-session pairs (rows centred within the two kinds of pair; the reference
+    must be centred so too).
     """
     if isinstance(ranked, str):
         return np.array([tau_a(ref_centred, row) if ranked == "kendall_tau_a"
@@ -407,13 +423,14 @@ def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked) -> np.ndarray:
                          for row in x])
     if ranked:
         x = stats.rankdata(x, axis=1)
-    x = x - x.mean(1, keepdims=True)
+    x = x - x.mean(1, keepdims=True) if same is None else group_centre(x, same)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (x @ ref_centred) / np.sqrt((x ** 2).sum(1) * (ref_centred ** 2).sum())
 
 
 def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000, seed=0,
-              chunk: int = 1000, names=("RE", "A", "B"), swappable=None) -> SwapResult:
+              chunk: int = 1000, names=("RE", "A", "B"), swappable=None,
+              sessions=None) -> SwapResult:
     """Paired swap test of ``sim(ref, A) - sim(ref, B)`` for two versions of each image.
 
     Parameters
@@ -435,6 +452,9 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
         For error messages.
     swappable : array_like of bool, shape (n,), optional
         See :func:`swap_indices` (the design's exchangeability: sessions).
+    sessions : array_like, shape (n,), optional
+        Each image's session: similarities are partial correlations given the same-session
+        pair structure (:func:`advlib.analysis.rsa.compare_rdms`).
 
     Returns
     -------
@@ -448,17 +468,19 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
            f"({2 * n}, {2 * n}): the {names[1]} and {names[2]} patterns of the reference's "
            f"{n} images, stacked")
     iu, ju = np.triu_indices(n, 1)
+    sess = check_sessions(sessions, n, method)
+    same = None if sess is None else same_session_pairs(sess, iu, ju)
     if method in ("spearman", "pearson"):
         ranked = method == "spearman"
         ta = _transform(upper_triangle(ref), method)
-        ta = ta - ta.mean()
+        ta = ta - ta.mean() if same is None else group_centre(ta, same)
     else:
         ranked, ta = method, upper_triangle(ref)
 
     def diff(flips: np.ndarray) -> np.ndarray:
         a = joint[iu + n * flips[:, iu], ju + n * flips[:, ju]]
         b = joint[iu + n * (1 - flips[:, iu]), ju + n * (1 - flips[:, ju])]
-        return _row_corr(a, ta, ranked) - _row_corr(b, ta, ranked)
+        return _row_corr(a, ta, ranked, same) - _row_corr(b, ta, ranked, same)
 
     observed = float(diff(np.zeros((1, n), dtype=np.int64))[0])
     expect(np.isfinite(observed), f"{names[1]}, {names[2]}", "an RDM with no variation",
@@ -470,7 +492,7 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
 
 
 def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot: int = 1000,
-                           seed=0, ref_name: str = "RE") -> BootstrapResult:
+                           seed=0, ref_name: str = "RE", sessions=None) -> BootstrapResult:
     """Bootstrap over images of the similarity of several RDMs to one reference RDM.
 
     Parameters
@@ -485,6 +507,9 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     seed : int or numpy.random.Generator
     ref_name : str
         For error messages.
+    sessions : array_like, shape (n,), optional
+        Each image's session: similarities are partial correlations given the same-session
+        pair structure (:func:`advlib.analysis.rsa.compare_rdms`).
 
     Returns
     -------
@@ -496,8 +521,10 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
            "a non-empty dict name -> RDM")
     ref = check_rdm(rdm_ref, ref_name)
     mats = {k: check_rdm(v, k) for k, v in rdms.items()}
-    observed = {k: compare_rdms(ref, m, method, (ref_name, k)) for k, m in mats.items()}
+    observed = {k: compare_rdms(ref, m, method, (ref_name, k), sessions)
+                for k, m in mats.items()}
     n = ref.shape[0]
+    sess = check_sessions(sessions, n, method)
     for k, m in mats.items():
         expect(m.shape == ref.shape, f"{k}.shape", m.shape, f"the shape of {ref_name} {ref.shape}")
     rng = rng_from(seed)
@@ -507,12 +534,15 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     mask = rows != cols  # pairs of two copies of one image are dropped
     enough = mask.sum(1) >= 3
     va = ref[rows, cols]
+    same = None if sess is None else same_session_pairs(sess, rows, cols)
     samples = {}
     for k, m in mats.items():
         vb = m[rows, cols]
         if method in ("spearman", "pearson"):
             x = masked_rank(va, mask) if method == "spearman" else va
             y = masked_rank(vb, mask) if method == "spearman" else vb
+            if same is not None:
+                x, y = group_centre(x, same, mask), group_centre(y, same, mask)
             r = masked_pearson(x, y, mask)
         else:
             r = np.full(n_boot, np.nan)

@@ -23,6 +23,13 @@ low (mean bias over 3 subjects x 5 ROIs; ``center`` with all conditions: +0.12).
 constant includes AN and AI responses, but it is one number per vertex and session, the
 same for every RE image, so the selection still ranks vertices by how consistently they
 distinguish RE images. Blank conditions are left as they are.
+
+Centring gives every RDM a structure of its own: each centred pattern carries minus its
+session's mean, so same-session pairs differ systematically from pairs across sessions in
+every RDM, and RDMs of pure noise then correlate (+0.04 with 17 images). The analyses
+therefore compare RDMs by partial correlation given the same-session pairs
+(:func:`advlib.analysis.rsa.compare_rdms` with ``sessions``) wherever they respect the
+sessions.
 """
 
 from __future__ import annotations
