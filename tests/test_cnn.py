@@ -67,7 +67,7 @@ def test_too_few_usable_images(model, stim_dir, tmp_path):
         (tmp_path / p).parent.mkdir(exist_ok=True)
         (tmp_path / p).write_bytes((stim_dir / p).read_bytes())
     manifest.to_csv(tmp_path / "manifest.csv", index=False)
-    with pytest.raises(StimulusError, match="stimuli='3 usable regular images"):
+    with pytest.raises(StimulusError, match="CNN RSA: the stimulus set has 3 usable regular images"):
         cnn_rsa(model, tmp_path, None, n_perm=5, n_boot=5, progress=False)
 
 
