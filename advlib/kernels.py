@@ -14,7 +14,7 @@ from scipy import stats
 
 __all__ = ["upper_triangle", "correlation_rdm", "spearman", "rowwise_spearman",
            "correlation_rdm_vectors", "masked_pearson", "masked_rank", "tau_a",
-           "same_session_pairs", "group_centre"]
+           "session_pair_groups", "group_centre"]
 
 
 def upper_triangle(rdm) -> np.ndarray:
@@ -64,8 +64,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.spearmanr(a, b).statistic)
 
 
-def same_session_pairs(sessions, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Which image pairs lie within one session.
+def session_pair_groups(sessions, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The kind of each image pair: which two sessions (unordered) its images come from.
 
     Parameters
     ----------
@@ -75,24 +75,31 @@ def same_session_pairs(sessions, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
 
     Returns
     -------
-    numpy.ndarray of bool, the shape of ``rows``
+    numpy.ndarray of int, the shape of ``rows``
+        One label per (session a, session b) with a <= b: within session 1, within session
+        2, across them, ... (a yes/no "same session" is not enough: centring leaves each
+        session's pairs at a level that depends on the session's size).
     """
-    s = np.asarray(sessions)
-    return s[rows] == s[cols]
+    _, code = np.unique(np.asarray(sessions), return_inverse=True)
+    code = code.ravel()
+    k = int(code.max()) + 1 if code.size else 1
+    a, b = code[rows], code[cols]
+    return np.minimum(a, b) * k + np.maximum(a, b)
 
 
-def group_centre(x: np.ndarray, same: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Subtract, per row, the mean of the same-session entries and of the others.
+def group_centre(x: np.ndarray, groups: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Subtract, per row, the mean of the entries of each pair kind.
 
     Pearson correlation of two vectors centred this way is their partial correlation given
-    the same-session indicator (on ranks: a partial Spearman correlation), so a structure
-    shared by every RDM of a session design (same-session pairs more or less alike) does
-    not count as similarity.
+    the pair kinds (on ranks: a partial Spearman correlation), so a structure shared by
+    every RDM of a session design (pairs within a session more or less alike than pairs
+    across sessions) does not count as similarity.
 
     Parameters
     ----------
     x : numpy.ndarray, shape (n,) or (n_rows, n)
-    same : numpy.ndarray of bool, shape (n,) or the shape of ``x``
+    groups : numpy.ndarray of int, shape (n,) or the shape of ``x``
+        Pair kinds (:func:`session_pair_groups`).
     mask : numpy.ndarray of bool, the shape of ``x``, optional
         Entries left out (set to 0, not counted in the means).
 
@@ -103,11 +110,11 @@ def group_centre(x: np.ndarray, same: np.ndarray, mask: np.ndarray | None = None
     x = np.asarray(x, dtype=np.float64)
     one = x.ndim == 1
     x2 = np.atleast_2d(x)
-    same2 = np.broadcast_to(same, x2.shape)
+    groups2 = np.broadcast_to(groups, x2.shape)
     keep = np.ones(x2.shape, bool) if mask is None else np.atleast_2d(mask)
     out = np.zeros_like(x2)
-    for group in (same2, ~same2):
-        w = group & keep
+    for label in np.unique(groups2):
+        w = (groups2 == label) & keep
         k = np.maximum(w.sum(1, keepdims=True), 1)
         mean = np.where(w, x2, 0.0).sum(1, keepdims=True) / k
         out = np.where(w, x2 - mean, out)
@@ -120,8 +127,8 @@ def rowwise_spearman(x: np.ndarray, y: np.ndarray, same: np.ndarray | None = Non
     Parameters
     ----------
     x, y : numpy.ndarray, shape (n_rows, n)
-    same : numpy.ndarray of bool, shape (n,), optional
-        Same-session pairs: the ranks are centred within same- and different-session pairs
+    same : numpy.ndarray of int, shape (n,), optional
+        Pair kinds (:func:`session_pair_groups`): the ranks are centred within each kind
         (:func:`group_centre`, a partial Spearman correlation).
 
     Returns

@@ -115,8 +115,10 @@ def _partial_by_regression(a, b, sessions, rank=True):
     """Partial correlation given the same-session indicator, by least squares residuals."""
     n = len(sessions)
     iu, ju = np.triu_indices(n, 1)
-    same = (np.asarray(sessions)[iu] == np.asarray(sessions)[ju]).astype(float)
-    design = np.column_stack([np.ones_like(same), same])
+    s = np.asarray(sessions)
+    kinds = [(a, b) for a in np.unique(s) for b in np.unique(s) if a <= b]
+    lo, hi = np.minimum(s[iu], s[ju]), np.maximum(s[iu], s[ju])
+    design = np.column_stack([(lo == a) & (hi == b) for a, b in kinds]).astype(float)
     va, vb = upper_triangle(a), upper_triangle(b)
     if rank:
         va, vb = stats.rankdata(va), stats.rankdata(vb)
@@ -139,6 +141,15 @@ def test_partial_similarity_given_sessions_matches_regression_residuals():
         compare_rdms(a, b, sessions=[0, 1, 0])
     with pytest.raises(InputError, match="method='kendall_tau_a': expected 'spearman' or"):
         compare_rdms(a, b, "kendall_tau_a", sessions=sessions)
+    three = np.arange(11) % 3                  # 3 sessions: 6 kinds of pair
+    assert compare_rdms(a, b, sessions=three) == pytest.approx(
+        _partial_by_regression(a, b, three))
+    with pytest.raises(InputError, match="sessions=.*expected a session label for every"):
+        compare_rdms(a, b, sessions=np.r_[np.arange(10) % 2, np.nan])
+    # an RDM that varies only between the kinds of pair has nothing left to compare
+    block = (sessions[:, None] != sessions[None, :]).astype(float)
+    with pytest.raises(InputError, match="varies only between session pairs"):
+        compare_rdms(block, b, sessions=sessions)
 
 
 def test_a_shared_session_structure_is_no_similarity():
@@ -152,3 +163,23 @@ def test_a_shared_session_structure_is_no_similarity():
     np.fill_diagonal(b, 0)
     assert compare_rdms(a, b) > 0.5
     assert abs(compare_rdms(a, b, sessions=sessions)) < 0.2
+
+
+@pytest.mark.parametrize("sizes", [(4, 13), (9, 8), (3, 6, 9)])
+def test_partial_similarity_of_centred_noise_is_unbiased_for_any_session_sizes(sizes):
+    """Centring leaves each session's pairs at a level set by its size: the pair kinds are
+    (session a, session b), not just same / different (4 + 13 images: +0.016 otherwise)."""
+    import pandas as pd
+
+    from advlib.fmri.normalize import normalize_betas
+
+    rng = np.random.default_rng(7)
+    sessions = np.repeat(np.arange(len(sizes)), sizes)
+    n = len(sessions)
+    conditions = pd.DataFrame({"kind": np.repeat(["RE", "AN"], n), "session": np.tile(sessions, 2)})
+    values = []
+    for _ in range(600):
+        betas = normalize_betas(rng.normal(size=(2 * n, 40)), conditions, "center")
+        values.append(compare_rdms(compute_rdm(betas[:n]), compute_rdm(betas[n:]),
+                                   sessions=sessions))
+    assert abs(np.mean(values)) < 3 * np.std(values) / np.sqrt(600) + 0.002, np.mean(values)

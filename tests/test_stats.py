@@ -268,8 +268,10 @@ def test_bootstrap_with_sessions_equals_a_plain_loop():
         if keep.sum() < 3:
             continue
         x, y = stats.rankdata(a[i, j][keep]), stats.rankdata(b[i, j][keep])
-        same = sessions[i][keep] == sessions[j][keep]
-        for g in (same, ~same):
+        si, sj = sessions[i][keep], sessions[j][keep]
+        kind = np.minimum(si, sj) * 2 + np.maximum(si, sj)
+        for label in np.unique(kind):
+            g = kind == label
             x[g] -= x[g].mean()
             y[g] -= y[g].mean()
         expected.append(x @ y / np.sqrt((x @ x) * (y @ y)))

@@ -75,7 +75,7 @@ from ..kernels import (
     correlation_rdm_vectors,
     group_centre,
     rowwise_spearman,
-    same_session_pairs,
+    session_pair_groups,
     spearman,
 )
 from ..layout import analysis_variant, brain_rsa_name, searchlight_name
@@ -202,7 +202,7 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
     fraction : float
         Share of vertices in a ``subsample`` draw.
     sessions : array_like, shape (n_images,), optional
-        Each image's session: partial similarities given the same-session pairs (as
+        Each image's session: partial similarities given the pairs' sessions (as
         :func:`advlib.analysis.rsa.compare_rdms`).
 
     Returns
@@ -222,7 +222,7 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
         idx = np.sort(np.argsort(rng.random((n_boot, n_v)), 1)[:, :size], 1)
     n_img = patterns["RE"].shape[0]
     same = (None if sessions is None else
-            same_session_pairs(np.asarray(sessions), *np.triu_indices(n_img, 1)))
+            session_pair_groups(np.asarray(sessions), *np.triu_indices(n_img, 1)))
     out = {"AN": [], "AI": []}
     for start in range(0, n_boot, chunk):
         sel = idx[start:start + chunk]
@@ -386,7 +386,7 @@ def swappable_sources(subject: Subject, manifest: pd.DataFrame, sources) -> np.n
 def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int = 1000,
             n_boot: int = 1000, n_swap: int = 10000, seed=0, ci_level: float = 0.68,
             sessions=None, blocks=None, swappable=None, interval: str = "images",
-            ceiling: float = np.nan) -> dict:
+            ceiling: float = np.nan, partial: bool | None = None) -> dict:
     """RE-AN and RE-AI similarity of one ROI with its tests and intervals.
 
     Parameters
@@ -411,7 +411,7 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     blocks : array_like, shape (n_images,), optional
         The sessions of the session-aware analysis: the permutation tests shuffle labels
         within them, and every similarity is a partial Spearman correlation given whether
-        a pair lies within one session (:func:`advlib.analysis.rsa.compare_rdms`), so the
+        which sessions a pair comes from (:func:`advlib.analysis.rsa.compare_rdms`), so the
         structure centring within session gives every RDM is not counted. ``None``: plain
         similarities, images shuffled across sessions (as published).
     swappable : array_like of bool, shape (n_images,), optional
@@ -421,6 +421,11 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
         (:func:`vertex_bootstrap`, :func:`vertex_interval`).
     ceiling : float
         The ROI's noise ceiling (:func:`noise_ceilings`), copied into the row.
+    partial : bool, optional
+        Compare RDMs by partial Spearman correlation given the pairs' sessions (``sessions``
+        or ``blocks`` must be given); default: when ``blocks`` is given. Every analysis
+        but the paper's pipeline as published should (centred betas compared plainly
+        across sessions rejected 11% of the time under the null).
 
     Returns
     -------
@@ -437,7 +442,10 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     pat = {k: v[:, cols] for k, v in patterns.items()}
     rdm = {k: compute_rdm(v, name=f"{subject.name} {roi} {k}") for k, v in pat.items()}
     names = lambda k: (f"{subject.name} {roi} RE", f"{subject.name} {roi} {k}")  # noqa: E731
-    part = blocks          # the session-aware analysis: partial similarities too
+    partial = blocks is not None if partial is None else partial
+    part = (blocks if blocks is not None else sessions) if partial else None
+    expect(not partial or part is not None, "partial", partial,
+           "sessions or blocks to partial the similarities on")
     perm = {k: permutation_test(rdm["RE"], rdm[k], n_perm=n_perm, seed=rng, names=names(k),
                                 blocks=blocks, sessions=part)
             for k, rng in (("AN", r_an), ("AI", r_ai))}
@@ -496,7 +504,7 @@ def above_ceiling(table: pd.DataFrame) -> str:
 
 
 def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: int = 50,
-                    blocks=None) -> dict:
+                    blocks=None, sessions=None) -> dict:
     """RE-AN and RE-AI similarity in every searchlight disk, with permutation p-values.
 
     Parameters
@@ -510,9 +518,10 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
     chunk : int
         Permutations computed together.
     blocks : array_like, shape (n_images,), optional
-        Each image's session: labels shuffled within sessions only, and the similarities
-        are partial Spearman correlations given the same-session pairs (as in
-        :func:`roi_rsa`).
+        Exchangeability blocks (each image's session): labels shuffled within blocks only.
+    sessions : array_like, shape (n_images,), optional
+        Each image's session: partial Spearman correlations given the pairs' sessions (as
+        in :func:`roi_rsa`).
 
     Returns
     -------
@@ -534,7 +543,7 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
     z = {}
     for v in vec.values():
         valid &= np.isfinite(v).all(1)
-    same = None if blocks is None else same_session_pairs(np.asarray(blocks), iu, ju)
+    same = None if sessions is None else session_pair_groups(np.asarray(sessions), iu, ju)
     for k, v in vec.items():
         r = stats.rankdata(np.where(valid[:, None], v, 0.0), axis=1)
         r = r - r.mean(1, keepdims=True) if same is None else group_centre(r, same)
@@ -553,8 +562,13 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
         maxima = []
         for start in range(0, n_perm, chunk):
             maps = pair_index[perms[start:start + chunk][:, iu], perms[start:start + chunk][:, ju]]
-            null = np.einsum("vp,cvp->cv", z["RE"], z[k][:, maps].transpose(1, 0, 2),
-                             optimize=True)
+            shuffled = z[k][:, maps].transpose(1, 0, 2)                 # (c, v, P)
+            if same is not None and blocks is None:   # permutations across the pair kinds
+                flat = group_centre(shuffled.reshape(-1, shuffled.shape[-1]), same)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    flat /= np.sqrt((flat ** 2).sum(1, keepdims=True))
+                shuffled = flat.reshape(shuffled.shape)
+            null = np.einsum("vp,cvp->cv", z["RE"], shuffled, optimize=True)
             count += (null >= obs[None, :] - 1e-12).sum(0)
             maxima.append(np.where(valid[None, :], null, -np.inf).max(1))
         p = (1 + count) / (1 + n_perm)
@@ -591,7 +605,7 @@ def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
     seed : int or numpy.random.Generator
     swappable : array_like of bool, shape (n_images,), optional
     sessions : array_like, shape (n_images,), optional
-        Each image's session: partial Spearman correlations given the same-session pairs.
+        Each image's session: partial Spearman correlations given the pairs' sessions.
 
     Returns
     -------
@@ -610,7 +624,7 @@ def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
     flips = swap_indices(n, n_perm, rng, swappable)
     flips = np.vstack([np.zeros((1, n), dtype=np.int64), flips])   # row 0: observed
     stacked = np.vstack([patterns["AI"], patterns["AN"]])
-    same = None if sessions is None else same_session_pairs(np.asarray(sessions), iu, ju)
+    same = None if sessions is None else session_pair_groups(np.asarray(sessions), iu, ju)
 
     def centre(r):                      # ranks (..., n_pairs), centred as the analysis asks
         if same is None:
@@ -820,6 +834,9 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
     patterns = kind_patterns(subject, manifest, sources)
     sessions = source_sessions(subject, manifest, sources)
     blocks = sessions if within_session else None
+    # partial similarities in every analysis but the paper's pipeline as published
+    partial = not (normalize == "none" and not within_session)
+    part = sessions if partial else None
     swappable = swappable_sources(subject, manifest, sources) if within_session else None
     variant = {"normalize": normalize, "permutation": "within session" if within_session
                else "across sessions"}
@@ -843,16 +860,17 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
                                                  n_boot=n_boot, n_swap=n_swap, seed=rs,
                                                  ci_level=ci_level, sessions=sessions,
                                                  blocks=blocks, swappable=swappable,
-                                                 interval=interval, ceiling=ceilings[roi]),
+                                                 interval=interval, ceiling=ceilings[roi],
+                                                 partial=partial),
                      **variant, "excluded": ""})
     if not searchlight:
         return rows, None
     sl = searchlight_rsa(patterns, disks, n_perm if searchlight_perm is None
                          else searchlight_perm, seed=np.random.default_rng(roi_seeds[-2]),
-                         blocks=blocks)
+                         blocks=blocks, sessions=part)
     tests = searchlight_roi_tests(patterns, disks, subject.vertices.roi.to_numpy(),
                                   searchlight_swaps, searchlight_centres,
-                                  np.random.default_rng(roi_seeds[-1]), swappable, blocks)
+                                  np.random.default_rng(roi_seeds[-1]), swappable, part)
     for row in rows:
         if not row["excluded"]:
             row.update(tests[row["roi"]])

@@ -114,9 +114,11 @@ def ground_truth_rsa(dataset_dir, stim_dir, *, n_vertices: int = 200, n_perm: in
                 cols = selection[selection.roi == roi].vertex.to_numpy()
                 if cols.size < 2:
                     continue
+                partial = not (normalize == "none" and not within)   # all but as published
                 est = roi_rsa(sub, patterns, cols, roi, n_perm=n_perm, n_boot=n_boot, seed=rs,
-                              blocks=sessions if within else None)
-                t_an, t_ai = _similarities(truth, cols, sessions if within else None)
+                              sessions=sessions, blocks=sessions if within else None,
+                              partial=partial)
+                t_an, t_ai = _similarities(truth, cols, sessions if partial else None)
                 rows.append({"subject": name, "roi": roi, "normalize": normalize,
                              "permutation": "within session" if within else "across sessions",
                              "n_vertices": int(cols.size), "truth_re_an": t_an,

@@ -24,13 +24,14 @@ recommended by Nili et al. 2014 when models predict ties) and ``kendall_tau_b``.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from ..errors import InputError, expect
 from ..kernels import (
     correlation_rdm,
     group_centre,
-    same_session_pairs,
+    session_pair_groups,
     spearman,
     tau_a,
     upper_triangle,
@@ -154,6 +155,8 @@ def check_sessions(sessions, n: int, method: str):
         return None
     s = np.asarray(sessions)
     expect(s.shape == (n,), "sessions.shape", s.shape, f"({n},): one session per condition")
+    expect(not pd.isna(s).any(), "sessions", s.tolist(), "a session label for every condition "
+           "(no NaN)")
     expect(method in ("spearman", "pearson"), "method", method,
            "'spearman' or 'pearson' when sessions are given (partial correlation)")
     return s
@@ -170,11 +173,12 @@ def compare_rdms(a, b, method: str = "spearman", names=("a", "b"), sessions=None
     names : tuple of 2 str
         Names of the two RDMs for error messages (e.g. ``("RE layer3", "AN layer3")``).
     sessions : array_like, shape (n,), optional
-        Each condition's session: the correlation is then partial, given whether a pair lies
-        within one session (ranks or values centred within same- and different-session
-        pairs, :func:`advlib.kernels.group_centre`). A structure every RDM of the design
-        shares (same-session pairs more alike, or less, as centring within session makes
-        them) then adds nothing to the similarity.
+        Each condition's session: the correlation is then partial, given which two
+        sessions a pair's conditions come from (ranks or values centred within each kind of
+        pair, :func:`advlib.kernels.session_pair_groups`,
+        :func:`advlib.kernels.group_centre`). A structure every RDM of the design shares
+        (a session's pairs more alike, or less, as centring within session makes them)
+        then adds nothing to the similarity.
 
     Returns
     -------
@@ -198,10 +202,14 @@ def compare_rdms(a, b, method: str = "spearman", names=("a", "b"), sessions=None
                "gives none)")
     sess = check_sessions(sessions, a.shape[0], method)
     if sess is not None:
-        same = same_session_pairs(sess, *np.triu_indices(a.shape[0], 1))
+        same = session_pair_groups(sess, *np.triu_indices(a.shape[0], 1))
         x, y = ((stats.rankdata(va), stats.rankdata(vb)) if method == "spearman"
                 else (va, vb))
         x, y = group_centre(x, same), group_centre(y, same)
+        for name, v in zip(names, (x, y)):
+            expect(v @ v > 1e-12, name, "RDM that varies only between session pairs",
+                   "dissimilarities that vary within the pairs of a session (or of two): "
+                   "with sessions given, only that variation is compared")
         return float(x @ y / np.sqrt((x @ x) * (y @ y)))
     if method == "spearman":
         return spearman(va, vb)

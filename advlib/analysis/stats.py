@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import check_positive_int, check_probability, expect
-from ..kernels import group_centre, masked_pearson, masked_rank, same_session_pairs, tau_a
+from ..kernels import group_centre, masked_pearson, masked_rank, session_pair_groups, tau_a
 from .rsa import COMPARISONS, check_rdm, check_sessions, compare_rdms, upper_triangle
 
 __all__ = ["PermutationResult", "BootstrapResult", "SwapResult", "permutation_test",
@@ -339,7 +339,7 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
     iu, ju = np.triu_indices(n, 1)
     sess = check_sessions(sessions, n, method)
     if sess is not None:
-        same = same_session_pairs(sess, iu, ju)
+        same = session_pair_groups(sess, iu, ju)
         ta = group_centre(_transform(upper_triangle(a), method), same)
         tb = np.zeros((n, n))
         tb[iu, ju] = _transform(upper_triangle(b), method)
@@ -414,7 +414,8 @@ def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked, same=None) -> np.n
 
     ``ranked``: True (Spearman: rows ranked), False (Pearson), or a Kendall method name,
     for which ``ref_centred`` is the raw reference and each row is compared in a loop.
-    ``same``: same-session pairs (rows centred within the two kinds of pair; the reference
+    ``same``: pair kinds (:func:`advlib.kernels.session_pair_groups`; rows centred within
+    each kind; the reference
     must be centred so too).
     """
     if isinstance(ranked, str):
@@ -469,7 +470,7 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
            f"{n} images, stacked")
     iu, ju = np.triu_indices(n, 1)
     sess = check_sessions(sessions, n, method)
-    same = None if sess is None else same_session_pairs(sess, iu, ju)
+    same = None if sess is None else session_pair_groups(sess, iu, ju)
     if method in ("spearman", "pearson"):
         ranked = method == "spearman"
         ta = _transform(upper_triangle(ref), method)
@@ -534,7 +535,7 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     mask = rows != cols  # pairs of two copies of one image are dropped
     enough = mask.sum(1) >= 3
     va = ref[rows, cols]
-    same = None if sess is None else same_session_pairs(sess, rows, cols)
+    same = None if sess is None else session_pair_groups(sess, rows, cols)
     samples = {}
     for k, m in mats.items():
         vb = m[rows, cols]

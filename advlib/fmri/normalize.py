@@ -27,7 +27,7 @@ distinguish RE images. Blank conditions are left as they are.
 Centring gives every RDM a structure of its own: each centred pattern carries minus its
 session's mean, so same-session pairs differ systematically from pairs across sessions in
 every RDM, and RDMs of pure noise then correlate (+0.04 with 17 images). The analyses
-therefore compare RDMs by partial correlation given the same-session pairs
+therefore compare RDMs by partial correlation given which sessions each pair comes from
 (:func:`advlib.analysis.rsa.compare_rdms` with ``sessions``) wherever they respect the
 sessions.
 """
