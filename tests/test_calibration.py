@@ -81,6 +81,14 @@ def test_paired_t_power_matches_simulated_power():
     p = [stats.ttest_rel(rng.normal(effect, sd, n), np.zeros(n)).pvalue for _ in range(2000)]
     assert paired_t_power(sd, n, effect) == pytest.approx(np.mean(np.array(p) < 0.05), abs=0.04)
     assert np.isnan(paired_t_power(np.nan, 3, 0.1)) and np.isnan(paired_t_power(0.1, 1, 0.1))
+    # ncp 22 with 2 df, where scipy's noncentral t gave NaN (the book's Fig S1 AI row)
+    sd = 0.00788791226441672
+    crit = stats.t.ppf(1 - 1e-4 / 2, 2)
+    draws = np.random.default_rng(1)
+    ncp = 0.1 / (sd / np.sqrt(3))
+    t = draws.normal(ncp, 1, 200000) / np.sqrt(draws.chisquare(2, 200000) / 2)
+    assert paired_t_power(sd, 3, 0.1, 1e-4) == pytest.approx(np.mean(np.abs(t) > crit),
+                                                             abs=0.003)
 
 
 def test_romp_refit_uses_the_validated_support_and_does_not_interpolate_noise():

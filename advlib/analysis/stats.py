@@ -241,7 +241,10 @@ def paired_t_power(sd_diff: float, n: int, effect: float, alpha: float = 0.05) -
     """Power of a two-sided paired t-test on ``n`` pairs to detect a mean difference ``effect``.
 
     From the noncentral t distribution with ``n - 1`` degrees of freedom and noncentrality
-    ``effect / (sd_diff / sqrt(n))``, the SD of the differences taken as known.
+    ``effect / (sd_diff / sqrt(n))``, the SD of the differences taken as known. The tails
+    are integrated over the chi-square distribution of the variance
+    (``P(T > c) = E[Phi(ncp - c sqrt(V / df))]``): scipy's ``nct`` returns NaN for some
+    large noncentralities with few degrees of freedom (ncp 22, df 2).
 
     Returns
     -------
@@ -250,9 +253,16 @@ def paired_t_power(sd_diff: float, n: int, effect: float, alpha: float = 0.05) -
     """
     if not (n >= 2 and np.isfinite(sd_diff) and sd_diff > 0):
         return float("nan")
+    from scipy import integrate
+
     df, ncp = n - 1, effect / (sd_diff / np.sqrt(n))
     crit = stats.t.ppf(1 - alpha / 2, df)
-    return float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+
+    def tails(v):
+        scale = crit * np.sqrt(v / df)
+        return (stats.norm.cdf(ncp - scale) + stats.norm.cdf(-scale - ncp)) * stats.chi2.pdf(v, df)
+
+    return float(min(1.0, integrate.quad(tails, 0, np.inf, limit=200)[0]))
 
 
 def at_least_power(powers, k: int) -> float:
