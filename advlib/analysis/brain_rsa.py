@@ -93,7 +93,8 @@ from .stats import (
 
 __all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "STAT_COLUMNS", "MIN_ROI_VERTICES",
            "read_table", "session_diagnostics", "kind_patterns", "source_sessions",
-           "swappable_sources", "load_searchlight_maps", "vertex_bootstrap", "vertex_interval",
+           "partial_similarities", "swappable_sources", "load_searchlight_maps",
+           "vertex_bootstrap", "vertex_interval",
            "VERTEX_SCHEMES", "INTERVALS", "image_halves", "noise_ceilings", "roi_rsa",
            "searchlight_rsa", "searchlight_roi_tests", "brain_rsa", "load_brain_results",
            "above_ceiling"]
@@ -383,6 +384,16 @@ def swappable_sources(subject: Subject, manifest: pd.DataFrame, sources) -> np.n
     return np.asarray(sess["AN"]) == np.asarray(sess["AI"])
 
 
+def partial_similarities(normalize: str, within_session: bool) -> bool:
+    """Whether an analysis variant compares RDMs by partial correlation given the sessions.
+
+    Every variant but the paper's pipeline as published (``normalize="none"``, labels
+    shuffled across sessions) does: centring gives every RDM a session structure, and
+    centred betas compared plainly across sessions rejected 11% of the time under the null.
+    """
+    return not (normalize == "none" and not within_session)
+
+
 def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int = 1000,
             n_boot: int = 1000, n_swap: int = 10000, seed=0, ci_level: float = 0.68,
             sessions=None, blocks=None, swappable=None, interval: str = "images",
@@ -410,8 +421,8 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
         Session of each image (rows of ``patterns``): adds :func:`session_diagnostics`.
     blocks : array_like, shape (n_images,), optional
         The sessions of the session-aware analysis: the permutation tests shuffle labels
-        within them, and every similarity is a partial Spearman correlation given whether
-        which sessions a pair comes from (:func:`advlib.analysis.rsa.compare_rdms`), so the
+        within them, and every similarity is a partial Spearman correlation given which
+        sessions a pair comes from (:func:`advlib.analysis.rsa.compare_rdms`), so the
         structure centring within session gives every RDM is not counted. ``None``: plain
         similarities, images shuffled across sessions (as published).
     swappable : array_like of bool, shape (n_images,), optional
@@ -423,9 +434,8 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
         The ROI's noise ceiling (:func:`noise_ceilings`), copied into the row.
     partial : bool, optional
         Compare RDMs by partial Spearman correlation given the pairs' sessions (``sessions``
-        or ``blocks`` must be given); default: when ``blocks`` is given. Every analysis
-        but the paper's pipeline as published should (centred betas compared plainly
-        across sessions rejected 11% of the time under the null).
+        or ``blocks`` must be given); default: when ``blocks`` is given (see
+        :func:`partial_similarities`).
 
     Returns
     -------
@@ -834,8 +844,7 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
     patterns = kind_patterns(subject, manifest, sources)
     sessions = source_sessions(subject, manifest, sources)
     blocks = sessions if within_session else None
-    # partial similarities in every analysis but the paper's pipeline as published
-    partial = not (normalize == "none" and not within_session)
+    partial = partial_similarities(normalize, within_session)
     part = sessions if partial else None
     swappable = swappable_sources(subject, manifest, sources) if within_session else None
     variant = {"normalize": normalize, "permutation": "within session" if within_session

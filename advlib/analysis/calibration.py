@@ -65,6 +65,7 @@ from tqdm.auto import tqdm
 
 from ..errors import check_choice, check_positive_int, check_probability, expect
 from ..fmri.data import ROIS
+from ..fmri.normalize import normalize_betas
 from .brain_rsa import searchlight_roi_tests, vertex_bootstrap, vertex_interval
 from .encoding_analysis import layer_assignment_tests, transfer_statistics
 from .rsa import compare_rdms, compute_rdm
@@ -145,9 +146,9 @@ def _re_ai_vs_re_an_unequal(rng, effect, n_images, n_units, n_resamples, centre=
     an = offset + 2.0 * rng.normal(size=offset.shape)
     patterns = np.vstack([re, ai, an])
     if centre:                  # per unit, within session over all conditions (as the default)
-        sessions = np.tile(_sessions(n_images), 3)
-        for s_ in (0, 1):
-            patterns[sessions == s_] -= patterns[sessions == s_].mean(0)
+        conditions = pd.DataFrame({"kind": np.repeat(["RE", "AI", "AN"], n_images),
+                                   "session": np.tile(_sessions(n_images), 3)})
+        patterns = normalize_betas(patterns, conditions, "center")
     re, ai, an = np.split(patterns, 3)
     return swap_test(compute_rdm(re), compute_rdm(np.vstack([ai, an])), n_perm=n_resamples,
                      seed=rng, sessions=_sessions(n_images) if centre else None).p

@@ -280,11 +280,11 @@ def _reachable(n_resamples, threshold: float) -> bool:
     return bool(n.notna().all() and (1.0 / (n + 1) < threshold).all())
 
 
-def _floor_text(table: pd.DataFrame, column: str, reach: bool) -> str:
+def _floor_text(n_resamples, reach: bool) -> str:
     """'' when the criterion is reachable, else what the resamples allow."""
     if reach:
         return ""
-    n = pd.to_numeric(pd.Series(table.get(column, [np.nan])), errors="coerce").min()
+    n = pd.to_numeric(pd.Series(n_resamples), errors="coerce").min()
     floor = "unknown" if not np.isfinite(n) else f"{smallest_p(int(n)):.2g}"
     return f" (the resamples allow p >= {floor}: the criterion cannot be reached)"
 
@@ -339,8 +339,9 @@ def cnn_claims(table: pd.DataFrame, trend: pd.DataFrame, alpha: float = 0.05,
 
     rows = []
     ai_sig = int((t.p_perm_re_ai < 0.001).sum())
-    reach = _reachable(t.get("n_perm", 1000), 0.001)
-    rows.append((f"{ai_sig}/8 (p = {fmt_p(t.p_perm_re_ai)})" + _floor_text(t, "n_perm", reach),
+    n_perm = t.get("n_perm", 1000)
+    reach = _reachable(n_perm, 0.001)
+    rows.append((f"{ai_sig}/8 (p = {fmt_p(t.p_perm_re_ai)})" + _floor_text(n_perm, reach),
                  _decide(ai_sig == 8) if reach else INCONCLUSIVE))
 
     def trend_row(col, direction, level):
@@ -408,7 +409,8 @@ def brain_claims(table: pd.DataFrame, alpha: float = 0.05, effect: float = EFFEC
         return no_evidence_table(_BRAIN, _missing(table, *needed))
     n = len(table)
     ai_sig = int((table.p_perm_re_ai < 0.005).sum())
-    reach_ai = _reachable(table.get("n_perm", 1000), 0.005)
+    n_perm = table.get("n_perm", 1000)
+    reach_ai = _reachable(n_perm, 0.005)
     an_sig = int((table.p_perm_re_an < alpha).sum())
     an_max = int(np.floor(4 / 15 * n + 1e-9))
     binom = float(stats.binomtest(an_sig, n, alpha, alternative="greater").pvalue)
@@ -420,12 +422,12 @@ def brain_claims(table: pd.DataFrame, alpha: float = 0.05, effect: float = EFFEC
     diff = int(((table.re_ai > table.re_an) & (table.p_diff < 1e-4)).sum())
     n_swap = table.get("n_swap", pd.Series([1000] * n))
     reach = _reachable(n_swap, 1e-4)
-    rows = [(f"{ai_sig}/{n}" + _floor_text(table, "n_perm", reach_ai),
+    rows = [(f"{ai_sig}/{n}" + _floor_text(n_perm, reach_ai),
              _decide(ai_sig == n) if reach_ai else INCONCLUSIVE),
             (f"{an_sig}/{n} (at most {an_max} allowed; binomial p = {binom:.2g} under the global "
              f"null, ROIs taken as independent); {_power_text(power, effect)} in every ROI",
              _no_effect(an_sig <= an_max, power, min_power)),
-            (f"{diff}/{n}" + _floor_text(table.assign(n_swap=n_swap), "n_swap", reach),
+            (f"{diff}/{n}" + _floor_text(n_swap, reach),
              _decide(diff == n) if reach else INCONCLUSIVE)]
     return _table([_row(c, p, r, here, v) for (c, p, r), (here, v) in zip(_BRAIN, rows)])
 

@@ -25,7 +25,7 @@ from ..fmri.data import ROIS, DataError, choose_subjects, load_subject
 from ..fmri.normalize import normalize_subject
 from ..fmri.selection import select_subject
 from ..kernels import correlation_rdm, spearman, upper_triangle
-from .brain_rsa import kind_patterns, roi_rsa, source_sessions
+from .brain_rsa import kind_patterns, partial_similarities, roi_rsa, source_sessions
 from .rsa import compare_rdms
 
 __all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "ground_truth_rsa",
@@ -114,7 +114,7 @@ def ground_truth_rsa(dataset_dir, stim_dir, *, n_vertices: int = 200, n_perm: in
                 cols = selection[selection.roi == roi].vertex.to_numpy()
                 if cols.size < 2:
                     continue
-                partial = not (normalize == "none" and not within)   # all but as published
+                partial = partial_similarities(normalize, within)
                 est = roi_rsa(sub, patterns, cols, roi, n_perm=n_perm, n_boot=n_boot, seed=rs,
                               sessions=sessions, blocks=sessions if within else None,
                               partial=partial)

@@ -334,8 +334,8 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
         Exchangeability blocks (e.g. each image's fMRI session): labels are shuffled
         within blocks only (:func:`permutation_indices`).
     sessions : array_like, shape (n,), optional
-        Each image's session: similarities are partial correlations given the same-session
-        pair structure (:func:`advlib.analysis.rsa.compare_rdms`).
+        Each image's session: similarities are partial correlations given which sessions
+        each pair comes from (:func:`advlib.analysis.rsa.compare_rdms`).
 
     Returns
     -------
@@ -425,8 +425,7 @@ def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked, same=None) -> np.n
     ``ranked``: True (Spearman: rows ranked), False (Pearson), or a Kendall method name,
     for which ``ref_centred`` is the raw reference and each row is compared in a loop.
     ``same``: pair kinds (:func:`advlib.kernels.session_pair_groups`; rows centred within
-    each kind; the reference
-    must be centred so too).
+    each kind; the reference must be centred so too).
     """
     if isinstance(ranked, str):
         return np.array([tau_a(ref_centred, row) if ranked == "kendall_tau_a"
@@ -464,8 +463,8 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
     swappable : array_like of bool, shape (n,), optional
         See :func:`swap_indices` (the design's exchangeability: sessions).
     sessions : array_like, shape (n,), optional
-        Each image's session: similarities are partial correlations given the same-session
-        pair structure (:func:`advlib.analysis.rsa.compare_rdms`).
+        Each image's session: similarities are partial correlations given which sessions
+        each pair comes from (:func:`advlib.analysis.rsa.compare_rdms`).
 
     Returns
     -------
@@ -519,8 +518,8 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     ref_name : str
         For error messages.
     sessions : array_like, shape (n,), optional
-        Each image's session: similarities are partial correlations given the same-session
-        pair structure (:func:`advlib.analysis.rsa.compare_rdms`).
+        Each image's session: similarities are partial correlations given which sessions
+        each pair comes from (:func:`advlib.analysis.rsa.compare_rdms`).
 
     Returns
     -------
