@@ -47,7 +47,17 @@ from .analysis.encoding_analysis import (
     layer_assignment_truth,
     load_encoding_results,
 )
-from .analysis.ground_truth import ground_truth_numbers, ground_truth_study, ground_truth_summary
+from .analysis.ground_truth import ground_truth_rsa, ground_truth_summary
+from .analysis.observer_study import (
+    observer_study,
+    path_check,
+    snr_rule,
+    study_claims,
+    study_numbers,
+    study_reliability,
+    study_summary,
+    study_tests,
+)
 from .book.explore import Explorer
 from .book.plotting import (
     plot_encoding_accuracy,
@@ -77,6 +87,7 @@ from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsN
 from .fmri.data import DataError, load_dataset_info, load_subject
 from .fmri.normalize import normalize_subject
 from .fmri.selection import select_subject
+from .fmri.simulation.betas import dataset_noise
 from .fmri.simulation.simulate import resolve_dataset
 from .layout import Layout, default_results, simulation_spec
 
@@ -100,7 +111,10 @@ __all__ = [
     "searchlight_claims", "above_ceiling", "calibration_table", "interval_coverage",
     "calibration_study", "calibration_numbers",
     "verdict_counts", "layer_assignment_comparison", "layer_assignment_truth",
-    "claims_side_by_side", "ground_truth_study", "ground_truth_summary", "ground_truth_numbers",
+    "claims_side_by_side", "ground_truth_rsa", "ground_truth_summary", "observer_study",
+    "study_summary", "snr_rule",
+    "study_claims", "study_numbers", "study_reliability", "study_tests", "path_check",
+    "dataset_noise",
     "glue_texts", "plot_ground_truth", "plot_models_layers", "models_claims",
     "design_claims", "with_design", "load_design",
 ]

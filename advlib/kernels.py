@@ -14,7 +14,34 @@ from scipy import stats
 
 __all__ = ["upper_triangle", "correlation_rdm", "spearman", "rowwise_spearman",
            "correlation_rdm_vectors", "masked_pearson", "masked_rank", "tau_a",
-           "session_pair_groups", "group_centre"]
+           "session_pair_groups", "group_centre", "rank_rows"]
+
+
+def rank_rows(x) -> np.ndarray:
+    """Average ranks (1..n) along the last axis, as ``scipy.stats.rankdata(x, axis=-1)``.
+
+    Rows without ties (the rule for continuous dissimilarities) are ranked by one sort,
+    about 4 times faster than ``rankdata``; a row with a tie or a NaN is ranked by
+    ``rankdata``.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n)
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (..., n)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, axis=-1)
+    ordered = np.take_along_axis(x, order, axis=-1)
+    ranks = np.empty(x.shape)
+    steps = np.broadcast_to(np.arange(1, x.shape[-1] + 1, dtype=np.float64), x.shape)
+    np.put_along_axis(ranks, order, steps, axis=-1)
+    odd = ~(np.diff(ordered, axis=-1) > 0).all(axis=-1)       # ties or NaN
+    if odd.any():
+        ranks[odd] = stats.rankdata(x[odd], axis=-1)
+    return ranks
 
 
 def upper_triangle(rdm) -> np.ndarray:
@@ -110,6 +137,13 @@ def group_centre(x: np.ndarray, groups: np.ndarray, mask: np.ndarray | None = No
     x = np.asarray(x, dtype=np.float64)
     one = x.ndim == 1
     x2 = np.atleast_2d(x)
+    if mask is None and np.ndim(groups) == 1:          # one pair-kind vector for every row
+        groups = np.asarray(groups)
+        out = np.empty_like(x2)
+        for label in np.unique(groups):
+            cols = groups == label
+            out[:, cols] = x2[:, cols] - x2[:, cols].mean(1, keepdims=True)
+        return out[0] if one else out
     groups2 = np.broadcast_to(groups, x2.shape)
     keep = np.ones(x2.shape, bool) if mask is None else np.atleast_2d(mask)
     out = np.zeros_like(x2)
@@ -136,8 +170,8 @@ def rowwise_spearman(x: np.ndarray, y: np.ndarray, same: np.ndarray | None = Non
     numpy.ndarray, shape (n_rows,)
         NaN where a row has NaN or is constant.
     """
-    rx = stats.rankdata(x, axis=1)
-    ry = stats.rankdata(y, axis=1)
+    rx = rank_rows(x)
+    ry = rank_rows(y)
     if same is None:
         rx -= rx.mean(1, keepdims=True)
         ry -= ry.mean(1, keepdims=True)

@@ -24,6 +24,7 @@ on disk were made from the same inputs is checked by each stage's record
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,11 @@ class Layout:
             if folder.parent == self.root and folder.name.startswith(f"{SIMULATED}-"):
                 return folder
         return self.root / dataset_label(dataset)
+
+    def study_dir(self, params: dict) -> Path:
+        """``<root>/ground_truth-<hash>``: the ground-truth study of these parameters
+        (:func:`advlib.analysis.observer_study`); another set of parameters, another folder."""
+        return self.root / f"ground_truth-{_short_hash(json.dumps(params, sort_keys=True))}"
 
     def data_dir(self, dataset) -> Path:
         """The dataset's subject folders: simulated under :meth:`dataset_dir`, else its own."""

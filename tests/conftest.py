@@ -4,6 +4,7 @@ import os
 import socket
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -113,3 +114,33 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def _synthetic_observer(n_sources=12, spacing=2.5, seed=0):
+    """A cortex, a manifest of ``n_sources`` x (RE, AN, AI) and responses: AI near RE, AN
+    unrelated; zero outside the ROIs."""
+    from advlib.fmri.simulation import make_cortex
+
+    rng = np.random.default_rng(seed)
+    cortex = make_cortex(seed, spacing=spacing)
+    rows = [(f"{k.lower()}_{i:02d}", k, f"s{i:02d}", True)
+            for k in ("RE", "AN", "AI") for i in range(n_sources)]
+    manifest = pd.DataFrame(rows, columns=["image_id", "kind", "source_id", "converged"])
+    visual = (cortex.vertices.roi != "").to_numpy()
+    w = rng.normal(size=(6, visual.sum()))
+    re = rng.normal(size=(n_sources, 6)) @ w
+    parts = {"RE": re, "AI": re + 0.3 * rng.normal(size=re.shape),
+             "AN": rng.normal(size=(n_sources, 6)) @ w}
+    resp = np.zeros((len(manifest), len(cortex.vertices)))
+    for kind, values in parts.items():
+        resp[(manifest.kind == kind).to_numpy()[:, None] & visual[None, :]] = \
+            (1.0 + 0.3 * values).ravel()
+    return cortex, pd.DataFrame(resp, index=manifest.image_id), manifest
+
+
+@pytest.fixture(scope="session")
+def synthetic_observer():
+    """``make(n_sources=12, spacing=2.5, seed=0) -> (cortex, responses, manifest)``: a coarse
+    cortex and a manifest of RE, AN and AI images whose responses are latent patterns (AI near
+    RE, AN unrelated), for the cheap path's tests."""
+    return _synthetic_observer

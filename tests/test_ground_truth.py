@@ -36,24 +36,3 @@ def test_real_data_have_no_truth(small_dataset, tmp_path):
     shutil.rmtree(tmp_path / "sub-01" / "simulation")
     with pytest.raises(DataError, match="real data have no truth"):
         true_subject(sub, tmp_path / "sub-01")
-
-
-def test_ground_truth_numbers_are_the_summary_in_words():
-    import pandas as pd
-
-    from advlib.analysis import ground_truth_numbers
-
-    rows = [{"design": d, "snr": s, "normalize": n, "permutation": p,
-             "bias_re_an": 0.3 * s if n == "none" else 0.05,
-             "false_positive_re_an": 0.5 + 0.1 * s if n == "none" else 0.0,
-             "power_diff": min(1.0, s / 2)}
-            for d in ("paper", "interleaved") for s in (0.4, 0.8)
-            for n, p in (("none", "across sessions"), ("center", "within session"))]
-    numbers = ground_truth_numbers(pd.DataFrame(rows))
-    assert numbers["gt_snrs"] == "0.4-0.8"
-    assert numbers["gt_fp_published"] == "54% to 58%"
-    assert numbers["gt_bias_published"] == "+0.12 to +0.24"
-    assert numbers["gt_fp_center"] == "0%" and numbers["gt_bias_center"] == "+0.05"
-    assert numbers["gt_power_center"] == "20% at SNR 0.4, 40% at SNR 0.8"
-    assert numbers["gt_fp_published_interleaved"] == "54% to 58%"
-    assert "gt_fp_zscore" not in numbers                  # not run: left out

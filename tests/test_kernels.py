@@ -8,6 +8,7 @@ from advlib.kernels import (
     correlation_rdm_vectors,
     masked_pearson,
     masked_rank,
+    rank_rows,
     rowwise_spearman,
     spearman,
     tau_a,
@@ -51,3 +52,15 @@ def test_tau_a_against_a_direct_count():
     b = np.array([2.0, 1, 3, 4, 5])
     # pairs: 10; concordant 8, discordant 1, tied in a: 1
     assert tau_a(a, b) == (8 - 1) / 10
+
+
+def test_rank_rows_is_rankdata_with_ties_and_nan(rng):
+    x = rng.normal(size=(40, 25))
+    x[3, 4] = np.nan
+    x[5, 2] = x[5, 7]                      # a tie
+    x[6] = 1.0                             # all tied
+    np.testing.assert_allclose(rank_rows(x), stats.rankdata(x, axis=-1), equal_nan=True)
+    cube = rng.normal(size=(3, 4, 6))
+    np.testing.assert_allclose(rank_rows(cube), stats.rankdata(cube, axis=-1))
+    np.testing.assert_allclose(rank_rows(x[0]), stats.rankdata(x[0]))
+

@@ -135,12 +135,17 @@ def test_encoding_accuracy_and_layer_assignment(rng):
 
 def test_ground_truth_panels():
     rows = [{"design": d, "snr": s, "normalize": n, "permutation": p, "bias_re_an": 0.1 * s,
-             "false_positive_re_an": 0.2, "power_diff": 0.5}
+             "bias_re_an_se": 0.01, "type1_re_an": 0.05, "type1_re_an_se": 0.01,
+             "power_re_ai": 0.9, "power_re_ai_se": 0.02, "power_diff": 0.5,
+             "power_diff_se": 0.03}
             for d in ("paper", "interleaved") for s in (0.4, 0.8)
             for n, p in (("none", "across sessions"), ("center", "within session"))]
-    fig = plotting.plot_ground_truth(pd.DataFrame(rows), title="GT")
-    assert _n_axes(fig) == 4 and len(fig.axes[0].lines) == 4 + 1      # 4 curves + reference
-    assert fig.axes[3].get_legend() is not None and not fig.axes[3].axison  # the key panel
+    fig = plotting.plot_ground_truth(pd.DataFrame(rows), alpha=0.05, title="GT")
+    assert _n_axes(fig) == 4
+    assert len(fig.axes[0].containers) == 4                 # 4 curves with error bars
+    assert fig.axes[1].lines[-1].get_ydata()[0] == 0.05     # the level
+    assert fig.axes[2].lines[-1].get_ydata()[0] == pytest.approx(14 / 15)   # the SNR rule
+    assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == 4
     assert fig.get_figwidth() <= PAGE_WIDTH_IN
     assert fig.axes[0].get_xscale() == "log"
     with pytest.raises(Exception, match="summary"):

@@ -172,6 +172,34 @@ def test_swap_test_equals_a_plain_loop(rng):
     assert np.allclose(fixed.null, res.observed) and fixed.p == 1.0
 
 
+def test_a_swap_test_stopped_early_decides_as_the_full_test(rng):
+    """Sequential stopping at the paper's p <= 0.0001: the same decision as all swap sets,
+    a valid p over those drawn, and no early stop for a test that reaches the level (24
+    images: swap sets near "all swapped" mirror the observed value too rarely to matter)."""
+    from advlib.analysis import swap_test
+
+    n = 24
+    base = rng.normal(size=(n, 60))
+    cases = {"no effect": (base + rng.normal(size=(n, 60)), base + rng.normal(size=(n, 60))),
+             "strong": (base + 0.1 * rng.normal(size=(n, 60)), rng.normal(size=(n, 60)))}
+    for name, (a, b) in cases.items():
+        joint = compute_rdm(np.vstack([a, b]))
+        ref = compute_rdm(base + 0.1 * rng.normal(size=(n, 60)))
+        full = swap_test(ref, joint, n_perm=10000, seed=3)
+        fast = swap_test(ref, joint, n_perm=10000, seed=3, stop_above=1e-4)
+        assert (full.p <= 1e-4) == (fast.p <= 1e-4), name
+        assert fast.observed == full.observed
+        np.testing.assert_array_equal(fast.null, full.null[:fast.null.size])  # same draws
+        hits = np.sum(np.abs(fast.null) >= abs(fast.observed) - 1e-12)
+        assert fast.p == pytest.approx((1 + hits) / (1 + fast.null.size))
+        if name == "no effect":
+            assert fast.null.size == 1000 and fast.p > 1e-4        # stopped after one chunk
+        else:
+            assert full.p <= 1e-4 and fast.null.size == 10000
+    with pytest.raises(InputError, match="stop_above"):
+        swap_test(ref, joint, n_perm=100, stop_above=1.5)
+
+
 def test_swap_test_refuses_a_joint_rdm_of_the_wrong_size(rng):
     from advlib.analysis import swap_test
 

@@ -2,13 +2,24 @@
 CNN RSA, brain RSA and encoding analyses, and the paper's claims checked on their tables.
 """
 
-from . import brain_rsa, calibration, claims, cnn_rsa, encoding, encoding_analysis, ground_truth, rsa, stats
+from . import (
+                                brain_rsa,
+                                calibration,
+                                claims,
+                                cnn_rsa,
+                                encoding,
+                                encoding_analysis,
+                                ground_truth,
+                                observer_study,
+                                rsa,
+                                stats,
+)
 
 #: Every module's public names, in module order, taken before the star imports below rebind
 #: ``brain_rsa``, ``cnn_rsa`` and ``encoding_analysis`` to their functions (so the list cannot
 #: fall behind a module).
 __all__ = [name for _module in (rsa, stats, encoding, cnn_rsa, brain_rsa, encoding_analysis,
-                                claims, ground_truth, calibration)
+                                claims, ground_truth, observer_study, calibration)
            for name in _module.__all__]
 
 from .brain_rsa import *  # noqa: E402, F403
@@ -18,5 +29,6 @@ from .cnn_rsa import *  # noqa: E402, F403
 from .encoding import *  # noqa: E402, F403
 from .encoding_analysis import *  # noqa: E402, F403
 from .ground_truth import *  # noqa: E402, F403
+from .observer_study import *  # noqa: E402, F403
 from .rsa import *  # noqa: E402, F403
 from .stats import *  # noqa: E402, F403

@@ -397,7 +397,8 @@ def partial_similarities(normalize: str, within_session: bool) -> bool:
 def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int = 1000,
             n_boot: int = 1000, n_swap: int = 10000, seed=0, ci_level: float = 0.68,
             sessions=None, blocks=None, swappable=None, interval: str = "images",
-            ceiling: float = np.nan, partial: bool | None = None) -> dict:
+            ceiling: float = np.nan, partial: bool | None = None,
+            stop_above: float | None = None) -> dict:
     """RE-AN and RE-AI similarity of one ROI with its tests and intervals.
 
     Parameters
@@ -411,9 +412,10 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     n_perm : int
         Permutations of each permutation test.
     n_boot : int
-        Resamples behind the intervals.
+        Resamples behind the intervals (0: no interval, its columns NaN).
     n_swap : int
-        Swap sets of the RE-AI vs RE-AN test (10 000 reach p < 0.0001).
+        Swap sets of the RE-AI vs RE-AN test (10 000 reach p < 0.0001; 0: no test,
+        ``p_diff`` NaN).
     seed : int or numpy.random.SeedSequence
     ci_level : float
         Interval level (0.68 in Fig 3).
@@ -436,6 +438,9 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
         Compare RDMs by partial Spearman correlation given the pairs' sessions (``sessions``
         or ``blocks`` must be given); default: when ``blocks`` is given (see
         :func:`partial_similarities`).
+    stop_above : float, optional
+        Stop the swap test early once its p is sure to exceed this level (the decision at
+        it is unchanged; :func:`advlib.analysis.stats.swap_test`).
 
     Returns
     -------
@@ -459,10 +464,17 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
     perm = {k: permutation_test(rdm["RE"], rdm[k], n_perm=n_perm, seed=rng, names=names(k),
                                 blocks=blocks, sessions=part)
             for k, rng in (("AN", r_an), ("AI", r_ai))}
-    joint = compute_rdm(np.vstack([pat["AI"], pat["AN"]]), name=f"{subject.name} {roi} AI+AN")
-    diff = swap_test(rdm["RE"], joint, n_perm=n_swap, seed=r_swap, swappable=swappable,
-                     names=(f"{subject.name} {roi} RE", "AI", "AN"), sessions=part)
-    if interval == "images":
+    if n_swap:
+        joint = compute_rdm(np.vstack([pat["AI"], pat["AN"]]),
+                            name=f"{subject.name} {roi} AI+AN")
+        p_diff = swap_test(rdm["RE"], joint, n_perm=n_swap, seed=r_swap, swappable=swappable,
+                           names=(f"{subject.name} {roi} RE", "AI", "AN"), sessions=part,
+                           stop_above=stop_above).p
+    else:
+        p_diff = np.nan
+    if not n_boot:
+        ci = {k: (np.nan, np.nan) for k in ("AN", "AI")}
+    elif interval == "images":
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="bootstrap:", category=RuntimeWarning)
             reps = bootstrap_similarities(rdm["RE"], {"AN": rdm["AN"], "AI": rdm["AI"]},
@@ -476,7 +488,7 @@ def roi_rsa(subject: Subject, patterns: dict, columns, roi: str, *, n_perm: int 
             "re_ai": perm["AI"].observed, "re_an_ci_low": ci["AN"][0],
             "re_an_ci_high": ci["AN"][1], "re_ai_ci_low": ci["AI"][0],
             "re_ai_ci_high": ci["AI"][1], "p_perm_re_an": perm["AN"].p,
-            "p_perm_re_ai": perm["AI"].p, "p_diff": diff.p, "noise_ceiling": float(ceiling),
+            "p_perm_re_ai": perm["AI"].p, "p_diff": p_diff, "noise_ceiling": float(ceiling),
             "null_mean_re_an": float(perm["AN"].null.mean()),
             "null_sd_re_an": float(perm["AN"].null.std(ddof=1)),
             "null_mean_re_ai": float(perm["AI"].null.mean()),

@@ -40,7 +40,8 @@ from .stats import at_least_power, normal_power, paired_t_power, smallest_p
 __all__ = ["HOLDS", "FAILS", "NO_EVIDENCE", "INCONCLUSIVE", "VERDICTS", "CLAIM_COLUMNS",
            "EFFECT", "MIN_POWER", "stimulus_claims", "fmri_checks", "cnn_claims",
            "brain_claims", "searchlight_claims", "encoding_claims", "claims_side_by_side",
-           "verdict_counts", "no_evidence_table", "design_claims", "with_design"]
+           "verdict_counts", "no_evidence_table", "design_claims", "with_design",
+           "CALIBRATION_NOTE"]
 
 HOLDS, FAILS, NO_EVIDENCE, INCONCLUSIVE = "holds", "does not hold", "no evidence", "inconclusive"
 VERDICTS = (HOLDS, FAILS, NO_EVIDENCE, INCONCLUSIVE)
@@ -52,8 +53,15 @@ EFFECT = 0.1
 MIN_POWER = 0.8
 
 
+#: What an "inconclusive" row points to: where each test's measured power is.
+CALIBRATION_NOTE = ("see the calibration tables of the Ground truth chapter for this test's "
+                    "false-positive rate and power")
+
+
 def _row(claim: str, paper: str, rule: str, here: str, verdict: str) -> dict:
     expect(verdict in VERDICTS, "verdict", verdict, f"one of {VERDICTS}")
+    if verdict == INCONCLUSIVE:
+        here = f"{here}; {CALIBRATION_NOTE}"
     return {"claim": claim, "paper": paper, "rule": rule, "here": here, "verdict": verdict}
 
 

@@ -6,8 +6,9 @@ vertices, the RE-AN and RE-AI similarities of those amplitudes are the truth; th
 pipeline's estimates from the noisy betas, under each analysis variant (normalisation of
 the betas within session, permutations within or across sessions), can be scored against
 it: bias (estimate - truth), the rate of "RE-AN significant" (the observer's RE-AN truth
-is near zero), and the power to find RE-AI > RE-AN. :func:`ground_truth_study` repeats
-this over SNR levels and over the paper's design and an interleaved one.
+is near zero), and the power to find RE-AI > RE-AN. This module scores one simulated
+dataset of the full path (time series and GLM); :mod:`advlib.analysis.observer_study`
+repeats the same analysis over many datasets drawn on the cheap path.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..cnn.stimulus_set import load_manifest, usable_sources
 from ..errors import expect
@@ -28,8 +28,8 @@ from ..kernels import correlation_rdm, spearman, upper_triangle
 from .brain_rsa import kind_patterns, partial_similarities, roi_rsa, source_sessions
 from .rsa import compare_rdms
 
-__all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "ground_truth_rsa",
-           "ground_truth_study", "ground_truth_summary", "ground_truth_numbers"]
+__all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "truth_similarities",
+           "ground_truth_rsa", "ground_truth_summary"]
 
 #: Analysis variants scored: (normalize, within_session). The first is the paper's pipeline.
 VARIANTS = (("none", False), ("none", True), ("center", True), ("zscore", True))
@@ -64,9 +64,24 @@ def true_subject(subject, folder) -> object:
     return dataclasses.replace(subject, betas=frame)
 
 
-def _similarities(patterns: dict, cols, sessions=None) -> tuple[float, float]:
-    """Noise-free RE-AN and RE-AI, compared as the estimate is (partial given the sessions
-    in the session-aware variant)."""
+def truth_similarities(patterns: dict, cols, sessions=None) -> tuple[float, float]:
+    """Noise-free RE-AN and RE-AI on an ROI's vertices, compared as the estimate is.
+
+    Parameters
+    ----------
+    patterns : dict
+        ``kind -> (n_images, n_vertices)`` of the noise-free amplitudes, normalised as the
+        estimate's betas are (:func:`advlib.analysis.kind_patterns`).
+    cols : array_like of int
+        The ROI's selected vertices.
+    sessions : array_like, shape (n_images,), optional
+        Given: partial similarities given the pairs' sessions (the session-aware variants).
+
+    Returns
+    -------
+    (float, float)
+        RE-AN and RE-AI.
+    """
     rdm = {k: correlation_rdm(v[:, cols]) for k, v in patterns.items()}
     if sessions is not None:
         return tuple(compare_rdms(rdm["RE"], rdm[k], sessions=sessions) for k in ("AN", "AI"))
@@ -94,7 +109,8 @@ def ground_truth_rsa(dataset_dir, stim_dir, *, n_vertices: int = 200, n_perm: in
     -------
     pandas.DataFrame
         :data:`GROUND_TRUTH_COLUMNS`, one row per subject x ROI x variant. The truth uses
-        the same vertices as the estimate (selected on that variant's noisy betas).
+        the same vertices as the estimate (selected on that variant's noisy betas) and the
+        noise-free amplitudes normalised as that variant normalises the betas.
     """
     manifest = load_manifest(stim_dir)
     sources = usable_sources(manifest, only_converged)
@@ -104,11 +120,12 @@ def ground_truth_rsa(dataset_dir, stim_dir, *, n_vertices: int = 200, n_perm: in
     for name, ss in zip(names, seeds):
         folder = Path(dataset_dir) / name
         raw = load_subject(folder, manifest=manifest)
-        truth = kind_patterns(true_subject(raw, folder), manifest, sources)
+        true = true_subject(raw, folder)
         sessions = source_sessions(raw, manifest, sources)
         for (normalize, within), vs in zip(variants, ss.spawn(len(variants))):
             sub = normalize_subject(raw, normalize)
             patterns = kind_patterns(sub, manifest, sources)
+            truth = kind_patterns(normalize_subject(true, normalize), manifest, sources)
             _, selection, _ = select_subject(sub, radius, n_vertices // 2)
             for roi, rs in zip(ROIS, vs.spawn(len(ROIS))):
                 cols = selection[selection.roi == roi].vertex.to_numpy()
@@ -118,51 +135,13 @@ def ground_truth_rsa(dataset_dir, stim_dir, *, n_vertices: int = 200, n_perm: in
                 est = roi_rsa(sub, patterns, cols, roi, n_perm=n_perm, n_boot=n_boot, seed=rs,
                               sessions=sessions, blocks=sessions if within else None,
                               partial=partial)
-                t_an, t_ai = _similarities(truth, cols, sessions if partial else None)
+                t_an, t_ai = truth_similarities(truth, cols, sessions if partial else None)
                 rows.append({"subject": name, "roi": roi, "normalize": normalize,
                              "permutation": "within session" if within else "across sessions",
                              "n_vertices": int(cols.size), "truth_re_an": t_an,
                              "truth_re_ai": t_ai, **{k: est[k] for k in (
                                  "re_an", "re_ai", "p_perm_re_an", "p_perm_re_ai", "p_diff")}})
     return pd.DataFrame(rows, columns=GROUND_TRUTH_COLUMNS)
-
-
-def ground_truth_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2),
-                       designs=("paper", "interleaved"), *, jobs: int = 1,
-                       progress: bool = True, **options) -> pd.DataFrame:
-    """:func:`ground_truth_rsa` over SNR levels and designs of the simulated observer.
-
-    Parameters
-    ----------
-    layout : advlib.layout.Layout
-        Where the stimulus set is and the simulated datasets go (one per SNR x design,
-        each a cached stage).
-    base : dict
-        The simulated-dataset specification the others vary (subjects, seed, spacing,
-        max_pcs; see :func:`advlib.layout.simulation_spec`).
-    snrs : sequence of float
-    designs : sequence of {"paper", "interleaved"}
-    jobs : int
-        Subjects simulated in parallel.
-    progress : bool
-    **options
-        Passed to :func:`ground_truth_rsa`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`GROUND_TRUTH_COLUMNS` plus ``snr`` and ``design``.
-    """
-    from ..fmri.simulation.simulate import resolve_dataset
-
-    parts = []
-    grid = [(s, d) for d in designs for s in snrs]
-    for snr, design in tqdm(grid, desc="ground truth", disable=not progress):
-        spec = {**base, "kind": "simulated", "snr": float(snr), "design": design}
-        data_dir = resolve_dataset(spec, layout, progress=False, jobs=jobs)
-        table = ground_truth_rsa(data_dir, layout.stimuli_dir, **options)
-        parts.append(table.assign(snr=float(snr), design=design))
-    return pd.concat(parts, ignore_index=True)
 
 
 def ground_truth_summary(table: pd.DataFrame, alpha: float = 0.05,
@@ -172,7 +151,7 @@ def ground_truth_summary(table: pd.DataFrame, alpha: float = 0.05,
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`ground_truth_study`.
+        From :func:`ground_truth_rsa`, with ``snr`` and ``design`` columns added.
     alpha : float
         Significance level of the RE-AN test.
     n_boot : int
@@ -201,51 +180,3 @@ def ground_truth_summary(table: pd.DataFrame, alpha: float = 0.05,
         false_positive_re_an=("false_positive_re_an", "mean"),
         power_re_ai=("power_re_ai", "mean"), power_diff=("power_diff", "mean"))
     return out.reset_index()
-
-
-#: Short names of the variants in :func:`ground_truth_numbers`' keys.
-_VARIANT_KEYS = {("none", "across sessions"): "published", ("none", "within session"): "within",
-                 ("center", "within session"): "center", ("zscore", "within session"): "zscore"}
-
-
-def _span(values, fmt) -> str:
-    lo, hi = min(values), max(values)
-    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
-
-
-def ground_truth_numbers(summary: pd.DataFrame) -> dict[str, str]:
-    """The ground-truth chapter's findings as short texts, for the prose (myst-nb ``glue``).
-
-    Parameters
-    ----------
-    summary : pandas.DataFrame
-        From :func:`ground_truth_summary`.
-
-    Returns
-    -------
-    dict of str to str
-        ``gt_snrs`` (the SNR levels run), and for each variant ``v`` in ``published``,
-        ``within``, ``center``, ``zscore`` on the paper's design: ``gt_fp_<v>`` (range of
-        the rate of "RE-AN significant" over SNR, in percent), ``gt_bias_<v>`` (range of
-        the RE-AN bias) and ``gt_power_<v>`` (power to find RE-AI > RE-AN at each SNR);
-        ``gt_fp_published_interleaved`` for the published analysis on the interleaved
-        design. Keys whose rows were not run are left out.
-    """
-    expect(len(summary) > 0, "summary", "an empty table", "rows from ground_truth_summary")
-    pct = lambda x: f"{100 * x:.0f}%"          # noqa: E731
-    signed = lambda x: f"{x:+.2f}"             # noqa: E731
-    snrs = sorted(summary.snr.unique())
-    out = {"gt_snrs": _span(snrs, lambda s: f"{s:g}").replace(" to ", "-")}
-    for (norm, perm, design), part in summary.groupby(["normalize", "permutation", "design"]):
-        name = _VARIANT_KEYS.get((norm, perm))
-        if name is None:
-            continue
-        part = part.sort_values("snr")
-        if design == "paper":
-            out[f"gt_fp_{name}"] = _span(part.false_positive_re_an, pct)
-            out[f"gt_bias_{name}"] = _span(part.bias_re_an, signed)
-            out[f"gt_power_{name}"] = ", ".join(f"{pct(v)} at SNR {s:g}" for s, v in
-                                                zip(part.snr, part.power_diff))
-        elif design == "interleaved" and name == "published":
-            out["gt_fp_published_interleaved"] = _span(part.false_positive_re_an, pct)
-    return out

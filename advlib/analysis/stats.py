@@ -39,7 +39,14 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import check_positive_int, check_probability, expect
-from ..kernels import group_centre, masked_pearson, masked_rank, session_pair_groups, tau_a
+from ..kernels import (
+    group_centre,
+    masked_pearson,
+    masked_rank,
+    rank_rows,
+    session_pair_groups,
+    tau_a,
+)
 from .rsa import COMPARISONS, check_rdm, check_sessions, compare_rdms, upper_triangle
 
 __all__ = ["PermutationResult", "BootstrapResult", "SwapResult", "permutation_test",
@@ -388,6 +395,8 @@ class SwapResult:
     p : float
         ``(1 + #{|null| >= |observed|}) / (1 + n_perm)``.
     null : numpy.ndarray, shape (n_perm,)
+        Shorter when the test stopped early (``stop_above``): ``n_perm`` is then the
+        number drawn.
     """
 
     observed: float
@@ -432,7 +441,7 @@ def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked, same=None) -> np.n
                          else stats.kendalltau(ref_centred, row, variant="b").statistic
                          for row in x])
     if ranked:
-        x = stats.rankdata(x, axis=1)
+        x = rank_rows(x)
     x = x - x.mean(1, keepdims=True) if same is None else group_centre(x, same)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (x @ ref_centred) / np.sqrt((x ** 2).sum(1) * (ref_centred ** 2).sum())
@@ -440,7 +449,7 @@ def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked, same=None) -> np.n
 
 def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000, seed=0,
               chunk: int = 1000, names=("RE", "A", "B"), swappable=None,
-              sessions=None) -> SwapResult:
+              sessions=None, stop_above: float | None = None) -> SwapResult:
     """Paired swap test of ``sim(ref, A) - sim(ref, B)`` for two versions of each image.
 
     Parameters
@@ -465,12 +474,20 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
     sessions : array_like, shape (n,), optional
         Each image's session: similarities are partial correlations given which sessions
         each pair comes from (:func:`advlib.analysis.rsa.compare_rdms`).
+    stop_above : float, optional
+        Sequential Monte Carlo (Besag & Clifford 1991) for a decision at this level: stop
+        after the first chunk at which ``p`` over all ``n_perm`` swap sets is certain to
+        exceed ``stop_above`` (enough exceedances already), and return ``p`` over the swap
+        sets drawn (a valid p-value). Whether ``p <= stop_above`` is then the same as with
+        every swap set; only a test that may reach it runs them all.
 
     Returns
     -------
     SwapResult
     """
     expect(method in COMPARISONS, "method", method, f"one of {', '.join(COMPARISONS)}")
+    if stop_above is not None:
+        check_probability(stop_above, "stop_above", what="a significance level")
     ref = check_rdm(rdm_ref, names[0])
     joint = check_rdm(joint_rdm, f"{names[1]}+{names[2]}")
     n = ref.shape[0]
@@ -496,9 +513,16 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
     expect(np.isfinite(observed), f"{names[1]}, {names[2]}", "an RDM with no variation",
            "RDMs whose dissimilarities vary")
     flips = swap_indices(n, n_perm, seed, swappable)
-    null = np.concatenate([diff(flips[k:k + chunk]) for k in range(0, n_perm, chunk)])
-    p = (1 + np.count_nonzero(np.abs(null) >= abs(observed) - 1e-12)) / (1 + n_perm)
-    return SwapResult(observed, float(p), null)
+    # exceedances that settle p > stop_above over all n_perm: (1 + k) / (1 + n_perm) > level
+    settled = np.inf if stop_above is None else stop_above * (1 + n_perm) - 1
+    parts, hits = [], 0
+    for k in range(0, n_perm, chunk):
+        parts.append(diff(flips[k:k + chunk]))
+        hits += int(np.count_nonzero(np.abs(parts[-1]) >= abs(observed) - 1e-12))
+        if hits > settled:
+            break
+    null = np.concatenate(parts)
+    return SwapResult(observed, float((1 + hits) / (1 + null.size)), null)
 
 
 def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot: int = 1000,

@@ -512,50 +512,54 @@ _VARIANT_STYLE = {("none", "across sessions"): ("#7f7f7f", "as published"),
                   ("zscore", "within session"): ("#ff7f0e", "z-scored, within session")}
 
 
-def plot_ground_truth(summary, title: str = ""):
-    """What the design can detect: bias, false positives and power against the SNR.
+def plot_ground_truth(summary, alpha: float = 0.05, title: str = ""):
+    """What the design can detect: bias, Type I error and power against the SNR.
 
     Parameters
     ----------
     summary : pandas.DataFrame
-        From :func:`advlib.analysis.ground_truth_summary` (``design, snr, normalize,
-        permutation, bias_re_an, false_positive_re_an, power_diff``).
+        From :func:`advlib.analysis.study_summary` (``design, snr, normalize, permutation``
+        and ``bias_re_an``, ``type1_re_an``, ``power_re_ai``, ``power_diff``, each with
+        ``_se``).
+    alpha : float
+        The RE-AN test's level (a reference line).
     title : str
 
     Returns
     -------
     matplotlib.figure.Figure
-        Three panels (RE-AN bias, rate of RE-AN "significant", power to find RE-AI >
-        RE-AN); one colour per analysis variant, solid lines for the paper's design and
-        dashed for the interleaved one.
+        Four panels (RE-AN bias, Type I error of "RE-AN significant" under the planted
+        null, power of RE-AI p < 0.005 with the SNR rule's 14/15 line, power to find RE-AI >
+        RE-AN), each point with +-1 Monte Carlo SE; one colour per analysis, solid lines
+        for the paper's design and dashed for the interleaved one.
     """
     import matplotlib.pyplot as plt
 
-    expect(len(summary) > 0, "summary", "an empty table", "rows from ground_truth_summary")
-    panels = (("bias_re_an", "RE-AN estimate - truth"),
-              ("false_positive_re_an", "share of ROIs: RE-AN p < alpha"),
-              ("power_diff", "share of ROIs: RE-AI > RE-AN found"))
-    fig, grid = plt.subplots(2, 2, figsize=(9.5, 7))
-    axes, key = grid.ravel()[:3], grid[1, 1]
-    for ax, (col, label) in zip(axes, panels):
+    expect(len(summary) > 0, "summary", "an empty table", "rows from study_summary")
+    panels = (("bias_re_an", "RE-AN estimate - truth", 0.0),
+              ("type1_re_an", "planted null: share with RE-AN p < alpha", alpha),
+              ("power_re_ai", "share with RE-AI p < 0.005", 14 / 15),
+              ("power_diff", "share with RE-AI > RE-AN (p <= 0.0001)", 1.0))
+    fig, grid = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True)
+    for ax, (col, label, ref) in zip(grid.ravel(), panels):
         for (norm, perm, design), part in summary.groupby(["normalize", "permutation", "design"],
                                                           sort=False):
             color, name = _VARIANT_STYLE.get((norm, perm), ("k", f"{norm}, {perm}"))
             part = part.sort_values("snr")
-            ax.plot(part.snr, part[col], color=color, marker="o",
-                    linestyle="-" if design == "paper" else "--",
-                    label=f"{name} ({design} design)")
+            ax.errorbar(part.snr, part[col], yerr=part[f"{col}_se"], color=color, marker="o",
+                        capsize=2, linestyle="-" if design == "paper" else "--",
+                        label=f"{name} ({design} design)")
         ax.set_xscale("log")
-        ax.set_xlabel("simulated SNR")
         ax.set_ylabel(label)
-        ax.axhline(0.0 if col == "bias_re_an" else 0.05 if col == "false_positive_re_an" else 1.0,
-                   color="k", lw=0.6, ls=":")
-    key.axis("off")
-    key.legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=9,
+        ax.axhline(ref, color="k", lw=0.6, ls=":")
+    for ax in grid[1]:
+        ax.set_xlabel("simulated SNR")
+    handles, labels = grid[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9,
                title="analysis (design)")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 

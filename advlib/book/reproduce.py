@@ -70,6 +70,7 @@ PUBLISHED = analysis_variant(**PUBLISHED_OPTIONS)
 
 #: The stages each kind of step waits for (of the same model) on a cluster.
 _AFTER = {"stimuli": (), "cnn_rsa": ("stimuli",), "subjects": ("stimuli",),
+          "ground_truth": ("stimuli", "subjects", "dataset"),
           "dataset": ("subjects",), "brain_rsa": ("dataset",),
           "encoding": ("dataset", "stimuli")}
 
@@ -110,6 +111,21 @@ def _cnn_rsa(model, stim_dir, root, c, progress):
 
     cnn_rsa(_model(model), stim_dir, root, n_perm=c["n_perm"], n_boot=c["n_boot"],
             seed=c["seed"], progress=progress)
+
+
+def _study_options(g: dict) -> dict:
+    """The ground-truth study's options from the 08_ground_truth notebook parameters."""
+    return {"variants": [tuple(v) for v in g["variants"]], "n_vertices": g["n_vertices"],
+            "n_perm": g["n_perm"], "n_swap": g["n_swap"], "seed": g["seed"]}
+
+
+def _ground_truth(results, model, base, g, snr, design, jobs, progress):
+    from ..analysis.observer_study import observer_study
+    from ..fmri.simulation import dataset_noise
+
+    layout = Layout(results, model)
+    observer_study(layout, base, [snr], [design], g["n_seeds"], jobs=jobs, progress=progress,
+                   noise=dataset_noise(layout.dataset_dir(base)), **_study_options(g))
 
 
 def _dataset(dataset, results, model, jobs, progress):
@@ -193,6 +209,18 @@ def _execute(call, records, threads, *_after) -> dict:
 
 # --- the plan -----------------------------------------------------------------------------
 
+def _study_cells(layout, base, g) -> list[list[tuple]]:
+    """The ground-truth study's seeds grouped by SNR x design (one step each)."""
+    from ..analysis.observer_study import study_tasks
+
+    tasks = study_tasks(layout, base, g["snrs"], g["designs"], g["n_seeds"],
+                        **_study_options(g))
+    cells: dict = {}
+    for task in tasks:
+        cells.setdefault(task[0], []).append(task)
+    return list(cells.values())
+
+
 def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subject):
     """The stage steps of one model (stimuli to encoding)."""
     from ..fmri.data import list_subjects
@@ -228,6 +256,14 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
         steps.append(_Step("subjects", f"{len(names)} simulated" if spec is not None
                            else "real data", P(_dataset, dataset, results, model, jobs,
                                                progress), subject_records))
+    g = prof["08_ground_truth"]
+    base = spec if spec is not None else simulation_spec("simulated")
+    for tasks in _study_cells(layout, base, g):
+        folder, params, _ = tasks[0]
+        steps.append(_Step("ground_truth", f"study {params['design']} SNR {params['snr']:g}",
+                           P(_ground_truth, results, model, base, g, params["snr"],
+                             params["design"], jobs, progress),
+                           [f / f"seed-{k:03d}_provenance.json" for f, _, k in tasks]))
     inner = 1 if per_subject else jobs
     for n_vertices, variant in [(200, ""), (400, ""), (200, PUBLISHED)]:
         options = PUBLISHED_OPTIONS | {"searchlight": False} if variant == PUBLISHED else {}

@@ -3,7 +3,8 @@ paper's fMRI experiment, writing subjects in the documented data format. Nothing
 path (:mod:`advlib.fmri`) imports this package.
 """
 
-from . import cortex, observer, simulate
+from . import betas, cortex, observer, simulate
+from .betas import *  # noqa: F403
 from .cortex import *  # noqa: F403
 from .observer import *  # noqa: F403
 from .simulate import *  # noqa: F403
@@ -29,4 +30,10 @@ __all__ = [
     "resolve_dataset",
     "stimulus_energy",
     "DESIGNS",
+    "BETA_NOISE",
+    "subject_model",
+    "null_responses",
+    "simulate_betas",
+    "beta_noise",
+    "dataset_noise",
 ]

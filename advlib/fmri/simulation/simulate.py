@@ -22,8 +22,8 @@ from ...layout import SIMULATION_SPEC, simulation_spec
 from ...provenance import Stage, file_sha256, package_versions, read_record, write_json
 from ..data import conditions_from_names, list_subjects, write_subject
 from ..glm import fit_glm
-from .cortex import make_cortex
-from .observer import gabor_energy, prf_responses, session_plan, simulate_runs
+from .betas import subject_model
+from .observer import gabor_energy, session_plan, simulate_runs
 
 __all__ = ["SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "resolve_dataset",
            "stimulus_energy"]
@@ -135,8 +135,8 @@ def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeser
     ss = np.random.SeedSequence([seed, subject])
     r_anat, r_resp, r_plan, r_runs, r_glm = (np.random.default_rng(s) for s in ss.spawn(5))
     energy, ids = energy if energy is not None else stimulus_energy(stim_dir)
-    cortex = make_cortex(r_anat, spacing=p["spacing"], variation=p["variation"])
-    responses = pd.DataFrame(prf_responses(energy, cortex.vertices, seed=r_resp), index=ids)
+    cortex, responses = subject_model(energy, ids, r_anat, r_resp, spacing=p["spacing"],
+                                      variation=p["variation"])
     plan = session_plan(manifest, seed=r_plan, design=p["design"])
     sim = simulate_runs(responses, plan, snr=p["snr"], n_runs_per_session=p["n_runs_per_session"],
                         seed=r_runs, progress=progress)

@@ -1,0 +1,597 @@
+"""The ground truth as a simulation study: many simulated datasets per SNR x design.
+
+Each **seed** is one simulated dataset of the paper's 3 subjects, drawn on the cheap path
+(:func:`advlib.fmri.simulation.simulate_betas`: betas straight from the observer's
+generative model; each subject's cortex, pRFs and responses are computed once and shared by
+every seed). A seed is analysed twice:
+
+- ``observer``: the observer's own responses to the AN and AI images; the truth is the
+  same analysis applied to the noise-free amplitudes on the same vertices;
+- ``planted_null``: the same subject, but each AN image responds as the RE image of a random
+  source of its session (:func:`advlib.fmri.simulation.null_responses`), an **exact null**
+  for RE-AN: the share of "RE-AN significant" is a Type I error rate.
+
+Each analysis variant (the paper's pipeline as published; the default: betas centred
+within session, permutations within session, partial similarities) selects its own
+vertices and runs the book's ROI tests (:func:`advlib.analysis.brain_rsa.roi_rsa`): the
+permutation tests with ``n_perm`` permutations and the RE-AI vs RE-AN swap test with
+``n_swap`` swap sets, stopped as soon as p > 0.0001 is certain (the decision at the
+paper's criterion is that of the full test). Every rate comes with its Monte Carlo
+standard error over seeds (the 15 ROIs of a seed are not independent: the SE is that of
+the mean of per-seed rates).
+
+Seeds are cached stages (one CSV per SNR x design x seed) and run in parallel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
+from ..errors import check_nonnegative_seed, check_positive_int, expect
+from ..fmri.data import ROIS
+from ..fmri.normalize import normalize_subject
+from ..fmri.searchlight import (
+    geodesic_disks,
+    reliability_map,
+    select_vertices,
+    split_half_reliability,
+)
+from ..fmri.simulation import (
+    BETA_NOISE,
+    DESIGNS,
+    null_responses,
+    session_plan,
+    simulate_betas,
+    stimulus_energy,
+    subject_model,
+)
+from ..layout import simulation_spec
+from ..provenance import Stage
+from .brain_rsa import kind_patterns, partial_similarities, roi_rsa, source_sessions
+from .claims import VERDICTS, brain_claims
+from .ground_truth import truth_similarities
+
+__all__ = ["STUDY_VARIANTS", "STUDY_COLUMNS", "SNR_RULE", "observer_models", "study_seed",
+           "observer_study", "study_tasks", "study_tests", "path_check", "study_summary",
+           "snr_rule", "study_claims", "study_reliability", "study_numbers"]
+
+#: Analysis variants of the study, ``(normalize, within_session)``: as published, default.
+STUDY_VARIANTS = (("none", False), ("center", True))
+STUDY_COLUMNS = ["design", "snr", "seed", "subject", "data", "roi", "normalize", "permutation",
+                 "n_vertices", "split_half", "truth_re_an", "truth_re_ai", "re_an", "re_ai",
+                 "p_perm_re_an", "p_perm_re_ai", "p_diff", "null_mean_re_an", "null_sd_re_an",
+                 "null_mean_re_ai", "null_sd_re_ai", "n_perm", "n_swap"]
+#: The paper's reported sensitivity, the bar the default SNR must reach: RE-AI above the
+#: permutation null with p < 0.005 in at least 14 of its 15 subject x ROI tests (Fig 3),
+#: in expectation over seeds, with the default analysis on the paper's design.
+SNR_RULE = {"p": 0.005, "at_least": 14, "of": 15}
+
+
+def observer_models(stim_dir, subjects=(1, 2, 3), seed: int = 0, spacing: float = 1.0,
+                    variation: float = 0.1, radius: float = 3.0) -> dict:
+    """Each simulated subject's cortex, neural responses and searchlight disks.
+
+    The same anatomy and responses as the full path's subjects of this dataset seed
+    (:func:`advlib.fmri.simulation.simulate_subject`).
+
+    Returns
+    -------
+    dict of int to tuple
+        ``subject -> (cortex, responses, disks)``; ``responses`` has shape
+        ``(n_images, n_vertices)``, ``disks`` ``(n_vertices, n_vertices)``.
+    """
+    energy, ids = stimulus_energy(stim_dir)
+    out = {}
+    for subject in subjects:
+        ss = np.random.SeedSequence([seed, subject])
+        r_anat, r_resp = (np.random.default_rng(s) for s in ss.spawn(5)[:2])
+        cortex, responses = subject_model(energy, ids, r_anat, r_resp, spacing=spacing,
+                                          variation=variation)
+        disks = geodesic_disks(cortex.vertices[["x_mm", "y_mm"]].to_numpy(), cortex.faces,
+                               radius)
+        out[int(subject)] = (cortex, responses, disks)
+    return out
+
+
+def _selection(sub, disks, n_per_hemi: int, cache: dict):
+    """The paper's vertex selection (as :func:`advlib.fmri.select_subject`, the searchlight
+    centred on ROI vertices only) and the split-half reliability of each ROI's selection.
+
+    Only the RE betas enter the selection, so ``cache`` (keyed by their bytes) hands the
+    same result to the planted null under a variant that leaves those betas as they are.
+    """
+    re = (sub.conditions.kind == "RE").to_numpy()
+    key = hashlib.sha1(np.ascontiguousarray(sub.betas.to_numpy()[re]).tobytes()).hexdigest()
+    if key not in cache:
+        rows = np.flatnonzero(sub.vertices.roi.isin(ROIS).to_numpy())
+        rel = np.full(len(sub.vertices), np.nan)
+        rel[rows] = reliability_map(sub.betas, sub.conditions, disks[rows])
+        selection = select_vertices(sub.vertices, rel, n_per_hemi)
+        split = {roi: split_half_reliability(sub.betas, sub.conditions, part.vertex.to_numpy())
+                 for roi, part in selection.groupby("roi") if len(part) >= 4}
+        cache[key] = (selection, split)
+    return cache[key]
+
+
+def _analyse(sub, truth, manifest, sources, disks, variants, n_vertices, n_perm, n_swap,
+             ss, cache) -> list[dict]:
+    """Every variant's ROI tests on one simulated subject, beside the truth."""
+    sessions = source_sessions(sub, manifest, sources)
+    rows = []
+    for (normalize, within), vs in zip(variants, ss.spawn(len(variants))):
+        s = normalize_subject(sub, normalize)
+        t = normalize_subject(truth, normalize)
+        patterns = kind_patterns(s, manifest, sources)
+        true_patterns = kind_patterns(t, manifest, sources)
+        selection, split = _selection(s, disks, n_vertices // 2, cache)
+        partial = partial_similarities(normalize, within)
+        for roi, rs in zip(ROIS, vs.spawn(len(ROIS))):
+            cols = selection[selection.roi == roi].vertex.to_numpy()
+            if cols.size < 2:
+                continue
+            est = roi_rsa(s, patterns, cols, roi, n_perm=n_perm, n_boot=0, n_swap=n_swap,
+                          seed=rs, blocks=sessions if within else None, partial=partial,
+                          sessions=sessions if partial else None, stop_above=1e-4)
+            t_an, t_ai = truth_similarities(true_patterns, cols, sessions if partial else None)
+            rows.append({"roi": roi, "normalize": normalize,
+                         "permutation": "within session" if within else "across sessions",
+                         "n_vertices": int(cols.size), "split_half": float(split.get(roi, np.nan)),
+                         "truth_re_an": t_an, "truth_re_ai": t_ai,
+                         **{k: est[k] for k in STUDY_COLUMNS if k in est and k != "n_vertices"}})
+    return rows
+
+
+def study_seed(models: dict, manifest: pd.DataFrame, *, snr: float, design: str, seed: int,
+               study_seed_: int = 0, variants=STUDY_VARIANTS, n_vertices: int = 200,
+               n_perm: int = 1000, n_swap: int = 10000, only_converged: bool = True,
+               noise: dict | None = None) -> pd.DataFrame:
+    """One simulated dataset of the study, analysed on the observer's data and the null.
+
+    Parameters
+    ----------
+    models : dict
+        From :func:`observer_models`.
+    manifest : pandas.DataFrame
+        The stimulus manifest.
+    snr : float
+    design : {"paper", "interleaved"}
+    seed : int
+        Which dataset (0, 1, ...): its session plans and noise, the same at every SNR and
+        for both designs' noise (common random numbers).
+    study_seed_ : int
+        The study's seed.
+    variants : sequence of (str, bool)
+    n_vertices, n_perm, n_swap : int
+    only_converged : bool
+    noise : dict, optional
+        The betas' noise (:func:`advlib.fmri.simulation.dataset_noise`; default
+        :data:`advlib.fmri.simulation.BETA_NOISE`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`STUDY_COLUMNS`: per subject x data (``observer``, ``planted_null``) x variant
+        x ROI.
+    """
+    expect(design in DESIGNS, "design", design, f"one of {', '.join(DESIGNS)}")
+    sources = usable_sources(manifest, only_converged)
+    rows = []
+    for subject, (cortex, responses, disks) in models.items():
+        ss = np.random.SeedSequence([study_seed_, seed, subject])
+        r_plan, r_null, r_betas, r_tests = ss.spawn(4)
+        plan = session_plan(manifest, seed=np.random.default_rng(r_plan), design=design)
+        cache = {}
+        for data, ds in zip(("observer", "planted_null"), r_tests.spawn(2)):
+            resp = responses if data == "observer" else null_responses(
+                responses, manifest, plan, np.random.default_rng(r_null))
+            sub, true = simulate_betas(resp, manifest, plan, cortex, snr=snr,
+                                       seed=np.random.default_rng(r_betas),
+                                       name=f"sub-{subject:02d}", noise=noise)
+            truth = dataclasses.replace(sub, betas=true)
+            for row in _analyse(sub, truth, manifest, sources, disks, variants, n_vertices,
+                                n_perm, n_swap if data == "observer" else 0, ds, cache):
+                rows.append({"design": design, "snr": float(snr), "seed": int(seed),
+                             "subject": sub.name, "data": data, **row})
+    return pd.DataFrame(rows, columns=STUDY_COLUMNS)
+
+
+@functools.lru_cache(maxsize=2)
+def _models_cached(stim_dir: str, subjects: tuple, seed: int, spacing: float, variation: float,
+                   radius: float) -> dict:
+    return observer_models(stim_dir, subjects, seed, spacing, variation, radius)
+
+
+def _seed_stage(folder: Path, stim_dir, params: dict, seed: int) -> Stage:
+    return Stage("observer_study", folder, [f"seed-{seed:03d}.csv"], {**params, "seed": seed},
+                 inputs=stimulus_files(stim_dir), code=["advlib.analysis.observer_study"],
+                 record=f"seed-{seed:03d}_provenance.json")
+
+
+def _run_seed(folder, stim_dir, params, seed) -> Path:
+    stage = _seed_stage(folder, stim_dir, params, seed)
+    if stage.up_to_date():
+        return folder / f"seed-{seed:03d}.csv"
+    p = params
+    models = _models_cached(str(stim_dir), tuple(p["dataset"]["subjects"]),
+                            p["dataset"]["seed"], p["dataset"]["spacing"], p["variation"],
+                            p["radius"])
+    manifest = load_manifest(stim_dir)
+
+    def work(tmp):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            table = study_seed(models, manifest, snr=p["snr"], design=p["design"], seed=seed,
+                               study_seed_=p["study_seed"],
+                               variants=[tuple(v) for v in p["variants"]],
+                               n_vertices=p["n_vertices"], n_perm=p["n_perm"],
+                               n_swap=p["n_swap"], noise=p["noise"])
+        table.to_csv(tmp / f"seed-{seed:03d}.csv", index=False)
+
+    stage.run(work)
+    return folder / f"seed-{seed:03d}.csv"
+
+
+def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2, 6.4),
+                   designs=("paper", "interleaved"), n_seeds: int = 20, *,
+                   variants=STUDY_VARIANTS, n_vertices: int = 200, n_perm: int = 1000,
+                   n_swap: int = 10000, seed: int = 0, noise: dict | None = None,
+                   jobs: int = 1, progress: bool = True) -> pd.DataFrame:
+    """The ground-truth study: ``n_seeds`` simulated datasets per SNR x design.
+
+    Parameters
+    ----------
+    layout : advlib.layout.Layout
+        The stimulus set (what the observer views) and where the study goes
+        (:meth:`advlib.layout.Layout.study_dir`).
+    base : dict
+        The simulated-dataset specification (subjects, seed, spacing; see
+        :func:`advlib.layout.simulation_spec`): whose subjects the study redraws.
+    snrs : sequence of float
+    designs : sequence of {"paper", "interleaved"}
+    n_seeds : int
+        Datasets per SNR x design (20 or more for rates with SEs near 2 points).
+    variants : sequence of (str, bool)
+    n_vertices, n_perm, n_swap : int
+        As in :func:`advlib.analysis.brain_rsa`.
+    seed : int
+        The study's seed.
+    noise : dict, optional
+        The betas' noise, measured on the book's full-path subjects
+        (:func:`advlib.fmri.simulation.dataset_noise`; default
+        :data:`advlib.fmri.simulation.BETA_NOISE`).
+    jobs : int
+        Seeds run in parallel (processes).
+    progress : bool
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`STUDY_COLUMNS`, every seed of every SNR x design.
+    """
+    from joblib import Parallel, delayed
+
+    check_positive_int(jobs, "jobs")
+    stim = layout.stimuli_dir
+    tasks = study_tasks(layout, base, snrs, designs, n_seeds, variants=variants,
+                        n_vertices=n_vertices, n_perm=n_perm, n_swap=n_swap, seed=seed,
+                        noise=noise)
+    todo = [t for t in tasks if not _seed_stage(t[0], stim, t[1], t[2]).up_to_date()]
+    if todo:
+        work = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_run_seed)(folder, stim, params, k) for folder, params, k in todo)
+        list(tqdm(work, total=len(todo), desc="ground-truth study", disable=not progress))
+    return pd.concat([pd.read_csv(f / f"seed-{k:03d}.csv") for f, _, k in tasks],
+                     ignore_index=True)
+
+
+def study_tasks(layout, base: dict, snrs, designs, n_seeds: int, *, variants=STUDY_VARIANTS,
+                n_vertices: int = 200, n_perm: int = 1000, n_swap: int = 10000,
+                seed: int = 0, noise: dict | None = None) -> list[tuple]:
+    """The seeds of a study: where each goes and its parameters (see :func:`observer_study`).
+
+    The folder is named by the study's parameters and the base dataset's specification
+    (which fixes the noise measured on it); the noise enters each seed's cache key.
+
+    Returns
+    -------
+    list of (pathlib.Path, dict, int)
+        ``(folder, parameters, seed)``: the seed's CSV is ``folder / "seed-XXX.csv"``, its
+        record ``folder / "seed-XXX_provenance.json"``; ``folder`` is
+        ``<layout.study_dir(...)>/<design>/snr-<snr>``.
+    """
+    check_positive_int(n_seeds, "n_seeds")
+    check_nonnegative_seed(seed)
+    for d in designs:
+        expect(d in DESIGNS, "designs", d, f"names from {', '.join(DESIGNS)}")
+    for s in snrs:
+        expect(isinstance(s, (int, float)) and not isinstance(s, bool) and np.isfinite(s)
+               and s > 0, "snrs", s, "finite numbers > 0")
+    spec = simulation_spec(base)
+    common = {"dataset": spec, "variation": 0.1, "radius": 3.0,
+              "variants": [list(v) for v in variants], "n_vertices": int(n_vertices),
+              "n_perm": int(n_perm), "n_swap": int(n_swap), "study_seed": int(seed)}
+    root = layout.study_dir(common)
+    noise = {**BETA_NOISE, **(noise or {})}
+    return [(root / d / f"snr-{s:g}", {**common, "noise": noise, "snr": float(s), "design": d}, k)
+            for d in designs for s in snrs for k in range(n_seeds)]
+
+
+def _rate(flags: pd.Series, seeds: pd.Series) -> tuple[float, float]:
+    """Mean of 0/1 ``flags`` and its Monte Carlo SE over seeds (clustered)."""
+    per = flags.astype(float).groupby(seeds.to_numpy()).mean()
+    se = per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else np.nan
+    return float(per.mean()), float(se)
+
+
+def study_summary(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Bias, Type I error and power per design x SNR x variant, with Monte Carlo SEs.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`observer_study`.
+    alpha : float
+        Level of the RE-AN test.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``design, snr, normalize, permutation, n_seeds, n_rois`` (ROI tests per seed) and,
+        each with ``_se``: ``bias_re_an``, ``bias_re_ai`` (observer data: estimate -
+        truth), ``type1_re_an`` (planted null: share with RE-AN p < alpha),
+        ``fp_re_an`` (observer data, whose RE-AN truth is near zero but not zero),
+        ``power_re_ai`` (RE-AI p < 0.005), ``power_diff`` (RE-AI > RE-AN, swap p <=
+        0.0001), ``expected_re_ai`` (expected ROIs of 15 with RE-AI p < 0.005) and
+        ``split_half`` (mean split-half RDM reliability of the selected vertices).
+    """
+    expect(len(table) > 0, "table", "an empty table", "rows from observer_study")
+    keys = ["design", "snr", "normalize", "permutation"]
+    rows = []
+    for key, part in table.groupby(keys, sort=True):
+        obs, null = part[part.data == "observer"], part[part.data == "planted_null"]
+        n_rois = obs.groupby("seed").size().mean()
+        row = dict(zip(keys, key), n_seeds=int(part.seed.nunique()), n_rois=float(n_rois))
+        for name, frame, values in [
+                ("bias_re_an", obs, obs.re_an - obs.truth_re_an),
+                ("bias_re_ai", obs, obs.re_ai - obs.truth_re_ai),
+                ("type1_re_an", null, null.p_perm_re_an < alpha),
+                ("fp_re_an", obs, obs.p_perm_re_an < alpha),
+                ("power_re_ai", obs, obs.p_perm_re_ai < SNR_RULE["p"]),
+                ("power_diff", obs, (obs.re_ai > obs.re_an) & (obs.p_diff <= 1e-4)),
+                ("split_half", obs, obs.split_half)]:
+            row[name], row[f"{name}_se"] = _rate(values, frame.seed)
+        row["expected_re_ai"] = row["power_re_ai"] * SNR_RULE["of"]
+        row["expected_re_ai_se"] = row["power_re_ai_se"] * SNR_RULE["of"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def snr_rule(summary: pd.DataFrame, design: str = "paper", normalize: str = "center",
+             permutation: str = "within session") -> float:
+    """The smallest SNR of the grid at which the analysis reaches the paper's sensitivity.
+
+    :data:`SNR_RULE`: RE-AI p < 0.005 in at least 14 of 15 ROI tests in expectation over
+    seeds (``power_re_ai >= 14 / 15``), with the default analysis on the paper's design.
+
+    Returns
+    -------
+    float
+        The SNR, or NaN when no SNR of the grid reaches it.
+    """
+    part = summary[(summary.design == design) & (summary.normalize == normalize)
+                   & (summary.permutation == permutation)].sort_values("snr")
+    expect(len(part) > 0, "summary", f"no rows for {design}, {normalize}, {permutation}",
+           "rows from study_summary")
+    ok = part[part.power_re_ai >= SNR_RULE["at_least"] / SNR_RULE["of"] - 1e-12]
+    return float(ok.snr.iloc[0]) if len(ok) else float("nan")
+
+
+def study_claims(table: pd.DataFrame) -> pd.DataFrame:
+    """Each brain claim's verdict on every seed, counted per design x SNR x variant.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`observer_study` (the observer data are judged).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``design, snr, normalize, permutation, claim`` and one column per verdict
+        (:data:`advlib.analysis.claims.VERDICTS`): the share of seeds with it, and
+        ``n_seeds``.
+    """
+    obs = table[table.data == "observer"]
+    rows = []
+    keys = ["design", "snr", "normalize", "permutation"]
+    for key, part in obs.groupby(keys, sort=True):
+        verdicts = [brain_claims(seed_rows) for _, seed_rows in part.groupby("seed")]
+        for i, claim in enumerate(verdicts[0].claim):
+            got = pd.Series([v.verdict.iloc[i] for v in verdicts])
+            rows.append({**dict(zip(keys, key)), "claim": claim,
+                         **{v: float((got == v).mean()) for v in VERDICTS},
+                         "n_seeds": len(verdicts)})
+    return pd.DataFrame(rows)
+
+
+def study_reliability(summary: pd.DataFrame | None, table: pd.DataFrame, snr: float,
+                      design: str = "paper") -> pd.DataFrame:
+    """Split-half RDM reliability per ROI that an SNR implies (default analysis).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``roi, split_half, split_half_se`` (mean over seeds x subjects, SE over seeds).
+    """
+    part = table[(table.design == design) & (table.snr == snr) & (table.data == "observer")
+                 & (table.normalize == "center")]
+    expect(len(part) > 0, "snr", snr, f"an SNR of the study ({sorted(table.snr.unique())})")
+    rows = []
+    for roi in ROIS:
+        r = part[part.roi == roi]
+        if len(r):
+            mean, se = _rate(r.split_half, r.seed)
+            rows.append({"roi": roi, "split_half": mean, "split_half_se": se})
+    return pd.DataFrame(rows)
+
+
+def _level_text(rate: float, se: float, alpha: float) -> str:
+    """Whether a Type I error rate exceeds its level by more than 2 Monte Carlo SEs (a
+    valid test rejects at most at its level)."""
+    if rate - 2 * se > alpha:
+        return "rejects above its level"
+    return "keeps its level"
+
+
+def study_numbers(summary: pd.DataFrame, default_snr: float, table: pd.DataFrame | None = None,
+                  alpha: float = 0.05) -> dict[str, str]:
+    """The study's findings as short texts for the prose (myst-nb ``glue``).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        From :func:`study_summary`.
+    default_snr : float
+        The SNR of the book's simulated dataset.
+    table : pandas.DataFrame, optional
+        From :func:`observer_study`: adds the split-half reliabilities.
+    alpha : float
+        The RE-AN test's level.
+
+    Returns
+    -------
+    dict of str to str
+        ``st_seeds``, ``st_snrs``, ``st_rule_snr`` (the rule's choice, or "none of the
+        grid"), ``st_default_snr``, ``st_rule_met`` ("yes"/"no": the default is the rule's
+        choice), ``st_rule_power`` (RE-AI power at the rule's SNR, and the SNR below it),
+        ``st_split_half`` (per ROI at the rule's SNR, with ``table``), and at the default
+        SNR on the paper's design, for ``v`` in ``published``, ``default``:
+        ``st_type1_<v>``, ``st_level_<v>`` (keeps its level or not, within 2 SEs),
+        ``st_bias_<v>``, ``st_power_ai_<v>``, ``st_power_diff_<v>`` (each "value ± SE"),
+        and ``st_type1_published_interleaved``.
+    """
+    expect(len(summary) > 0, "summary", "an empty table", "rows from study_summary")
+    rule = snr_rule(summary)
+    pct = lambda m, s: f"{100 * m:.1f}% ± {100 * s:.1f}"       # noqa: E731
+    out = {"st_seeds": f"{int(summary.n_seeds.min())}",
+           "st_snrs": ", ".join(f"{s:g}" for s in sorted(summary.snr.unique())),
+           "st_rule_snr": "none of the grid" if np.isnan(rule) else f"{rule:g}",
+           "st_default_snr": f"{default_snr:g}",
+           "st_rule_met": "yes" if rule == default_snr else "no"}
+    default = summary[(summary.design == "paper") & (summary.normalize == "center")
+                      & (summary.permutation == "within session")].sort_values("snr")
+    power = [f"{pct(r.power_re_ai, r.power_re_ai_se)} at SNR {r.snr:g}"
+             for r in default.itertuples()]
+    out["st_rule_power"] = "; ".join(power)
+    if table is not None:
+        rel = study_reliability(summary, table, default_snr if np.isnan(rule) else rule)
+        out["st_split_half"] = ", ".join(f"{r.roi} {r.split_half:.2f}" for r in rel.itertuples())
+    names = {("none", "across sessions"): "published", ("center", "within session"): "default"}
+    for row in summary[np.isclose(summary.snr, default_snr)].itertuples():
+        name = names.get((row.normalize, row.permutation))
+        if name is None:
+            continue
+        if row.design == "interleaved":
+            if name == "published":
+                out["st_type1_published_interleaved"] = pct(row.type1_re_an, row.type1_re_an_se)
+            continue
+        out[f"st_type1_{name}"] = pct(row.type1_re_an, row.type1_re_an_se)
+        out[f"st_level_{name}"] = _level_text(row.type1_re_an, row.type1_re_an_se, alpha)
+        out[f"st_bias_{name}"] = f"{row.bias_re_an:+.3f} ± {row.bias_re_an_se:.3f}"
+        out[f"st_power_ai_{name}"] = pct(row.power_re_ai, row.power_re_ai_se)
+        out[f"st_power_diff_{name}"] = pct(row.power_diff, row.power_diff_se)
+    return out
+
+
+def study_tests(summary: pd.DataFrame, snr: float, design: str = "paper") -> pd.DataFrame:
+    """The brain tests' calibration on the simulated observer at one SNR.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        From :func:`study_summary`.
+    snr : float
+        The SNR (the book's default).
+    design : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``test, analysis, null, false_positive_rate, false_positive_se, effect, power,
+        power_se`` (rates as fractions; NaN where the study has no such null).
+    """
+    at = summary[(summary.design == design) & np.isclose(summary.snr, snr)]
+    expect(len(at) > 0, "snr", snr, f"an SNR of the study ({sorted(summary.snr.unique())})")
+    names = {("none", "across sessions"): "as published", ("center", "within session"):
+             "default (centred, within session, partial)"}
+    rows = []
+    for r in at.itertuples():
+        analysis = names.get((r.normalize, r.permutation), f"{r.normalize}, {r.permutation}")
+        rows.append({"test": "RE-AN / RE-AI permutation test", "analysis": analysis,
+                     "null": "planted: AN = RE of other images of the session",
+                     "false_positive_rate": r.type1_re_an, "false_positive_se": r.type1_re_an_se,
+                     "effect": "the observer's AI images: RE-AI p < 0.005",
+                     "power": r.power_re_ai, "power_se": r.power_re_ai_se})
+        rows.append({"test": "RE-AI vs RE-AN swap test", "analysis": analysis,
+                     "null": "(calibration families re_ai_vs_re_an*)",
+                     "false_positive_rate": np.nan, "false_positive_se": np.nan,
+                     "effect": "the observer's AN and AI images: p <= 0.0001",
+                     "power": r.power_diff, "power_se": r.power_diff_se})
+    return pd.DataFrame(rows)
+
+
+def path_check(full: pd.DataFrame, table: pd.DataFrame, snr: float,
+               design: str = "paper") -> pd.DataFrame:
+    """One full-path dataset (time series and GLM) beside the cheap path's seeds.
+
+    Parameters
+    ----------
+    full : pandas.DataFrame
+        :func:`advlib.analysis.ground_truth_rsa` on a simulated dataset of this SNR and
+        design (the book's own).
+    table : pandas.DataFrame
+        From :func:`observer_study`.
+    snr : float
+    design : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per variant and statistic (``RE-AI p < 0.005``, ``RE-AN p < 0.05``, ``RE-AI >
+        RE-AN``, ``RE-AN bias``, ``RE-AI bias``): ``full_path`` (its value over the
+        dataset's ROI tests), ``cheap_mean``, ``cheap_se``, ``cheap_low``, ``cheap_high``
+        (2.5 and 97.5 percentiles of the per-seed values) and ``inside`` (the full path's
+        value within that range).
+    """
+    cheap = table[(table.design == design) & np.isclose(table.snr, snr)
+                  & (table.data == "observer")]
+    expect(len(cheap) > 0, "snr", snr, f"an SNR of the study ({sorted(table.snr.unique())})")
+    stats_ = {"RE-AI p < 0.005": lambda t: t.p_perm_re_ai < SNR_RULE["p"],
+              "RE-AN p < 0.05": lambda t: t.p_perm_re_an < 0.05,
+              "RE-AI > RE-AN": lambda t: (t.re_ai > t.re_an) & (t.p_diff <= 1e-4),
+              "RE-AN bias": lambda t: t.re_an - t.truth_re_an,
+              "RE-AI bias": lambda t: t.re_ai - t.truth_re_ai}
+    rows = []
+    for (norm, perm), part in cheap.groupby(["normalize", "permutation"], sort=False):
+        f = full[(full.normalize == norm) & (full.permutation == perm)]
+        if not len(f):
+            continue
+        for name, stat in stats_.items():
+            per = stat(part).astype(float).groupby(part.seed.to_numpy()).mean()
+            value = float(stat(f).astype(float).mean())
+            low, high = np.quantile(per, [0.025, 0.975])
+            rows.append({"normalize": norm, "permutation": perm, "statistic": name,
+                         "full_path": value, "cheap_mean": float(per.mean()),
+                         "cheap_se": float(per.std(ddof=1) / np.sqrt(len(per))),
+                         "cheap_low": float(low), "cheap_high": float(high),
+                         "inside": bool(low - 1e-12 <= value <= high + 1e-12)})
+    return pd.DataFrame(rows)
