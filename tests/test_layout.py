@@ -17,7 +17,7 @@ def test_the_models_own_set_and_another_set_get_different_roots(tmp_path):
 
 def test_datasets_are_named_by_everything_that_makes_them(tmp_path):
     a = dataset_label({"kind": "simulated", "seed": 0})
-    assert a == dataset_label("simulated") == "simulated-seed0-snr0.8-spacing1-maxpcs10"
+    assert a == dataset_label("simulated") == "simulated-seed0-snr3.2-spacing1-maxpcs10"
     assert dataset_label({"seed": 1}) != a
     assert dataset_label({"seed": 0, "subjects": [1]}) == a   # subjects are folders inside
     (tmp_path / "labA" / "data").mkdir(parents=True)

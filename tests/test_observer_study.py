@@ -87,8 +87,12 @@ def test_the_snr_rule_is_the_smallest_snr_reaching_14_of_15():
     assert numbers["st_type1_default"] == "5.0% ± 1.0"
     assert numbers["st_level_default"] == "keeps its level"
     assert study_numbers(_summary({0.8: 0.9, 1.6: 0.95}), 0.8)["st_rule_met"] == "no"
-    with pytest.raises(InputError, match="snr"):
-        study_tests(_summary({0.8: 0.9}).assign(power_diff_se=0.0), 3.2)
+    tests = study_tests(_summary({0.8: 0.9, 3.2: 1.0}), 2.0)       # the grid's nearest SNR
+    assert set(tests.snr) == {3.2} and set(tests.analysis) == {
+        "default (centred, within session, partial)"}
+    assert study_numbers(_summary({0.8: 0.9, 3.2: 1.0}), 1.0)["st_study_snr"] == "0.8"
+    with pytest.raises(InputError, match="design"):
+        study_tests(_summary({0.8: 0.9}), 0.8, design="interleaved")
 
 
 def test_verdicts_per_seed_and_the_full_path_beside_the_seeds(synthetic_observer):

@@ -444,6 +444,14 @@ def study_reliability(summary: pd.DataFrame | None, table: pd.DataFrame, snr: fl
     return pd.DataFrame(rows)
 
 
+def _nearest_snr(frame: pd.DataFrame, snr: float) -> float:
+    """The SNR of the study's grid nearest to ``snr`` (on a log scale)."""
+    grid = np.array(sorted(frame.snr.unique()), dtype=float)
+    expect(len(grid) > 0, "summary", "an empty table", "rows from study_summary")
+    expect(np.isfinite(snr) and snr > 0, "snr", snr, "a finite number > 0")
+    return float(grid[np.argmin(np.abs(np.log(grid) - np.log(snr)))])
+
+
 def _level_text(rate: float, se: float, alpha: float) -> str:
     """Whether a Type I error rate exceeds its level by more than 2 Monte Carlo SEs (a
     valid test rejects at most at its level)."""
@@ -473,8 +481,9 @@ def study_numbers(summary: pd.DataFrame, default_snr: float, table: pd.DataFrame
         ``st_seeds``, ``st_snrs``, ``st_rule_snr`` (the rule's choice, or "none of the
         grid"), ``st_default_snr``, ``st_rule_met`` ("yes"/"no": the default is the rule's
         choice), ``st_rule_power`` (RE-AI power at the rule's SNR, and the SNR below it),
-        ``st_split_half`` (per ROI at the rule's SNR, with ``table``), and at the default
-        SNR on the paper's design, for ``v`` in ``published``, ``default``:
+        ``st_split_half`` (per ROI at the rule's SNR, with ``table``), ``st_study_snr`` (the
+        grid's SNR nearest the default) and at it on the paper's design, for ``v`` in
+        ``published``, ``default``:
         ``st_type1_<v>``, ``st_level_<v>`` (keeps its level or not, within 2 SEs),
         ``st_bias_<v>``, ``st_power_ai_<v>``, ``st_power_diff_<v>`` (each "value ± SE"),
         and ``st_type1_published_interleaved``.
@@ -496,7 +505,9 @@ def study_numbers(summary: pd.DataFrame, default_snr: float, table: pd.DataFrame
         rel = study_reliability(summary, table, default_snr if np.isnan(rule) else rule)
         out["st_split_half"] = ", ".join(f"{r.roi} {r.split_half:.2f}" for r in rel.itertuples())
     names = {("none", "across sessions"): "published", ("center", "within session"): "default"}
-    for row in summary[np.isclose(summary.snr, default_snr)].itertuples():
+    at = _nearest_snr(summary, default_snr)
+    out["st_study_snr"] = f"{at:g}"
+    for row in summary[np.isclose(summary.snr, at)].itertuples():
         name = names.get((row.normalize, row.permutation))
         if name is None:
             continue
@@ -520,28 +531,29 @@ def study_tests(summary: pd.DataFrame, snr: float, design: str = "paper") -> pd.
     summary : pandas.DataFrame
         From :func:`study_summary`.
     snr : float
-        The SNR (the book's default).
+        The SNR (the book's default); the grid's nearest SNR is used.
     design : str
 
     Returns
     -------
     pandas.DataFrame
-        ``test, analysis, null, false_positive_rate, false_positive_se, effect, power,
+        ``snr, test, analysis, null, false_positive_rate, false_positive_se, effect, power,
         power_se`` (rates as fractions; NaN where the study has no such null).
     """
+    snr = _nearest_snr(summary, snr)
     at = summary[(summary.design == design) & np.isclose(summary.snr, snr)]
-    expect(len(at) > 0, "snr", snr, f"an SNR of the study ({sorted(summary.snr.unique())})")
+    expect(len(at) > 0, "design", design, f"a design of the study ({sorted(summary.design.unique())})")
     names = {("none", "across sessions"): "as published", ("center", "within session"):
              "default (centred, within session, partial)"}
     rows = []
     for r in at.itertuples():
         analysis = names.get((r.normalize, r.permutation), f"{r.normalize}, {r.permutation}")
-        rows.append({"test": "RE-AN / RE-AI permutation test", "analysis": analysis,
+        rows.append({"snr": snr, "test": "RE-AN / RE-AI permutation test", "analysis": analysis,
                      "null": "planted: AN = RE of other images of the session",
                      "false_positive_rate": r.type1_re_an, "false_positive_se": r.type1_re_an_se,
                      "effect": "the observer's AI images: RE-AI p < 0.005",
                      "power": r.power_re_ai, "power_se": r.power_re_ai_se})
-        rows.append({"test": "RE-AI vs RE-AN swap test", "analysis": analysis,
+        rows.append({"snr": snr, "test": "RE-AI vs RE-AN swap test", "analysis": analysis,
                      "null": "(calibration families re_ai_vs_re_an*)",
                      "false_positive_rate": np.nan, "false_positive_se": np.nan,
                      "effect": "the observer's AN and AI images: p <= 0.0001",

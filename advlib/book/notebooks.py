@@ -180,9 +180,9 @@ _LIVE_LIMITS = {
                     "CPU (Fig S2 the same again).",
     "05_encoding": "The encoding models took about 30 s per subject on a 2-core CPU, for each "
                    "of the two variants.",
-    "08_ground_truth": "This chapter simulates 24 subjects (4 SNR levels x 2 designs x 3) and "
-                       "analyses each: about 6 minutes on a 2-core CPU once the default "
-                       "subjects exist, longer from scratch.",
+    "08_ground_truth": "The study draws 160 simulated datasets (20 per SNR x design) on the "
+                       "cheap path and analyses each: a few minutes on a 2-core CPU the first "
+                       "time (make book caches every seed), seconds afterwards.",
 }
 
 
