@@ -39,8 +39,7 @@ def test_notebook_is_thin(name):
 def test_notebook_executes_in_smoke_profile(item, smoke_book):
     root, _ = smoke_book
     nb = nbformat.read(root / "book" / "generated" / f"{item['output']}.ipynb", as_version=4)
-    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert injected and "remove-cell" in injected[0].metadata.tags
+    assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
@@ -90,6 +89,26 @@ def test_pages_show_no_progress_bars_or_machine_paths(item, smoke_book, results_
     notes = [c for c in nb.cells if "advlib-live-note" in c.metadata.get("tags", [])]
     assert len(notes) == 1 and f"notebooks/{item['name']}.ipynb" in notes[0].source
     assert nb.cells.index(notes[0]) == 1                  # right under the title
+    # the whole file (what the download button gives): no absolute path of this checkout
+    # or host name; the parameters cell shows the values it was executed with, portably
+    import socket
+
+    text = (root / "book" / "generated" / f"{item['output']}.ipynb").read_text()
+    assert str(ROOT) not in text and socket.gethostname() not in text
+    shown = _executed_parameters(nb)
+    for name, value in item["parameters"].items():
+        if name in ("results_dir", "build_info"):
+            assert shown[name] is None or not Path(shown[name]).is_absolute()
+        else:
+            assert shown[name] == value, name
+
+
+def _executed_parameters(nb) -> dict:
+    """The values the parameters cell of an executed page assigns."""
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    scope: dict = {}
+    exec(cell.source, {}, scope)                               # literals only
+    return scope
 
 
 @pytest.mark.slow
@@ -104,9 +123,33 @@ def test_subjects_reexecute_only_their_per_subject_pages(smoke_book, results_roo
     page = nbformat.read(done[0], as_version=4)
     ref = nbformat.read(smoke_book[0] / "book" / "generated" / "03_fmri_sub-01.ipynb",
                         as_version=4)
-    injected = [c.source for nb in (page, ref) for c in nb.cells
-                if "injected-parameters" in c.metadata.get("tags", [])]
-    assert injected[0] == injected[1]          # the same parameters as the book's build
+    assert _executed_parameters(page) == _executed_parameters(ref)   # the book's parameters
+
+
+def test_a_page_shows_the_parameters_it_ran_with_and_no_absolute_path(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"),
+                nbformat.v4.new_code_cell("n = 1      # how many\nresults_dir = None  # root\n"
+                                          "data = 'x'  # a folder",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print(n, data)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    src = tmp_path / "nbs" / "page.ipynb"
+    src.parent.mkdir()
+    nbformat.write(nb, src)
+    data = tmp_path / "data" / "sub"
+    out = run_notebook(src, tmp_path / "out" / "page.ipynb",
+                       {"n": 3, "data": str(data), "results_dir": str(tmp_path / "r")},
+                       progress=False)
+    done = nbformat.read(out, as_version=4)
+    cell = next(c for c in done.cells if "parameters" in c.metadata.get("tags", []))
+    assert cell.source.splitlines() == ["n = 3      # how many",
+                                        "results_dir = '../r'  # root",
+                                        "data = '../data/sub'  # a folder"]
+    assert not [c for c in done.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert str(tmp_path) not in out.read_text()       # nor in the printed output
+    assert done.cells[-1].outputs[0]["text"].startswith("3 ")
 
 
 def test_subject_names_and_bad_subject_choices(tmp_path):

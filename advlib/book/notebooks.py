@@ -238,12 +238,95 @@ def _clean_outputs(nb) -> None:
             cell["outputs"] = kept
 
 
+_ASSIGN = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>.*?)(?P<comment>\s+#.*)?$")
+
+
+def _portable(value, base: Path):
+    """``value`` with absolute paths made portable: the default results root -> ``None``
+    (a notebook resolves it itself), another path -> relative to ``base`` (where the
+    notebook runs); containers element by element."""
+    from ..layout import default_results
+
+    if isinstance(value, dict):
+        return {k: _portable(v, base) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_portable(v, base) for v in value]
+    if isinstance(value, str) and os.path.isabs(value):
+        if Path(value).resolve() == default_results().resolve():
+            return None
+        return os.path.relpath(value, base)
+    return value
+
+
+def _show_parameters(nb, parameters: dict, base: Path) -> None:
+    """Write the executed values into the notebook's ``parameters`` cell (comments kept) and
+    drop papermill's injected cell, so that the page shows what was run and the file holds
+    no absolute path (paths relative to ``base``, the folder the notebook runs in)."""
+    nb.cells = [c for c in nb.cells
+                if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    shown = {k: _portable(v, base) for k, v in parameters.items()}
+    for cell in nb.cells:
+        if "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        lines, seen = [], set()
+        for line in cell.source.splitlines():
+            m = _ASSIGN.match(line)
+            if m and m["name"] in shown:
+                line = f"{m['name']} = {shown[m['name']]!r}{m['comment'] or ''}"
+                seen.add(m["name"])
+            lines.append(line)
+        lines += [f"{k} = {v!r}" for k, v in shown.items() if k not in seen]
+        cell.source = "\n".join(lines)
+        return
+
+
+def _absolute_paths(value) -> list[str]:
+    """Every absolute path string in a parameter value (containers searched)."""
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _absolute_paths(v)]
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _absolute_paths(v)]
+    return [value] if isinstance(value, str) and os.path.isabs(value) else []
+
+
+def _scrub_paths(nb, roots, parameters: dict, base: Path) -> None:
+    """Replace absolute folders (the parameters' paths, the checkout, the home folder) and
+    the host name in every output by relative or neutral text."""
+    import socket
+
+    pairs = [(p, os.path.relpath(p, base)) for v in parameters.values()
+             for p in _absolute_paths(v)]
+    pairs += [(str(Path(r).resolve()), ".") for r in roots if r]
+    pairs.append((str(Path.home()), "~"))
+    host = socket.gethostname()
+    if len(host) > 3:
+        pairs.append((host, "<host>"))
+    pairs.sort(key=lambda p: -len(p[0]))
+
+    def clean(text):
+        for old, new in pairs:
+            text = text.replace(old, new)
+        return text
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = clean(output["text"])
+            for key, value in (output.get("data") or {}).items():
+                if isinstance(value, str) and key.startswith("text"):
+                    output["data"][key] = clean(value)
+            if "traceback" in output:
+                output["traceback"] = [clean(t) for t in output["traceback"]]
+
+
 def _live_note(nb, name: str) -> None:
     """Insert, after the title cell, how to run this page live (launch buttons, `make lab`)."""
     import nbformat
 
     text = (f"```{{admonition}} Run this page live\n:class: tip\n"
-            f"This page is `notebooks/{name}.ipynb` executed with the parameters shown. "
+            f"This page is `notebooks/{name}.ipynb` executed with the parameters shown in "
+            "its parameters cell (paths relative to `notebooks/`; `results_dir = None` is "
+            "the checkout's results). "
             "The rocket button at the top opens it on Binder (the project's environment, "
             "CPU only, 1-2 GB of memory) or Colab (first run "
             "`!pip install` of the repository in a new cell); the download button gives "
@@ -327,10 +410,11 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
     _live_note(nb, source.stem)
     if title is not None:
         _retitle(nb, title)
-    for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")
+    _show_parameters(nb, parameters, source.parent)
+    _scrub_paths(nb, [repo_root(), source.parent], parameters, source.parent)
+    nb.metadata.get("papermill", {}).pop("input_path", None)
+    nb.metadata.get("papermill", {}).pop("output_path", None)
+    nb.metadata.get("papermill", {}).pop("parameters", None)
     nbformat.write(nb, tmp)
     os.replace(tmp, output)
     return output
