@@ -72,6 +72,7 @@ from .book.plotting import (
     plot_run_design,
     plot_searchlight_maps,
     plot_stimulus_grid,
+    setup_page,
 )
 from .book.reproduce import reproduce
 from .book.summary import build_tables, claims_summary, glue_texts, models_claims
@@ -115,6 +116,6 @@ __all__ = [
     "study_summary", "snr_rule",
     "study_claims", "study_numbers", "study_reliability", "study_tests", "path_check",
     "dataset_noise",
-    "glue_texts", "plot_ground_truth", "plot_models_layers", "models_claims",
+    "glue_texts", "setup_page", "plot_ground_truth", "plot_models_layers", "models_claims",
     "design_claims", "with_design", "load_design",
 ]

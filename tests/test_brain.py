@@ -125,7 +125,7 @@ def test_brain_rsa_on_a_small_simulated_dataset(stim_dir, small_dataset, tmp_pat
                                       "p_fwe_re_ai"}
     assert table.p_sl_diff.between(0, 1).all() and (table.n_swap == 10000).all()
     claims = brain_claims(table)
-    assert list(claims.columns) == ["claim", "paper", "rule", "here", "verdict"]
+    assert list(claims.columns) == ["claim", "verdict", "rule", "here", "paper"]
     stamp = (tmp_path / "out" / "brain_rsa_400.csv").stat().st_mtime_ns
     again, maps2 = brain_rsa(data, stim_dir, tmp_path / "out", n_vertices=400, n_perm=20,
                              n_boot=20, progress=False)         # cached: nothing recomputed

@@ -132,6 +132,7 @@ def test_a_page_shows_the_parameters_it_ran_with_and_no_absolute_path(tmp_path):
                 nbformat.v4.new_code_cell("n = 1      # how many\nresults_dir = None  # root\n"
                                           "data = 'x'  # a folder",
                                           metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_markdown_cell("## Extra", metadata={"tags": ["advlib-if:extra"]}),
                 nbformat.v4.new_code_cell("print(n, data)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
@@ -140,16 +141,18 @@ def test_a_page_shows_the_parameters_it_ran_with_and_no_absolute_path(tmp_path):
     nbformat.write(nb, src)
     data = tmp_path / "data" / "sub"
     out = run_notebook(src, tmp_path / "out" / "page.ipynb",
-                       {"n": 3, "data": str(data), "results_dir": str(tmp_path / "r")},
-                       progress=False)
+                       {"n": 3, "data": str(data), "results_dir": str(tmp_path / "r"),
+                        "extra": False}, progress=False)
     done = nbformat.read(out, as_version=4)
     cell = next(c for c in done.cells if "parameters" in c.metadata.get("tags", []))
     assert cell.source.splitlines() == ["n = 3      # how many",
                                         "results_dir = '../r'  # root",
-                                        "data = '../data/sub'  # a folder"]
+                                        "data = '../data/sub'  # a folder",
+                                        "extra = False"]
     assert not [c for c in done.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert str(tmp_path) not in out.read_text()       # nor in the printed output
     assert done.cells[-1].outputs[0]["text"].startswith("3 ")
+    assert not any("## Extra" in c.source for c in done.cells)     # switched off: no section
 
 
 def test_subject_names_and_bad_subject_choices(tmp_path):

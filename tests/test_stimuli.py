@@ -183,7 +183,7 @@ def test_manifest_schema_and_provenance(stim_dir, model):
     assert prov["parameters"]["n_images"] == 4 and prov["n_not_converged"] == 0
     assert "torch" in prov["versions"]
     claims = stimulus_claims(manifest)
-    assert list(claims.columns) == ["claim", "paper", "rule", "here", "verdict"]
+    assert list(claims.columns) == ["claim", "verdict", "rule", "here", "paper"]
     # the embedded model is correct on the 4 RE images but not 0.99-confident (0.70, 0.98, ...)
     assert claims.verdict.tolist() == ["holds", "does not hold"] + ["holds"] * 4
     summary = summarize_stimuli(manifest).set_index("kind")

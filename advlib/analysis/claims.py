@@ -1,8 +1,8 @@
 """The paper's claims, checked on this project's result tables, with three verdicts.
 
 Every ``*_claims`` function takes the tables a stage wrote and returns one DataFrame with
-:data:`CLAIM_COLUMNS`: the claim in words, the paper's value, the **rule** that decides it
-here (in words and numbers), the value found here, and the verdict:
+:data:`CLAIM_COLUMNS`: the claim in words, the verdict beside it, the **rule** that decides
+it here (in words and numbers), the value found here, and the paper's value. The verdicts:
 
 ``holds``
     The rule is met.
@@ -45,7 +45,7 @@ __all__ = ["HOLDS", "FAILS", "NO_EVIDENCE", "INCONCLUSIVE", "VERDICTS", "CLAIM_C
 
 HOLDS, FAILS, NO_EVIDENCE, INCONCLUSIVE = "holds", "does not hold", "no evidence", "inconclusive"
 VERDICTS = (HOLDS, FAILS, NO_EVIDENCE, INCONCLUSIVE)
-CLAIM_COLUMNS = ["claim", "paper", "rule", "here", "verdict"]
+CLAIM_COLUMNS = ["claim", "verdict", "rule", "here", "paper"]
 #: The effect a "no effect" claim must be able to detect: an RDM similarity or a transfer
 #: correlation of 0.1, or 0.1 (10 points) of the share of vertices in Fig S1.
 EFFECT = 0.1
@@ -586,16 +586,20 @@ def claims_side_by_side(tables: dict) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``claim, paper, rule`` and ``here (<variant>), verdict (<variant>)`` per variant.
+        ``claim``, ``verdict (<variant>)`` per variant, ``rule``, ``here (<variant>)`` per
+        variant, ``paper``.
     """
     expect(len(tables) > 0, "tables", tables, "at least one claims table")
     names = list(tables)
     first = tables[names[0]].reset_index(drop=True)
-    out = first[["claim", "paper", "rule"]].copy()
+    out = first[["claim"]].copy()
     for name in names:
         t = tables[name].reset_index(drop=True)
         expect(t.claim.tolist() == first.claim.tolist(), f"tables[{name!r}].claim",
                t.claim.tolist()[:2], f"the claims of {names[0]!r}")
-        out[f"here ({name})"] = t.here
         out[f"verdict ({name})"] = t.verdict
+    out["rule"] = first.rule
+    for name in names:
+        out[f"here ({name})"] = tables[name].reset_index(drop=True).here
+    out["paper"] = first.paper
     return out

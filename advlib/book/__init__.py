@@ -44,6 +44,7 @@ __all__ = [
     "DATASETS",
     "repo_root",
     "plot_ground_truth",
+    "setup_page",
     "plot_models_layers",
     "models_claims",
     "CLUSTERS",

@@ -280,6 +280,14 @@ def _show_parameters(nb, parameters: dict, base: Path) -> None:
         return
 
 
+def _drop_switched_off(nb, parameters: dict) -> None:
+    """Remove the cells tagged ``advlib-if:<name>`` whose switch ``<name>`` was executed
+    false (a page shows no section it did not run, e.g. Fig S2 without the Fig 4 maps)."""
+    nb.cells = [c for c in nb.cells if all(
+        parameters.get(tag.split(":", 1)[1], True)
+        for tag in c.get("metadata", {}).get("tags", []) if tag.startswith("advlib-if:"))]
+
+
 def _absolute_paths(value) -> list[str]:
     """Every absolute path string in a parameter value (containers searched)."""
     if isinstance(value, dict):
@@ -410,6 +418,7 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
     _live_note(nb, source.stem)
     if title is not None:
         _retitle(nb, title)
+    _drop_switched_off(nb, parameters)
     _show_parameters(nb, parameters, source.parent)
     _scrub_paths(nb, [repo_root(), source.parent], parameters, source.parent)
     nb.metadata.get("papermill", {}).pop("input_path", None)
@@ -476,7 +485,8 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
         elif name == "04_brain_rsa":
             plan.append({"name": name, "output": name, "parameters": params})
             plan.append({"name": name, "output": f"{name}_s2",
-                         "parameters": {**params, "n_vertices": 400, "show_published": False},
+                         "parameters": {**params, "n_vertices": 400, "show_published": False,
+                                        "show_searchlight": False},
                          "title": "Fig S2 — RE-AN and RE-AI similarity with 400 vertices "
                                   "per ROI"})
         else:

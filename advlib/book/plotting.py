@@ -12,7 +12,8 @@ from ..errors import expect
 __all__ = ["plot_models_layers", "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
            "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS",
-           "ROI_COLORS", "plot_encoding_accuracy", "plot_layer_assignment", "plot_ground_truth"]
+           "ROI_COLORS", "plot_encoding_accuracy", "plot_layer_assignment", "plot_ground_truth",
+           "setup_page"]
 
 #: Colours of the image kinds, used consistently across figures.
 KIND_COLORS = {"RE": "0.3", "AN": "tab:blue", "AI": "tab:red"}
@@ -510,6 +511,18 @@ _VARIANT_STYLE = {("none", "across sessions"): ("#7f7f7f", "as published"),
                   ("none", "within session"): ("#9467bd", "no normalisation, permuted within session"),
                   ("center", "within session"): ("#2ca02c", "centred, within session (default)"),
                   ("zscore", "within session"): ("#ff7f0e", "z-scored, within session")}
+
+
+def setup_page() -> None:
+    """Display settings of the book's pages: tables show every character of every cell
+    (claims tables are read, not skimmed: pandas would cut text at 50 characters with
+    "..."), up to 40 columns and 200 rows."""
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_columns", 40)
+    pd.set_option("display.max_rows", 200)
+    pd.set_option("display.width", 1000)
 
 
 def plot_ground_truth(summary, alpha: float = 0.05, title: str = ""):
