@@ -344,7 +344,8 @@ class Stage:
             Called with a fresh temporary folder; writes the outputs there under their
             relative names. Its return value is returned.
         **extra
-            Added to the record (JSON-serializable).
+            Added to the record (JSON-serializable). The record also holds ``created``
+            and ``seconds`` (how long ``work`` took).
 
         Raises
         ------
@@ -352,13 +353,20 @@ class Stage:
             ``work`` did not write a declared output, or a folder stage would replace a
             non-empty folder that is not this stage's earlier output.
         """
+        t0 = time.perf_counter()
+
+        def timed(tmp):
+            result = work(tmp)
+            self.notes["seconds"] = round(time.perf_counter() - t0, 2)   # in the record
+            return result
+
         if self.outputs is None:
             self.root.parent.mkdir(parents=True, exist_ok=True)
             with stage_lock(self.root.parent, self.root.name):
-                return self._run_folder(work, extra)
+                return self._run_folder(timed, extra)
         self.root.mkdir(parents=True, exist_ok=True)
         with stage_lock(self.root, self.name):
-            return self._run_files(work, extra)
+            return self._run_files(timed, extra)
 
     def _run_files(self, work, extra):
         _clean_leftovers(self.root)

@@ -27,12 +27,15 @@ be taken as done, and the scheduler runs the task again elsewhere. A task that f
 reason (bad input: :class:`advlib.errors.AdvlibError`) fails the run at once with its
 message; it is not retried.
 
-The timings of each step go to ``<out>/build_info.json``, shown by the book's summary page.
+Per stage step, when its results were computed and how long that took (from the stage
+records) go to ``<out>/build_info.json``, shown by the book's summary page; a rebuild that
+finds everything up to date leaves it, and every page, as they were.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import sys
 import time
@@ -167,7 +170,7 @@ def _notebook(item, source, out, inputs, progress):
                   {"parameters": item["parameters"], "title": item.get("title")},
                   inputs=[source] + [p for p in inputs if Path(p).is_file()], code=["advlib"],
                   record=f".stages/{item['output']}.json")
-    if item["name"] != "07_summary" and stage.up_to_date():
+    if stage.up_to_date():
         return
     stage.run(lambda tmp: run_notebook(source, tmp / target, item["parameters"],
                                        progress=progress, title=item.get("title")))
@@ -300,14 +303,15 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
     reads = {"01_stimuli": ["stimuli"], "02_cnn_rsa": ["stimuli", "cnn_rsa"],
              "03_fmri": ["stimuli", "subjects"], "04_brain_rsa": ["brain_rsa"],
              "05_encoding": ["encoding"], "06_explore": ["stimuli", "cnn_rsa", "subjects"],
-             "08_ground_truth": ["stimuli"]}
+             "08_ground_truth": ["stimuli", "subjects"]}
     notebooks_dir = repo_root() / "notebooks"
     names = None if len(models) > 1 else [n for n in NOTEBOOKS if n != "09_models"]
     steps = []
     for item in notebook_plan(profile, model, layout.results, data, subs, names, stimuli=s):
         if item["name"] == "07_summary":
             item["parameters"]["build_info"] = str(out / "build_info.json")
-        if item["name"] == "09_models":
+            inputs = [out / "build_info.json"]          # re-run when the results changed
+        elif item["name"] == "09_models":
             item["parameters"]["models"] = list(models)
             inputs = [Layout(results, m).root / "cnn_rsa_provenance.json" for m in models]
         else:
@@ -321,13 +325,40 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
 
 # --- executors ----------------------------------------------------------------------------
 
+def _computed(records) -> dict:
+    """When the results of a step were computed and how long that took, from its records
+    (the same whether this run computed them or found them up to date)."""
+    from ..provenance import read_record
+
+    recs = [read_record(p) for p in records]
+    recs = [r for r in recs if r]
+    created = sorted(str(r.get("created", "")) for r in recs if r.get("created"))
+    seconds = [float(r["seconds"]) for r in recs if isinstance(r.get("seconds"), (int, float))]
+    return {"computed": created[-1] if created else None,
+            "compute_seconds": round(sum(seconds), 2) if seconds else None}
+
+
 def _log_step(log, step, result, progress):
     log.append({"stage": step.stage, "item": step.item, "status": result["status"],
-                "seconds": result["seconds"]})
+                "seconds": result["seconds"], **_computed(step.records)})
     if progress:
         where = f"{step.model}: " if step.model else ""
         print(f"[reproduce] {step.stage:<9} {where}{step.item:<24} {result['status']:<10} "
               f"{result['seconds']:8.1f} s", file=sys.stderr)
+
+
+def _write_info(path: Path, info: dict, log: list) -> None:
+    """``build_info.json``: the run's settings and, per stage step (stimuli to encoding),
+    when its results were computed and how long that took, from the stage records (not this
+    invocation's timings): a rebuild that finds everything up to date writes the same file.
+    Written only when it changes, so the summary page that reads it stays up to date."""
+    from ..provenance import read_record
+
+    stages = [{k: row.get(k) for k in ("stage", "item", "computed", "compute_seconds")}
+              for row in log if row["stage"] not in ("notebooks", "book")]
+    new = {**info, "stages": stages}
+    if read_record(path) != json.loads(json.dumps(new, default=str)):
+        write_json(path, new)
 
 
 def _run_here(steps, log, progress):
@@ -398,8 +429,10 @@ def _client(scheduler, cluster, jobs):
     return Client(made), made
 
 
-def _write_built_with(path: Path, info: dict, stim_dir: Path, stimuli: dict) -> None:
-    """The book's first page names the network, the images and the data it was built with."""
+def _write_built_with(path: Path, info: dict, stim_dir: Path, stimuli: dict,
+                      log: list) -> None:
+    """The book's first page names the network, the images and the data it was built with
+    (the date: when the newest result was computed); written only when it changes."""
     from ..cnn.selection import design_text
     from ..cnn.stimulus_set import load_design, load_manifest
 
@@ -415,11 +448,15 @@ def _write_built_with(path: Path, info: dict, stim_dir: Path, stimuli: dict) -> 
             f"{spec['design']} session design)" if spec is not None
             else f"the dataset `{Path(str(info['dataset'])).name}`")
     weights = str(info["model_provenance"].get("weights_sha256", ""))[:12]
+    dates = sorted(str(r["computed"])[:10] for r in log if r.get("computed"))
+    built = dates[-1] if dates else "at an unknown date"
     text = (f"```{{admonition}} Built with\n:class: note\n"
             f"- **Network**: `{info['model']}` (weights SHA-256 {weights}...)\n"
             f"- **Images**: {n_regular} regular images from {source}; {design}\n"
             f"- **Brain data**: {data}\n"
-            f"- **Profile**: {info['profile']}, built {info['started'][:10]}\n```\n")
+            f"- **Profile**: {info['profile']}, results computed {built}\n```\n")
+    if path.is_file() and path.read_text() == text:
+        return
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 
@@ -522,7 +559,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
                                                     else "this machine"),
             "parameters": {**PROFILES[profile], "01_stimuli": s},
             "versions": package_versions(), "model_provenance": _model(model).provenance(),
-            "stages": log, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "stages": []}
     client, made = _client(scheduler, cluster, jobs) if distributed else (None, None)
     try:
         if client is not None and progress:
@@ -530,15 +567,14 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         (_run_on(client, stage_steps, log, progress) if client is not None
          else _run_here(stage_steps, log, progress))
         if notebooks:
-            write_json(info_path, info)   # the summary page reads the log so far
+            _write_info(info_path, info, log)   # the summary page reads the stages so far
             _write_built_with(out / "built_with.md", info, Layout(results, model).stimuli_dir,
-                              s)
+                              s, log)
             nb_steps = _notebook_steps(model, models, profile, data, dataset, results, s, out,
                                        progress and not distributed)
             if client is not None:
                 first = [st for st in nb_steps if st.item not in ("07_summary", "09_models")]
                 _run_on(client, first, log, progress)
-                write_json(info_path, info)
                 _run_on(client, [st for st in nb_steps if st not in first], log, progress)
             else:
                 _run_here(nb_steps, log, progress)
@@ -547,9 +583,6 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
             client.close()
         if made is not None:
             made.close()
-    if notebooks:
-        write_json(info_path, info)
-
     if book and notebooks:
         t0 = time.perf_counter()
         root = Path(book_root) if book_root else repo_root()
@@ -559,5 +592,4 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
                f"a built book; its output ends with:\n{(done.stdout + done.stderr)[-3000:]}")
         log.append({"stage": "book", "item": "_build/html", "status": "ran",
                     "seconds": round(time.perf_counter() - t0, 2)})
-        write_json(info_path, info)
     return pd.DataFrame(log, columns=["stage", "item", "status", "seconds"])

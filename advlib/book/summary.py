@@ -90,14 +90,15 @@ def load_build_info(path) -> tuple[dict, pd.DataFrame]:
     info : dict
         Profile, model, parameters, package versions, model provenance.
     stages : pandas.DataFrame
-        ``stage, item, status, seconds``.
+        ``stage, item, computed, compute_seconds``: when each stage step's results were
+        computed and how long that took (from the stage records).
     """
     path = Path(path)
     expect(path.is_file(), "build_info", str(path),
            "build_info.json from `advlib reproduce` (the book's build run)")
     info = json.loads(path.read_text())
-    return info, pd.DataFrame(info.get("stages", []), columns=["stage", "item", "status",
-                                                               "seconds"])
+    return info, pd.DataFrame(info.get("stages", []),
+                              columns=["stage", "item", "computed", "compute_seconds"])
 
 
 def build_tables(path=None) -> dict:
@@ -124,20 +125,30 @@ def build_tables(path=None) -> dict:
         return {"run": pd.DataFrame({"value": [f"no build_info.json at {path}: these notebooks "
                                                "were not executed by `advlib reproduce`"]},
                                     index=["note"]),
-                "stages": pd.DataFrame(columns=["stage", "item", "status", "seconds"]),
+                "stages": pd.DataFrame(columns=["stage", "item", "computed", "compute_seconds"]),
                 "versions": pd.DataFrame(columns=["version"]),
                 "parameters": pd.DataFrame()}
     info, stages = load_build_info(path)
+    computed = stages.computed.dropna()
     run = pd.DataFrame({"value": [info["profile"], info["model"], info["data"],
-                                  info["subjects"], info["jobs"], info["started"],
+                                  info["subjects"], info["jobs"],
+                                  f"{computed.min()} to {computed.max()}" if len(computed)
+                                  else "unknown",
                                   info["model_provenance"].get("weights_sha256"),
-                                  f"{stages.seconds.sum():.0f} s"]},
-                       index=["profile", "model", "data", "subjects", "jobs", "started",
-                              "weights_sha256", "total time of the stages listed"])
-    params = pd.DataFrame([{"notebook": k, **v} for k, v in info["parameters"].items()])
+                                  f"{pd.to_numeric(stages.compute_seconds).sum():.0f} s"]},
+                       index=["profile", "model", "data", "subjects", "jobs",
+                              "results computed", "weights_sha256",
+                              "compute time of the results listed"])
+    from .notebooks import NOTEBOOKS
+
+    shown = [n for n in NOTEBOOKS if n in info["parameters"] and (
+        n != "09_models" or len(info.get("models", [])) > 1)]       # pages of this book
+    params = pd.DataFrame([{"notebook": n, "parameter": k, "value": repr(v)}
+                           for n in shown for k, v in info["parameters"][n].items()],
+                          columns=["notebook", "parameter", "value"])
     return {"run": run, "stages": stages,
             "versions": pd.Series(info["versions"], name="version").to_frame(),
-            "parameters": params.set_index("notebook")}
+            "parameters": params.set_index(["notebook", "parameter"])}
 
 
 def glue_texts(values: dict) -> None:
