@@ -50,6 +50,11 @@ def test_selection_files_and_checks(dataset):
     rel, sel2, split = select_subject(sub, n_per_hemi=20)
     checks = fmri_checks(sub, sel2, split, n_vertices=40)
     assert (checks.verdict.iloc[:3] == "holds").all()
+    # the selection against as many random ROI vertices (the fair comparison), seeded
+    assert np.isfinite(split[["split_half_random", "split_half_random_sd"]]).all().all()
+    again = select_subject(sub, n_per_hemi=20)[2]
+    assert again.split_half_random.tolist() == split.split_half_random.tolist()
+    assert "vs random" in checks.here.iloc[3]
     roi = (sub.vertices.roi != "").to_numpy()
     assert np.isfinite(rel[roi]).mean() > 0.95 and np.nanmax(np.abs(rel)) <= 1 + 1e-9
 

@@ -123,10 +123,12 @@ def test_an_allowed_shortfall_builds_and_shows_on_the_first_page(model, tmp_path
     assert "short of the design (dogs 2/8" in record["deviation"]
     assert design_claims(record).verdict.tolist() == [FAILS]
     info = {"dataset": DATASETS["smoke"], "model": model.name, "profile": "smoke",
-            "model_provenance": model.provenance(), "started": "2026-12-04T00:00:00"}
-    _write_built_with(tmp_path / "built_with.md", info, stim, options)
+            "model_provenance": model.provenance()}
+    _write_built_with(tmp_path / "built_with.md", info, stim, options,
+                      [{"computed": "2026-12-04T10:00:00"}, {"computed": None}])
     page = (tmp_path / "built_with.md").read_text()
     assert "2 regular images" in page and "**Deviation from the paper**" in page
+    assert "results computed 2026-12-04" in page
 
 
 def test_design_counts_per_threshold_and_the_first_that_fills(tmp_path, capsys):

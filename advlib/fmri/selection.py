@@ -32,7 +32,8 @@ def check_vertex_count(n_vertices) -> int:
     return int(n_vertices)
 
 
-def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100, disks=None):
+def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100, disks=None,
+                   n_random: int = 20, seed: int = 0):
     """Searchlight reliability map and the paper's vertex selection for one subject.
 
     Parameters
@@ -45,6 +46,10 @@ def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100,
     disks : scipy.sparse matrix, optional
         The subject's geodesic disks of ``radius`` (:func:`geodesic_disks`), when the caller
         has them already.
+    n_random : int
+        Random vertex sets per ROI behind ``split_half_random`` (0: not computed).
+    seed : int
+        Seed of those sets.
 
     Returns
     -------
@@ -52,8 +57,12 @@ def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100,
     selection : pandas.DataFrame
         From :func:`advlib.fmri.searchlight.select_vertices`.
     split_half : pandas.DataFrame
-        Per ROI: ``roi, n_vertices, split_half_selected, split_half_all`` (Spearman r of the
-        presentation-1 vs presentation-2 RE RDMs over the selected / all ROI vertices).
+        Per ROI: ``roi, n_vertices, split_half_selected, split_half_random,
+        split_half_random_sd, split_half_all``
+        (Spearman r of the presentation-1 vs presentation-2 RE RDMs over the selected
+        vertices, over as many vertices drawn at random from the ROI (mean of
+        ``n_random`` draws, and their SD: the fair comparison, since an RDM over more
+        vertices is more reliable whichever they are), and over all the ROI's vertices).
     """
     if disks is None:
         disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces,
@@ -61,14 +70,21 @@ def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100,
     rel = reliability_map(subject.betas, subject.conditions, disks, kind="RE")
     sel = select_vertices(subject.vertices, rel, n_per_hemi)
     rows = []
+    rng = np.random.default_rng(seed)
     for roi in ROIS:
         chosen = sel[sel.roi == roi].vertex.to_numpy()
         every = np.flatnonzero((subject.vertices.roi == roi).to_numpy())
         if len(chosen) < 4:
             continue
+        random = [split_half_reliability(subject.betas, subject.conditions,
+                                         rng.choice(every, len(chosen), replace=False))
+                  for _ in range(n_random)]
         rows.append({"roi": roi, "n_vertices": len(chosen),
                      "split_half_selected": split_half_reliability(
                          subject.betas, subject.conditions, chosen),
+                     "split_half_random": float(np.mean(random)) if random else np.nan,
+                     "split_half_random_sd": (float(np.std(random, ddof=1))
+                                              if len(random) > 1 else np.nan),
                      "split_half_all": split_half_reliability(
                          subject.betas, subject.conditions, every)})
     return rel, sel, pd.DataFrame(rows)
