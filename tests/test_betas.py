@@ -81,3 +81,8 @@ def test_null_an_is_re_permuted_within_the_re_sessions(design, synthetic_observe
         assert got == sorted(map(tuple, resp.loc[re_ids].to_numpy().round(9)))
     assert out.loc[manifest[manifest.kind != "AN"].image_id].equals(
         resp.loc[manifest[manifest.kind != "AN"].image_id])
+    # over all sources (the interleaved design's null): the AN rows are all RE rows
+    every = null_responses(resp, manifest, plan, seed=0, scope="all")
+    an = manifest[manifest.kind == "AN"].image_id
+    assert sorted(map(tuple, every.loc[an].to_numpy().round(9))) == sorted(
+        map(tuple, resp.loc[manifest[manifest.kind == "RE"].image_id].to_numpy().round(9)))

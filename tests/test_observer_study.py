@@ -11,6 +11,7 @@ from advlib.analysis import (
     snr_rule,
     study_claims,
     study_numbers,
+    study_reliability,
     study_seed,
     study_summary,
     study_tests,
@@ -34,8 +35,9 @@ def test_the_planted_null_is_an_exact_null_for_the_default_analysis(synthetic_ob
     calls RE-AN significant at its level; as published, with a session offset shared by an
     image and its twins, far above it. 32 datasets x 2 subjects x 5 ROIs = 320 tests."""
     models, manifest = _models(synthetic_observer)
+    noise = {"within": 0.445, "session": 0.4, "vertex": 0.0}   # a strong session offset
     tables = [study_seed(models, manifest, snr=0.5, design="paper", seed=k, n_perm=199,
-                         n_swap=0, n_vertices=60) for k in range(32)]
+                         n_swap=0, n_vertices=60, noise=noise) for k in range(32)]
     table = pd.concat(tables, ignore_index=True)
     summary = study_summary(table, alpha=0.05)
     default = summary[summary.normalize == "center"].iloc[0]
@@ -67,6 +69,7 @@ def test_rates_and_their_standard_errors_over_seeds():
     assert summary.bias_re_an.iloc[0] == pytest.approx(0.1 * per_seed.mean())
     assert summary.power_re_ai.iloc[0] == 1.0 and summary.power_re_ai_se.iloc[0] == 0.0
     assert summary.expected_re_ai.iloc[0] == SNR_RULE["of"]
+    assert summary.datasets_re_ai.iloc[0] == 1.0       # every dataset: 4/4 ROIs significant
 
 
 def _summary(powers):
@@ -74,7 +77,8 @@ def _summary(powers):
                           "permutation": "within session", "power_re_ai": p,
                           "power_re_ai_se": 0.01, "n_seeds": 20, "type1_re_an": 0.05,
                           "type1_re_an_se": 0.01, "bias_re_an": 0.0, "bias_re_an_se": 0.0,
-                          "power_diff": 0.5, "power_diff_se": 0.02}
+                          "power_diff": 0.5, "power_diff_se": 0.02, "datasets_re_ai": p,
+                          "datasets_re_ai_se": 0.05}
                          for s, p in powers.items()])
 
 
@@ -87,6 +91,8 @@ def test_the_snr_rule_is_the_smallest_snr_reaching_14_of_15():
     assert numbers["st_type1_default"] == "5.0% ± 1.0"
     assert numbers["st_level_default"] == "keeps its level"
     assert study_numbers(_summary({0.8: 0.9, 1.6: 0.95}), 0.8)["st_rule_met"] == "no"
+    close = study_numbers(_summary({0.8: 0.93, 1.6: 0.99}), 1.6)["st_rule_note"]
+    assert close.startswith("at SNR 0.8 the share (93.0% ± 1.0) is within 2")
     tests = study_tests(_summary({0.8: 0.9, 3.2: 1.0}), 2.0)       # the grid's nearest SNR
     assert set(tests.snr) == {3.2} and set(tests.analysis) == {
         "default (centred, within session, partial)"}
@@ -105,6 +111,9 @@ def test_verdicts_per_seed_and_the_full_path_beside_the_seeds(synthetic_observer
     # 500 swap sets cannot reach p <= 0.0001: that claim is inconclusive on every seed
     diff = verdicts[verdicts.claim.str.contains("exceeds RE-AN")]
     assert len(diff) and (diff.inconclusive == 1.0).all()
+    rel = study_reliability(None, table, float("nan"))     # no rule's SNR: the highest run
+    assert set(rel.snr) == {2.0} and list(rel.roi) == ["V1", "V2", "V3", "V4", "LO"]
+    assert (rel.split_half_se >= 0).all() and rel.split_half.between(-1, 1).all()
     obs = table[table.data == "observer"]
     check = path_check(obs, table, 2.0)            # the seeds' pooled values: their mean
     assert set(check.statistic) >= {"RE-AI p < 0.005", "RE-AN bias"}

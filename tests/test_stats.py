@@ -196,6 +196,13 @@ def test_a_swap_test_stopped_early_decides_as_the_full_test(rng):
             assert fast.null.size == 1000 and fast.p > 1e-4        # stopped after one chunk
         else:
             assert full.p <= 1e-4 and fast.null.size == 10000
+    # a level whose bar is an integer in exact arithmetic (0.29 x 100 = 28.99.. in floats)
+    for seed in range(20):
+        x = rng.normal(size=(3 * 10, 8))
+        ref10, j10 = compute_rdm(x[:10]), compute_rdm(x[10:])
+        full = swap_test(ref10, j10, n_perm=99, seed=seed)
+        fast = swap_test(ref10, j10, n_perm=99, seed=seed, chunk=1, stop_above=0.29)
+        assert (full.p <= 0.29) == (fast.p <= 0.29)
     with pytest.raises(InputError, match="stop_above"):
         swap_test(ref, joint, n_perm=100, stop_above=1.5)
 

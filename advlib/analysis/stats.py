@@ -513,13 +513,14 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
     expect(np.isfinite(observed), f"{names[1]}, {names[2]}", "an RDM with no variation",
            "RDMs whose dissimilarities vary")
     flips = swap_indices(n, n_perm, seed, swappable)
-    # exceedances that settle p > stop_above over all n_perm: (1 + k) / (1 + n_perm) > level
-    settled = np.inf if stop_above is None else stop_above * (1 + n_perm) - 1
+    # exceedances that settle p > stop_above over all n_perm: (1 + k) / (1 + n_perm) > level,
+    # i.e. k >= floor(level * (1 + n_perm)) (an integer; the 1e-9 absorbs 0.29 * 100 = 28.99..)
+    settled = np.inf if stop_above is None else np.floor(stop_above * (1 + n_perm) + 1e-9)
     parts, hits = [], 0
     for k in range(0, n_perm, chunk):
         parts.append(diff(flips[k:k + chunk]))
         hits += int(np.count_nonzero(np.abs(parts[-1]) >= abs(observed) - 1e-12))
-        if hits > settled:
+        if hits >= settled:
             break
     null = np.concatenate(parts)
     return SwapResult(observed, float((1 + hits) / (1 + null.size)), null)

@@ -81,7 +81,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                         "n_vertices": 200, "n_perm": 50, "n_boot": 50, "seed": 0},
         "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
                        "subject": "sub-01"},
-        "08_ground_truth": {"snrs": [0.8], "designs": ["paper", "interleaved"],
+        "08_ground_truth": {"snrs": [3.2], "designs": ["paper", "interleaved"],
                             "n_seeds": 2, "variants": [["none", False], ["center", True]],
                             "n_vertices": 200, "n_perm": 50, "n_swap": 200, "seed": 0,
                             "jobs": 1, "calibration_draws": 20},

@@ -78,13 +78,18 @@ def subject_model(energy: np.ndarray, image_ids, rng_anatomy, rng_responses, *,
 
 
 def null_responses(responses: pd.DataFrame, manifest: pd.DataFrame, plan: dict,
-                   seed=0) -> pd.DataFrame:
+                   seed=0, scope: str = "session") -> pd.DataFrame:
     """Responses with an exact null between RE and AN: each AN image responds as the RE
-    image of a random source of its RE twin's session.
+    image of a random source.
 
-    The AN images' responses are the RE responses permuted uniformly within the sessions
-    of the RE images, so that nothing but the session relates the RE and AN RDMs and a
-    permutation test within those sessions is exact.
+    ``scope="session"``: the AN responses are the RE responses permuted uniformly within
+    the sessions of the RE images (the paper's design, where an image and its AN twin
+    share a session): nothing but the session relates the RE and AN RDMs, and a
+    permutation test within those sessions is exact. ``scope="all"``: permuted uniformly
+    over all sources, for a design whose AN images are split between the sessions
+    independently of their RE twins (interleaved): there a within-RE-session draw would
+    tie the AN signal to sessions the AN images were not shown in, and the test across
+    sessions would no longer be exact.
 
     Parameters
     ----------
@@ -95,12 +100,14 @@ def null_responses(responses: pd.DataFrame, manifest: pd.DataFrame, plan: dict,
     plan : dict
         From :func:`advlib.fmri.simulation.session_plan`.
     seed : int or numpy.random.Generator
+    scope : {"session", "all"}
 
     Returns
     -------
     pandas.DataFrame
         A copy with the AN rows replaced.
     """
+    expect(scope in ("session", "all"), "scope", scope, "'session' or 'all'")
     rng = np.random.default_rng(seed)
     session_of = {img: s for s, images in plan.items() for img in images}
     re = manifest[manifest.kind == "RE"].set_index("source_id").image_id
@@ -109,7 +116,8 @@ def null_responses(responses: pd.DataFrame, manifest: pd.DataFrame, plan: dict,
            "an RE image for every AN image")
     out = responses.copy()
     sources = np.array(sorted(an.index))
-    sessions = np.array([session_of.get(re[s], 0) for s in sources])
+    sessions = (np.array([session_of.get(re[s], 0) for s in sources]) if scope == "session"
+                else np.zeros(len(sources), dtype=int))
     for session in np.unique(sessions):
         group = sources[sessions == session]
         drawn = rng.permutation(group)
