@@ -160,8 +160,10 @@ def test_prose_numbers_come_from_the_results_and_citations_resolve(site, browser
     page, problems = _open(browser, base + "book/methods.html")
     text = page.inner_text("main")
     page.close()
-    assert "{glue" not in text and "gt_fp_" not in text and "gt_power" not in text
-    assert re.search(r"centring within session \(the default\), \d+%", text), text[:3000]
+    assert "{glue" not in text and "st_type1" not in text and "st_rule" not in text
+    assert re.search(r"the default analysis calls\s+RE-AN significant in \d+\.\d% ± \d+\.\d of "
+                     r"tests \((?:keeps its level|rejects above its level)", text), text[:3000]
+    assert re.search(r"the rule picks SNR (\d|none of the grid)", text), text[:3000]
     assert "Cai" in text and "Representational structure or task structure" in text
     assert not problems
 
