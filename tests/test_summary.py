@@ -8,8 +8,8 @@ from advlib.layout import Layout
 
 def test_claims_summary_copes_with_missing_results(tmp_path):
     table = claims_summary(Layout(tmp_path, "efficientnet_lite0"), "simulated")
-    assert list(table.columns) == ["figure", "evidence", "claim", "paper", "rule", "here",
-                                   "verdict"]
+    assert list(table.columns) == ["figure", "evidence", "claim", "verdict", "rule", "here",
+                                   "paper"]
     assert len(table) == 9 and (table.claim == "(results missing)").all()
     assert (table.verdict == "no evidence").all()       # no evidence: nothing holds
     assert set(table.evidence) == {"real (CNN on real images)", "simulated observer"}
@@ -30,6 +30,25 @@ def test_claims_summary_reads_the_books_results(smoke_book, results_root):
     assert len(real) and (real.verdict != "no evidence").all()
     missing = table[table.verdict == "no evidence"]
     assert (missing.here.str.len() > 0).all()
+
+
+def test_summary_numbers_keep_real_and_simulated_evidence_apart():
+    import pandas as pd
+
+    from advlib.book import summary_numbers
+
+    claims = pd.DataFrame({
+        "figure": ["Fig 1", "Fig 2", "Fig 3", "Fig 3"],
+        "evidence": ["real (CNN on real images)"] * 2 + ["simulated observer"] * 2,
+        "claim": ["a", "b", "c", "d"],
+        "verdict": ["holds", "does not hold", "holds", "inconclusive"]})
+    numbers = summary_numbers(claims)
+    assert numbers["sum_real"] == ("2 claims: 1 hold, 1 does not hold, 0 no evidence, "
+                                   "0 inconclusive")
+    assert numbers["sum_brain"] == ("2 claims: 1 hold, 0 does not hold, 0 no evidence, "
+                                    "1 inconclusive")
+    assert numbers["sum_real_fails"] == "b (Fig 2)"
+    assert numbers["sum_brain_source"] == "simulated observer"
 
 
 def test_glue_texts_refuses_keys_the_prose_cannot_name():

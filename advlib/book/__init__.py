@@ -36,6 +36,7 @@ __all__ = [
     "subject_names",
     "NotebookError",
     "claims_summary",
+    "summary_numbers",
     "load_build_info",
     "build_tables",
     "glue_texts",

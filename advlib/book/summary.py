@@ -9,7 +9,8 @@ import pandas as pd
 
 from ..errors import AdvlibError, expect
 
-__all__ = ["claims_summary", "models_claims", "load_build_info", "build_tables", "glue_texts"]
+__all__ = ["claims_summary", "summary_numbers", "models_claims", "load_build_info",
+           "build_tables", "glue_texts"]
 
 
 def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataFrame:
@@ -26,7 +27,7 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
     Returns
     -------
     pandas.DataFrame
-        ``figure, evidence, claim, paper, rule, here, verdict``. ``evidence`` says what a
+        ``figure, evidence, claim, verdict, rule, here, paper``. ``evidence`` says what a
         row rests on: ``"real (CNN on real images)"`` or ``"simulated observer"`` (or the
         dataset's name for real brain data). A stage whose results are missing gives one
         row saying so, with the verdict "no evidence". The claims read the numbers of
@@ -79,7 +80,41 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
                                   "here": str(exc).splitlines()[0], "verdict": NO_EVIDENCE}])
         parts.append(part.assign(figure=figure, evidence=evidence))
     table = pd.concat(parts, ignore_index=True)
-    return table[["figure", "evidence", "claim", "paper", "rule", "here", "verdict"]]
+    return table[["figure", "evidence", "claim", "verdict", "rule", "here", "paper"]]
+
+
+def summary_numbers(claims: pd.DataFrame) -> dict[str, str]:
+    """The summary page's counts in words, real and simulated evidence apart (``glue``).
+
+    Parameters
+    ----------
+    claims : pandas.DataFrame
+        From :func:`claims_summary`.
+
+    Returns
+    -------
+    dict of str to str
+        ``sum_real`` and ``sum_brain`` ("N claims: a hold, b do not hold, c inconclusive,
+        d no evidence"), ``sum_brain_source`` (what the brain rows rest on) and
+        ``sum_real_fails`` (the real claims that do not hold, by figure, or "none").
+    """
+    from ..analysis.claims import VERDICTS
+
+    expect(len(claims) > 0, "claims", "an empty table", "rows from claims_summary")
+    real = claims[claims.evidence.str.startswith("real (CNN")]
+    brain = claims[~claims.index.isin(real.index)]
+
+    def counts(part):
+        n = part.verdict.value_counts()
+        words = ", ".join(f"{int(n.get(v, 0))} {v if v != 'holds' else 'hold'}"
+                          for v in VERDICTS)
+        return f"{len(part)} claims: {words}"
+
+    fails = real[real.verdict == "does not hold"]
+    return {"sum_real": counts(real), "sum_brain": counts(brain),
+            "sum_brain_source": ", ".join(sorted(brain.evidence.unique())) or "none",
+            "sum_real_fails": "; ".join(f"{r.claim} ({r.figure})" for r in fails.itertuples())
+            or "none"}
 
 
 def load_build_info(path) -> tuple[dict, pd.DataFrame]:
