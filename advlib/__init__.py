@@ -78,6 +78,7 @@ from .book.reproduce import reproduce
 from .book.summary import (
     build_tables,
     claims_summary,
+    conclusion,
     glue_texts,
     models_claims,
     summary_numbers,
@@ -114,7 +115,8 @@ __all__ = [
     "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
     "plot_layer_similarities", "plot_flat_maps", "plot_run_design", "plot_roi_similarities",
     "plot_searchlight_maps", "plot_encoding_accuracy", "plot_layer_assignment", "reproduce",
-    "claims_summary", "summary_numbers", "build_tables", "Layout", "default_results", "simulation_spec",
+    "claims_summary", "summary_numbers", "conclusion", "build_tables", "Layout",
+    "default_results", "simulation_spec",
     "searchlight_claims", "above_ceiling", "calibration_table", "interval_coverage",
     "calibration_study", "calibration_numbers",
     "verdict_counts", "layer_assignment_comparison", "layer_assignment_truth",

@@ -59,3 +59,18 @@ def test_glue_texts_refuses_keys_the_prose_cannot_name():
 
     with pytest.raises(InputError, match="glue key='a b': expected a name of letters"):
         glue_texts({"a b": "1"})
+
+
+def test_a_chapter_conclusion_lists_the_verdicts_and_names_the_evidence():
+    import pandas as pd
+
+    from advlib.book import conclusion
+
+    claims = pd.DataFrame({"claim": ["a", "b", "c"],
+                           "verdict": ["holds", "does not hold", "inconclusive"]})
+    real = conclusion(claims, simulated=False, subject="this network").data
+    assert "**hold**: a." in real and "**Do not hold**: b." in real
+    assert "**Inconclusive**" in real and ": c." in real and "**No evidence**: none." in real
+    assert "real computation** on this network" in real
+    sim = conclusion(claims, simulated=True).data
+    assert "simulated observer" in sim and "not on a brain" in sim

@@ -37,6 +37,7 @@ __all__ = [
     "NotebookError",
     "claims_summary",
     "summary_numbers",
+    "conclusion",
     "load_build_info",
     "build_tables",
     "glue_texts",

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import AdvlibError, expect
 
-__all__ = ["claims_summary", "summary_numbers", "models_claims", "load_build_info",
+__all__ = ["claims_summary", "summary_numbers", "conclusion", "models_claims", "load_build_info",
            "build_tables", "glue_texts"]
 
 
@@ -81,6 +81,50 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
         parts.append(part.assign(figure=figure, evidence=evidence))
     table = pd.concat(parts, ignore_index=True)
     return table[["figure", "evidence", "claim", "verdict", "rule", "here", "paper"]]
+
+
+def conclusion(claims: pd.DataFrame, simulated: bool, subject: str = "this network"):
+    """A chapter's written conclusion from its claims table: what holds, what does not,
+    what could not be decided, and what the evidence is (real or simulated).
+
+    Parameters
+    ----------
+    claims : pandas.DataFrame
+        A claims table (:data:`advlib.analysis.claims.CLAIM_COLUMNS`).
+    simulated : bool
+        The rows rest on the simulated observer (not on a brain).
+    subject : str
+        What the real rows are about (e.g. "this network and these images").
+
+    Returns
+    -------
+    IPython.display.Markdown
+        The paragraph (``.data`` is its text).
+    """
+    from IPython.display import Markdown
+
+    expect(len(claims) > 0, "claims", "an empty table", "a claims table")
+
+    def listed(verdict):
+        rows = claims[claims.verdict == verdict].claim.tolist()
+        return "; ".join(rows) if rows else "none"
+
+    kind = ("**These rows rest on the simulated observer**, not on a brain: they say what the "
+            "paper's pipeline and design give on a model of early visual cortex that does not "
+            "use the CNN. Do not read a verdict here as confirming or refuting the paper's "
+            "human results; read it as what this analysis can show with data like these (the "
+            "ground-truth chapter measures its calibration and power)."
+            if simulated else
+            f"**These rows are real computation** on {subject}. They test the paper's claims "
+            "on this network and these images, which by default are not the paper's (see "
+            "the first page): a difference from the paper may come from the network or the "
+            "images as much as from the claim.")
+    text = (f"**Conclusion.** By the rules stated in the table above, {len(claims)} claims: "
+            f"**hold**: {listed('holds')}. **Do not hold**: {listed('does not hold')}. "
+            f"**Inconclusive** (the test could not decide; its power is in the calibration "
+            f"tables of the ground-truth chapter): {listed('inconclusive')}. **No evidence**: "
+            f"{listed('no evidence')}.\n\n{kind}")
+    return Markdown(text)
 
 
 def summary_numbers(claims: pd.DataFrame) -> dict[str, str]:
