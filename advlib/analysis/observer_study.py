@@ -517,7 +517,8 @@ def study_numbers(summary: pd.DataFrame, default_snr: float, table: pd.DataFrame
         ``published``, ``default``:
         ``st_type1_<v>``, ``st_level_<v>`` (keeps its level or not, within 2 SEs),
         ``st_bias_<v>``, ``st_power_ai_<v>``, ``st_power_diff_<v>`` (each "value ± SE"),
-        and ``st_type1_published_interleaved``.
+        ``st_type1_published_interleaved``, and with ``table`` ``st_truth_re_an`` (the
+        noise-free RE-AN per ROI, default analysis, mean over seeds and subjects).
     """
     expect(len(summary) > 0, "summary", "an empty table", "rows from study_summary")
     rule = snr_rule(summary)
@@ -558,6 +559,11 @@ def study_numbers(summary: pd.DataFrame, default_snr: float, table: pd.DataFrame
                 out["st_type1_published_interleaved"] = pct(row.type1_re_an, row.type1_re_an_se)
             continue
         out[f"st_type1_{name}"] = pct(row.type1_re_an, row.type1_re_an_se)
+        if table is not None and name == "default":
+            truth = table[(table.design == "paper") & np.isclose(table.snr, at)
+                          & (table.data == "observer") & (table.normalize == row.normalize)]
+            per = truth.groupby("roi", sort=False).truth_re_an.mean()
+            out["st_truth_re_an"] = ", ".join(f"{r} {v:+.2f}" for r, v in per.items())
         out[f"st_level_{name}"] = _level_text(row.type1_re_an, row.type1_re_an_se, alpha)
         out[f"st_bias_{name}"] = f"{row.bias_re_an:+.3f} ± {row.bias_re_an_se:.3f}"
         out[f"st_power_ai_{name}"] = pct(row.power_re_ai, row.power_re_ai_se)
