@@ -206,3 +206,22 @@ def test_figures_open_at_full_resolution(site, browser):
         "e.querySelector('img').getAttribute('src')])")
     page.close()
     assert links and all(href == src for href, src in links) and not problems
+
+
+def test_tables_are_read_whole_and_verdicts_sit_beside_their_claims(site, browser):
+    """At 1000 px: no table cell is cut with an ellipsis, and in every claims table the
+    verdict column starts inside the viewport; every code cell that ran shows something."""
+    html, base = site
+    for rel in _toc_pages(html):
+        if not rel.startswith("book/generated/"):
+            continue
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(base + rel, wait_until="networkidle")
+        cells = page.eval_on_selector_all("main table td", "els => els.map(e => e.innerText)")
+        assert not [c for c in cells if c.rstrip().endswith(("...", "…"))], rel
+        boxes = page.eval_on_selector_all(
+            "main table", """tables => tables.flatMap(t => [...t.querySelectorAll('th')]
+                .filter(th => th.innerText.trim().startsWith('verdict'))
+                .map(th => th.getBoundingClientRect().left))""")
+        assert all(left < 1000 for left in boxes), (rel, boxes)
+        page.close()
