@@ -210,7 +210,7 @@ def test_figures_open_at_full_resolution(site, browser):
 
 def test_tables_are_read_whole_and_verdicts_sit_beside_their_claims(site, browser):
     """At 1000 px: no table cell is cut with an ellipsis, and in every claims table the
-    verdict column starts inside the viewport; every code cell that ran shows something."""
+    verdict column starts inside the viewport."""
     html, base = site
     for rel in _toc_pages(html):
         if not rel.startswith("book/generated/"):
