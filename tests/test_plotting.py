@@ -24,10 +24,34 @@ from advlib.fmri.simulation import make_cortex, run_events  # noqa: E402
 LAYERS = [f"layer{i}" for i in range(1, 9)]
 
 
+#: Smallest text a reader can read on the page: 11 px with the page 1000 px wide.
+MIN_TEXT_PX = 11
+
+
+def _smallest_text_px(fig, page_px: int = 1000, dpi: int = 100) -> tuple[float, str]:
+    """The smallest visible text of a figure in screen pixels as the book shows it (saved at
+    ``dpi``, scaled down to the page width when wider), and that text."""
+    from matplotlib.text import Text
+
+    width_in = fig.get_figwidth()
+    px_per_in = min(page_px, width_in * dpi) / width_in
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
+             and not (t.axes is not None and not t.axes.get_visible())]
+    if not texts:
+        return float("inf"), ""
+    small = min(texts, key=lambda t: t.get_fontsize())
+    return small.get_fontsize() / 72 * px_per_in, small.get_text()
+
+
 @pytest.fixture(autouse=True)
 def _close():
     yield
-    plt.close("all")
+    try:
+        for num in plt.get_fignums():                   # every figure a test drew
+            px, text = _smallest_text_px(plt.figure(num))
+            assert px >= MIN_TEXT_PX, f"text {text!r} is {px:.1f} px on the page"
+    finally:
+        plt.close("all")
 
 
 #: Widest figure (inches) whose text stays readable at the book's page width (about 800 px
@@ -148,6 +172,7 @@ def test_ground_truth_panels():
     assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == 4
     assert fig.get_figwidth() <= PAGE_WIDTH_IN
     assert fig.axes[0].get_xscale() == "log"
+    assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == ["0.4", "0.8"]
     with pytest.raises(Exception, match="summary"):
         plotting.plot_ground_truth(pd.DataFrame(rows).iloc[:0])
 

@@ -207,7 +207,7 @@ class Explorer:
         tag = "SIMULATED observer" if self.simulated else "measured"
         where = f"{area} ({self.subject}, {tag})" if area in self.brain else area
         ax.set_title(f"row of {self.sources[i]} in the RDMs of {where}", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9)
         ax = fig.add_subplot(grid[1, 3:])
         a, b = self.activations(i, kind, area)
         sel = np.random.default_rng(0).permutation(a.size)[:5000]

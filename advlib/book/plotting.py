@@ -501,7 +501,7 @@ def plot_layer_assignment(assignment, title: str = ""):
         ax.set_title(f"{kind} images")
         ax.set_ylim(0, 100)
     axes[0, 0].set_ylabel(f"% of vertices (mean of {n_meas} measurements)")
-    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    axes[0, -1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -547,6 +547,7 @@ def plot_ground_truth(summary, alpha: float = 0.05, title: str = ""):
         for the paper's design and dashed for the interleaved one.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     expect(len(summary) > 0, "summary", "an empty table", "rows from study_summary")
     panels = (("bias_re_an", "RE-AN estimate - truth", 0.0),
@@ -563,6 +564,9 @@ def plot_ground_truth(summary, alpha: float = 0.05, title: str = ""):
                         capsize=2, linestyle="-" if design == "paper" else "--",
                         label=f"{name} ({design} design)")
         ax.set_xscale("log")
+        snrs = sorted(summary.snr.unique())
+        ax.set_xticks(snrs, [f"{s:g}" for s in snrs])          # 0.4, not 4x10^-1
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel(label)
         ax.axhline(ref, color="k", lw=0.6, ls=":")
     for ax in grid[1]:
