@@ -93,8 +93,13 @@ def test_pages_show_no_progress_bars_or_machine_paths(item, smoke_book, results_
     # or host name; the parameters cell shows the values it was executed with, portably
     import socket
 
-    text = (root / "book" / "generated" / f"{item['output']}.ipynb").read_text()
-    assert str(ROOT) not in text and socket.gethostname() not in text
+    whole = json.loads((root / "book" / "generated" / f"{item['output']}.ipynb").read_text())
+    for cell in whole["cells"]:                   # text only: base64 images hold any letters
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop("image/png", None)
+    text = json.dumps(whole)
+    host = socket.gethostname()
+    assert str(ROOT) not in text and (len(host) <= 3 or host not in text)
     shown = _executed_parameters(nb)
     for name, value in item["parameters"].items():
         if name in ("results_dir", "build_info"):
