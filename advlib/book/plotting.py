@@ -551,10 +551,11 @@ def plot_ground_truth(summary, alpha: float = 0.05, title: str = ""):
 
     expect(len(summary) > 0, "summary", "an empty table", "rows from study_summary")
     panels = (("bias_re_an", "RE-AN estimate - truth", 0.0),
-              ("type1_re_an", "planted null: share with RE-AN p < alpha", alpha),
-              ("power_re_ai", "share with RE-AI p < 0.005", 14 / 15),
-              ("power_diff", "share with RE-AI > RE-AN (p <= 0.0001)", 1.0))
+              ("type1_re_an", "RE-AN p < alpha (planted null)", alpha),
+              ("power_re_ai", "RE-AI p < 0.005", 14 / 15),
+              ("power_diff", "RE-AI > RE-AN, p <= 0.0001", 1.0))
     fig, grid = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True)
+    fig.supylabel("share of subject x ROI tests (except the bias)", fontsize=10)
     for ax, (col, label, ref) in zip(grid.ravel(), panels):
         for (norm, perm, design), part in summary.groupby(["normalize", "permutation", "design"],
                                                           sort=False):
