@@ -45,9 +45,10 @@ def _smallest_text_px(fig, page_px: int = 1000, dpi: int = 100) -> tuple[float, 
 
 @pytest.fixture(autouse=True)
 def _close():
+    before = set(plt.get_fignums())                     # figures other test modules left open
     yield
     try:
-        for num in plt.get_fignums():                   # every figure a test drew
+        for num in set(plt.get_fignums()) - before:     # every figure this test drew
             px, text = _smallest_text_px(plt.figure(num))
             assert px >= MIN_TEXT_PX, f"text {text!r} is {px:.1f} px on the page"
     finally:

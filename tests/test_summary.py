@@ -8,7 +8,7 @@ from advlib.layout import Layout
 
 def test_claims_summary_copes_with_missing_results(tmp_path):
     table = claims_summary(Layout(tmp_path, "efficientnet_lite0"), "simulated")
-    assert list(table.columns) == ["figure", "evidence", "claim", "verdict", "rule", "here",
+    assert list(table.columns) == ["claim", "verdict", "figure", "evidence", "rule", "here",
                                    "paper"]
     assert len(table) == 9 and (table.claim == "(results missing)").all()
     assert (table.verdict == "no evidence").all()       # no evidence: nothing holds

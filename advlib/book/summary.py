@@ -27,7 +27,8 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
     Returns
     -------
     pandas.DataFrame
-        ``figure, evidence, claim, verdict, rule, here, paper``. ``evidence`` says what a
+        ``claim, verdict, figure, evidence, rule, here, paper`` (the verdict beside the
+        claim, where a page shows it without scrolling). ``evidence`` says what a
         row rests on: ``"real (CNN on real images)"`` or ``"simulated observer"`` (or the
         dataset's name for real brain data). A stage whose results are missing gives one
         row saying so, with the verdict "no evidence". The claims read the numbers of
@@ -80,7 +81,7 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
                                   "here": str(exc).splitlines()[0], "verdict": NO_EVIDENCE}])
         parts.append(part.assign(figure=figure, evidence=evidence))
     table = pd.concat(parts, ignore_index=True)
-    return table[["figure", "evidence", "claim", "verdict", "rule", "here", "paper"]]
+    return table[["claim", "verdict", "figure", "evidence", "rule", "here", "paper"]]
 
 
 def conclusion(claims: pd.DataFrame, simulated: bool, subject: str = "this network"):
@@ -266,8 +267,8 @@ def models_claims(results, models, dataset, alpha: float = 0.05) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        One row per claim (``figure, claim, paper``), then for each network
-        ``<model>: here`` and ``<model>: verdict``.
+        One row per claim: ``claim``, each network's ``<model>: verdict``, ``figure``,
+        each network's ``<model>: here``, ``paper`` (the verdicts beside the claim).
     """
     from ..layout import Layout
 
@@ -278,4 +279,6 @@ def models_claims(results, models, dataset, alpha: float = 0.05) -> pd.DataFrame
         table = table.assign(row=table.groupby(["figure", "claim"]).cumcount())
         parts.append(table.set_index(["figure", "claim", "paper", "row"])[["here", "verdict"]]
                      .add_prefix(f"{name}: "))
-    return pd.concat(parts, axis=1).reset_index().drop(columns="row")
+    wide = pd.concat(parts, axis=1).reset_index().drop(columns="row")
+    return wide[["claim", *[f"{m}: verdict" for m in models], "figure",
+                 *[f"{m}: here" for m in models], "paper"]]
