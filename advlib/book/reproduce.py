@@ -349,15 +349,28 @@ def _log_step(log, step, result, progress):
 
 def _write_info(path: Path, info: dict, log: list) -> None:
     """``build_info.json``: the run's settings and, per stage step (stimuli to encoding),
-    when its results were computed and how long that took, from the stage records (not this
-    invocation's timings): a rebuild that finds everything up to date writes the same file.
+    when its results were computed (the stage records) and how long that took (the wall
+    time of the run that computed them, kept from the earlier file when this run found the
+    step up to date): a rebuild that finds everything up to date writes the same file.
     Written only when it changes, so the summary page that reads it stays up to date."""
     from ..provenance import read_record
 
-    stages = [{k: row.get(k) for k in ("stage", "item", "computed", "compute_seconds")}
-              for row in log if row["stage"] not in ("notebooks", "book")]
+    old = read_record(path) or {}
+    before = {(s.get("stage"), s.get("item"), s.get("computed")): s.get("compute_seconds")
+              for s in old.get("stages", [])}
+    stages = []
+    for row in log:
+        if row["stage"] in ("notebooks", "book"):
+            continue
+        key = (row["stage"], row["item"], row.get("computed"))
+        # the wall time of the run that computed the step: this one's, or the one recorded
+        # when it was computed (a stage's record times only the writing of some outputs)
+        seconds = (row["seconds"] if row["status"] == "ran"
+                   else before.get(key, row.get("compute_seconds")))
+        stages.append({"stage": row["stage"], "item": row["item"],
+                       "computed": row.get("computed"), "compute_seconds": seconds})
     new = {**info, "stages": stages}
-    if read_record(path) != json.loads(json.dumps(new, default=str)):
+    if old != json.loads(json.dumps(new, default=str)):
         write_json(path, new)
 
 
