@@ -113,7 +113,7 @@ def test_verdicts_per_seed_and_the_full_path_beside_the_seeds(synthetic_observer
     assert len(diff) and (diff.inconclusive == 1.0).all()
     words = study_numbers(study_summary(table), 2.0, table)
     assert words["st_truth_re_an"].startswith("V1 ") and words["st_split_half"].startswith("V1 ")
-    rel = study_reliability(None, table, float("nan"))     # no rule's SNR: the highest run
+    rel = study_reliability(table, float("nan"))     # no rule's SNR: the highest run
     assert set(rel.snr) == {2.0} and list(rel.roi) == ["V1", "V2", "V3", "V4", "LO"]
     assert (rel.split_half_se >= 0).all() and rel.split_half.between(-1, 1).all()
     obs = table[table.data == "observer"]

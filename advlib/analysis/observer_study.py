@@ -39,12 +39,8 @@ from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
 from ..errors import check_nonnegative_seed, check_positive_int, expect
 from ..fmri.data import ROIS
 from ..fmri.normalize import normalize_subject
-from ..fmri.searchlight import (
-    geodesic_disks,
-    reliability_map,
-    select_vertices,
-    split_half_reliability,
-)
+from ..fmri.searchlight import geodesic_disks
+from ..fmri.selection import select_subject
 from ..fmri.simulation import (
     BETA_NOISE,
     DESIGNS,
@@ -110,8 +106,8 @@ def observer_models(stim_dir, subjects=(1, 2, 3), seed: int = 0, spacing: float 
 
 
 def _selection(sub, disks, n_per_hemi: int, cache: dict):
-    """The paper's vertex selection (as :func:`advlib.fmri.select_subject`, the searchlight
-    centred on ROI vertices only) and the split-half reliability of each ROI's selection.
+    """The paper's vertex selection (:func:`advlib.fmri.select_subject`) and the split-half
+    reliability of each ROI's selection.
 
     Only the RE betas enter the selection, so ``cache`` (keyed by their bytes) hands the
     same result to the planted null under a variant that leaves those betas as they are.
@@ -119,13 +115,9 @@ def _selection(sub, disks, n_per_hemi: int, cache: dict):
     re = (sub.conditions.kind == "RE").to_numpy()
     key = hashlib.sha1(np.ascontiguousarray(sub.betas.to_numpy()[re]).tobytes()).hexdigest()
     if key not in cache:
-        rows = np.flatnonzero(sub.vertices.roi.isin(ROIS).to_numpy())
-        rel = np.full(len(sub.vertices), np.nan)
-        rel[rows] = reliability_map(sub.betas, sub.conditions, disks[rows])
-        selection = select_vertices(sub.vertices, rel, n_per_hemi)
-        split = {roi: split_half_reliability(sub.betas, sub.conditions, part.vertex.to_numpy())
-                 for roi, part in selection.groupby("roi") if len(part) >= 4}
-        cache[key] = (selection, split)
+        _, selection, split = select_subject(sub, n_per_hemi=n_per_hemi, disks=disks,
+                                             n_random=0)
+        cache[key] = (selection, split.set_index("roi").split_half_selected.to_dict())
     return cache[key]
 
 
@@ -250,7 +242,7 @@ def _run_seed(folder, stim_dir, params, seed) -> Path:
     return folder / f"seed-{seed:03d}.csv"
 
 
-def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2, 6.4),
+def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2),
                    designs=("paper", "interleaved"), n_seeds: int = 20, *,
                    variants=STUDY_VARIANTS, n_vertices: int = 200, n_perm: int = 1000,
                    n_swap: int = 10000, seed: int = 0, noise: dict | None = None,
@@ -441,14 +433,11 @@ def study_claims(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def study_reliability(summary: pd.DataFrame | None, table: pd.DataFrame, snr: float,
-                      design: str = "paper") -> pd.DataFrame:
+def study_reliability(table: pd.DataFrame, snr: float, design: str = "paper") -> pd.DataFrame:
     """Split-half RDM reliability per ROI that an SNR implies (default analysis).
 
     Parameters
     ----------
-    summary : pandas.DataFrame or None
-        Unused (kept for callers).
     table : pandas.DataFrame
         From :func:`observer_study`.
     snr : float
@@ -545,7 +534,7 @@ def study_numbers(summary: pd.DataFrame, default_snr: float, table: pd.DataFrame
         f"{100 * r.datasets_re_ai:.0f}% at SNR {r.snr:g}" for r in default.itertuples()
         if "datasets_re_ai" in default.columns)
     if table is not None:
-        rel = study_reliability(summary, table, rule)      # no rule: the highest SNR
+        rel = study_reliability(table, rule)               # no rule: the highest SNR
         out["st_split_half"] = ", ".join(f"{r.roi} {r.split_half:.2f}" for r in rel.itertuples())
     names = {("none", "across sessions"): "published", ("center", "within session"): "default"}
     at = _nearest_snr(summary, default_snr)
