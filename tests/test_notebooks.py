@@ -212,3 +212,11 @@ def test_paper_design_reaches_the_stimulus_notebook(tmp_path):
     names = {line.split("=")[0].strip() for line in "".join(cell["source"]).splitlines()
              if "=" in line and not line.startswith("#")}
     assert set(default) - {"model", "results_dir"} <= names     # every profile key is a parameter
+
+
+def test_a_path_is_shown_relative_only_where_that_does_not_spell_it_out():
+    from advlib.book.notebooks import _shown_path
+
+    assert _shown_path("/work/repo/results", Path("/work/repo/notebooks")) == "../results"
+    assert _shown_path("/tmp/pytest-1/book0/build_info.json",
+                       Path("/work/ci/clone/notebooks")) == "<elsewhere>/build_info.json"

@@ -254,8 +254,18 @@ def _portable(value, base: Path):
     if isinstance(value, str) and os.path.isabs(value):
         if Path(value).resolve() == default_results().resolve():
             return None
-        return os.path.relpath(value, base)
+        return _shown_path(value, base)
     return value
+
+
+def _shown_path(path: str, base: Path) -> str:
+    """``path`` as a page shows it: relative to ``base`` where the two share a folder below
+    the file-system root; otherwise (a relative path would spell the absolute one out, as
+    ``../../../../tmp/x``) ``<elsewhere>/`` and the last part of the path."""
+    path, base = os.path.abspath(path), os.path.abspath(base)
+    if os.path.commonpath([path, base]) == os.path.abspath(os.sep):
+        return f"<elsewhere>/{os.path.basename(path)}"
+    return os.path.relpath(path, base)
 
 
 def _show_parameters(nb, parameters: dict, base: Path) -> None:
@@ -302,7 +312,7 @@ def _scrub_paths(nb, roots, parameters: dict, base: Path) -> None:
     the host name in every output by relative or neutral text."""
     import socket
 
-    pairs = [(p, os.path.relpath(p, base)) for v in parameters.values()
+    pairs = [(p, _shown_path(p, base)) for v in parameters.values()
              for p in _absolute_paths(v)]
     pairs += [(str(Path(r).resolve()), ".") for r in roots if r]
     pairs.append((str(Path.home()), "~"))
@@ -333,8 +343,9 @@ def _live_note(nb, name: str) -> None:
 
     text = (f"```{{admonition}} Run this page live\n:class: tip\n"
             f"This page is `notebooks/{name}.ipynb` executed with the parameters shown in "
-            "its parameters cell (paths relative to `notebooks/`; `results_dir = None` is "
-            "the checkout's results). "
+            "its parameters cell (paths relative to `notebooks/`, `<elsewhere>/` for a folder "
+            "of the build machine outside it; `results_dir = None` is the checkout's "
+            "results). "
             "The rocket button at the top opens it on Binder (the project's environment, "
             "CPU only, 1-2 GB of memory) or Colab (first run "
             "`!pip install` of the repository in a new cell); the download button gives "
