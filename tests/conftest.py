@@ -144,3 +144,73 @@ def synthetic_observer():
     cortex and a manifest of RE, AN and AI images whose responses are latent patterns (AI near
     RE, AN unrelated), for the cheap path's tests."""
     return _synthetic_observer
+
+
+#: Smallest text a reader can read on the page: 11 px with the browser window 1000 px wide,
+#: where the book's content column is 736 px wide (measured in Chromium at 1000 px;
+#: tests/test_book.py checks that the column is no narrower).
+MIN_TEXT_PX = 11
+PAGE_PX = 736
+
+
+def figure_problems(fig, page_px: int = PAGE_PX, dpi: int = 100) -> list[str]:
+    """What makes a figure hard to read on the book's page: text under :data:`MIN_TEXT_PX`
+    screen pixels (saved at ``dpi``, scaled down to ``page_px`` when wider); a legend over
+    an axes (over data); a text of an axes (an asterisk, a label) crossing its frame; the
+    figure's title, legends and axes titles overlapping one another."""
+    from matplotlib.text import Text
+
+    problems = []
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    width_in = fig.get_tightbbox(r).width                 # as saved: bbox_inches="tight"
+    px_per_in = min(page_px, width_in * dpi) / width_in
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
+             and not (t.axes is not None and not t.axes.get_visible())]
+    for t in texts:
+        if (px := t.get_fontsize() / 72 * px_per_in) < MIN_TEXT_PX:
+            problems.append(f"text {t.get_text()!r} is {px:.1f} px on the page")
+            break
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    for leg in legends:
+        box = leg.get_window_extent(r)
+        if hit := [ax for ax in axes if box.overlaps(ax.get_window_extent(r))]:
+            problems.append(f"a legend lies over the axes {hit[0].get_title()!r}")
+    for ax in axes:
+        frame = ax.get_window_extent(r)
+        for t in ax.texts:
+            if t.get_visible() and t.get_text().strip():
+                b = t.get_window_extent(r)
+                inside = (b.x0 >= frame.x0 - 1 and b.x1 <= frame.x1 + 1
+                          and b.y0 >= frame.y0 - 1 and b.y1 <= frame.y1 + 1)
+                if not inside:
+                    problems.append(f"text {t.get_text()!r} crosses the frame of its axes")
+    heads = [t for t in [fig._suptitle] + [ax.title for ax in axes]
+             if t is not None and t.get_visible() and t.get_text().strip()]
+    boxes = [(f"title {t.get_text()!r}", t.get_window_extent(r)) for t in heads]
+    boxes += [("a legend", leg.get_window_extent(r)) for leg in legends]
+    for i, (a, ba) in enumerate(boxes):
+        for b, bb in boxes[i + 1:]:
+            if ba.overlaps(bb):
+                problems.append(f"{a} overlaps {b}")
+    return problems
+
+
+@pytest.fixture
+def readable_figures(request):
+    """Check every figure a test draws with :func:`figure_problems` (and save it to
+    ``$ADVLIB_SAVE_FIGURES`` when set, to look at); close them all."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())                     # figures other test modules left open
+    yield
+    try:
+        for num in sorted(set(plt.get_fignums()) - before):   # every figure this test drew
+            fig = plt.figure(num)
+            if folder := os.environ.get("ADVLIB_SAVE_FIGURES"):
+                fig.savefig(os.path.join(folder, f"{request.node.name}-{num}.png"), dpi=100,
+                            bbox_inches="tight")
+            assert not (problems := figure_problems(fig)), problems
+    finally:
+        plt.close("all")

@@ -225,3 +225,55 @@ def test_tables_are_read_whole_and_verdicts_sit_beside_their_claims(site, browse
                 .map(th => th.getBoundingClientRect().left))""")
         assert all(left < 1000 for left in boxes), (rel, boxes)
         page.close()
+
+
+def test_pages_show_the_parameters_they_ran_with_and_no_empty_section(site, browser):
+    """Every executed page's parameters cell, as the browser shows it, assigns the values the
+    page was executed with (paths: none absolute); no section shows code without output."""
+    from advlib.book.notebooks import notebook_plan
+
+    html, base = site
+    plan = {item["output"]: item["parameters"] for item in notebook_plan("smoke")}
+    seen = 0
+    for rel in _toc_pages(html):
+        if not rel.startswith("book/generated/"):
+            continue
+        page, _ = _open(browser, base + rel)
+        cells = page.eval_on_selector_all("main div.cell.tag_parameters div.cell_input pre",
+                                          "els => els.map(e => e.innerText)")
+        empty = page.eval_on_selector_all("main section section", """secs => secs.filter(s =>
+            s.querySelector('div.cell') && !s.querySelector('div.cell_output')).map(s => s.id)""")
+        page.close()
+        assert not empty, f"{rel}: sections with code and no output: {empty}"
+        assert len(cells) == 1, f"{rel}: {len(cells)} parameters cells shown"
+        shown: dict = {}
+        exec(cells[0], {}, shown)                                     # literals only
+        for name, value in plan[Path(rel).stem].items():
+            if name in ("results_dir", "build_info"):
+                assert shown[name] is None or not os.path.isabs(shown[name]), (rel, name)
+            else:
+                assert shown[name] == value, (rel, name, shown[name], value)
+        seen += 1
+    assert seen >= 9
+
+
+def test_figures_are_shown_as_wide_as_the_font_check_assumes(site, browser):
+    """tests/conftest.py checks figure text for a 736 px content column at a 1000 px window;
+    the browser must show every figure at least that wide (or at its own width)."""
+    from conftest import PAGE_PX
+
+    html, base = site
+    shown = 0
+    for rel in _toc_pages(html):
+        if not rel.startswith("book/generated/"):
+            continue
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(base + rel, wait_until="networkidle")
+        sizes = page.eval_on_selector_all(
+            "main div.cell_output img",
+            "els => els.map(e => [e.getBoundingClientRect().width, e.naturalWidth])")
+        page.close()
+        for width, natural in sizes:
+            assert width >= min(natural, PAGE_PX) - 1, (rel, width, natural)
+            shown += 1
+    assert shown >= 10

@@ -4,6 +4,8 @@ import pytest
 from advlib.book import Explorer
 from advlib.errors import InputError
 
+pytestmark = pytest.mark.usefixtures("readable_figures")    # text >= 11 px, nothing over data
+
 
 @pytest.fixture(scope="module")
 def explorer(model, smoke_book, results_root):
@@ -27,6 +29,8 @@ def test_views_cover_layers_and_rois(explorer):
     assert re_resp.shape == ai_resp.shape
     fig = explorer.view(0, "AI", "V1")
     assert len(fig.axes) == 7
+    fig = explorer.view(0, "AN", explorer.model.layers[-1])   # as the page shows it
+    assert fig.get_figwidth() <= 7.36
 
 
 @pytest.mark.slow

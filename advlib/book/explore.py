@@ -19,7 +19,7 @@ from ..cnn.features import extract_features
 from ..cnn.stimulus_set import KINDS, load_manifest, load_stimulus_images
 from ..errors import expect
 from ..fmri.data import ROIS
-from .plotting import KIND_COLORS
+from .plotting import KIND_COLORS, PAGE_WIDTH_IN
 
 __all__ = ["Explorer"]
 
@@ -177,8 +177,8 @@ class Explorer:
 
         i = self._index(image)
         expect(kind in KINDS, "kind", kind, "'RE', 'AN' or 'AI'")
-        fig = plt.figure(figsize=(12, 7.5))
-        grid = fig.add_gridspec(2, 5, height_ratios=[1, 1.3])
+        fig = plt.figure(figsize=(PAGE_WIDTH_IN, 8.8), layout="constrained")
+        grid = fig.add_gridspec(3, 4, height_ratios=[1.5, 1.1, 1.2])
         for col, k in enumerate(KINDS):
             ax = fig.add_subplot(grid[0, col])
             ax.imshow(self.images[k][i].transpose(1, 2, 0).clip(0, 1))
@@ -189,13 +189,23 @@ class Explorer:
         ax.imshow(shown.transpose(1, 2, 0))
         ax.set_title(f"{kind} − RE" + (f" (×{gain:.0f})" if gain else ""), fontsize=10)
         ax.axis("off")
-        ax = fig.add_subplot(grid[0, 4])
+        ax = fig.add_subplot(grid[1, :2])
         names, probs = zip(*self.top5(i, kind))
         ax.barh(range(5)[::-1], probs, color=KIND_COLORS[kind])
         ax.set_yticks(range(5)[::-1], [n[:18] for n in names], fontsize=9)
         ax.set_xlim(0, 1)
+        ax.set_xlabel("probability", fontsize=9)
         ax.set_title(f"{self.model.name} top-5 ({kind})", fontsize=9)
-        ax = fig.add_subplot(grid[1, :3])
+        ax = fig.add_subplot(grid[1, 2:])
+        a, b = self.activations(i, kind, area)
+        sel = np.random.default_rng(0).permutation(a.size)[:5000]
+        ax.plot(a[sel], b[sel], ".", ms=2, color=KIND_COLORS[kind], alpha=0.5)
+        r = np.corrcoef(a, b)[0, 1] if a.std() > 0 and b.std() > 0 else np.nan
+        ax.set_xlabel(f"response to RE ({'vertices' if area in self.brain else 'units'})",
+                      fontsize=9)
+        ax.set_ylabel(f"response to {kind}", fontsize=9)
+        ax.set_title(f"{area}: {kind} vs RE, r = {r:.2f}", fontsize=9)
+        ax = fig.add_subplot(grid[2, :])
         rows = self.rdm_rows(i, area)
         x = np.arange(len(self.sources))
         for k in KINDS:
@@ -203,21 +213,13 @@ class Explorer:
                     ms=4, label=f"{k} RDM")
         ax.set_xticks(x, self.sources, rotation=90, fontsize=8)
         ax.axvline(i, color="0.6", lw=0.8, ls=":")
-        ax.set_ylabel("dissimilarity (1 - r)")
+        ax.set_ylabel("dissimilarity (1 - r)", fontsize=9)
         tag = "SIMULATED observer" if self.simulated else "measured"
         where = f"{area} ({self.subject}, {tag})" if area in self.brain else area
         ax.set_title(f"row of {self.sources[i]} in the RDMs of {where}", fontsize=9)
-        ax.legend(fontsize=9)
-        ax = fig.add_subplot(grid[1, 3:])
-        a, b = self.activations(i, kind, area)
-        sel = np.random.default_rng(0).permutation(a.size)[:5000]
-        ax.plot(a[sel], b[sel], ".", ms=2, color=KIND_COLORS[kind], alpha=0.5)
-        r = np.corrcoef(a, b)[0, 1] if a.std() > 0 and b.std() > 0 else np.nan
-        ax.set_xlabel(f"response to RE ({'vertices' if area in self.brain else 'units'})")
-        ax.set_ylabel(f"response to {kind}")
-        ax.set_title(f"{area}: {kind} vs RE responses, r = {r:.2f}", fontsize=9)
-        fig.suptitle(f"{self.sources[i]} ({self.labels[self.sources[i]]})", x=0.02, ha="left")
-        fig.tight_layout()
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3,
+                   fontsize=9)
+        fig.suptitle(f"{self.sources[i]} ({self.labels[self.sources[i]]})")
         return fig
 
     def widget(self):

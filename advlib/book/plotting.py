@@ -18,9 +18,17 @@ __all__ = ["plot_models_layers", "plot_stimulus_grid", "plot_rdm_triplet", "plot
 #: Colours of the image kinds, used consistently across figures.
 KIND_COLORS = {"RE": "0.3", "AN": "tab:blue", "AI": "tab:red"}
 
+#: Widest figure (inches) the book shows unscaled: its content column is 736 px wide at a
+#: 1000 px window, and figures are saved at 100 dpi; text of 8 pt is then 11 px.
+PAGE_WIDTH_IN = 7.3
+
+#: Columns of the stimulus grid before it wraps into another block of RE, AN, AI rows.
+_GRID_COLUMNS = 6
+
 
 def plot_stimulus_grid(manifest, stim_dir, n: int | None = 6, title: str | None = None):
-    """Fig 1: rows RE / AN / AI, one column per regular image, with the model's label.
+    """Fig 1: rows RE / AN / AI, one column per regular image, with the model's label;
+    more than six images wrap into further blocks of three rows.
 
     Parameters
     ----------
@@ -29,7 +37,7 @@ def plot_stimulus_grid(manifest, stim_dir, n: int | None = 6, title: str | None 
     stim_dir : str or path
         Folder the manifest's paths are relative to.
     n : int, optional
-        Number of regular images (columns) to show; all when ``None``.
+        Number of regular images to show; all when ``None``.
     title : str, optional
         Figure title.
 
@@ -43,18 +51,24 @@ def plot_stimulus_grid(manifest, stim_dir, n: int | None = 6, title: str | None 
     sources = sorted(manifest.source_id.unique())
     expect(n is None or n >= 1, "n", n, "a positive number of columns or None")
     sources = sources[: n or len(sources)]
-    width = min(1.9, 9.5 / len(sources))            # at most 9.5 in: readable at page width
-    fig, axes = plt.subplots(3, len(sources), figsize=(width * len(sources), 3 * width + 0.9),
-                             squeeze=False)
-    for col, source in enumerate(sources):
+    n_cols = min(len(sources), _GRID_COLUMNS)           # wrapped: labels stay readable
+    n_blocks = -(-len(sources) // n_cols)
+    width = min(1.9, PAGE_WIDTH_IN / n_cols)
+    fig, axes = plt.subplots(3 * n_blocks, n_cols, squeeze=False,
+                             figsize=(width * n_cols, n_blocks * (3 * width + 0.9) + 0.4))
+    for col in range(len(sources) - (n_blocks - 1) * n_cols, n_cols):   # last block's gaps
+        for row in range(3):
+            axes[3 * (n_blocks - 1) + row, col].set_visible(False)
+    for i, source in enumerate(sources):
+        block, col = divmod(i, n_cols)
         for row, kind in enumerate(("RE", "AN", "AI")):
             rec = manifest[(manifest.source_id == source) & (manifest.kind == kind)].iloc[0]
-            ax = axes[row, col]
+            ax = axes[3 * block + row, col]
             ax.imshow(np.asarray(Image.open(Path(stim_dir) / rec.path).convert("RGB")))
             ax.set_xticks([])
             ax.set_yticks([])
             name = textwrap.shorten(str(rec.predicted_name), 18, placeholder="...")
-            flag = "" if rec.converged else " (not converged)"
+            flag = "" if rec.converged else "\n(not converged)"
             ax.set_title(f"{name}\nP={rec.p_predicted:.3f}{flag}", fontsize=8,
                          color=KIND_COLORS[kind])
             if col == 0:
@@ -91,7 +105,7 @@ def plot_rdm_triplet(rdms: dict, layer: str, method: str = "spearman", title: st
 
     expect(layer in rdms["RE"], "layer", layer, f"one of {sorted(rdms['RE'])}")
     # two rows, so the panels keep readable text at the page's width
-    fig = plt.figure(figsize=(9.5, 7.4))
+    fig = plt.figure(figsize=(PAGE_WIDTH_IN, 6.0))
     grid = fig.add_gridspec(2, 6, height_ratios=[1, 1.15])
     axes = [fig.add_subplot(grid[0, 2 * i:2 * i + 2]) for i in range(3)]
     axes += [fig.add_subplot(grid[1, 3 * i:3 * i + 3]) for i in range(2)]
@@ -131,7 +145,7 @@ def plot_null_distributions(results: dict, title: str | None = None):
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
     for kind, res in results.items():
         color = KIND_COLORS.get(kind, None)
         ax.hist(res.null, bins=40, alpha=0.45, color=color, label=f"null RE-{kind}")
@@ -139,10 +153,9 @@ def plot_null_distributions(results: dict, title: str | None = None):
                    label=f"observed RE-{kind} = {res.observed:.3f} (p = {res.p:.3g})")
     ax.set_xlabel("RDM similarity")
     ax.set_ylabel("permutations")
-    ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8)
     return fig
 
 
@@ -165,11 +178,10 @@ def plot_layer_similarities(table, alpha: float = 0.05, title: str | None = None
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
     _draw_layer_similarities(ax, table, alpha)
     ax.set_xlabel("layer")
     ax.set_title(title or "RE-AN and RE-AI similarity across layers")
-    fig.tight_layout()
     return fig
 
 
@@ -230,7 +242,7 @@ def plot_flat_maps(vertices, faces, values=None, *, title: str = "", cmap: str =
         finite = vals[np.isfinite(vals)]
         vmin = float(np.min(finite)) if vmin is None and finite.size else vmin
         vmax = float(np.max(finite)) if vmax is None and finite.size else vmax
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 6))
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH_IN, 4.4))
     faces = np.asarray(faces)
     mappable = None
     for ax, hemi in zip(axes, ("lh", "rh")):
@@ -262,7 +274,7 @@ def plot_flat_maps(vertices, faces, values=None, *, title: str = "", cmap: str =
                             (vertices.iloc[idx].band == b).to_numpy() if "band" in vertices
                             else True)
                         cx, cy = xy[sel].mean(0)
-                        ax.text(cx, cy, b, ha="center", va="center", fontsize=8, weight="bold")
+                        ax.text(cx, cy, b, ha="center", va="center", fontsize=9, weight="bold")
         else:
             v = vals[idx] if vals is not None else np.zeros(idx.size)
             mappable = ax.tripcolor(tri, np.nan_to_num(v, nan=np.nanmin(v) if np.isfinite(
@@ -273,7 +285,7 @@ def plot_flat_maps(vertices, faces, values=None, *, title: str = "", cmap: str =
         if highlight is not None:
             hl = np.intersect1d(np.asarray(highlight), idx)
             ax.scatter(xy_all[hl, 0], xy_all[hl, 1], s=3, c="k", lw=0)
-        ax.set_title({"lh": "left hemisphere (LH)", "rh": "right hemisphere (RH)"}[hemi])
+        ax.set_title({"lh": "left hemisphere", "rh": "right hemisphere"}[hemi], fontsize=10)
         ax.set_aspect("equal")
         ax.set_xlabel("mm (eccentricity axis)")
         ax.set_ylabel("mm")
@@ -331,11 +343,13 @@ def plot_design_matrix(design, title: str = "Design matrix of one run"):
     import matplotlib.pyplot as plt
     from nilearn.plotting import plot_design_matrix as _nilearn_plot
 
-    fig, ax = plt.subplots(figsize=(9.5, 4.5))
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN, 4.2))
     _nilearn_plot(design, axes=ax)
     ax.set_xticks([])
-    ax.set_xlabel(f"{design.shape[1]} regressors: one per image presentation in this run, "
-                  "blank, drifts, constant")
+    ax.tick_params(labelsize=9)
+    ax.set_xlabel(f"{design.shape[1]} regressors: the run's image presentations, blank,\n"
+                  "drifts, constant", fontsize=10)
+    ax.yaxis.label.set_fontsize(10)
     ax.set_title(title)
     return fig
 
@@ -359,8 +373,9 @@ def plot_roi_similarities(table, alpha: float = 0.05, title: str = ""):
     import matplotlib.pyplot as plt
 
     subjects = list(dict.fromkeys(table.subject))
-    fig, axes = plt.subplots(len(subjects), 1, figsize=(7.5, 2.9 * len(subjects) + 0.5),
-                             squeeze=False, sharey=True, sharex=True)
+    fig, axes = plt.subplots(len(subjects), 1, figsize=(PAGE_WIDTH_IN, 2.9 * len(subjects) + 0.9),
+                             squeeze=False, sharey=True, sharex=True, layout="constrained")
+    star_top = []
     for ax, name in zip(axes[:, 0], subjects):
         t = table[table.subject == name].reset_index(drop=True)
         x = np.arange(len(t))
@@ -373,14 +388,19 @@ def plot_roi_similarities(table, alpha: float = 0.05, title: str = ""):
             for xi, yi, hi, p in zip(x + off, y, t[f"{col}_ci_high"], t[f"p_perm_{col}"]):
                 if p < alpha:
                     ax.text(xi, max(yi, hi) + 0.02, "*", ha="center", fontsize=12)
+                    star_top.append(max(yi, hi) + 0.02)
         ax.hlines(t.noise_ceiling, x - 0.4, x + 0.4, colors="0.4", linestyles="--", lw=1,
                   label="noise ceiling")
         ax.axhline(0, color="0.6", lw=0.8)
         ax.set_xticks(x, t.roi)
         ax.set_ylabel(f"{name}\nRDM similarity\n(Spearman)")
-    axes[0, 0].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.suptitle(title)
-    fig.tight_layout()
+    if star_top:                        # room for the asterisks inside the frame
+        low, high = axes[0, 0].get_ylim()
+        axes[0, 0].set_ylim(low, max(high, max(star_top) + 0.08 * (high - low)))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -432,8 +452,10 @@ def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
     subjects = list(dict.fromkeys(table.subject))
     rois = list(dict.fromkeys(table.roi))
     layers = list(dict.fromkeys(table.layer))
-    fig, axes = plt.subplots(len(rois), len(subjects), figsize=(3.2 * len(subjects) + 1.2,
-                             2.1 * len(rois) + 0.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(len(rois), len(subjects), squeeze=False, sharey=True,
+                             figsize=(min(PAGE_WIDTH_IN, 2.9 * len(subjects) + 1.0),
+                                      2.1 * len(rois) + 1.1), layout="constrained")
+    star_top = []
     shades = np.linspace(0.35, 0.95, len(layers))
     cmaps = {"AI": plt.get_cmap("Reds"), "AN": plt.get_cmap("Blues")}
     x = np.arange(len(layers))
@@ -450,6 +472,7 @@ def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
                 for xi, hi, p in zip(x + off, t.ci_high, t.p_perm):
                     if p < alpha:
                         ax.text(xi, hi + 0.01, "*", ha="center", fontsize=9)
+                        star_top.append(hi + 0.01)
             ax.axhline(0, color="0.6", lw=0.8)
             ax.set_xticks(x, [str(i + 1) for i in range(len(layers))], fontsize=8)
             if ri == 0:
@@ -458,11 +481,14 @@ def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
                 ax.set_ylabel(f"{roi}\nprediction r")
             if ri == len(rois) - 1:
                 ax.set_xlabel("CNN layer")
+    if star_top:                        # room for the asterisks inside the frame
+        low, high = axes[0, 0].get_ylim()
+        axes[0, 0].set_ylim(low, max(high, max(star_top) + 0.1 * (high - low)))
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmaps[k](0.7)) for k in ("AI", "AN")]
-    fig.legend(handles, ["AI (RE-trained model)", "AN (RE-trained model)"], loc="upper right",
-               fontsize=9, ncol=2)
-    fig.suptitle(title, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (2.1 * len(rois) + 0.8)))
+    fig.legend(handles, ["AI (RE-trained model)", "AN (RE-trained model)"],
+               loc="outside lower center", fontsize=9, ncol=2)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -485,8 +511,8 @@ def plot_layer_assignment(assignment, title: str = ""):
     kinds = [k for k in ("AI", "AN") if k in set(assignment.test_kind)]
     layers = list(dict.fromkeys(assignment.layer))
     rois = list(dict.fromkeys(assignment.roi))
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.6 * len(kinds), 3.6), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(min(PAGE_WIDTH_IN, 3.0 * len(kinds) + 1.3),
+                             3.8), squeeze=False, sharey=True, layout="constrained")
     colors = plt.get_cmap("viridis")(np.linspace(0, 1, len(layers)))
     n_meas = assignment.groupby(["subject", "presentation"]).ngroups
     for ax, kind in zip(axes[0], kinds):
@@ -500,10 +526,11 @@ def plot_layer_assignment(assignment, title: str = ""):
             bottom += mean[layer].to_numpy() * 100
         ax.set_title(f"{kind} images")
         ax.set_ylim(0, 100)
-    axes[0, 0].set_ylabel(f"% of vertices (mean of {n_meas} measurements)")
-    axes[0, -1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(title)
-    fig.tight_layout()
+    axes[0, 0].set_ylabel(f"% of vertices\n(mean of {n_meas} measurements)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles[::-1], labels[::-1], loc="outside right center", fontsize=8)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -554,7 +581,8 @@ def plot_ground_truth(summary, alpha: float = 0.05, title: str = ""):
               ("type1_re_an", "RE-AN p < alpha (planted null)", alpha),
               ("power_re_ai", "RE-AI p < 0.005", 14 / 15),
               ("power_diff", "RE-AI > RE-AN, p <= 0.0001", 1.0))
-    fig, grid = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True)
+    fig, grid = plt.subplots(2, 2, figsize=(PAGE_WIDTH_IN, 7.6), sharex=True,
+                             layout="constrained")
     fig.supylabel("share of subject x ROI tests (except the bias)", fontsize=10)
     for ax, (col, label, ref) in zip(grid.ravel(), panels):
         for (norm, perm, design), part in summary.groupby(["normalize", "permutation", "design"],
@@ -573,11 +601,10 @@ def plot_ground_truth(summary, alpha: float = 0.05, title: str = ""):
     for ax in grid[1]:
         ax.set_xlabel("simulated SNR")
     handles, labels = grid[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9,
-               title="analysis (design)")
+    fig.legend(handles, labels, loc="outside lower center", ncol=1, fontsize=8,
+               title="analysis (design)", title_fontsize=9)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 
@@ -600,9 +627,13 @@ def _draw_layer_similarities(ax, table, alpha: float, legend: bool = True) -> No
     names = table.get("layer_name", table.layer)
     ax.set_xticks(x, [f"{i}\n{n}" for i, n in zip(x, names)], fontsize=8)
     ax.set_ylabel("RDM similarity (Spearman)")
+    if top.size and np.isfinite(top).any():        # room for the asterisks inside the frame
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, max(high, np.nanmax(top) + 0.03 + 0.1 * (high - low)))
     if legend:
-        ax.legend(loc="lower left", title=f"filled: p_perm < {alpha:g}; *: RE-AI vs RE-AN",
-                  fontsize=8, title_fontsize=8)
+        ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2,
+                         title=f"filled: permutation p < {alpha:g}; *: RE-AI vs RE-AN, "
+                               f"p < {alpha:g}", fontsize=8, title_fontsize=8)
 
 
 def plot_models_layers(tables: dict, alpha: float = 0.05, title: str = ""):
@@ -624,13 +655,12 @@ def plot_models_layers(tables: dict, alpha: float = 0.05, title: str = ""):
     import matplotlib.pyplot as plt
 
     expect(len(tables) > 0, "tables", "none", "a table per network")
-    fig, axes = plt.subplots(len(tables), 1, figsize=(7.5, 3.3 * len(tables) + 0.4),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(len(tables), 1, figsize=(PAGE_WIDTH_IN, 3.3 * len(tables) + 1.0),
+                             squeeze=False, sharey=True, layout="constrained")
     for i, (ax, (name, table)) in enumerate(zip(axes[:, 0], tables.items())):
         _draw_layer_similarities(ax, table, alpha, legend=i == 0)
         ax.set_title(name, fontsize=10)
     axes[-1, 0].set_xlabel("layer")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
