@@ -82,6 +82,7 @@ from .book.summary import (
     glue_texts,
     models_claims,
     summary_numbers,
+    table_view,
 )
 from .cnn.models import LAYERS, MODELS, load_model
 from .cnn.stimulus_set import (
@@ -124,6 +125,6 @@ __all__ = [
     "study_summary", "snr_rule",
     "study_claims", "study_numbers", "study_reliability", "study_tests", "path_check",
     "dataset_noise",
-    "glue_texts", "setup_page", "plot_ground_truth", "plot_models_layers", "models_claims",
+    "glue_texts", "table_view", "setup_page", "plot_ground_truth", "plot_models_layers", "models_claims",
     "design_claims", "with_design", "load_design",
 ]

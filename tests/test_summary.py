@@ -1,8 +1,10 @@
 """The claims summary and build tables (advlib/book/summary.py)."""
 
+import pandas as pd
 import pytest
 
 from advlib.book import claims_summary
+from advlib.errors import InputError
 from advlib.layout import Layout
 
 
@@ -74,3 +76,24 @@ def test_a_chapter_conclusion_lists_the_verdicts_and_names_the_evidence():
     assert "real computation** on this network" in real
     sim = conclusion(claims, simulated=True).data
     assert "simulated observer" in sim and "not on a brain" in sim
+
+
+def test_a_wide_table_shows_chosen_columns_and_downloads_whole():
+    import base64
+    import io
+    import re
+
+    from advlib import table_view
+
+    table = pd.DataFrame({"roi": ["V1", "V2"], "re_ai": [0.123456, 0.5], "extra": [1, 2]})
+    out = table_view(table, ["roi", "re_ai"], "brain_rsa.csv").data
+    assert "<th>roi</th>" in out and "0.123" in out and "0.1235" not in out
+    assert "<th>extra</th>" not in out and "2 rows x 3 columns" in out
+    data = re.search(r'download="brain_rsa.csv" href="data:text/csv;base64,([^"]+)"', out)
+    back = pd.read_csv(io.StringIO(base64.b64decode(data.group(1)).decode()))
+    pd.testing.assert_frame_equal(back, table)                     # every digit, every column
+    with pytest.raises(InputError, match=r"columns=\['p_diff'\].*expected columns of the "
+                                         r"table \(roi, re_ai, extra\)"):
+        table_view(table, ["roi", "p_diff"], "x.csv")
+    with pytest.raises(InputError, match="name='x/y.txt'"):
+        table_view(table, ["roi"], "x/y.txt")

@@ -41,6 +41,7 @@ __all__ = [
     "load_build_info",
     "build_tables",
     "glue_texts",
+    "table_view",
     "reproduce",
     "STAGES",
     "DATASETS",

@@ -10,7 +10,7 @@ import pandas as pd
 from ..errors import AdvlibError, expect
 
 __all__ = ["claims_summary", "summary_numbers", "conclusion", "models_claims", "load_build_info",
-           "build_tables", "glue_texts"]
+           "build_tables", "glue_texts", "table_view"]
 
 
 def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataFrame:
@@ -249,6 +249,43 @@ def glue_texts(values: dict) -> None:
         expect(isinstance(key, str) and key.isidentifier(), "glue key", key,
                "a name of letters, digits and underscores")
         glue(key, str(value), display=False)
+
+
+def table_view(table: pd.DataFrame, columns, name: str, digits: int = 3):
+    """A wide results table as a page shows it: the chosen columns, rounded, and the whole
+    table one click away (a link that downloads it as CSV, held in the page itself, so it
+    works offline and in a downloaded notebook).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame, shape (n_rows, n_columns)
+    columns : sequence of str
+        The columns shown, in this order.
+    name : str
+        File name of the download (``brain_rsa.csv``).
+    digits : int
+        Decimals shown (the CSV keeps every digit).
+
+    Returns
+    -------
+    IPython.display.HTML
+    """
+    import base64
+    import html
+
+    from IPython.display import HTML
+
+    columns = list(columns)
+    missing = [c for c in columns if c not in table.columns]
+    expect(not missing, "columns", missing, f"columns of the table ({', '.join(table.columns)})")
+    expect(isinstance(name, str) and name.endswith(".csv") and "/" not in name, "name", name,
+           "a file name ending in .csv")
+    data = base64.b64encode(table.to_csv(index=False).encode()).decode()
+    shown = table[columns].round(digits).to_html(index=False, border=0, classes="dataframe")
+    link = (f'<p><a download="{html.escape(name)}" href="data:text/csv;base64,{data}">'
+            f"The whole table: {html.escape(name)} ({len(table)} rows x {table.shape[1]} "
+            "columns, CSV)</a></p>")
+    return HTML(shown + link)
 
 
 def models_claims(results, models, dataset, alpha: float = 0.05) -> pd.DataFrame:
