@@ -40,6 +40,52 @@ def _positive(text: str) -> float:
     return value
 
 
+def _path(text: str) -> str:
+    """An argparse type for a file or folder: ``~`` expanded (a quoted ``'~/x'`` reaches
+    the program unexpanded), an empty string refused (it would mean the current folder)."""
+    import os
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a path, not an empty string")
+    return os.path.expanduser(text)
+
+
+#: Arguments naming what a command reads, and what it writes.
+_INPUTS = ("stimuli", "images", "data")
+_OUTPUTS = ("out", "results")
+#: Commands whose output folder is rebuilt whole (an input inside it would be deleted).
+_REBUILT = ("stimuli", "simulate")
+#: Words that name a built-in input rather than a folder.
+_KEYWORDS = ("embedded", "simulated")
+
+
+def _check_paths(args) -> None:
+    """Refuse, before any work, an output folder inside an input folder (a rebuild of the
+    input would delete it) and an input inside an output that the command rebuilds whole.
+
+    Raises
+    ------
+    InputError
+        Naming both arguments and their values.
+    """
+    from pathlib import Path
+
+    def given(names):
+        return [(n, v, Path(v).resolve()) for n in names
+                if isinstance(v := getattr(args, n, None), str) and v not in _KEYWORDS]
+
+    for o, o_text, out in given(_OUTPUTS):
+        for i, i_text, inp in given(_INPUTS):
+            if out != inp and inp in out.parents:
+                raise InputError(f"--{o}={o_text}: inside the input folder --{i}={i_text}; "
+                                 "expected a folder outside it (rebuilding the input would "
+                                 "delete what is written there)")
+            if args.command in _REBUILT and out in inp.parents:
+                raise InputError(f"--{o}={o_text}: contains the input --{i}={i_text}, and "
+                                 f"`advlib {args.command}` replaces its output folder whole; "
+                                 "expected a folder that does not hold the input")
+
+
 def _cmd_models(args) -> int:
     from .cnn.models import model_readouts
 
@@ -174,12 +220,12 @@ def _dataset_arguments(p, model_help: str) -> None:
     """--data, --model, --stimuli and --results, shared by the analyses of a dataset."""
     from .cnn.models import MODELS
 
-    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder")
+    p.add_argument("--data", type=_path, required=True, metavar="DIR", help="dataset folder")
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS, help=model_help)
-    p.add_argument("--stimuli", default=None, metavar="DIR",
+    p.add_argument("--stimuli", type=_path, default=None, metavar="DIR",
                    help="stimulus folder (default: RESULTS/MODEL/stimuli; another set's results go "
                    "to RESULTS/MODEL/on-NAME-HASH/, see advlib.layout)")
-    p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
+    p.add_argument("--results", type=_path, default="results", metavar="RESULTS", help="results root")
     p.add_argument("--normalize", default="center", choices=("center", "zscore", "none"),
                    help="betas per vertex within each session before selection (default: "
                    "%(default)s; none: as published)")
@@ -277,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "threshold, how many images of each superclass are top-1 correct with "
                        "P(true) above it (one per category, at most --n-per-class).")
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
-    p.add_argument("--images", required=True, metavar="FOLDER|CSV|embedded")
+    p.add_argument("--images", type=_path, required=True, metavar="FOLDER|CSV|embedded")
     p.add_argument("--thresholds", type=float, nargs="+", default=[0.99, 0.9, 0.5])
     p.add_argument("--superclasses", nargs="+", default=list(PAPER_SUPERCLASSES),
                    metavar="NAME", help="default: the paper's five")
@@ -294,8 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "provenance.json. An up-to-date set is reused unless --force.")
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS,
                    help="network (default: %(default)s, embedded weights)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--images", default="embedded", metavar="FOLDER|CSV",
+    p.add_argument("--out", type=_path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("--images", type=_path, default="embedded", metavar="FOLDER|CSV",
                    help="'embedded' (20 photos shipped in foolbox), a folder of class "
                    "subfolders, or a CSV of path,label (default: %(default)s)")
     p.add_argument("--n-images", type=_count(1), default=None, metavar="N",
@@ -331,10 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "RESULTS/MODEL/cnn_rsa.csv and cnn_trend.csv (RESULTS/MODEL/on-NAME-HASH/ for another "
                        "stimulus set); features are cached.")
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
-    p.add_argument("--stimuli", default=None, metavar="DIR",
+    p.add_argument("--stimuli", type=_path, default=None, metavar="DIR",
                    help="stimulus folder (default: RESULTS/MODEL/stimuli; another set's results go "
                    "to RESULTS/MODEL/on-NAME-HASH/, see advlib.layout)")
-    p.add_argument("--results", default="results", metavar="RESULTS", help="results root")
+    p.add_argument("--results", type=_path, default="results", metavar="RESULTS", help="results root")
     p.add_argument("--n-perm", type=_count(1), default=1000, help="permutations (default: 1000)")
     p.add_argument("--n-boot", type=_count(1), default=1000, help="bootstrap resamples (default: 1000)")
     p.add_argument("--seed", type=_count(0), default=0, help="seed of all resampling")
@@ -349,8 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "stimulus set (image-computable model of early visual cortex, BOLD noise), "
                        "estimate single-trial betas with the GLM, and write the documented "
                        "subject folders. The data are SIMULATED, not human fMRI data.")
-    p.add_argument("--stimuli", required=True, metavar="DIR", help="stimulus folder")
-    p.add_argument("--out", default="results/simulated", metavar="DIR", help="dataset folder")
+    p.add_argument("--stimuli", type=_path, required=True, metavar="DIR", help="stimulus folder")
+    p.add_argument("--out", type=_path, default="results/simulated", metavar="DIR", help="dataset folder")
     p.add_argument("--subjects", type=_count(1), nargs="+", default=[1, 2, 3],
                    help="subject numbers (default: 1 2 3, as in the paper)")
     p.add_argument("--snr", type=_positive, default=SIMULATION_SPEC["snr"],
@@ -371,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "presentation-1 and -2 RE RDMs in a geodesic disk; the most reliable "
                        "vertices of each ROI (half per hemisphere). Works on any dataset in "
                        "the documented format.")
-    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder (sub-XX/...)")
-    p.add_argument("--out", default=None, metavar="DIR", help="output root (default: --data)")
+    p.add_argument("--data", type=_path, required=True, metavar="DIR", help="dataset folder (sub-XX/...)")
+    p.add_argument("--out", type=_path, default=None, metavar="DIR", help="output root (default: --data)")
     p.add_argument("--subjects", nargs="+", default=None, metavar="sub-XX",
                    help="subject folders (default: all)")
     p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
@@ -429,17 +475,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "Book. Each stage is skipped when its cached output was made from the "
                        "same parameters and inputs.")
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
-    p.add_argument("--data", default="simulated", metavar="DIR|simulated",
+    p.add_argument("--data", type=_path, default="simulated", metavar="DIR|simulated",
                    help="'simulated' (default) or a real dataset folder")
     p.add_argument("--subjects", nargs="+", type=_count(1), default=None, metavar="N",
                    help="simulated subjects (default: the profile's; 1 2 3 for full)")
     p.add_argument("--profile", default="full", choices=("full", "smoke"))
     p.add_argument("--jobs", type=_count(1), default=1, help="parallel per-subject processes")
-    p.add_argument("--results", default="results", metavar="DIR", help="results root")
-    p.add_argument("--out", default="book/generated", metavar="DIR",
+    p.add_argument("--results", type=_path, default="results", metavar="DIR", help="results root")
+    p.add_argument("--out", type=_path, default="book/generated", metavar="DIR",
                    help="executed notebooks (the book's source tree)")
     p.add_argument("--no-book", action="store_true", help="stop before the Jupyter Book build")
-    p.add_argument("--images", default=None, metavar="DIR|CSV|embedded",
+    p.add_argument("--images", type=_path, default=None, metavar="DIR|CSV|embedded",
                    help="regular images: 'embedded' (default), a folder (class subfolders, or "
                    "files named <WordNet id>_*.JPEG) or a path,label CSV")
     p.add_argument("--paper-design", action="store_true",
@@ -469,12 +515,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "(full: the paper's settings; smoke: tiny, for CI) into --out.")
     p.add_argument("--profile", default="full", choices=("full", "smoke"))
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
-    p.add_argument("--results", default="results", metavar="DIR", help="results root")
-    p.add_argument("--out", default="book/generated", metavar="DIR",
+    p.add_argument("--results", type=_path, default="results", metavar="DIR", help="results root")
+    p.add_argument("--out", type=_path, default="book/generated", metavar="DIR",
                    help="where executed notebooks go (default: %(default)s)")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME",
                    help="run only these notebooks (file stems)")
-    p.add_argument("--data", default="simulated", metavar="DIR|simulated",
+    p.add_argument("--data", type=_path, default="simulated", metavar="DIR|simulated",
                    help="'simulated' (default) or a real dataset folder")
     p.add_argument("--subjects", nargs="+", default=None, metavar="N|sub-XX",
                    help="re-execute only the per-subject pages (03_fmri_sub-XX) of these "
@@ -488,6 +534,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_paths(args)
         return args.func(args)
     except AdvlibError as exc:
         print(f"advlib {args.command}: error: {exc}", file=sys.stderr)

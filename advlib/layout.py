@@ -98,7 +98,10 @@ def simulation_spec(dataset) -> dict | None:
         spec = {**SIMULATION_SPEC, **{k: v for k, v in dataset.items() if k in SIMULATION_SPEC}}
         subjects = [int(s) for s in dataset.get("subjects", (1, 2, 3))]
         return {"kind": SIMULATED, "subjects": subjects, **spec}
-    if str(dataset) == SIMULATED:
+    if isinstance(dataset, str) and dataset == SIMULATED:
+        expect(not Path(SIMULATED).is_dir(), "dataset", SIMULATED,
+               "the name of the default simulated dataset, but ./simulated is a folder here: "
+               "to analyse that folder give it as a path (./simulated), or rename it")
         return {"kind": SIMULATED, "subjects": [1, 2, 3], **SIMULATION_SPEC}
     return None
 
@@ -116,7 +119,8 @@ def dataset_label(dataset) -> str:
                 f"spacing{float(spec['spacing']):g}-maxpcs{spec['max_pcs']}"
                 + ("" if spec["design"] == "paper" else f"-{spec['design']}"))
     folder = Path(dataset).expanduser().resolve()
-    return f"{folder.name}-{_short_hash(str(folder))}"
+    name = f"data-{folder.name}" if folder.name.startswith(SIMULATED) else folder.name
+    return f"{name}-{_short_hash(str(folder))}"            # never a simulated dataset's name
 
 
 @dataclass(frozen=True)

@@ -399,6 +399,14 @@ class Stage:
                     f"(no {self.record} from a {self.name!r} stage in it); expected a new or "
                     "empty folder, or one written earlier by the same stage. Nothing was "
                     "changed; choose another folder or empty this one.")
+            foreign = _foreign_files(root, old, self.record) if old else []
+            if foreign:
+                shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more"
+                                                  if len(foreign) > 5 else "")
+                raise StageError(
+                    f"{self.name}: {root} holds files this stage did not write ({shown}); "
+                    "rebuilding it would delete them. Nothing was changed; move them out "
+                    "of the folder (results belong outside the inputs they were made from).")
         root.parent.mkdir(parents=True, exist_ok=True)
         _clean_leftovers(root.parent, root.name)
         with atomic_dir(root) as tmp:
@@ -480,6 +488,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:          # another user's process: alive
         return True
     return True
+
+
+def _foreign_files(root: Path, record: dict, record_name: str) -> list[str]:
+    """Files under ``root`` (relative, sorted) that a folder stage's ``record`` does not list
+    as its outputs: what replacing the folder whole would delete without having made it."""
+    listed = set(record.get("outputs", {})) | {record_name}
+    return sorted(rel for p in root.rglob("*") if (p.is_file() or p.is_symlink())
+                  and (rel := p.relative_to(root).as_posix()) not in listed)
 
 
 def _clean_leftovers(folder: Path, name: str | None = None, min_age_s: float = 3600) -> None:

@@ -107,7 +107,7 @@ def test_internal_links_resolve(site, browser):
         here = page.url                                   # index.html redirects to the root page
         page.close()
         for href in hrefs:
-            if urlparse(href).scheme in ("http", "https", "mailto") or href.startswith("#"):
+            if urlparse(href).scheme in ("http", "https", "mailto", "data") or href.startswith("#"):
                 continue
             target = urlparse(urljoin(here, href)).path.lstrip("/")
             if not (html / (target or "index.html")).exists():

@@ -36,8 +36,29 @@ def test_same_seed_same_data_and_cache(dataset, stim_dir, tmp_path, monkeypatch)
     assert np.array_equal(a, b)
     monkeypatch.setattr("advlib.fmri.simulation.simulate.fit_glm", None)  # would fail if re-simulated
     simulate_dataset(stim_dir, tmp_path / "again", [1], seed=0, progress=False, **SMALL)
-    with pytest.raises(TypeError):
-        simulate_dataset(stim_dir, tmp_path / "again", [1], seed=1, progress=False, **SMALL)
+
+
+def test_a_dataset_folder_holds_one_dataset(dataset, stim_dir, tmp_path):
+    """Another invocation with other settings may not add subjects to the folder (issue 23);
+    one with the same settings keeps the earlier subjects in dataset.json."""
+    import shutil
+
+    from advlib.errors import InputError
+
+    folder = tmp_path / "sim"
+    shutil.copytree(dataset, folder)
+    info = json.loads((folder / "dataset.json").read_text())
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(InputError, match=r"holds subjects sub-01 simulated with other "
+                                         r"settings \(snr 0.8 -> 5.0\); one folder holds one"):
+        simulate_dataset(stim_dir, folder, [2], seed=0, progress=False, **{**SMALL, "snr": 5.0})
+    with pytest.raises(InputError, match=r"seed"):
+        simulate_dataset(stim_dir, folder, [2], seed=1, progress=False, **SMALL)
+    assert sorted(p.name for p in folder.iterdir()) == before
+    shutil.copytree(folder / "sub-01", folder / "sub-02")        # an earlier run's subject
+    (folder / "dataset.json").write_text(json.dumps({**info, "subjects": ["sub-01", "sub-02"]}))
+    simulate_dataset(stim_dir, folder, [1], seed=0, progress=False, **SMALL)
+    assert json.loads((folder / "dataset.json").read_text())["subjects"] == ["sub-01", "sub-02"]
 
 
 def test_selection_files_and_checks(dataset):

@@ -345,3 +345,49 @@ def test_a_claim_without_evidence_never_holds():
     empty = pd.DataFrame(columns=BRAIN_RSA_COLUMNS + DIAGNOSTIC_COLUMNS)
     claims = brain_claims(empty)
     assert len(claims) == 3 and (claims.verdict == "no evidence").all()
+
+
+# --- round two (issue 23), class 1: nothing lost or mislabelled by where things are put ----
+
+@pytest.mark.parametrize("argv, words", [
+    (["cnn-rsa", "--stimuli", "S", "--results", "S/res"],
+     "--results=S/res: inside the input folder --stimuli=S"),
+    (["simulate", "--stimuli", "S", "--out", "S/sim"], "--out=S/sim: inside the input folder"),
+    (["select", "--data", "D", "--out", "D/sel"], "--out=D/sel: inside the input folder --data"),
+    (["stimuli", "--out", "S", "--images", "S/photos"],
+     "--out=S: contains the input --images=S/photos, and `advlib stimuli` replaces"),
+    (["simulate", "--stimuli", "D/stim", "--out", "D"], "--out=D: contains the input"),
+    (["brain-rsa", "--data", "D", "--results", ""], "--results: '': expected a path, not an"),
+])
+def test_outputs_inside_inputs_are_refused_before_any_work(capsys, tmp_path, monkeypatch,
+                                                            argv, words):
+    monkeypatch.chdir(tmp_path)
+    for name in ("S", "D", "S/photos", "D/stim"):
+        (tmp_path / name).mkdir(parents=True, exist_ok=True)
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, argv)
+    assert rc == 2 and words in err, err
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_quoted_tilde_is_the_home_folder(monkeypatch, tmp_path):
+    from advlib.cli import build_parser
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = build_parser().parse_args(["stimuli", "--out", "~/stim"])
+    assert args.out == str(tmp_path / "stim")
+
+
+def test_a_folder_named_like_the_simulated_dataset_is_not_taken_for_it(tmp_path, monkeypatch):
+    from advlib.layout import Layout, dataset_label, simulation_spec
+
+    monkeypatch.chdir(tmp_path)
+    assert simulation_spec("simulated") is not None           # no such folder: the keyword
+    (tmp_path / "simulated").mkdir()
+    with pytest.raises(InputError, match=r"dataset='simulated': expected the name of the "
+                                         r"default simulated dataset, but ./simulated is a folder"):
+        simulation_spec("simulated")
+    folder = tmp_path / "simulated"                              # a path: that folder
+    assert simulation_spec(folder) is None
+    assert dataset_label(folder).startswith("data-simulated-")  # never a simulated name
+    assert Layout(tmp_path / "r", "m").dataset_dir(folder).name.startswith("data-simulated-")

@@ -93,6 +93,20 @@ def test_folder_stage_refuses_a_foreign_folder(tmp_path):
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["provenance.json", "y.txt"]
 
 
+def test_a_rebuild_never_deletes_what_the_stage_did_not_write(tmp_path):
+    """Results put inside a stimulus set (``--results S/res``) survive its rebuild: the
+    stage refuses, names them, and changes nothing (issue 23)."""
+    root = tmp_path / "set"
+    Stage("folder", root, None, {"n": 1}).run(lambda tmp: (tmp / "x.txt").write_text("x"))
+    (root / "res" / "model").mkdir(parents=True)
+    (root / "res" / "model" / "cnn_rsa.csv").write_text("layer\n1\n")
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    with pytest.raises(StageError, match=r"holds files this stage did not write "
+                                         r"\(res/model/cnn_rsa.csv\); rebuilding it would delete"):
+        Stage("folder", root, None, {"n": 2}).run(lambda tmp: (tmp / "y.txt").write_text("y"))
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
+
+
 def test_written_files_get_the_umask(tmp_path):
     old = os.umask(0o022)
     try:

@@ -55,6 +55,11 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         reproduce(profile="quick", results=tmp_path)
     with pytest.raises(InputError, match="jobs=0: expected a positive integer"):
         reproduce(jobs=0, results=tmp_path)
+    # the book is built from the pages executed: elsewhere only with the book off (issue 23)
+    with pytest.raises(InputError, match=r"out='.*elsewhere': expected .*book/generated: the "
+                                         r"book is built from the pages executed there"):
+        reproduce(profile="smoke", results=tmp_path / "r", out=tmp_path / "elsewhere")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "elsewhere").exists()
 
 
 def test_every_dataset_notebook_gets_the_profiles_one_dataset_spec(monkeypatch):

@@ -260,7 +260,7 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
                            else "real data", P(_dataset, dataset, results, model, jobs,
                                                progress), subject_records))
     g = prof["08_ground_truth"]
-    base = spec if spec is not None else simulation_spec("simulated")
+    base = spec if spec is not None else simulation_spec({"kind": "simulated"})
     for tasks in _study_cells(layout, base, g):
         folder, params, _ = tasks[0]
         steps.append(_Step("ground_truth", f"study {params['design']} SNR {params['snr']:g}",
@@ -552,6 +552,10 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         check_choice(cluster, "cluster", CLUSTERS)
     model = models[0]
     out = Path(out).resolve()
+    root = Path(book_root).resolve() if book_root else repo_root()
+    expect(not (book and notebooks) or out == root / "book" / "generated", "out", str(out),
+           f"{root / 'book' / 'generated'}: the book is built from the pages executed there "
+           "(to execute the notebooks elsewhere, turn the book off: --no-book)")
     if data == "simulated":
         dataset = dict(DATASETS[profile])
         if subjects:
@@ -598,7 +602,6 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
             made.close()
     if book and notebooks:
         t0 = time.perf_counter()
-        root = Path(book_root) if book_root else repo_root()
         cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", "--all", str(root)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         expect(done.returncode == 0, "jupyter-book build", f"exit {done.returncode}",

@@ -168,6 +168,37 @@ def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeser
     write_subject(folder, glm.betas, conditions, cortex.vertices, cortex.faces, info, extra)
 
 
+def _earlier_subjects(dataset_dir: Path, seed: int, params: dict, manifest_sha: str) -> list:
+    """The subjects an earlier run simulated into ``dataset_dir`` with the same settings.
+
+    Raises
+    ------
+    InputError
+        The folder holds a dataset simulated with other settings (seed, simulation
+        parameters or stimulus set): adding subjects would mix two datasets under one
+        ``dataset.json``.
+    """
+    path = dataset_dir / "dataset.json"
+    if not path.is_file():
+        return []
+    old = read_record(path)
+    expect(isinstance(old, dict) and old.get("simulated") is True, "dataset folder",
+           str(dataset_dir), "a new folder or one written by `advlib simulate` (its "
+           "dataset.json describes another dataset)")
+    new = json.loads(json.dumps({"seed": seed, "parameters": params,
+                                 "stimulus_manifest_sha256": manifest_sha}))
+    changed = [k for k in new if old.get(k) != new[k]]
+    if "parameters" in changed:
+        changed.remove("parameters")
+        before = old.get("parameters") or {}
+        changed += [f"{k} {before.get(k)!r} -> {v!r}" for k, v in new["parameters"].items()
+                    if before.get(k) != v]
+    expect(not changed, "dataset folder", str(dataset_dir),
+           f"a new folder: it holds subjects {', '.join(old.get('subjects', []))} simulated "
+           f"with other settings ({'; '.join(changed)}); one folder holds one dataset")
+    return [s for s in old.get("subjects", []) if (dataset_dir / s).is_dir()]
+
+
 def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0,
                      name: str = "simulated", force: bool = False, progress: bool = True,
                      save_timeseries: bool = False, jobs: int = 1, **params) -> list[Path]:
@@ -190,6 +221,8 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
            "distinct subject numbers (each is simulated once)")
     check_nonnegative_seed(seed)
     p = {**SIMULATION_DEFAULTS, **params}
+    manifest_sha = file_sha256(Path(stim_dir) / "manifest.csv")
+    earlier = _earlier_subjects(dataset_dir, seed, p, manifest_sha)
     todo = [s for s in subjects if force or not _subject_stage(
         stim_dir, dataset_dir / f"sub-{s:02d}", s, seed, p, save_timeseries).up_to_date()]
     energy = stimulus_energy(stim_dir) if todo else None   # only when something is simulated
@@ -201,10 +234,11 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
         for s in todo)
     list(tqdm(work, total=len(todo), desc="subjects", disable=not progress))
     folders = [dataset_dir / f"sub-{s:02d}" for s in subjects]
+    listed = sorted(set(earlier) | {f.name for f in folders})   # one folder, one dataset
     info = {"name": name, "simulated": True, "stimuli": str(Path(stim_dir).resolve()),
-            "stimulus_manifest_sha256": file_sha256(Path(stim_dir) / "manifest.csv"),
+            "stimulus_manifest_sha256": manifest_sha,
             "description": "SIMULATED observer data (no human fMRI data): advlib.observer",
-            "subjects": [f.name for f in folders], "seed": seed, "parameters": p}
+            "subjects": listed, "seed": seed, "parameters": p}
     if read_record(dataset_dir / "dataset.json") != json.loads(json.dumps(info)):
         write_json(dataset_dir / "dataset.json", info)
     return folders
