@@ -529,13 +529,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (sent by ``timeout``, Slurm, systemd), raised like Ctrl-C so that every
+    ``finally`` runs: partial folders and locks are removed as on an interrupt."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``advlib`` command."""
+    """Entry point of the ``advlib`` command.
+
+    Returns 0 on success, 2 on a refused input or a failed step (one line on stderr),
+    130 on Ctrl-C and 143 on SIGTERM (one line; what was being written is removed).
+    """
+    import signal
+    import threading
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         _check_paths(args)
         return args.func(args)
+    except KeyboardInterrupt as exc:
+        name = "SIGTERM" if isinstance(exc, _Terminated) else "interrupted (Ctrl-C)"
+        print(f"advlib {args.command}: {name}: stopped; what was being written was removed, "
+              "finished stages are kept (run it again to go on)", file=sys.stderr)
+        return 143 if isinstance(exc, _Terminated) else 130
     except AdvlibError as exc:
         print(f"advlib {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -550,6 +574,9 @@ def main(argv=None) -> int:
         where = f": {path}" if path else ""
         print(f"advlib {args.command}: error: {what}{where}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

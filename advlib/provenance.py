@@ -452,8 +452,15 @@ def stage_lock(folder, name: str):
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
     path = Path(folder) / f".{safe}.lock"
     while True:
-        handle = open(path, "a")
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:             # another writer: say for whom we wait
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            print(f"advlib: waiting for {name} in {folder}: held by {holder}",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
         except FileNotFoundError:
@@ -461,6 +468,11 @@ def stage_lock(folder, name: str):
         if same:
             break
         handle.close()                      # the holder removed it: lock the new file
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{_writer()} since {time.strftime('%Y-%m-%d %H:%M:%S')} "
+                 f"({' '.join(sys.argv[:3])})\n")
+    handle.flush()
     try:
         yield
     finally:

@@ -391,3 +391,60 @@ def test_a_folder_named_like_the_simulated_dataset_is_not_taken_for_it(tmp_path,
     assert simulation_spec(folder) is None
     assert dataset_label(folder).startswith("data-simulated-")  # never a simulated name
     assert Layout(tmp_path / "r", "m").dataset_dir(folder).name.startswith("data-simulated-")
+
+
+# --- class 5: signals ----------------------------------------------------------------------
+
+_CLI_STAGE = """
+import sys, time
+from pathlib import Path
+import advlib.cli as cli
+from advlib.provenance import Stage
+
+def slow(args):
+    def work(tmp):
+        (tmp / "a.txt").write_text("a")
+        print("writing", flush=True)
+        time.sleep(60)
+    Stage("demo", Path(sys.argv[1]), None, {"n": 1}).run(work)
+    return 0
+
+cli._cmd_models = slow          # `advlib models` stands for any long command
+sys.exit(cli.main(["models"]))
+"""
+
+
+@pytest.mark.parametrize("sig, status, words", [(signal.SIGTERM, 143, "SIGTERM: stopped"),
+                                                (signal.SIGINT, 130, "interrupted (Ctrl-C)")])
+def test_a_signal_stops_cleanly_with_one_line(tmp_path, sig, status, words):
+    """SIGTERM (timeout, Slurm, systemd) cleans up like Ctrl-C: no partial folder, no lock;
+    both print one line, not a traceback."""
+    script = tmp_path / "cli.py"
+    script.write_text(_CLI_STAGE)
+    root = tmp_path / "out" / "stage"
+    proc = subprocess.Popen([sys.executable, str(script), str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status and words in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []   # nothing left
+
+
+def test_a_waiting_writer_says_for_whom_it_waits(tmp_path, capfd):
+    from advlib.provenance import stage_lock
+
+    script = tmp_path / "hold.py"
+    script.write_text("import sys, time\nfrom advlib.provenance import stage_lock\n"
+                      "with stage_lock(sys.argv[1], 'demo'):\n"
+                      "    print('held', flush=True)\n    time.sleep(2)\n")
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "held"
+    with stage_lock(tmp_path, "demo"):
+        pass
+    proc.wait()
+    err = capfd.readouterr().err
+    assert f"waiting for demo in {tmp_path}: held by {proc.pid}@" in err, err
+    assert not list(tmp_path.glob(".*.lock"))
