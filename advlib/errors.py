@@ -140,3 +140,40 @@ def check_probability(value, parameter: str, low_open: bool = False, high_open: 
     ok = ok and (value > 0 if low_open else value >= 0) and (value < 1 if high_open else value <= 1)
     expect(bool(ok), parameter, value, f"{what} in {interval}", exc)
     return float(value)
+
+
+def memory_budget() -> int:
+    """Bytes one step may hold: half of this machine's physical memory (``$ADVLIB_MEMORY``
+    in bytes overrides it, e.g. to stay within a cluster job's share)."""
+    import os
+
+    if os.environ.get("ADVLIB_MEMORY"):
+        return int(float(os.environ["ADVLIB_MEMORY"]))
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):      # not POSIX: no guard
+        return 1 << 62
+
+
+def check_fits(parameter: str, value, n_bytes: float, what: str) -> None:
+    """Refuse, before allocating, a request whose arrays would not fit in memory.
+
+    Parameters
+    ----------
+    parameter, value
+        The size the user chose (``n_perm``, 1000000000).
+    n_bytes : float
+        Estimated peak bytes of the arrays the request needs.
+    what : str
+        What they hold, for the message (``"1000000000 permutations of 17 images"``).
+
+    Raises
+    ------
+    InputError
+        Naming the parameter, its value, the estimate and the budget.
+    """
+    budget = memory_budget()
+    expect(n_bytes <= budget, parameter, value,
+           f"a size that fits in memory: {what} need about {n_bytes / 2**30:,.1f} GiB, and a "
+           f"step may use {budget / 2**30:,.1f} GiB (half of this machine's memory; "
+           "$ADVLIB_MEMORY sets another limit)")

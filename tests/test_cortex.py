@@ -70,3 +70,11 @@ def test_subjects_differ_by_seed_and_repeat_with_it():
 def test_bad_hemisphere():
     with pytest.raises(InputError, match="hemi='both': expected 'lh' or 'rh'"):
         make_hemisphere("both")
+
+
+def test_a_spacing_beyond_memory_is_refused_with_the_estimate():
+    from advlib.errors import InputError
+
+    with pytest.raises(InputError, match=r"spacing=0.001: expected a size that fits in memory: "
+                                         r"two hemispheres of about [\d,]+ vertices each"):
+        make_cortex(0, spacing=0.001)

@@ -448,3 +448,21 @@ def test_a_waiting_writer_says_for_whom_it_waits(tmp_path, capfd):
     err = capfd.readouterr().err
     assert f"waiting for demo in {tmp_path}: held by {proc.pid}@" in err, err
     assert not list(tmp_path.glob(".*.lock"))
+
+
+# --- class 4: sizes beyond the machine are refused with the estimate -------------------------
+
+@pytest.mark.slow
+def test_a_resampling_count_beyond_memory_exits_2(capsys, stim_dir, tmp_path):
+    rc, err = _run(capsys, ["cnn-rsa", "--stimuli", str(stim_dir), "--results",
+                            str(tmp_path / "r"), "--n-perm", "1000000000"])
+    assert rc == 2 and "n_perm=1000000000: expected a size that fits in memory" in err, err
+    assert "GiB" in err and not list((tmp_path / "r").rglob("cnn_rsa*.csv"))
+
+
+@pytest.mark.slow
+def test_a_spacing_beyond_memory_exits_2_before_any_work(capsys, stim_dir, tmp_path):
+    rc, err = _run(capsys, ["simulate", "--stimuli", str(stim_dir), "--out",
+                            str(tmp_path / "sim"), "--spacing", "0.001"])
+    assert rc == 2 and "spacing=0.001: expected a size that fits in memory" in err, err
+    assert not (tmp_path / "sim").exists()

@@ -312,3 +312,23 @@ def test_bootstrap_with_sessions_equals_a_plain_loop():
         expected.append(x @ y / np.sqrt((x @ x) * (y @ y)))
     assert res.observed["AN"] == pytest.approx(compare_rdms(a, b, sessions=sessions))
     assert res.samples["AN"] == pytest.approx(np.array(expected))
+
+
+def test_resampling_beyond_memory_is_refused_before_allocating(monkeypatch):
+    """A billion resamples would need tens of GiB: refused with the estimate (issue 23)."""
+    from advlib.analysis.stats import bootstrap_similarities, swap_indices
+
+    rng = np.random.default_rng(0)
+    a, b = (1 - np.corrcoef(rng.normal(size=(6, 20))) for _ in range(2))
+    with pytest.raises(InputError, match=r"n_perm=1000000000: expected a size that fits in "
+                                         r"memory: 1000000000 permutations of 6 images need "
+                                         r"about [\d,.]+ GiB, and a step may use"):
+        permutation_test(a, b, n_perm=10**9)
+    with pytest.raises(InputError, match=r"n_boot=1000000000: .*bootstrap resamples of 6"):
+        bootstrap_similarities(a, {"AN": b}, n_boot=10**9)
+    with pytest.raises(InputError, match=r"n_perm=1000000000: .*swap sets of 6 images"):
+        swap_indices(6, 10**9)
+    monkeypatch.setenv("ADVLIB_MEMORY", str(2**20))           # a 1 MiB job share
+    with pytest.raises(InputError, match=r"n_perm=100000: .*may use 0.0 GiB"):
+        permutation_test(a, b, n_perm=100_000)
+    assert permutation_test(a, b, n_perm=100).p > 0            # small requests still run

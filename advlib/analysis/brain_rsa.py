@@ -49,7 +49,7 @@ from ..cnn.stimulus_set import (
     stimulus_files,
     usable_sources,
 )
-from ..errors import check_choice, check_positive_int, check_probability, expect
+from ..errors import check_choice, check_fits, check_positive_int, check_probability, expect
 from ..fmri.data import (
     ROIS,
     SESSION,
@@ -216,6 +216,7 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
     check_probability(fraction, "fraction", low_open=True, high_open=True, what="a share")
     rng = rng_from(seed)
     n_v = patterns["RE"].shape[1]
+    check_fits("n_boot", n_boot, 24.0 * n_boot * n_v, f"{n_boot} vertex resamples of {n_v}")
     if scheme == "replacement":
         idx = rng.integers(0, n_v, size=(n_boot, n_v))
     else:

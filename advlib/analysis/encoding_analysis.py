@@ -49,7 +49,7 @@ from ..cnn.stimulus_set import (
     stimulus_files,
     usable_sources,
 )
-from ..errors import InputError, check_choice, check_positive_int, expect
+from ..errors import InputError, check_choice, check_fits, check_positive_int, expect
 from ..fmri.data import (
     ROIS,
     check_pairing,
@@ -195,6 +195,11 @@ def transfer_statistics(predicted: dict, measured: dict, n_perm: int = 1000,
     grams = _grams({k: _standardised(predicted[k]) for k in kinds},
                    {k: _standardised(measured[k]) for k in kinds}, kinds)
     n_img, n_v = np.shape(predicted[kinds[0]])
+    check_fits("n_perm", n_perm, 8.0 * n_perm * n_img * (2 + n_img),
+               f"{n_perm} permutations of {n_img} images")
+    check_fits("n_boot", n_boot, 16.0 * n_boot * max(n_img * n_img, n_v),
+               f"{n_boot} resamples of {n_img} images x {n_v} vertices")
+    check_fits("n_swap", n_swap, 24.0 * n_swap * n_img, f"{n_swap} swap sets of {n_img} images")
     # unrestricted: the draws of earlier versions; within blocks: permutation_indices
     perms = (np.argsort(rng.random((n_perm, n_img)), 1) if blocks is None
              else permutation_indices(n_img, n_perm, rng, blocks))

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import check_positive_int, check_probability, expect
+from ..errors import check_fits, check_positive_int, check_probability, expect
 from ..kernels import (
     group_centre,
     masked_pearson,
@@ -100,6 +100,8 @@ def permutation_indices(n: int, n_perm: int, seed=0, blocks=None) -> np.ndarray:
     numpy.ndarray of int, shape (n_perm, n)
         Row ``k`` is the ``k``-th permutation: item ``i`` takes the label of ``perm[k, i]``.
     """
+    check_positive_int(n_perm, "n_perm")
+    check_fits("n_perm", n_perm, 16.0 * n_perm * n, f"{n_perm} permutations of {n} images")
     rng = rng_from(seed)
     blocks = check_blocks(blocks, n)
     if blocks is None:
@@ -352,6 +354,8 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
     observed = compare_rdms(rdm_fixed, rdm_shuffled, method, names, sessions)
     a, b = check_rdm(rdm_fixed), check_rdm(rdm_shuffled)
     n = a.shape[0]
+    check_fits("n_perm", n_perm, 8.0 * n_perm * (n + 2 * n * (n - 1)),
+               f"{n_perm} permutations of {n} images")
     perms = permutation_indices(n, n_perm, seed, blocks)
     iu, ju = np.triu_indices(n, 1)
     sess = check_sessions(sessions, n, method)
@@ -420,6 +424,7 @@ def swap_indices(n: int, n_perm: int, seed=0, swappable=None) -> np.ndarray:
     numpy.ndarray of int, shape (n_perm, n)
     """
     check_positive_int(n_perm, "n_perm")
+    check_fits("n_perm", n_perm, 16.0 * n_perm * n, f"{n_perm} swap sets of {n} images")
     flips = (rng_from(seed).random((n_perm, n)) < 0.5).astype(np.int64)
     if swappable is not None:
         ok = np.asarray(swappable, dtype=bool)
@@ -562,6 +567,8 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     sess = check_sessions(sessions, n, method)
     for k, m in mats.items():
         expect(m.shape == ref.shape, f"{k}.shape", m.shape, f"the shape of {ref_name} {ref.shape}")
+    check_fits("n_boot", n_boot, 8.0 * n_boot * (n + 2 * n * (n - 1)) * (1 + len(mats)),
+               f"{n_boot} bootstrap resamples of {n} images")
     rng = rng_from(seed)
     idx = rng.integers(0, n, size=(n_boot, n))
     iu, ju = np.triu_indices(n, 1)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...errors import expect
+from ...errors import check_fits, expect
 from ..data import ROIS
 
 __all__ = ["AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex"]
@@ -78,6 +78,11 @@ class Cortex:
     faces: np.ndarray
 
 
+#: Upper estimate of what simulating a subject holds per vertex: the time series of every
+#: run (the paper's 10 runs x 258 frames) in three copies, as float64, plus the mesh.
+_BYTES_PER_VERTEX = 3 * 2580 * 8 + 1024
+
+
 def make_hemisphere(hemi: str = "rh", *, spacing: float = 1.0, max_ecc: float = 9.0,
                     k: float = 15.0, a: float = 0.75, margin: float = 6.0,
                     width_scale: dict | None = None,
@@ -121,6 +126,9 @@ def make_hemisphere(hemi: str = "rh", *, spacing: float = 1.0, max_ecc: float = 
     u_max = k * np.log1p(max_ecc / a)
     # hexagonal lattice: rows along u (eccentricity), offset every other row
     dy = spacing * np.sqrt(3) / 2
+    n_est = (np.floor(edges[-1] / dy) + 1) * (np.floor(u_max / spacing) + 1)
+    check_fits("spacing", spacing, 2 * n_est * _BYTES_PER_VERTEX,
+               f"two hemispheres of about {n_est:,.0f} vertices each at {spacing:g} mm")
     ys = np.arange(0.0, edges[-1] + 1e-9, dy)
     points = []
     for j, y in enumerate(ys):

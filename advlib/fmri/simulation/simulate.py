@@ -23,6 +23,7 @@ from ...provenance import Stage, file_sha256, package_versions, read_record, wri
 from ..data import conditions_from_names, list_subjects, write_subject
 from ..glm import fit_glm
 from .betas import subject_model
+from .cortex import make_hemisphere
 from .observer import gabor_energy, session_plan, simulate_runs
 
 __all__ = ["SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "resolve_dataset",
@@ -225,6 +226,8 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     earlier = _earlier_subjects(dataset_dir, seed, p, manifest_sha)
     todo = [s for s in subjects if force or not _subject_stage(
         stim_dir, dataset_dir / f"sub-{s:02d}", s, seed, p, save_timeseries).up_to_date()]
+    if todo:                            # a cortex beyond memory is refused before any work
+        make_hemisphere("lh", spacing=p["spacing"])
     energy = stimulus_energy(stim_dir) if todo else None   # only when something is simulated
     work = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(simulate_subject)(stim_dir, dataset_dir, s, seed=seed, energy=energy,
