@@ -466,3 +466,45 @@ def test_a_spacing_beyond_memory_exits_2_before_any_work(capsys, stim_dir, tmp_p
                             str(tmp_path / "sim"), "--spacing", "0.001"])
     assert rc == 2 and "spacing=0.001: expected a size that fits in memory" in err, err
     assert not (tmp_path / "sim").exists()
+
+
+# --- class 2: the right picture, each file once ---------------------------------------------
+
+def test_a_phone_photo_is_turned_upright_and_the_turn_recorded(tmp_path):
+    from advlib.cnn.images import read_image
+
+    pixels = np.zeros((200, 300, 3), np.uint8)
+    pixels[:, :150] = (255, 0, 0)                                 # red left, blue right
+    pixels[:, 150:] = (0, 0, 255)
+    img = Image.fromarray(pixels)
+    exif = img.getexif()
+    exif[0x0112] = 6                                              # "rotate 90 CW to show"
+    img.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    upright, note = read_image(tmp_path / "phone.jpg")
+    assert upright.size == (200, 300) and "EXIF orientation (6)" in note
+    top, bottom = np.asarray(upright)[5, 100], np.asarray(upright)[-5, 100]
+    assert top[0] > 200 and bottom[2] > 200                       # red on top after the turn
+
+
+def test_an_animated_gif_says_it_is_read_as_its_first_frame(tmp_path):
+    from advlib.cnn.images import read_image
+
+    frames = [Image.new("RGB", (240, 240), c) for c in ((255, 0, 0), (0, 255, 0))]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    _, note = read_image(tmp_path / "a.gif")
+    assert "the first of 2 frames" in note
+
+
+def test_a_file_reached_through_a_link_is_read_once_under_its_own_label(tmp_path):
+    from advlib.cnn.images import discover_images
+
+    for name in ("n01440764_tench.JPEG", "n02085620_dog.JPEG"):
+        Image.new("RGB", (240, 240)).save(tmp_path / name)
+    os.symlink(".", tmp_path / "n01443537")                       # goldfish -> this folder
+    os.symlink("loop.JPEG", tmp_path / "loop.JPEG")               # a loop
+    sources = discover_images(tmp_path)
+    usable = [(s.path.name, s.label) for s in sources if s.problem is None]
+    assert sorted(usable) == [("n01440764_tench.JPEG", 0), ("n02085620_dog.JPEG", 151)]
+    reasons = {str(s.path.relative_to(tmp_path)): s.problem for s in sources if s.problem}
+    assert "the same file as" in reasons["n01443537/n01440764_tench.JPEG"]
+    assert "loop or a missing target" in reasons["loop.JPEG"]

@@ -28,13 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import StimulusError, expect
 
 __all__ = ["ImageSource", "embedded_images", "discover_images", "read_image", "prepare_image",
            "imagenet_wnids"]
 
+#: EXIF tag of the camera's orientation (1: upright; 6: turned 90 degrees, as phones save).
+_EXIF_ORIENTATION = 0x0112
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
 
 
@@ -150,17 +152,52 @@ def discover_images(location: str | os.PathLike) -> list[ImageSource]:
                 label = _parse_label(row["label"], f"{loc.name} line {row_no} label", wnid_index)
                 sources.append(ImageSource(path, label, "csv"))
     else:
+        loc = loc.resolve()
         for sub in sorted(p for p in loc.iterdir() if p.is_dir()):
             label = _parse_label(sub.name, f"class folder {sub.name!r}", wnid_index)
             for f in sorted(sub.iterdir()):
                 if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES:
                     sources.append(ImageSource(f, label, "folder"))
+                elif _dead_link(f):
+                    sources.append(ImageSource(f, -1, "folder", _DEAD_LINK))
         sources += [_flat_source(f, wnid_index) for f in sorted(loc.iterdir())
                     if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES]
+        sources += [ImageSource(f, -1, "flat", _DEAD_LINK) for f in sorted(loc.iterdir())
+                    if _dead_link(f)]
+        sources = _once_per_file(sources)
     expect(any(s.problem is None for s in sources), "images", str(loc),
            "at least one usable image (class subfolders named by WordNet id or class index, "
            "files named <WordNet id>_*.JPEG, or a CSV of path,label)", StimulusError)
     return sorted(sources, key=lambda s: str(s.path))
+
+
+_DEAD_LINK = "a symbolic link that leads to no file (a loop or a missing target)"
+
+
+def _dead_link(path: Path) -> bool:
+    """A symbolic link whose target cannot be reached (missing, or a loop)."""
+    return path.is_symlink() and not path.exists()
+
+
+def _once_per_file(sources: list[ImageSource]) -> list[ImageSource]:
+    """Each image file once, whatever links lead to it: the path without a link wins (then
+    the first by name); every other way to the same file is kept as skipped, naming it.
+    (A link such as ``n01440764 -> .`` would otherwise bring every photo back under that
+    folder's label.)"""
+    def linked(s):
+        return os.path.realpath(s.path) != os.path.abspath(s.path)
+
+    first: dict[str, Path] = {}
+    out = []
+    for src in sorted(sources, key=lambda s: (linked(s), str(s.path))):
+        real = os.path.realpath(src.path)
+        if src.problem is None and real in first:
+            src = ImageSource(src.path, -1, src.origin, f"the same file as {first[real]} "
+                              "(reached again through a symbolic link)")
+        elif src.problem is None:
+            first[real] = src.path
+        out.append(src)
+    return out
 
 
 def read_image(path: str | os.PathLike) -> tuple[Image.Image, str]:
@@ -192,8 +229,10 @@ def read_image(path: str | os.PathLike) -> tuple[Image.Image, str]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()
+                frames = getattr(img, "n_frames", 1)
+                orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
                 mode = img.mode
-                rgb = _to_rgb(img)
+                rgb = _to_rgb(ImageOps.exif_transpose(img))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise StimulusError(f"path={str(path)!r}: image too large to read safely "
                             f"({str(exc)[:160]})") from None
@@ -205,6 +244,12 @@ def read_image(path: str | os.PathLike) -> tuple[Image.Image, str]:
         note += " (alpha composited on white)"
     if mode.startswith("I"):
         note += " (16-bit levels scaled to 8 bits)"
+    extra = []
+    if orientation not in (1, None):
+        extra.append(f"turned upright by its EXIF orientation ({orientation})")
+    if frames > 1:
+        extra.append(f"the first of {frames} frames")
+    note = "; ".join([n for n in [note.strip()] if n] + extra)
     return rgb, note
 
 
