@@ -508,3 +508,108 @@ def test_a_file_reached_through_a_link_is_read_once_under_its_own_label(tmp_path
     reasons = {str(s.path.relative_to(tmp_path)): s.problem for s in sources if s.problem}
     assert "the same file as" in reasons["n01443537/n01440764_tench.JPEG"]
     assert "loop or a missing target" in reasons["loop.JPEG"]
+
+
+# --- class 3: every documented file validated, naming the file -----------------------------
+
+def _damage_csv(name, column, value):
+    def damage(folder):
+        frame = pd.read_csv(folder / name, keep_default_na=False)
+        frame[column] = frame[column].astype(object)
+        frame.loc[0, column] = value
+        frame.to_csv(folder / name, index=False)
+    return damage
+
+
+def _write(name, text):
+    def damage(folder):
+        (folder / name).write_text(text)
+    return damage
+
+
+def _faces(values):
+    def damage(folder):
+        np.save(folder / "faces.npy", np.array(values, dtype=float))
+    return damage
+
+
+@pytest.mark.parametrize("damage, words", [
+    (_write("subject.json", "{not json"), r"subject.json=.*expected a JSON object \(JSONDecode"),
+    (_write("subject.json", "[1, 2]"), r"subject.json=.*expected a JSON object \{...\} \(found "
+                                       r"a list\)"),
+    (_faces([[0, 1, np.nan]]), r"faces='values such as \[nan\]': expected whole vertex indices"),
+    (_faces([[0, 1, 1.5]]), r"expected whole vertex indices"),
+    (_damage_csv("vertices.csv", "x_mm", "abc"), r"vertices.csv x_mm=\['abc'\]: expected "
+                                                 r"finite numbers \(mm"),
+    (_damage_csv("vertices.csv", "x_mm", "1e400"), r"vertices.csv x_mm=\[inf\]: expected finite"),
+    (_write("conditions.csv", "condition;image_id;kind;presentation\nre00_p1;re00;RE;1\n"),
+     "expected commas between columns; this file separates them with semicolons"),
+])
+def test_damaged_documented_files_name_the_file_and_the_value(tmp_path, parts, damage, words):
+    betas, cond, verts, faces = parts
+    folder = write_subject(tmp_path / "sub-01", betas, cond, verts, faces)
+    damage(folder)
+    with pytest.raises(DataError, match=words):
+        load_subject(folder)
+
+
+def test_duplicated_vertices_and_a_bom_are_handled(tmp_path, parts):
+    betas, cond, verts, faces = parts
+    folder = write_subject(tmp_path / "sub-01", betas, cond, verts, faces)
+    text = (folder / "conditions.csv").read_text()
+    (folder / "conditions.csv").write_text("\ufeff" + text)             # Excel's BOM: read
+    assert load_subject(folder).conditions.condition.iloc[0] == cond.condition.iloc[0]
+    twins = verts.copy()
+    twins.loc[1, ["x_mm", "y_mm"]] = twins.loc[0, ["x_mm", "y_mm"]].to_numpy()
+    folder = write_subject(tmp_path / "sub-02", betas, cond, twins, faces)
+    with pytest.raises(DataError, match=r"vertices.csv rows=\[0, 1\]: expected one vertex per "
+                                        r"position"):
+        load_subject(folder)
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"name": 3}', r"dataset.json name=3: expected a string"),
+    ('{"simulated": "no"}', r"dataset.json simulated='no': expected true or false"),
+    ("[1, 2]", r"dataset.json=.*expected a JSON object \{...\} \(found a list\)"),
+    ('{"name": "x", "simu', r"dataset.json=.*expected a JSON object \(JSONDecodeError"),
+])
+def test_a_damaged_dataset_json_names_the_field(tmp_path, text, words):
+    from advlib.fmri import load_dataset_info
+
+    (tmp_path / "dataset.json").write_text(text)
+    with pytest.raises(DataError, match=words):
+        load_dataset_info(tmp_path)
+
+
+def test_time_series_files_are_named_in_their_errors(tmp_path, parts):
+    betas, cond, verts, faces = parts
+    folder = write_subject(tmp_path / "sub-01", betas, cond, verts, faces)
+    (folder / "betas.npy").unlink()
+    (folder / "timeseries").mkdir()
+    (folder / "events").mkdir()
+    for run in (1, 2):
+        np.save(folder / "timeseries" / f"run-{run:02d}.npy", np.zeros((20, len(verts))))
+        pd.DataFrame({"onset": [0.0], "duration": [2.0], "trial_type": ["re00_p1"]}).to_csv(
+            folder / "events" / f"run-{run:02d}.csv", index=False)
+    np.save(folder / "timeseries" / "run-02.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(DataError, match=r"timeseries/run-02.npy=.*expected a numpy .npy array"):
+        load_subject(folder)
+    np.save(folder / "timeseries" / "run-02.npy", np.zeros((20, 3)))
+    with pytest.raises(DataError, match=r"timeseries/run-02.npy shape=\(20, 3\): expected "
+                                        r"\(n_frames, n_vertices\) with \d+ vertices as "
+                                        r"timeseries/run-01.npy"):
+        load_subject(folder)
+    np.save(folder / "timeseries" / "run-02.npy", np.zeros((20, len(verts))))
+    late = pd.DataFrame({"onset": [0.0, 200.0], "duration": [2.0, 2.0],
+                         "trial_type": ["re00_p1", "re01_p1"]})
+    late.to_csv(folder / "events" / "run-02.csv", index=False)
+    with pytest.raises(DataError, match=r"run-02.csv events=\['re01_p1'\]: expected events "
+                                        r"within the run's scan, 0 to 58 s"):
+        load_subject(folder)
+    late.assign(onset=[4.0, 4.0]).to_csv(folder / "events" / "run-02.csv", index=False)
+    with pytest.raises(DataError, match=r"run-02.csv onset=\[4.0\]: expected one image at a"):
+        load_subject(folder)
+    late.assign(onset=[4.0, 8.0]).to_csv(folder / "events" / "run-02.csv", index=False)
+    (folder / "runs.csv").write_text("run,session\n01a,1\n2,1\n")
+    with pytest.raises(DataError, match=r"runs.csv run=\['01a'\]: expected whole run numbers"):
+        load_subject(folder)

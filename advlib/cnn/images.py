@@ -139,7 +139,7 @@ def discover_images(location: str | os.PathLike) -> list[ImageSource]:
     if loc.is_file():
         expect(loc.suffix.lower() == ".csv", "images", str(loc),
                "a folder or a .csv file with columns path,label", StimulusError)
-        with open(loc, newline="") as handle:
+        with open(loc, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             expect(reader.fieldnames is not None and {"path", "label"} <= set(reader.fieldnames),
                    f"{loc.name} columns", reader.fieldnames, "at least 'path' and 'label'",

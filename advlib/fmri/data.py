@@ -282,20 +282,74 @@ def check_pairing(dataset, stim_dir) -> bool:
     return True
 
 
+#: Fields of ``dataset.json`` this tool reads, with the JSON type each must have.
+_DATASET_FIELDS = {"name": (str, "a string"), "simulated": (bool, "true or false"),
+                   "description": (str, "a string"), "subjects": (list, "a list of names"),
+                   "stimulus_manifest_sha256": (str, "a SHA-256 hex string"),
+                   "stimuli": (str, "a string"), "seed": (int, "an integer"),
+                   "parameters": (dict, "an object")}
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object file, or a clear error naming the file (not JSON, truncated, a list)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path.name}={str(path)!r}: expected a JSON object "
+                        f"({type(exc).__name__}: {str(exc)[:100]})") from None
+    expect(isinstance(data, dict), path.name, str(path),
+           f"a JSON object {{...}} (found a {type(data).__name__})", DataError)
+    return data
+
+
 def load_dataset_info(dataset) -> dict:
-    """``dataset.json`` of a dataset folder (``{}`` when absent)."""
+    """``dataset.json`` of a dataset folder (``{}`` when absent), its fields checked.
+
+    Raises
+    ------
+    DataError
+        Not a JSON object, or a field of the wrong type (``"simulated": "no"``).
+    """
     path = Path(dataset) / "dataset.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    info = _read_json(path)
+    for key, (kind, what) in _DATASET_FIELDS.items():
+        value = info.get(key)
+        ok = value is None or (isinstance(value, kind) and not (
+            kind is int and isinstance(value, bool)))
+        expect(ok, f"dataset.json {key}", value, f"{what} ({path})", DataError)
+    expect(all(isinstance(x, str) for x in info.get("subjects") or []),
+           "dataset.json subjects", info.get("subjects"), f"a list of names ({path})", DataError)
+    return info
 
 
 def _read_csv(path: Path, required, what: str) -> pd.DataFrame:
     expect(path.is_file(), what, str(path), f"a CSV file with columns {', '.join(required)}",
            DataError)
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{what}={str(path)!r}: expected a comma-separated table with columns "
+                        f"{', '.join(required)} ({type(exc).__name__}: {str(exc)[:100]})"
+                        ) from None
     missing = [c for c in required if c not in frame.columns]
+    if missing and len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+        raise DataError(f"{path.name}={str(path)!r}: expected commas between columns; this "
+                        "file separates them with semicolons")
     expect(not missing, f"{path.name} columns", missing, f"all of {', '.join(required)}",
            DataError)
     return frame
+
+
+def _numeric(frame: pd.DataFrame, column: str, path: Path, what: str,
+             integer: bool = False) -> pd.Series:
+    """A column as numbers, or a clear error naming the file, the column and bad values."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = ~np.isfinite(values) | ((values != values.round()) if integer else False)
+    expect(not bad.any(), f"{path.name} {column}", frame[column][bad].tolist()[:5],
+           f"{what} ({path})", DataError)
+    return values.astype(int) if integer else values
 
 
 def _betas_from_timeseries(folder: Path, manifest, glm_options):
@@ -308,7 +362,16 @@ def _betas_from_timeseries(folder: Path, manifest, glm_options):
     for run in runs:
         ev_path = folder / "events" / f"{run.stem}.csv"
         events.append(_read_csv(ev_path, ["onset", "duration", "trial_type"], "events"))
-        data.append(np.load(run))
+        for column in ("onset", "duration"):
+            _numeric(events[-1], column, ev_path, "numbers of seconds")
+        array = _load_array(run, f"timeseries/{run.name}")
+        expect(array.ndim == 2 and (not data or array.shape[1] == data[0].shape[1]),
+               f"timeseries/{run.name} shape", tuple(array.shape),
+               "(n_frames, n_vertices)" + (f" with {data[0].shape[1]} vertices as "
+                                            f"timeseries/{runs[0].name}" if data else ""),
+               DataError)
+        _check_run_events(events[-1], ev_path, array.shape[0])
+        data.append(array)
     result = fit_glm(data, events, **(glm_options or {}))
     conditions = conditions_from_names(result.betas.index, manifest)
     if (folder / "runs.csv").is_file():
@@ -316,10 +379,29 @@ def _betas_from_timeseries(folder: Path, manifest, glm_options):
     return result.betas, conditions
 
 
+def _check_run_events(events: pd.DataFrame, path: Path, n_frames: int) -> None:
+    """Events inside their run's scan (from 0 to the last kept frame, the first 18 s
+    included) and one image at a time."""
+    from .design import TR
+
+    end = (np.ceil(18.0 / TR) + n_frames) * TR
+    onset, duration = events.onset.astype(float), events.duration.astype(float)
+    outside = events.trial_type[(onset < 0) | (onset + duration > end + 1e-9)]
+    expect(outside.empty, f"{path.name} events", outside.tolist()[:5],
+           f"events within the run's scan, 0 to {end:g} s ({n_frames} kept frames; {path})",
+           DataError)
+    shown = events[events.trial_type != "blank"]
+    twice = shown.onset[shown.onset.duplicated(keep=False)]
+    expect(twice.empty, f"{path.name} onset", sorted(set(twice.tolist()))[:5],
+           f"one image at a time (two events share these onsets; {path})", DataError)
+
+
 def _sessions_from_runs(folder: Path, runs, events, conditions) -> np.ndarray:
     """Each condition's session from ``runs.csv`` (``run, session``) and the events."""
-    table = _read_csv(folder / "runs.csv", ["run", SESSION], "runs")
-    of_run = dict(zip(table.run.astype(int), table[SESSION]))
+    path = folder / "runs.csv"
+    table = _read_csv(path, ["run", SESSION], "runs")
+    of_run = dict(zip(_numeric(table, "run", path, "whole run numbers", integer=True),
+                      _numeric(table, SESSION, path, "whole session numbers", integer=True)))
     where = {}
     for run, ev in zip(runs, events):
         number = int(run.stem.split("-")[1])
@@ -417,9 +499,17 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
                         "timeseries/run-XX.npy + events/run-XX.csv")
     vertices = _read_csv(folder / "vertices.csv", VERTEX_COLUMNS, "vertices")
     vertices["roi"] = vertices.roi.fillna("").astype(str)
+    for column in ("x_mm", "y_mm"):
+        vertices[column] = _numeric(vertices, column, folder / "vertices.csv",
+                                    "finite numbers (mm on the flattened surface)")
+    twins = vertices[vertices.duplicated(["hemi", "x_mm", "y_mm"], keep=False)]
+    expect(twins.empty, "vertices.csv rows", twins.index.tolist()[:6],
+           f"one vertex per position (these rows share hemi, x_mm, y_mm; {folder})", DataError)
+    source = ("conditions.csv" if (folder / "betas.npy").is_file()
+              else "the events of timeseries/")
     expect(betas.ndim == 2 and betas.shape == (len(conditions), len(vertices)), "betas.shape",
            tuple(betas.shape), f"(n_conditions={len(conditions)}, n_vertices={len(vertices)}) "
-           "from conditions.csv and vertices.csv", DataError)
+           f"from {source} and vertices.csv ({folder})", DataError)
     dup = conditions.condition[conditions.condition.duplicated()].tolist()
     expect(not dup, "conditions.csv condition", dup[:5], "unique condition names", DataError)
     kinds = set(conditions.kind) - _KINDS
@@ -446,6 +536,11 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
     faces = _load_array(faces_path, "faces")
     expect(faces.ndim == 2 and faces.shape[1] == 3, "faces.shape", faces.shape, "(n_faces, 3)",
            DataError)
+    if faces.dtype.kind == "f":                 # whole numbers stored as floats are fine
+        whole = np.isfinite(faces) & (faces == np.round(faces))
+        expect(whole.all(), "faces", f"values such as {faces[~whole][:3].tolist()}",
+               f"whole vertex indices ({faces_path})", DataError)
+        faces = faces.astype(np.int64)
     expect(faces.size == 0 or (faces.min() >= 0 and faces.max() < len(vertices)), "faces",
            f"indices {int(faces.min())}..{int(faces.max())}",
            f"vertex indices in 0..{len(vertices) - 1}", DataError)
@@ -464,7 +559,7 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
         betas = betas[:, keep]
         vertices = vertices[keep].reset_index(drop=True)
     info_path = folder / "subject.json"
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    info = _read_json(info_path) if info_path.is_file() else {}
     info["n_dropped_vertices"] = n_drop
     frame = pd.DataFrame(np.asarray(betas, dtype=np.float64), index=conditions.condition.tolist())
     return Subject(name or folder.name, frame, conditions.reset_index(drop=True), vertices,
