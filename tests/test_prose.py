@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "book").glob("*.md"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 # number as typed -> where it comes from (never a measurement of this project)
 CONSTANTS = {
@@ -82,6 +83,25 @@ def test_prose_pages_type_no_result(page):
     found = typed_numbers(page.read_text())
     assert not found, (f"{page.name}: typed numbers that look like results (glue them from "
                        f"the results, or list a constant of the design here): {found}")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_prose_types_no_result(notebook):
+    """The chapters' markdown cells too (their numbers come from the cells' outputs)."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    found = [(i, typed_numbers(c.source)) for i, c in enumerate(nb.cells)
+             if c.cell_type == "markdown"]
+    found = [(i, f) for i, f in found if f]
+    assert not found, f"{notebook.name}: typed numbers in markdown cells (cell, [(line, n)]): {found}"
+
+
+def test_the_run_live_notes_type_no_measurement():
+    from advlib.book.notebooks import _LIVE_LIMITS
+
+    found = {name: typed_numbers(text) for name, text in _LIVE_LIMITS.items()}
+    assert not any(found.values()), found
 
 
 def test_the_check_finds_typed_results_and_spares_code_and_glue():

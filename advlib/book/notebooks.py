@@ -175,14 +175,15 @@ _PROGRESS = re.compile(r"\d+%\|")
 _LIVE_LIMITS = {
     "01_stimuli": "Optimizing the AN and AI images takes minutes on a CPU when the set is "
                   "not made yet.",
-    "03_fmri": "Simulating one subject took about 20 s on a 2-core CPU.",
-    "04_brain_rsa": "With 1000 permutations and bootstraps, about 12 s per subject on a 2-core "
-                    "CPU (Fig S2 the same again).",
-    "05_encoding": "The encoding models took about 30 s per subject on a 2-core CPU, for each "
-                   "of the two variants.",
-    "08_ground_truth": "The study draws 160 simulated datasets (20 per SNR x design) on the "
-                       "cheap path and analyses each: a few minutes on a 2-core CPU the first "
-                       "time (make book caches every seed), seconds afterwards.",
+    "03_fmri": "Simulating a subject takes seconds to a minute on a CPU when it is not made "
+               "yet.",
+    "04_brain_rsa": "With the paper's 1000 permutations and bootstraps this takes seconds to "
+                    "minutes per subject on a CPU when not made yet.",
+    "05_encoding": "Fitting the encoding models takes minutes per subject on a CPU when they "
+                   "are not made yet, for each of the two variants.",
+    "08_ground_truth": "The study draws many simulated datasets and analyses each: minutes on "
+                       "a CPU the first time (make book caches every seed), seconds "
+                       "afterwards.",
 }
 
 
