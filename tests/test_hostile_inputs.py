@@ -599,6 +599,12 @@ def test_time_series_files_are_named_in_their_errors(tmp_path, parts):
                                         r"\(n_frames, n_vertices\) with \d+ vertices as "
                                         r"timeseries/run-01.npy"):
         load_subject(folder)
+    huge = np.zeros((20, len(verts)))
+    huge[3, 4] = 1e308                                         # finite, but not BOLD
+    np.save(folder / "timeseries" / "run-02.npy", huge)
+    with pytest.raises(DataError, match=r"timeseries/run-02.npy='values up to 1e\+308': "
+                                        r"expected BOLD values of a plausible magnitude"):
+        load_subject(folder)
     np.save(folder / "timeseries" / "run-02.npy", np.zeros((20, len(verts))))
     late = pd.DataFrame({"onset": [0.0, 200.0], "duration": [2.0, 2.0],
                          "trial_type": ["re00_p1", "re01_p1"]})
@@ -613,3 +619,19 @@ def test_time_series_files_are_named_in_their_errors(tmp_path, parts):
     (folder / "runs.csv").write_text("run,session\n01a,1\n2,1\n")
     with pytest.raises(DataError, match=r"runs.csv run=\['01a'\]: expected whole run numbers"):
         load_subject(folder)
+
+
+def test_conditions_outside_the_design_are_named(tmp_path, parts):
+    betas, cond, verts, faces = parts
+    cond = cond.copy()
+    cond["session"] = np.where(cond.kind == "blank", 0, 1)
+    cond.loc[cond.image_id == "an00", "session"] = 2               # a twin in another session
+    folder = write_subject(tmp_path / "sub-01", betas, cond, verts, faces)
+    manifest = pd.DataFrame({"image_id": [f"{k}{i:02d}" for k in ("re", "an", "ai")
+                                          for i in range(3)],
+                             "source_id": [f"re{i:02d}" for _ in range(3) for i in range(3)]})
+    with pytest.warns(RuntimeWarning) as caught:
+        load_subject(folder, manifest=manifest)
+    text = " | ".join(str(w.message) for w in caught)
+    assert "conditions for 3 image(s) not in the stimulus set (ai03, an03, re03)" in text
+    assert "versions of re00 were shown in different sessions" in text

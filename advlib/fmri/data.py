@@ -371,6 +371,14 @@ def _betas_from_timeseries(folder: Path, manifest, glm_options):
                                             f"timeseries/{runs[0].name}" if data else ""),
                DataError)
         _check_run_events(events[-1], ev_path, array.shape[0])
+        finite = np.isfinite(array)
+        expect(finite.all(), f"timeseries/{run.name}", f"{int((~finite).sum())} NaN or "
+               "infinite values", f"finite time series (drop vertices without data; {run})",
+               DataError)
+        big = float(np.abs(array).max()) if array.size else 0.0
+        expect(big < 1e100, f"timeseries/{run.name}", f"values up to {big:.3g}",
+               f"BOLD values of a plausible magnitude, below 1e100 (squares of larger ones "
+               f"overflow; {run})", DataError)
         data.append(array)
     result = fit_glm(data, events, **(glm_options or {}))
     conditions = conditions_from_names(result.betas.index, manifest)
@@ -438,6 +446,28 @@ def _check_sessions(conditions: pd.DataFrame) -> pd.DataFrame:
     expect(not split, "conditions.csv session", f"images {split[:5]} in two sessions",
            "both presentations of an image in one session", DataError)
     return conditions
+
+
+def _warn_about_design(name: str, conditions: pd.DataFrame, manifest: pd.DataFrame) -> None:
+    """Say what the analyses will leave aside: conditions of images that are not in the
+    stimulus set, and AN or AI twins shown in another session than their RE image (the
+    swap test then never swaps that image's versions)."""
+    images = conditions[conditions.kind != "blank"]
+    unknown = sorted(set(images.image_id) - set(manifest.image_id))
+    if unknown:
+        warnings.warn(f"{name}: conditions for {len(unknown)} image(s) not in the stimulus set "
+                      f"({', '.join(unknown[:5])}); the analyses leave them out",
+                      RuntimeWarning, stacklevel=3)
+    if "source_id" in manifest and SESSION in images:
+        source = dict(zip(manifest.image_id, manifest.source_id))
+        spread = (images.assign(source=images.image_id.map(source)).dropna(subset=["source"])
+                  .groupby("source")[SESSION].nunique())
+        split = spread[spread > 1].index.tolist()
+        if split:
+            warnings.warn(f"{name}: the RE, AN and AI versions of {', '.join(split[:5])} were "
+                          "shown in different sessions; the paper's design shows them in one, "
+                          "and the swap test leaves these images unswapped",
+                          RuntimeWarning, stacklevel=3)
 
 
 def image_sessions(conditions: pd.DataFrame, image_ids) -> np.ndarray:
@@ -531,6 +561,7 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
         missing = [f"{i}_p{p}" for i in manifest.image_id for p in (1, 2) if (i, p) not in have]
         expect(not missing, "conditions", f"{len(missing)} missing: {missing[:5]}",
                "both presentations of every image in the stimulus manifest", DataError)
+        _warn_about_design(folder.name, conditions, manifest)
     faces_path = folder / "faces.npy"
     expect(faces_path.is_file(), "faces", str(faces_path), "mesh triangles (n_faces, 3)", DataError)
     faces = _load_array(faces_path, "faces")
