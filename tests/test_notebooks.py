@@ -100,6 +100,7 @@ def test_pages_show_no_progress_bars_or_machine_paths(item, smoke_book, results_
     text = json.dumps(whole)
     host = socket.gethostname()
     assert str(ROOT) not in text and (len(host) <= 3 or host not in text)
+    assert str(results_root) not in text and str(root) not in text    # nor the build's folders
     shown = _executed_parameters(nb)
     for name, value in item["parameters"].items():
         if name in ("results_dir", "build_info"):
