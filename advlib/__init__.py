@@ -58,12 +58,15 @@ from .analysis.observer_study import (
     study_summary,
     study_tests,
 )
+from .analysis.real_rsa import hit_rsa, real_claims
 from .book.explore import Explorer
 from .book.plotting import (
+    plot_brain_rdms,
     plot_encoding_accuracy,
     plot_flat_maps,
     plot_ground_truth,
     plot_layer_assignment,
+    plot_layer_profile,
     plot_layer_similarities,
     plot_models_layers,
     plot_null_distributions,
@@ -95,6 +98,7 @@ from .cnn.stimulus_set import (
 from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
 from .fmri.data import DataError, load_dataset_info, load_subject
 from .fmri.normalize import normalize_subject
+from .fmri.rdm_data import load_rdm_data
 from .fmri.selection import select_subject
 from .fmri.simulation.betas import dataset_noise
 from .fmri.simulation.simulate import resolve_dataset
@@ -125,6 +129,7 @@ __all__ = [
     "study_summary", "snr_rule",
     "study_claims", "study_numbers", "study_reliability", "study_tests", "path_check",
     "dataset_noise",
+    "hit_rsa", "real_claims", "load_rdm_data", "plot_brain_rdms", "plot_layer_profile",
     "glue_texts", "table_view", "setup_page", "plot_ground_truth", "plot_models_layers", "models_claims",
     "design_claims", "with_design", "load_design",
 ]

@@ -170,3 +170,18 @@ def test_models_layers_one_panel_per_network(rng):
     assert fig.get_figwidth() <= PAGE_WIDTH_IN
     with pytest.raises(Exception, match="tables"):
         plotting.plot_models_layers({})
+
+
+def test_brain_rdms_and_layer_profile():
+    from advlib.fmri.rdm_data import load_rdm_data
+
+    data = load_rdm_data()
+    fig = plotting.plot_brain_rdms(data, title="hIT")
+    assert _n_axes(fig) == 1 + len(data.subjects)
+    table = pd.DataFrame({"layer": LAYERS, "similarity": np.linspace(0.1, 0.3, 8),
+                          "p_perm": [0.001] * 7 + [0.2], "method": "spearman"})
+    table["ci_low"], table["ci_high"] = table.similarity - 0.05, table.similarity + 0.05
+    ceiling = pd.DataFrame([{"method": "spearman", "lower": 0.37, "upper": 0.67}])
+    fig = plotting.plot_layer_profile(table, ceiling, title="net vs hIT")
+    ax = fig.axes[0]
+    assert len(ax.get_xticks()) == 8 and ax.get_ylim()[1] > 0.67      # the band is shown

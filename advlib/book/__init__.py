@@ -11,6 +11,8 @@ from .summary import *  # noqa: F403
 
 __all__ = [
     "plot_stimulus_grid",
+    "plot_brain_rdms",
+    "plot_layer_profile",
     "plot_rdm_triplet",
     "plot_null_distributions",
     "plot_layer_similarities",

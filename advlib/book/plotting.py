@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import expect
 
-__all__ = ["plot_models_layers", "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
+__all__ = ["plot_brain_rdms", "plot_layer_profile", "plot_models_layers", "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
            "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS",
            "ROI_COLORS", "plot_encoding_accuracy", "plot_layer_assignment", "plot_ground_truth",
@@ -663,4 +663,97 @@ def plot_models_layers(tables: dict, alpha: float = 0.05, title: str = ""):
     axes[-1, 0].set_xlabel("layer")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def plot_brain_rdms(data, title: str = ""):
+    """The brain RDMs of an external dataset: the group mean large, each subject small,
+    as percentiles of their dissimilarities (as in Kriegeskorte et al. 2008, Fig 1), with
+    the images' categories marked along the axes.
+
+    Parameters
+    ----------
+    data : advlib.fmri.rdm_data.RDMData
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    from scipy.stats import rankdata
+
+    def percentile(m):
+        iu = np.triu_indices(len(m), 1)
+        out = np.zeros_like(m)
+        out[iu] = rankdata(m[iu]) / len(iu[0]) * 100
+        return out + out.T
+
+    subjects = data.subject_rdms()
+    fig = plt.figure(figsize=(PAGE_WIDTH_IN, 4.6), layout="constrained")
+    grid = fig.add_gridspec(2, 2 + -(-len(subjects) // 2), width_ratios=[1, 1] + [0.55] * (
+        -(-len(subjects) // 2)))
+    ax = fig.add_subplot(grid[:, :2])
+    image = ax.imshow(percentile(data.group_rdm()), cmap="viridis", vmin=0, vmax=100)
+    cats = data.images.category.astype(str).tolist()
+    starts = [i for i in range(len(cats)) if i == 0 or cats[i] != cats[i - 1]]
+    ax.set_xticks([])
+    ax.set_yticks([(s + e) / 2 - 0.5 for s, e in zip(starts, starts[1:] + [len(cats)])],
+                  [cats[s] for s in starts], fontsize=8)
+    for s in starts[1:]:
+        ax.axhline(s - 0.5, color="w", lw=0.5)
+        ax.axvline(s - 0.5, color="w", lw=0.5)
+    ax.set_title(f"group mean ({len(subjects)} subjects x {data.rdms.shape[1]} sessions)",
+                 fontsize=10)
+    for i, (m, name) in enumerate(zip(subjects, data.subjects)):
+        sub = fig.add_subplot(grid[i % 2, 2 + i // 2])
+        sub.imshow(percentile(m), cmap="viridis", vmin=0, vmax=100)
+        sub.set_xticks([])
+        sub.set_yticks([])
+        sub.set_title(name, fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="dissimilarity (percentile)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_layer_profile(table, ceiling, title: str = ""):
+    """Each layer's similarity to the brain RDMs with its interval, the noise ceiling as a
+    band (Nili et al. 2014), filled markers where the permutation test is significant.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`advlib.analysis.real_rsa.layer_scores`'s table (``layer, similarity, ci_low,
+        ci_high, p_perm``, optional ``layer_name``).
+    ceiling : pandas.DataFrame
+        ``method, lower, upper``; the row of the table's method is drawn.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
+    x = np.arange(1, len(table) + 1)
+    y = table.similarity.to_numpy()
+    err = np.vstack([y - table.ci_low, table.ci_high - y]).clip(min=0)
+    band = ceiling.set_index("method").loc[table.method.iloc[0]]
+    ax.axhspan(band.lower, band.upper, color="0.85", label="noise ceiling (lower to upper)")
+    ax.errorbar(x, y, yerr=err, color="k", capsize=3, lw=1.5, label="layer vs brain")
+    sig = table.p_perm.to_numpy() < 0.05
+    ax.scatter(x[sig], y[sig], color="k", zorder=3, s=36, label="permutation p < 0.05")
+    ax.scatter(x[~sig], y[~sig], facecolor="white", edgecolor="k", zorder=3, s=36)
+    ax.axhline(0, color="0.6", lw=0.8)
+    names = table.get("layer_name", table.layer)
+    ax.set_xticks(x, [f"{i}\n{n}" for i, n in zip(x, names)], fontsize=8)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(f"similarity to the subjects' RDMs\n({table.method.iloc[0]}, mean)")
+    ax.set_ylim(min(0, float(np.min(table.ci_low))) - 0.05, max(band.upper, float(
+        np.max(table.ci_high))) + 0.08)
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)
+    if title:
+        ax.set_title(title)
     return fig

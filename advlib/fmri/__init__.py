@@ -3,15 +3,20 @@ searchlight geometry and vertex selection. The simulated observer lives in
 :mod:`advlib.fmri.simulation`, which this package does not import.
 """
 
-from . import data, design, glm, searchlight, selection
+from . import data, design, glm, rdm_data, searchlight, selection
 from .data import *  # noqa: F403
 from .design import *  # noqa: F403
 from .glm import *  # noqa: F403
 from .normalize import *  # noqa: F403
+from .rdm_data import *  # noqa: F403
 from .searchlight import *  # noqa: F403
 from .selection import *  # noqa: F403
 
 __all__ = [
+    "RDMData",
+    "load_rdm_data",
+    "check_rdm_stack",
+    "KRIEGESKORTE92",
     "check_vertex_count",
     "choose_subjects",
     "check_pairing",

@@ -1,0 +1,352 @@
+"""The CNN against real brain RDMs: the 92 objects and human IT (Kriegeskorte et al. 2008).
+
+Every layer's RDM of the 92 images is compared with each subject's hIT RDM (the mean of
+its two sessions); a layer's score is the mean over subjects, the quantity the noise
+ceiling bounds (Nili et al. 2014). Tests: a permutation of the layer RDM's image labels
+(the same permutations for every subject, so the null is that of the mean) and a
+bootstrap over images (the same resamples for every subject and layer, so layers can be
+compared pairwise). Kendall's tau-a, the comparison of Khaligh-Razavi & Kriegeskorte
+(2014), is given beside Spearman's rho.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..errors import check_nonnegative_seed, check_positive_int, expect
+from ..fmri.rdm_data import KRIEGESKORTE92, RDMData, load_rdm_data
+from ..provenance import Stage
+from .rsa import compare_rdms, compute_rdm, upper_triangle
+from .stats import bootstrap_similarities, centred_interval, mann_kendall, permutation_test
+
+__all__ = ["noise_ceiling", "category_rdm", "category_tests", "layer_scores", "hit_rsa",
+           "HitResult", "load_hit_results", "real_claims"]
+
+#: rsatoolbox's name of each comparison.
+_RSATOOLBOX = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr"}
+_OUTPUTS = ("hit_rsa.csv", "hit_ceiling.csv", "hit_categories.csv", "hit_rdms.npz")
+
+
+def noise_ceiling(subject_rdms, method: str = "spearman") -> tuple[float, float]:
+    """Lower and upper bound of the noise ceiling (Nili et al. 2014), by rsatoolbox.
+
+    Parameters
+    ----------
+    subject_rdms : array_like, shape (n_subjects, n, n)
+    method : {"spearman", "kendall_tau_a", "pearson"}
+
+    Returns
+    -------
+    (float, float)
+        Lower bound: mean similarity of each subject's RDM to the mean of the others;
+        upper: to the mean of all (pooled as rsatoolbox pools for ``method``: for tau-a the
+        mean of the ranks).
+    """
+    from rsatoolbox.inference import boot_noise_ceiling
+    from rsatoolbox.rdm import RDMs
+
+    expect(method in _RSATOOLBOX, "method", method, f"one of {', '.join(_RSATOOLBOX)}")
+    mats = np.asarray(subject_rdms, dtype=np.float64)
+    expect(mats.ndim == 3 and len(mats) >= 2, "subject_rdms.shape", mats.shape,
+           "(n_subjects >= 2, n, n)")
+    vectors = np.stack([upper_triangle(m) for m in mats])
+    with warnings.catch_warnings():     # tau-a: "based on averaged ranks", as documented
+        warnings.simplefilter("ignore", UserWarning)
+        low, high = boot_noise_ceiling(RDMs(vectors), method=_RSATOOLBOX[method],
+                                       rdm_descriptor="index")
+    return float(low), float(high)
+
+
+def category_rdm(labels) -> np.ndarray:
+    """A categorical model RDM: 0 for two images of one label, 1 otherwise.
+
+    Parameters
+    ----------
+    labels : array_like, shape (n,)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n)
+    """
+    labels = np.asarray(labels)
+    return (labels[:, None] != labels[None, :]).astype(np.float64)
+
+
+def category_tests(group_rdm, images: pd.DataFrame, n_perm: int = 1000, seed=0) -> pd.DataFrame:
+    """Does the brain RDM separate animate from inanimate images, and faces from bodies?
+
+    The brain RDM is compared (Spearman) with a categorical model RDM; the p-value permutes
+    the image labels (one-sided: the brain's dissimilarities are larger between categories).
+
+    Parameters
+    ----------
+    group_rdm : array_like, shape (n, n)
+    images : pandas.DataFrame
+        ``animate`` (0/1) and, for the second test, ``face`` and ``body`` (0/1) columns.
+    n_perm : int
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``contrast, n_images, similarity, p_perm, within, between`` (mean dissimilarity
+        within and between the categories).
+    """
+    rdm = np.asarray(group_rdm, dtype=np.float64)
+    contrasts = []
+    if "animate" in images:
+        contrasts.append(("animate vs inanimate", np.ones(len(images), bool),
+                          images.animate.to_numpy()))
+    if {"face", "body", "animate"} <= set(images):
+        keep = (((images.face == 1) | (images.body == 1)) & (images.animate == 1)).to_numpy()
+        contrasts.append(("faces vs bodies", keep, images.face.to_numpy()))
+    expect(contrasts, "images", list(images.columns), "an 'animate' column (0/1)")
+    rows = []
+    for (name, keep, labels), rng in zip(contrasts, np.random.SeedSequence(
+            check_nonnegative_seed(seed)).spawn(len(contrasts))):
+        sub, lab = rdm[np.ix_(keep, keep)], labels[keep]
+        model = category_rdm(lab)
+        test = permutation_test(model, sub, "spearman", n_perm, np.random.default_rng(rng),
+                                names=(name, "brain RDM"))
+        same = upper_triangle(model) == 0
+        vec = upper_triangle(sub)
+        rows.append({"contrast": name, "n_images": int(keep.sum()), "similarity": test.observed,
+                     "p_perm": test.p, "within": float(vec[same].mean()),
+                     "between": float(vec[~same].mean())})
+    return pd.DataFrame(rows)
+
+
+def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_perm: int = 1000,
+                 n_boot: int = 1000, seed=0, ci_level: float = 0.95,
+                 progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each layer's similarity to the subjects' brain RDMs, with its tests.
+
+    Parameters
+    ----------
+    layer_rdms : dict of str to array_like, shape (n, n)
+        Layer name -> the network's RDM of the images.
+    subject_rdms : array_like, shape (n_subjects, n, n)
+    method : {"spearman", "pearson"}
+        The comparison tested; Kendall's tau-a is reported beside it.
+    n_perm, n_boot : int
+    seed : int
+    ci_level : float
+    progress : bool
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per layer: ``layer, similarity`` (mean over subjects), ``ci_low, ci_high``
+        (bootstrap over images, centred on the estimate), ``p_perm``, ``tau_a``,
+        ``per_subject`` (the subjects' values, ";"-joined).
+    replicates : pandas.DataFrame, shape (n_valid, n_layers)
+        The bootstrap replicates of every layer's score, paired across layers (the same
+        image resamples): differences between layers can be read off it.
+    """
+    expect(method in ("spearman", "pearson"), "method", method, "'spearman' or 'pearson'")
+    check_positive_int(n_perm, "n_perm")
+    check_positive_int(n_boot, "n_boot")
+    subjects = np.asarray(subject_rdms, dtype=np.float64)
+    ss = np.random.SeedSequence(check_nonnegative_seed(seed))
+    perm_seed, boot_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(2))
+    reps = {k: [] for k in layer_rdms}
+    for subj in subjects:                   # one bootstrap per subject, the same resamples
+        boot = bootstrap_similarities(subj, dict(layer_rdms), method, n_boot, boot_seed,
+                                      ref_name="brain RDM")
+        for k in layer_rdms:
+            reps[k].append(boot.samples[k])
+    replicates = pd.DataFrame({k: np.mean(v, axis=0) for k, v in reps.items()})
+    rows = []
+    for layer, rdm in tqdm(layer_rdms.items(), desc="layers vs brain", disable=not progress):
+        tests = [permutation_test(subj, rdm, method, n_perm, perm_seed,
+                                  names=("brain RDM", layer)) for subj in subjects]
+        observed = float(np.mean([t.observed for t in tests]))
+        null = np.mean([t.null for t in tests], axis=0)
+        low, high = centred_interval(observed, replicates[layer].to_numpy(), ci_level)
+        tau = [compare_rdms(subj, rdm, "kendall_tau_a") for subj in subjects]
+        rows.append({"layer": layer, "similarity": observed, "ci_low": low, "ci_high": high,
+                     "p_perm": (1 + np.count_nonzero(null >= observed - 1e-12)) / (1 + n_perm),
+                     "tau_a": float(np.mean(tau)),
+                     "per_subject": ";".join(f"{t.observed:.4f}" for t in tests),
+                     "method": method, "n_perm": n_perm, "n_boot_valid": len(replicates),
+                     "ci_level": ci_level})
+    return pd.DataFrame(rows), replicates
+
+
+@dataclass
+class HitResult:
+    """What :func:`hit_rsa` computed (or read back).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        :func:`layer_scores`'s table.
+    ceiling : pandas.DataFrame
+        ``method, lower, upper`` for Spearman and Kendall's tau-a.
+    categories : pandas.DataFrame
+        :func:`category_tests` on the group RDM.
+    replicates : pandas.DataFrame, shape (n_valid, n_layers)
+    layer_rdms : dict of str to numpy.ndarray, shape (n, n)
+    trend : dict
+        Exact Mann-Kendall trend of the scores over layers.
+    """
+
+    table: pd.DataFrame
+    ceiling: pd.DataFrame
+    categories: pd.DataFrame
+    replicates: pd.DataFrame
+    layer_rdms: dict
+    trend: dict
+
+
+def _image_features(model, data: RDMData, progress: bool) -> dict:
+    from ..cnn.features import extract_features
+    from ..cnn.images import prepare_image, read_image
+
+    images = np.stack([prepare_image(read_image(p)[0], model.input_size)
+                       for p in data.images.path])
+    return extract_features(model, images, progress=progress)
+
+
+def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str = "spearman",
+            n_perm: int = 1000, n_boot: int = 1000, seed: int = 0, ci_level: float = 0.95,
+            reuse: bool = True, progress: bool = True) -> HitResult:
+    """The network's layers against real brain RDMs, as a cached stage.
+
+    Parameters
+    ----------
+    model : ModelWrapper
+    data_folder : str or path
+        Brain RDMs with their images (:func:`advlib.fmri.rdm_data.load_rdm_data`); default
+        the 92-image hIT data.
+    results_dir : str or path, optional
+        Where ``hit_rsa.csv``, ``hit_ceiling.csv``, ``hit_categories.csv`` and
+        ``hit_rdms.npz`` go; nothing is written when ``None``.
+    method, n_perm, n_boot, seed, ci_level
+        As in :func:`layer_scores`.
+    reuse : bool
+        Read the results back when the stage is up to date.
+    progress : bool
+
+    Returns
+    -------
+    HitResult
+    """
+    data = load_rdm_data(data_folder)
+    params = {"model": model.name, "weights_sha256": model.weights_sha256, "method": method,
+              "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level}
+    stage = None
+    if results_dir is not None:
+        inputs = sorted(p for p in Path(data.folder).rglob("*") if p.is_file()
+                        and p.name != "README.md")
+        stage = Stage("hit_rsa", Path(results_dir), list(_OUTPUTS), params, inputs=inputs,
+                      code=["advlib.analysis.real_rsa"])
+        if reuse and stage.up_to_date():
+            return load_hit_results(results_dir)
+    feats = _image_features(model, data, progress)
+    rdms = {layer: compute_rdm(feats[layer], "correlation", name=f"92 images, {layer}")
+            for layer in model.layers}
+    subjects = data.subject_rdms()
+    table, replicates = layer_scores(rdms, subjects, method, n_perm, n_boot, seed, ci_level,
+                                     progress)
+    table["layer_name"] = [model.paper_names[k] for k in table.layer]
+    ceiling = pd.DataFrame([{"method": m, **dict(zip(("lower", "upper"),
+                                                     noise_ceiling(subjects, m)))}
+                            for m in (method, "kendall_tau_a")])
+    categories = category_tests(data.group_rdm(), data.images, n_perm, seed)
+    if stage is not None:
+        def write(tmp: Path) -> None:
+            table.to_csv(tmp / "hit_rsa.csv", index=False)
+            ceiling.to_csv(tmp / "hit_ceiling.csv", index=False)
+            categories.to_csv(tmp / "hit_categories.csv", index=False)
+            with open(tmp / "hit_rdms.npz", "wb") as handle:
+                np.savez(handle, **{f"rdm/{k}": v for k, v in rdms.items()},
+                         **{f"boot/{k}": replicates[k].to_numpy() for k in replicates})
+        stage.run(write, data=str(data.folder), model=model.provenance())
+    return HitResult(table, ceiling, categories, replicates, rdms,
+                     mann_kendall(table.similarity.to_numpy()))
+
+
+def load_hit_results(results_dir) -> HitResult:
+    """The :class:`HitResult` a :func:`hit_rsa` stage wrote in ``results_dir``."""
+    results_dir = Path(results_dir)
+    missing = [o for o in _OUTPUTS if not (results_dir / o).is_file()]
+    expect(not missing, "results_dir", str(results_dir), f"the outputs of hit_rsa ({missing} "
+           "missing: run advlib.analysis.hit_rsa)")
+    table = pd.read_csv(results_dir / "hit_rsa.csv")
+    with np.load(results_dir / "hit_rdms.npz") as saved:
+        rdms = {k.split("/", 1)[1]: saved[k] for k in saved.files if k.startswith("rdm/")}
+        replicates = pd.DataFrame({k.split("/", 1)[1]: saved[k] for k in saved.files
+                                   if k.startswith("boot/")})
+    return HitResult(table, pd.read_csv(results_dir / "hit_ceiling.csv"),
+                     pd.read_csv(results_dir / "hit_categories.csv"), replicates[list(rdms)],
+                     rdms, mann_kendall(table.similarity.to_numpy()))
+
+
+def real_claims(result: HitResult, alpha: float = 0.05) -> pd.DataFrame:
+    """The chapter's claims about the real brain data, judged by stated rules.
+
+    Parameters
+    ----------
+    result : HitResult
+    alpha : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`advlib.analysis.claims.CLAIM_COLUMNS`.
+    """
+    from .claims import CLAIM_COLUMNS, FAILS, HOLDS, INCONCLUSIVE
+
+    def _row(claim, paper, rule, here, verdict):   # no pointer to the simulated calibration
+        return {"claim": claim, "paper": paper, "rule": rule, "here": here, "verdict": verdict}
+
+    rows = []
+    cats = result.categories.set_index("contrast")
+    for name, who in (("animate vs inanimate", "hIT separates animate from inanimate objects"),
+                      ("faces vs bodies", "hIT separates faces from bodies")):
+        if name not in cats.index:
+            continue
+        c = cats.loc[name]
+        ok = c["similarity"] > 0 and c["p_perm"] < alpha
+        rows.append(_row(who, "Kriegeskorte et al. 2008 (Fig 1)",
+                         f"Spearman of the group hIT RDM with the {name} model RDM > 0, "
+                         f"permutation p < {alpha:g}",
+                         f"rho = {c['similarity']:.3f}, p = {c['p_perm']:.3g} (mean "
+                         f"dissimilarity within {c['within']:.3f}, between {c['between']:.3f}; "
+                         f"{int(c['n_images'])} images)",
+                         HOLDS if ok else FAILS))
+    t = result.table.reset_index(drop=True)
+    best = int(t.similarity.idxmax())
+    diff = result.replicates.iloc[:, best] - result.replicates.iloc[:, 0]
+    low = float(np.quantile(diff, 0.025)) if len(diff) else np.nan
+    deep = best >= len(t) // 2
+    rows.append(_row("Deep layers match hIT better than early layers",
+                     "Khaligh-Razavi & Kriegeskorte 2014",
+                     "the best layer is in the upper half, and its score minus layer 1's has a "
+                     "bootstrap 95% interval above 0",
+                     f"best layer {best + 1} ({t.layer_name[best]}), {t.similarity[best]:.3f} vs "
+                     f"layer 1 {t.similarity[0]:.3f}; difference's 2.5th percentile "
+                     f"{low:+.3f}", HOLDS if deep and low > 0 else FAILS))
+    sig = int((t.p_perm < alpha).sum())
+    rows.append(_row("Every layer's RDM is related to hIT's",
+                     "Khaligh-Razavi & Kriegeskorte 2014 (most layers significant)",
+                     f"permutation p < {alpha:g} in {len(t)}/{len(t)} layers",
+                     f"{sig}/{len(t)} (p = {', '.join(f'{p:.3g}' for p in t.p_perm)})",
+                     HOLDS if sig == len(t) else FAILS))
+    ceil = result.ceiling.set_index("method").loc[t.method[0]]
+    hi = t.ci_high[best]
+    verdict = HOLDS if hi < ceil.lower else (FAILS if t.ci_low[best] > ceil.lower
+                                             else INCONCLUSIVE)
+    rows.append(_row("No layer reaches the noise ceiling",
+                     "Khaligh-Razavi & Kriegeskorte 2014 (no unfitted model reached it)",
+                     "the best layer's 95% interval lies below the ceiling's lower bound "
+                     "(above it: does not hold; containing it: inconclusive)",
+                     f"best layer {t.similarity[best]:.3f} [{t.ci_low[best]:.3f}, {hi:.3f}]; "
+                     f"ceiling {ceil.lower:.3f} to {ceil.upper:.3f}", verdict))
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)

@@ -1,0 +1,83 @@
+"""External brain RDMs (advlib/fmri/rdm_data.py): the shipped hIT data load; every damage
+is a clear error naming the file and what was expected."""
+import shutil
+
+import numpy as np
+import pytest
+
+from advlib.fmri import DataError
+from advlib.fmri.rdm_data import KRIEGESKORTE92, check_rdm_stack, load_rdm_data
+
+
+def test_the_shipped_hit_rdms_load():
+    data = load_rdm_data()
+    assert data.rdms.shape == (4, 2, 92, 92) and len(data.images) == 92
+    assert data.subjects == ["BE", "KO", "SN", "TI"] and data.sessions == ["1", "2"]
+    assert data.images.category.iloc[0] == "human bodypart"
+    assert data.subject_rdms().shape == (4, 92, 92) and data.group_rdm().shape == (92, 92)
+
+
+@pytest.fixture
+def copy(tmp_path):
+    folder = tmp_path / "hit"
+    shutil.copytree(KRIEGESKORTE92, folder)
+    return folder
+
+
+def _save(folder, rdms):
+    np.savez(folder / "hit_rdms.npz", rdms=rdms)
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda r: r.__setitem__((0, 0, 1, 2), r[0, 0, 1, 2] + 0.5),
+     r"hit_rdms.npz \[subject 0, session 0\]='asymmetric by up to 0.5': expected a symmetric"),
+    (lambda r: r.__setitem__((1, 1, 3, 3), np.nan),
+     r"\[subject 1, session 1\]='1 NaN or infinite entries': expected finite values"),
+    (lambda r: r.__setitem__((2, 0, 5, 5), 0.3),
+     r"\[subject 2, session 0\]='diagonal up to 0.3': expected a zero diagonal"),
+])
+def test_damaged_rdms_are_refused(copy, damage, words):
+    rdms = np.load(copy / "hit_rdms.npz")["rdms"].copy()
+    damage(rdms)
+    _save(copy, rdms)
+    with pytest.raises(DataError, match=words):
+        load_rdm_data(copy)
+
+
+def test_rdms_of_another_size_or_image_order_are_refused(copy):
+    rdms = np.load(copy / "hit_rdms.npz")["rdms"]
+    _save(copy, rdms[:, :, :90, :90])
+    with pytest.raises(DataError, match=r"hit_rdms.npz shape=\(4, 2, 90, 90\): expected RDMs "
+                                        r"of the 92 images listed in stimuli.csv"):
+        load_rdm_data(copy)
+    _save(copy, rdms)
+    table = (copy / "stimuli.csv").read_text().splitlines()
+    table[1], table[2] = table[2], table[1]                       # two rows swapped
+    (copy / "stimuli.csv").write_text("\n".join(table) + "\n")
+    with pytest.raises(DataError, match=r"stimuli.csv index=\[2, 1, 3, .*expected 1..92 in "
+                                        r"order: the rows must follow the RDMs' order"):
+        load_rdm_data(copy)
+
+
+def test_missing_pieces_are_named(copy, tmp_path):
+    (copy / "stimuli" / "01_human-bodypart.png").unlink()
+    with pytest.raises(DataError, match=r"stimuli.csv file=\['stimuli/01_human-bodypart.png'\]"):
+        load_rdm_data(copy)
+    with pytest.raises(DataError, match=r"folder='.*nowhere': expected a folder"):
+        load_rdm_data(tmp_path / "nowhere")
+    with pytest.raises(DataError, match=r"shape=\(3, 3\): expected \(subjects, sessions, n, n\)"):
+        check_rdm_stack(np.zeros((3, 3)))
+
+
+def test_an_rsatoolbox_file_reads_like_the_npz(copy):
+    from rsatoolbox.rdm import RDMs
+
+    rdms = np.load(copy / "hit_rdms.npz")["rdms"]
+    iu = np.triu_indices(92, 1)
+    vectors = np.stack([rdms[s, r][iu] for s in range(4) for r in range(2)])
+    RDMs(vectors, rdm_descriptors={"subject": [s for s in "ABCD" for _ in range(2)],
+                                   "session": [1, 2] * 4}).save(str(copy / "hit.hdf5"))
+    (copy / "hit_rdms.npz").unlink()
+    data = load_rdm_data(copy)
+    assert data.subjects == list("ABCD") and data.sessions == ["1", "2"]
+    np.testing.assert_allclose(data.rdms, rdms)

@@ -1,0 +1,118 @@
+"""The CNN against real brain RDMs (advlib/analysis/real_rsa.py) on small known cases."""
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import rankdata, spearmanr
+
+from advlib.analysis.real_rsa import (
+    HitResult,
+    category_rdm,
+    category_tests,
+    layer_scores,
+    noise_ceiling,
+    real_claims,
+)
+from advlib.analysis.rsa import compute_rdm, upper_triangle
+
+
+def _rdms(rng, n=12, n_subjects=4, noise=0.5):
+    base = rng.normal(size=(n, 30))
+    truth = compute_rdm(base)
+    subjects = np.stack([compute_rdm(base + noise * rng.normal(size=base.shape))
+                         for _ in range(n_subjects)])
+    return truth, subjects
+
+
+def test_noise_ceiling_is_nilis_definition():
+    """Upper: each subject against the mean of all subjects' ranks; lower: against the
+    mean of the others' (Nili et al. 2014), by hand, to 1e-8."""
+    rng = np.random.default_rng(0)
+    _, subjects = _rdms(rng)
+    ranks = np.stack([rankdata(upper_triangle(m)) for m in subjects])
+    upper = np.mean([spearmanr(ranks.mean(0), r).statistic for r in ranks])
+    lower = np.mean([spearmanr(np.delete(ranks, i, 0).mean(0), r).statistic
+                     for i, r in enumerate(ranks)])
+    low, high = noise_ceiling(subjects, "spearman")
+    assert low == pytest.approx(lower, abs=1e-8) and high == pytest.approx(upper, abs=1e-8)
+    assert low < high
+
+
+def test_layer_scores_find_a_related_layer_and_not_an_unrelated_one():
+    rng = np.random.default_rng(1)
+    truth, subjects = _rdms(rng, n=14)
+    unrelated = compute_rdm(rng.normal(size=(14, 30)))
+    table, reps = layer_scores({"related": truth, "unrelated": unrelated}, subjects,
+                               n_perm=199, n_boot=200, seed=3)
+    related, other = table.set_index("layer").loc[["related", "unrelated"]].itertuples()
+    assert related.similarity > 0.5 and related.p_perm == pytest.approx(1 / 200)
+    assert abs(other.similarity) < 0.3
+    for row in table.itertuples():                       # the interval holds its estimate
+        assert row.ci_low <= row.similarity <= row.ci_high
+    expected = np.mean([spearmanr(upper_triangle(truth), upper_triangle(s)).statistic
+                        for s in subjects])
+    assert related.similarity == pytest.approx(expected)
+    assert list(reps.columns) == ["related", "unrelated"] and len(reps) <= 200
+    again, _ = layer_scores({"related": truth, "unrelated": unrelated}, subjects,
+                            n_perm=199, n_boot=200, seed=3)
+    pd.testing.assert_frame_equal(table, again)          # one seed, the same numbers
+
+
+def test_category_tests_find_a_planted_category_structure():
+    rng = np.random.default_rng(2)
+    images = pd.DataFrame({"animate": np.repeat([1, 0], 8),
+                           "face": np.tile([1, 0], 8) * np.repeat([1, 0], 8),
+                           "body": np.tile([0, 1], 8) * np.repeat([1, 0], 8)})
+    rdm = category_rdm(images.animate) + 0.3 * compute_rdm(rng.normal(size=(16, 20)))
+    np.fill_diagonal(rdm, 0)
+    table = category_tests(rdm, images, n_perm=199, seed=0).set_index("contrast")
+    assert table.loc["animate vs inanimate", "similarity"] > 0.5
+    assert table.loc["animate vs inanimate", "p_perm"] == pytest.approx(1 / 200)
+    assert table.loc["faces vs bodies", "n_images"] == 8
+    assert table.loc["faces vs bodies", "p_perm"] > 0.05          # no face/body structure
+    assert (table.within < table.between).loc["animate vs inanimate"]
+
+
+def _result(similarity, ci, p=0.001, ceiling=(0.4, 0.6), diff_low=0.1):
+    n = len(similarity)
+    table = pd.DataFrame({"layer": [f"layer{i + 1}" for i in range(n)],
+                          "layer_name": [f"l{i + 1}" for i in range(n)],
+                          "similarity": similarity, "ci_low": np.array(similarity) - ci,
+                          "ci_high": np.array(similarity) + ci, "p_perm": p,
+                          "method": "spearman"})
+    reps = pd.DataFrame({f"layer{i + 1}": np.full(100, s) for i, s in enumerate(similarity)})
+    reps.iloc[:, int(np.argmax(similarity))] = reps.iloc[:, 0] + diff_low + np.linspace(0, 0.1, 100)
+    cats = pd.DataFrame([{"contrast": "animate vs inanimate", "n_images": 92, "similarity": 0.6,
+                          "p_perm": 0.001, "within": 0.8, "between": 0.9}])
+    ceil = pd.DataFrame([{"method": "spearman", "lower": ceiling[0], "upper": ceiling[1]}])
+    return HitResult(table, ceil, cats, reps, {}, {})
+
+
+def test_the_claims_follow_their_rules():
+    good = real_claims(_result([0.1, 0.12, 0.15, 0.2, 0.22, 0.3, 0.2, 0.18], 0.05))
+    verdict = dict(zip(good.claim, good.verdict))
+    assert verdict["hIT separates animate from inanimate objects"] == "holds"
+    assert verdict["Deep layers match hIT better than early layers"] == "holds"
+    assert verdict["No layer reaches the noise ceiling"] == "holds"
+    early = real_claims(_result([0.3, 0.12, 0.15, 0.2, 0.22, 0.2, 0.2, 0.18], 0.05))
+    assert dict(zip(early.claim, early.verdict))[
+        "Deep layers match hIT better than early layers"] == "does not hold"
+    near = real_claims(_result([0.1, 0.12, 0.15, 0.2, 0.22, 0.38, 0.2, 0.18], 0.05))
+    assert dict(zip(near.claim, near.verdict))["No layer reaches the noise ceiling"] == \
+        "inconclusive"
+    weak = real_claims(_result([0.1] * 8, 0.05, p=np.r_[[0.001] * 7, 0.2]))
+    assert dict(zip(weak.claim, weak.verdict))["Every layer's RDM is related to hIT's"] == \
+        "does not hold"
+    assert list(good.columns) == ["claim", "verdict", "rule", "here", "paper"]
+
+
+def test_the_permutation_test_of_the_mean_over_subjects_holds_its_level():
+    """Layers unrelated to the subjects' RDMs: p < 0.05 in about 5% of 200 draws."""
+    rng = np.random.default_rng(5)
+    ps = []
+    for k in range(200):
+        _, subjects = _rdms(rng, n=14)
+        table, _ = layer_scores({"u": compute_rdm(rng.normal(size=(14, 30)))}, subjects,
+                                n_perm=99, n_boot=2, seed=k)
+        ps.append(table.p_perm[0])
+    rate = np.mean(np.array(ps) < 0.05)
+    assert 0.01 <= rate <= 0.09, rate                    # 0.05 +- 2.5 SE of 200 draws
