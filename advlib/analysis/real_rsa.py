@@ -25,7 +25,7 @@ from .rsa import compare_rdms, compute_rdm, upper_triangle
 from .stats import bootstrap_similarities, centred_interval, mann_kendall, permutation_test
 
 __all__ = ["noise_ceiling", "category_rdm", "category_tests", "layer_scores", "hit_rsa",
-           "HitResult", "load_hit_results", "real_claims"]
+           "HitResult", "load_hit_results", "real_claims", "hit_numbers"]
 
 #: rsatoolbox's name of each comparison.
 _RSATOOLBOX = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr"}
@@ -350,3 +350,36 @@ def real_claims(result: HitResult, alpha: float = 0.05) -> pd.DataFrame:
                      f"best layer {t.similarity[best]:.3f} [{t.ci_low[best]:.3f}, {hi:.3f}]; "
                      f"ceiling {ceil.lower:.3f} to {ceil.upper:.3f}", verdict))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def hit_numbers(result: HitResult) -> dict[str, str]:
+    """The chapter's findings as short texts for its prose (myst-nb glue).
+
+    Returns
+    -------
+    dict of str to str
+        ``hit_best`` ("layer 6 (stage6), 0.271 [0.211, 0.343]"), ``hit_first`` (layer 1),
+        ``hit_ceiling`` ("0.372 to 0.666"), ``hit_tau`` (the best layer's tau-a and the
+        tau-a ceiling), ``hit_trend`` and ``hit_animacy``.
+    """
+    t = result.table.reset_index(drop=True)
+    best = int(t.similarity.idxmax())
+    ceil = result.ceiling.set_index("method")
+    first = ceil.index[0]
+
+    def score(i):
+        return (f"layer {i + 1} ({t.layer_name[i]}), {t.similarity[i]:.3f} "
+                f"[{t.ci_low[i]:.3f}, {t.ci_high[i]:.3f}]")
+
+    out = {"hit_best": score(best), "hit_first": score(0),
+           "hit_ceiling": f"{ceil.lower[first]:.3f} to {ceil.upper[first]:.3f}",
+           "hit_trend": f"{result.trend.get('trend', 'n/a')}, exact Mann-Kendall p = "
+                        f"{result.trend.get('p', float('nan')):.3g}"}
+    if "kendall_tau_a" in ceil.index:
+        out["hit_tau"] = (f"{t.tau_a[best]:.3f} (ceiling {ceil.lower['kendall_tau_a']:.3f} to "
+                          f"{ceil.upper['kendall_tau_a']:.3f})")
+    cats = result.categories.set_index("contrast")
+    if "animate vs inanimate" in cats.index:
+        c = cats.loc["animate vs inanimate"]
+        out["hit_animacy"] = f"rho = {c['similarity']:.3f}, p = {c['p_perm']:.3g}"
+    return out

@@ -32,8 +32,8 @@ __all__ = ["NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subj
 
 #: Notebooks in book order (file stem in ``notebooks/``).
 NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa",
-                              "05_encoding", "06_explore", "08_ground_truth", "09_models",
-                              "07_summary")
+                              "05_encoding", "06_explore", "08_ground_truth", "10_real_brain",
+                              "09_models", "07_summary")
 #: Notebooks executed once per subject (one page each).
 PER_SUBJECT: tuple[str, ...] = ("03_fmri",)
 _DATASET_NOTEBOOKS = ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore", "07_summary",
@@ -66,6 +66,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                             "n_seeds": 20, "variants": [["none", False], ["center", True]],
                             "n_vertices": 200, "n_perm": 1000, "n_swap": 10000, "seed": 0,
                             "jobs": 2, "calibration_draws": 400},
+        "10_real_brain": {"method": "spearman", "n_perm": 1000, "n_boot": 1000, "seed": 0},
         "09_models": {"models": ["efficientnet_lite0"]},
         "07_summary": {"profile": "full"},
     },
@@ -85,6 +86,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                             "n_seeds": 2, "variants": [["none", False], ["center", True]],
                             "n_vertices": 200, "n_perm": 50, "n_swap": 200, "seed": 0,
                             "jobs": 1, "calibration_draws": 20},
+        "10_real_brain": {"method": "spearman", "n_perm": 50, "n_boot": 50, "seed": 0},
         "09_models": {"models": ["efficientnet_lite0"]},
         "07_summary": {"profile": "smoke"},
     },

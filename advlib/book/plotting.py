@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import expect
 
-__all__ = ["plot_brain_rdms", "plot_layer_profile", "plot_models_layers", "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
+__all__ = ["plot_brain_rdms", "plot_layer_profile",
+           "plot_models_layers", "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
            "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS",
            "ROI_COLORS", "plot_encoding_accuracy", "plot_layer_assignment", "plot_ground_truth",

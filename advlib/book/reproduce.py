@@ -45,6 +45,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import AdvlibError, check_choice, check_positive_int, expect
+from ..fmri.rdm_data import KRIEGESKORTE92
 from ..layout import Layout, analysis_variant, brain_rsa_name, encoding_name, simulation_spec
 from ..provenance import Stage, atomic_path, package_versions, write_json
 from .notebooks import (
@@ -59,7 +60,8 @@ from .notebooks import (
 
 __all__ = ["reproduce", "STAGES", "CLUSTERS"]
 
-STAGES = ("stimuli", "cnn_rsa", "subjects", "brain_rsa", "encoding", "notebooks", "book")
+STAGES = ("stimuli", "cnn_rsa", "hit_rsa", "subjects", "brain_rsa", "encoding", "notebooks",
+          "book")
 
 #: ``cluster`` values: a local cluster, or a batch system through dask-jobqueue.
 CLUSTERS = ("local", "slurm", "pbs", "sge")
@@ -72,7 +74,7 @@ _STIMULUS_KEYS = ("images", "n_images", "superclasses", "n_per_class", "min_conf
 PUBLISHED = analysis_variant(**PUBLISHED_OPTIONS)
 
 #: The stages each kind of step waits for (of the same model) on a cluster.
-_AFTER = {"stimuli": (), "cnn_rsa": ("stimuli",), "subjects": ("stimuli",),
+_AFTER = {"stimuli": (), "cnn_rsa": ("stimuli",), "hit_rsa": (), "subjects": ("stimuli",),
           "ground_truth": ("stimuli", "subjects", "dataset"),
           "dataset": ("subjects",), "brain_rsa": ("dataset",),
           "encoding": ("dataset", "stimuli")}
@@ -114,6 +116,13 @@ def _cnn_rsa(model, stim_dir, root, c, progress):
 
     cnn_rsa(_model(model), stim_dir, root, n_perm=c["n_perm"], n_boot=c["n_boot"],
             seed=c["seed"], progress=progress)
+
+
+def _hit_rsa(model, out, h, progress):
+    from ..analysis.real_rsa import hit_rsa
+
+    hit_rsa(_model(model), results_dir=out, method=h["method"], n_perm=h["n_perm"],
+            n_boot=h["n_boot"], seed=h["seed"], progress=progress)
 
 
 def _study_options(g: dict) -> dict:
@@ -237,6 +246,7 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
     names = ([f"sub-{n:02d}" for n in spec["subjects"]] if spec is not None
              else list_subjects(data_dir))
     c, b, e = (prof[k] for k in ("02_cnn_rsa", "04_brain_rsa", "05_encoding"))
+    hit_dir = layout.dataset_dir(KRIEGESKORTE92)
 
     def record(name: str) -> Path:
         return results_dir / f"{Path(name).stem}_provenance.json"
@@ -247,6 +257,8 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
                                       progress), [stim / "provenance.json"]),
         _Step("cnn_rsa", "cnn_rsa.csv", P(_cnn_rsa, model, stim, layout.root, c, progress),
               [layout.root / "cnn_rsa_provenance.json"]),
+        _Step("hit_rsa", "hit_rsa.csv", P(_hit_rsa, model, hit_dir, prof["10_real_brain"],
+                                          progress), [hit_dir / "hit_rsa_provenance.json"]),
     ]
     subject_records = [data_dir / n / "provenance.json" for n in names]
     if per_subject and spec is not None:
@@ -299,11 +311,12 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
                      if spec is not None else []),
         "brain_rsa": sorted(rsa_dir.glob("brain_rsa*_provenance.json")),
         "encoding": sorted(rsa_dir.glob("encoding*_provenance.json")),
+        "hit_rsa": [layout.dataset_dir(KRIEGESKORTE92) / "hit_rsa_provenance.json"],
     }
     reads = {"01_stimuli": ["stimuli"], "02_cnn_rsa": ["stimuli", "cnn_rsa"],
              "03_fmri": ["stimuli", "subjects"], "04_brain_rsa": ["brain_rsa"],
              "05_encoding": ["encoding"], "06_explore": ["stimuli", "cnn_rsa", "subjects"],
-             "08_ground_truth": ["stimuli", "subjects"]}
+             "08_ground_truth": ["stimuli", "subjects"], "10_real_brain": ["hit_rsa"]}
     notebooks_dir = repo_root() / "notebooks"
     names = None if len(models) > 1 else [n for n in NOTEBOOKS if n != "09_models"]
     steps = []
