@@ -58,7 +58,7 @@ from .analysis.observer_study import (
     study_summary,
     study_tests,
 )
-from .analysis.real_rsa import hit_numbers, hit_rsa, real_claims
+from .analysis.real_rsa import hit_numbers, hit_profiles, hit_rsa, real_claims
 from .book.explore import Explorer
 from .book.plotting import (
     plot_brain_rdms,
@@ -129,7 +129,8 @@ __all__ = [
     "study_summary", "snr_rule",
     "study_claims", "study_numbers", "study_reliability", "study_tests", "path_check",
     "dataset_noise",
-    "hit_rsa", "hit_numbers", "real_claims", "load_rdm_data", "plot_brain_rdms", "plot_layer_profile",
+    "hit_rsa", "hit_numbers", "hit_profiles", "real_claims", "plot_layer_profiles",
+    "load_rdm_data", "plot_brain_rdms", "plot_layer_profile",
     "glue_texts", "table_view", "setup_page", "plot_ground_truth", "plot_models_layers", "models_claims",
     "design_claims", "with_design", "load_design",
 ]

@@ -185,3 +185,13 @@ def test_brain_rdms_and_layer_profile():
     fig = plotting.plot_layer_profile(table, ceiling, title="net vs hIT")
     ax = fig.axes[0]
     assert len(ax.get_xticks()) == 8 and ax.get_ylim()[1] > 0.67      # the band is shown
+
+
+def test_layer_profiles_of_several_networks():
+    rows = [{"model": m, "layer": layer, "similarity": 0.1 + 0.02 * i + (0.05 if m == "b" else 0),
+             "p_perm": 0.001, "ceiling_lower": 0.37, "ceiling_upper": 0.67}
+            for m in ("a", "b") for i, layer in enumerate(LAYERS)]
+    table = pd.DataFrame(rows)
+    table["ci_low"], table["ci_high"] = table.similarity - 0.05, table.similarity + 0.05
+    fig = plotting.plot_layer_profiles(table, title="networks vs hIT")
+    assert len(fig.axes[0].lines) >= 2 and len(fig.legends[0].get_texts()) == 3

@@ -116,3 +116,20 @@ def test_the_permutation_test_of_the_mean_over_subjects_holds_its_level():
         ps.append(table.p_perm[0])
     rate = np.mean(np.array(ps) < 0.05)
     assert 0.01 <= rate <= 0.09, rate                    # 0.05 +- 2.5 SE of 200 draws
+
+
+def test_numbers_for_the_prose_and_profiles_of_networks_without_results(tmp_path):
+    from advlib.analysis.real_rsa import hit_numbers, hit_profiles
+
+    res = _result([0.1, 0.12, 0.15, 0.2, 0.22, 0.3, 0.2, 0.18], 0.05)
+    res.ceiling = pd.concat([res.ceiling, pd.DataFrame([{"method": "kendall_tau_a",
+                                                          "lower": 0.25, "upper": 0.48}])])
+    res.table["tau_a"] = res.table.similarity * 0.7
+    res.trend = {"trend": "increasing", "p": 0.014}
+    numbers = hit_numbers(res)
+    assert numbers["hit_best"] == "layer 6 (l6), 0.300 [0.250, 0.350]"
+    assert numbers["hit_ceiling"] == "0.400 to 0.600"
+    assert numbers["hit_trend"] == "increasing, exact Mann-Kendall p = 0.014"
+    assert numbers["hit_tau"].startswith("0.210 (ceiling 0.250 to 0.480)")
+    assert numbers["hit_animacy"] == "rho = 0.600, p = 0.001"
+    assert hit_profiles(tmp_path, ["efficientnet_lite0"]).empty

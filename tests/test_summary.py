@@ -12,9 +12,10 @@ def test_claims_summary_copes_with_missing_results(tmp_path):
     table = claims_summary(Layout(tmp_path, "efficientnet_lite0"), "simulated")
     assert list(table.columns) == ["claim", "verdict", "figure", "evidence", "rule", "here",
                                    "paper"]
-    assert len(table) == 9 and (table.claim == "(results missing)").all()
+    assert len(table) == 10 and (table.claim == "(results missing)").all()
     assert (table.verdict == "no evidence").all()       # no evidence: nothing holds
-    assert set(table.evidence) == {"real (CNN on real images)", "simulated observer"}
+    assert set(table.evidence) == {"real (CNN on real images)", "simulated observer",
+                                   "real (human IT fMRI, 92 objects)"}
     assert table.here.str.contains("run `advlib").all()
 
 
@@ -40,16 +41,19 @@ def test_summary_numbers_keep_real_and_simulated_evidence_apart():
     from advlib.book import summary_numbers
 
     claims = pd.DataFrame({
-        "figure": ["Fig 1", "Fig 2", "Fig 3", "Fig 3"],
-        "evidence": ["real (CNN on real images)"] * 2 + ["simulated observer"] * 2,
-        "claim": ["a", "b", "c", "d"],
-        "verdict": ["holds", "does not hold", "holds", "inconclusive"]})
+        "figure": ["Fig 1", "Fig 2", "Fig 3", "Fig 3", "hIT"],
+        "evidence": ["real (CNN on real images)"] * 2 + ["simulated observer"] * 2
+        + ["real (human IT fMRI, 92 objects)"],
+        "claim": ["a", "b", "c", "d", "e"],
+        "verdict": ["holds", "does not hold", "holds", "inconclusive", "holds"]})
     numbers = summary_numbers(claims)
     assert numbers["sum_real"] == ("2 claims: 1 hold, 1 does not hold, 0 no evidence, "
                                    "0 inconclusive")
     assert numbers["sum_brain"] == ("2 claims: 1 hold, 0 does not hold, 0 no evidence, "
                                     "1 inconclusive")
     assert numbers["sum_real_fails"] == "b (Fig 2)"
+    assert numbers["sum_hit"] == ("1 claims: 1 hold, 0 does not hold, 0 no evidence, "
+                                  "0 inconclusive")
     assert numbers["sum_brain_source"] == "simulated observer"
 
 

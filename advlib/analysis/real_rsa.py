@@ -25,7 +25,7 @@ from .rsa import compare_rdms, compute_rdm, upper_triangle
 from .stats import bootstrap_similarities, centred_interval, mann_kendall, permutation_test
 
 __all__ = ["noise_ceiling", "category_rdm", "category_tests", "layer_scores", "hit_rsa",
-           "HitResult", "load_hit_results", "real_claims", "hit_numbers"]
+           "HitResult", "load_hit_results", "real_claims", "hit_numbers", "hit_profiles"]
 
 #: rsatoolbox's name of each comparison.
 _RSATOOLBOX = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr"}
@@ -277,7 +277,7 @@ def load_hit_results(results_dir) -> HitResult:
     results_dir = Path(results_dir)
     missing = [o for o in _OUTPUTS if not (results_dir / o).is_file()]
     expect(not missing, "results_dir", str(results_dir), f"the outputs of hit_rsa ({missing} "
-           "missing: run advlib.analysis.hit_rsa)")
+           "missing: run `advlib reproduce`, or advlib.hit_rsa)")
     table = pd.read_csv(results_dir / "hit_rsa.csv")
     with np.load(results_dir / "hit_rdms.npz") as saved:
         rdms = {k.split("/", 1)[1]: saved[k] for k in saved.files if k.startswith("rdm/")}
@@ -383,3 +383,35 @@ def hit_numbers(result: HitResult) -> dict[str, str]:
         c = cats.loc["animate vs inanimate"]
         out["hit_animacy"] = f"rho = {c['similarity']:.3f}, p = {c['p_perm']:.3g}"
     return out
+
+
+def hit_profiles(results, models) -> pd.DataFrame:
+    """Every network's layer profile against the 92-object hIT RDMs, in one table.
+
+    Parameters
+    ----------
+    results : str or path or None
+        Results root (``None``: :func:`advlib.layout.default_results`).
+    models : list of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`layer_scores`'s columns and ``model``, ``ceiling_lower``, ``ceiling_upper``;
+        a network without results has no rows.
+    """
+    from ..errors import AdvlibError
+    from ..layout import Layout
+
+    parts = []
+    for m in models:
+        try:
+            res = load_hit_results(Layout(results, m).dataset_dir(KRIEGESKORTE92))
+        except AdvlibError:
+            continue
+        ceil = res.ceiling.set_index("method").loc[res.table.method.iloc[0]]
+        parts.append(res.table.assign(model=m, ceiling_lower=ceil.lower,
+                                      ceiling_upper=ceil.upper))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["model", "layer", "similarity", "ci_low", "ci_high", "p_perm",
+                 "ceiling_lower", "ceiling_upper"])

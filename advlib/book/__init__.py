@@ -13,6 +13,7 @@ __all__ = [
     "plot_stimulus_grid",
     "plot_brain_rdms",
     "plot_layer_profile",
+    "plot_layer_profiles",
     "plot_rdm_triplet",
     "plot_null_distributions",
     "plot_layer_similarities",

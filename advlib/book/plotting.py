@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import expect
 
-__all__ = ["plot_brain_rdms", "plot_layer_profile",
+__all__ = ["plot_brain_rdms", "plot_layer_profile", "plot_layer_profiles",
            "plot_models_layers", "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
            "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS",
@@ -754,6 +754,40 @@ def plot_layer_profile(table, ceiling, title: str = ""):
     ax.set_ylabel(f"similarity to the subjects' RDMs\n({table.method.iloc[0]}, mean)")
     ax.set_ylim(min(0, float(np.min(table.ci_low))) - 0.05, max(band.upper, float(
         np.max(table.ci_high))) + 0.08)
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_layer_profiles(table, title: str = ""):
+    """Several networks' layer profiles against the same brain RDMs, with the noise ceiling.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`advlib.analysis.real_rsa.hit_profiles`.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    expect(len(table) > 0, "table", "no network's results", "rows from hit_profiles")
+    fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
+    first = table.iloc[0]
+    ax.axhspan(first.ceiling_lower, first.ceiling_upper, color="0.85", label="noise ceiling")
+    for i, (model, part) in enumerate(table.groupby("model", sort=False)):
+        x = np.arange(1, len(part) + 1) + (i - 0.5 * (table.model.nunique() - 1)) * 0.08
+        y = part.similarity.to_numpy()
+        ax.errorbar(x, y, yerr=np.vstack([y - part.ci_low, part.ci_high - y]).clip(min=0),
+                    marker="o", capsize=3, lw=1.5, label=model)
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_xticks(np.arange(1, table.groupby("model").size().max() + 1))
+    ax.set_xlabel("layer")
+    ax.set_ylabel("similarity to the subjects' RDMs\n(mean)")
     fig.legend(loc="outside lower center", ncol=3, fontsize=8)
     if title:
         ax.set_title(title)

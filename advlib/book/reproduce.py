@@ -326,7 +326,9 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
             inputs = [out / "build_info.json"]          # re-run when the results changed
         elif item["name"] == "09_models":
             item["parameters"]["models"] = list(models)
-            inputs = [Layout(results, m).root / "cnn_rsa_provenance.json" for m in models]
+            inputs = [Layout(results, m).root / "cnn_rsa_provenance.json" for m in models] + [
+                Layout(results, m).dataset_dir(KRIEGESKORTE92) / "hit_rsa_provenance.json"
+                for m in models]
         else:
             inputs = [p for r in reads.get(item["name"], []) for p in records[r]]
         source = notebooks_dir / f"{item['name']}.ipynb"

@@ -46,7 +46,9 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
     )
     from ..analysis.cnn_rsa import load_cnn_results
     from ..analysis.encoding_analysis import layer_assignment_tests, load_encoding_results
+    from ..analysis.real_rsa import load_hit_results, real_claims
     from ..cnn.stimulus_set import load_design, load_manifest
+    from ..fmri.rdm_data import KRIEGESKORTE92
     from ..layout import simulation_spec
 
     out = layout.dataset_dir(dataset)
@@ -71,6 +73,8 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
         ("Fig 6, Fig S1 as published (no session correction)", brain, lambda: encoding_claims(
             (tables := load_encoding_results(out, variant=published))[0],
             layer_assignment_tests(tables[1]), alpha)),
+        ("Real brain data (92 objects)", HIT_EVIDENCE, lambda: real_claims(
+            load_hit_results(layout.dataset_dir(KRIEGESKORTE92)), alpha)),
     ]
     parts = []
     for figure, evidence, make in sources:
@@ -128,6 +132,10 @@ def conclusion(claims: pd.DataFrame, simulated: bool, subject: str = "this netwo
     return Markdown(text)
 
 
+#: The evidence of the real-brain chapter's rows (human IT fMRI, not the paper's data).
+HIT_EVIDENCE = "real (human IT fMRI, 92 objects)"
+
+
 def summary_numbers(claims: pd.DataFrame) -> dict[str, str]:
     """The summary page's counts in words, real and simulated evidence apart (``glue``).
 
@@ -139,15 +147,17 @@ def summary_numbers(claims: pd.DataFrame) -> dict[str, str]:
     Returns
     -------
     dict of str to str
-        ``sum_real`` and ``sum_brain`` ("N claims: a hold, b do not hold, c inconclusive,
-        d no evidence"), ``sum_brain_source`` (what the brain rows rest on) and
-        ``sum_real_fails`` (the real claims that do not hold, by figure, or "none").
+        ``sum_real``, ``sum_hit`` (the real brain data of the 92-object chapter) and
+        ``sum_brain`` ("N claims: a hold, b do not hold, c inconclusive, d no evidence"),
+        ``sum_brain_source`` (what the brain rows rest on) and ``sum_real_fails`` (the real
+        claims that do not hold, by figure, or "none").
     """
     from ..analysis.claims import VERDICTS
 
     expect(len(claims) > 0, "claims", "an empty table", "rows from claims_summary")
     real = claims[claims.evidence.str.startswith("real (CNN")]
-    brain = claims[~claims.index.isin(real.index)]
+    hit = claims[claims.evidence == HIT_EVIDENCE]
+    brain = claims[~claims.index.isin(real.index) & ~claims.index.isin(hit.index)]
 
     def counts(part):
         n = part.verdict.value_counts()
@@ -156,7 +166,7 @@ def summary_numbers(claims: pd.DataFrame) -> dict[str, str]:
         return f"{len(part)} claims: {words}"
 
     fails = real[real.verdict == "does not hold"]
-    return {"sum_real": counts(real), "sum_brain": counts(brain),
+    return {"sum_real": counts(real), "sum_brain": counts(brain), "sum_hit": counts(hit),
             "sum_brain_source": ", ".join(sorted(brain.evidence.unique())) or "none",
             "sum_real_fails": "; ".join(f"{r.claim} ({r.figure})" for r in fails.itertuples())
             or "none"}
