@@ -81,3 +81,24 @@ def test_each_subpackage_re_exports_its_modules_public_names(package):
         module = importlib.import_module(f"{package}.{path.stem}")
         missing = [n for n in getattr(module, "__all__", []) if n not in pkg.__all__]
         assert not missing, f"{package} does not re-export {missing} of {path.stem}"
+
+
+def test_no_module_imports_itself_through_others():
+    """No import cycle between advlib's modules, counting the imports made inside functions
+    (they hide a cycle from the interpreter, not from a reader; issue 25)."""
+    graph = {m: {i for i in advlib_imports(m) if i in MODULES} for m in MODULES}
+    cycles, state = [], {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for module in MODULES:
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, [" -> ".join(c) for c in cycles]

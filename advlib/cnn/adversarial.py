@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import InputError, check_positive_int, check_probability, expect
-from .features import as_image_tensor
+from .images import as_image_tensor
 from .models import ModelWrapper
 
 __all__ = [

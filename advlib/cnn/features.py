@@ -12,43 +12,13 @@ from tqdm.auto import tqdm
 
 from ..errors import check_positive_int, expect
 from ..provenance import Stage
+from .images import as_image_tensor
 from .models import ModelWrapper
 from .stimulus_set import KINDS, load_stimulus_images, stimulus_files
 
-__all__ = ["extract_features", "as_image_tensor", "record_layers", "stimulus_features"]
+__all__ = ["extract_features", "record_layers", "stimulus_features"]
 
 
-def as_image_tensor(images, parameter: str = "images") -> torch.Tensor:
-    """Validate a batch of images and return it as a float32 tensor on the CPU.
-
-    Parameters
-    ----------
-    images : numpy.ndarray or torch.Tensor, shape (n, 3, H, W)
-        Pixels in [0, 1].
-    parameter : str
-        Name used in error messages.
-
-    Returns
-    -------
-    torch.Tensor, shape (n, 3, H, W), float32
-
-    Raises
-    ------
-    InputError
-        Wrong type, shape, non-finite values or values outside [0, 1].
-    """
-    expect(isinstance(images, (np.ndarray, torch.Tensor)), parameter, type(images).__name__,
-           "a numpy array or torch tensor of shape (n, 3, H, W)")
-    tensor = torch.as_tensor(images).detach()
-    expect(tensor.ndim == 4 and tensor.shape[1] == 3 and tensor.shape[0] > 0, f"{parameter}.shape",
-           tuple(tensor.shape), "(n, 3, H, W) with n >= 1")
-    tensor = tensor.to(torch.float32)
-    expect(bool(torch.isfinite(tensor).all()), parameter, "array with NaN or inf",
-           "finite pixel values")
-    lo, hi = float(tensor.min()), float(tensor.max())
-    expect(lo >= -1e-6 and hi <= 1 + 1e-6, f"{parameter} range", (round(lo, 4), round(hi, 4)),
-           "pixels in [0, 1] (the model normalizes internally)")
-    return tensor.clamp_(0.0, 1.0)
 
 
 @contextmanager

@@ -26,14 +26,18 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import StimulusError, expect
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["ImageSource", "embedded_images", "discover_images", "read_image", "prepare_image",
-           "imagenet_wnids"]
+           "imagenet_wnids", "as_image_tensor"]
 
 #: EXIF tag of the camera's orientation (1: upright; 6: turned 90 degrees, as phones save).
 _EXIF_ORIENTATION = 0x0112
@@ -294,3 +298,38 @@ def prepare_image(image: Image.Image, size: int) -> np.ndarray:
     left, top = (w - size) // 2, (h - size) // 2
     crop = resized.crop((left, top, left + size, top + size))
     return np.asarray(crop, dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+
+def as_image_tensor(images, parameter: str = "images") -> torch.Tensor:
+    """Validate a batch of images and return it as a float32 tensor on the CPU.
+
+    Parameters
+    ----------
+    images : numpy.ndarray or torch.Tensor, shape (n, 3, H, W)
+        Pixels in [0, 1].
+    parameter : str
+        Name used in error messages.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, 3, H, W), float32
+
+    Raises
+    ------
+    InputError
+        Wrong type, shape, non-finite values or values outside [0, 1].
+    """
+    import torch
+
+    expect(isinstance(images, (np.ndarray, torch.Tensor)), parameter, type(images).__name__,
+           "a numpy array or torch tensor of shape (n, 3, H, W)")
+    tensor = torch.as_tensor(images).detach()
+    expect(tensor.ndim == 4 and tensor.shape[1] == 3 and tensor.shape[0] > 0, f"{parameter}.shape",
+           tuple(tensor.shape), "(n, 3, H, W) with n >= 1")
+    tensor = tensor.to(torch.float32)
+    expect(bool(torch.isfinite(tensor).all()), parameter, "array with NaN or inf",
+           "finite pixel values")
+    lo, hi = float(tensor.min()), float(tensor.max())
+    expect(lo >= -1e-6 and hi <= 1 + 1e-6, f"{parameter} range", (round(lo, 4), round(hi, 4)),
+           "pixels in [0, 1] (the model normalizes internally)")
+    return tensor.clamp_(0.0, 1.0)

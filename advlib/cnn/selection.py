@@ -12,7 +12,7 @@ from ..errors import (
     check_probability,
     expect,
 )
-from .images import prepare_image, read_image
+from .images import as_image_tensor, prepare_image, read_image
 
 __all__ = ["SUPERCLASSES", "PAPER_SUPERCLASSES", "PAPER_N_PER_CLASS", "PAPER_CONFIDENCE",
            "select_regular", "design_record", "check_design", "design_text", "design_counts"]
@@ -97,7 +97,6 @@ def select_regular(model, sources, *, min_size: int = 227, aspect_range=(2 / 3, 
     """
     import torch
 
-    from .features import as_image_tensor
 
     expect(len(sources) > 0, "sources", sources, "at least one candidate image")
     lo, hi = aspect_range

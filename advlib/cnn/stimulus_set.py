@@ -15,6 +15,7 @@ from PIL import Image
 
 from ..errors import StimulusError, check_nonnegative_seed, expect
 from ..provenance import Stage, file_sha256
+from . import adversarial as adv
 from .images import discover_images, embedded_images, prepare_image, read_image
 from .selection import check_design, design_record, select_regular
 
@@ -190,8 +191,6 @@ def load_skipped(stim_dir) -> pd.DataFrame:
 
 def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
     """Select, optimize and write a stimulus set into ``tmp``; returns provenance notes."""
-    from . import adversarial as adv
-
     t0 = time.perf_counter()
     selected, re_images, skipped = select_regular(
         model, sources, min_size=params["min_size"], aspect_range=tuple(params["aspect_range"]),
