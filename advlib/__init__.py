@@ -67,6 +67,7 @@ from .book.plotting import (
     plot_ground_truth,
     plot_layer_assignment,
     plot_layer_profile,
+    plot_layer_profiles,
     plot_layer_similarities,
     plot_models_layers,
     plot_null_distributions,

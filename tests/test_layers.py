@@ -102,3 +102,10 @@ def test_no_module_imports_itself_through_others():
         if module not in state:
             visit(module, [module])
     assert not cycles, [" -> ".join(c) for c in cycles]
+
+
+def test_every_name_the_facade_lists_exists():
+    import advlib
+
+    missing = [name for name in advlib.__all__ if not hasattr(advlib, name)]
+    assert not missing, missing
