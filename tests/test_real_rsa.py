@@ -72,15 +72,15 @@ def test_category_tests_find_a_planted_category_structure():
     assert (table.within < table.between).loc["animate vs inanimate"]
 
 
-def _result(similarity, ci, p=0.001, ceiling=(0.4, 0.6), diff_low=0.1):
+def _result(similarity, ci, p=0.001, ceiling=(0.4, 0.6)):
     n = len(similarity)
     table = pd.DataFrame({"layer": [f"layer{i + 1}" for i in range(n)],
                           "layer_name": [f"l{i + 1}" for i in range(n)],
                           "similarity": similarity, "ci_low": np.array(similarity) - ci,
                           "ci_high": np.array(similarity) + ci, "p_perm": p,
                           "method": "spearman"})
-    reps = pd.DataFrame({f"layer{i + 1}": np.full(100, s) for i, s in enumerate(similarity)})
-    reps.iloc[:, int(np.argmax(similarity))] = reps.iloc[:, 0] + diff_low + np.linspace(0, 0.1, 100)
+    spread = np.linspace(-ci, ci, 100)                  # paired replicates around each value
+    reps = pd.DataFrame({f"layer{i + 1}": s + spread for i, s in enumerate(similarity)})
     cats = pd.DataFrame([{"contrast": "animate vs inanimate", "n_images": 92, "similarity": 0.6,
                           "p_perm": 0.001, "within": 0.8, "between": 0.9}])
     ceil = pd.DataFrame([{"method": "spearman", "lower": ceiling[0], "upper": ceiling[1]}])
@@ -99,9 +99,15 @@ def test_the_claims_follow_their_rules():
     near = real_claims(_result([0.1, 0.12, 0.15, 0.2, 0.22, 0.38, 0.2, 0.18], 0.05))
     assert dict(zip(near.claim, near.verdict))["No layer reaches the noise ceiling"] == \
         "inconclusive"
+    # a miss without evidence the other way is inconclusive, never "does not hold"
     weak = real_claims(_result([0.1] * 8, 0.05, p=np.r_[[0.001] * 7, 0.2]))
-    assert dict(zip(weak.claim, weak.verdict))["Every layer's RDM is related to hIT's"] == \
-        "does not hold"
+    weak = dict(zip(weak.claim, weak.verdict))
+    assert weak["Every layer's RDM is related to hIT's"] == "inconclusive"
+    assert weak["Deep layers match hIT better than early layers"] == "inconclusive"
+    flat = _result([0.1] * 8, 0.05)
+    flat.categories.loc[0, ["similarity", "p_perm"]] = [0.02, 0.3]
+    assert dict(zip(*real_claims(flat)[["claim", "verdict"]].T.values))[
+        "hIT separates animate from inanimate objects"] == "inconclusive"
     assert list(good.columns) == ["claim", "verdict", "rule", "here", "paper"]
 
 
