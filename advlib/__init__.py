@@ -58,6 +58,12 @@ from .analysis.observer_study import (
     study_summary,
     study_tests,
 )
+from .analysis.real_adversarial import (
+    adversarial_claims,
+    adversarial_numbers,
+    hit_adversarial,
+    hit_images,
+)
 from .analysis.real_rsa import hit_numbers, hit_profiles, hit_rsa, real_claims
 from .book.explore import Explorer
 from .book.plotting import (
@@ -68,6 +74,8 @@ from .book.plotting import (
     plot_layer_assignment,
     plot_layer_profile,
     plot_layer_profiles,
+    plot_set_profiles,
+    plot_adversarial_examples,
     plot_layer_similarities,
     plot_models_layers,
     plot_null_distributions,
@@ -131,6 +139,8 @@ __all__ = [
     "study_claims", "study_numbers", "study_reliability", "study_tests", "path_check",
     "dataset_noise",
     "hit_rsa", "hit_numbers", "hit_profiles", "real_claims", "plot_layer_profiles",
+    "hit_adversarial", "hit_images", "adversarial_claims", "adversarial_numbers", "plot_set_profiles",
+    "plot_adversarial_examples",
     "load_rdm_data", "plot_brain_rdms", "plot_layer_profile",
     "glue_texts", "table_view", "setup_page", "plot_ground_truth", "plot_models_layers", "models_claims",
     "design_claims", "with_design", "load_design",

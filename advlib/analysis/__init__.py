@@ -11,6 +11,7 @@ from . import (
                                 encoding_analysis,
                                 ground_truth,
                                 observer_study,
+                                real_adversarial,
                                 real_rsa,
                                 rsa,
                                 stats,
@@ -20,7 +21,8 @@ from . import (
 #: ``brain_rsa``, ``cnn_rsa`` and ``encoding_analysis`` to their functions (so the list cannot
 #: fall behind a module).
 __all__ = [name for _module in (rsa, stats, encoding, cnn_rsa, brain_rsa, encoding_analysis,
-                                claims, ground_truth, observer_study, calibration, real_rsa)
+                                claims, ground_truth, observer_study, calibration, real_rsa,
+                                real_adversarial)
            for name in _module.__all__]
 
 from .brain_rsa import *  # noqa: E402, F403
@@ -30,6 +32,7 @@ from .cnn_rsa import *  # noqa: E402, F403
 from .encoding import *  # noqa: E402, F403
 from .encoding_analysis import *  # noqa: E402, F403
 from .ground_truth import *  # noqa: E402, F403
+from .real_adversarial import *  # noqa: E402, F403
 from .observer_study import *  # noqa: E402, F403
 from .real_rsa import *  # noqa: E402, F403
 from .rsa import *  # noqa: E402, F403

@@ -123,7 +123,7 @@ def category_tests(group_rdm, images: pd.DataFrame, n_perm: int = 1000, seed=0) 
 
 def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_perm: int = 1000,
                  n_boot: int = 1000, seed=0, ci_level: float = 0.95,
-                 progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 progress: bool = False, tau_a: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each layer's similarity to the subjects' brain RDMs, with its tests.
 
     Parameters
@@ -137,13 +137,15 @@ def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_per
     seed : int
     ci_level : float
     progress : bool
+    tau_a : bool
+        Give Kendall's tau-a beside the tested comparison (the slowest part).
 
     Returns
     -------
     table : pandas.DataFrame
         One row per layer: ``layer, similarity`` (mean over subjects), ``ci_low, ci_high``
-        (bootstrap over images, centred on the estimate), ``p_perm``, ``tau_a``,
-        ``per_subject`` (the subjects' values, ";"-joined).
+        (bootstrap over images, centred on the estimate), ``p_perm``, ``tau_a`` (NaN when
+        not asked for), ``per_subject`` (the subjects' values, ";"-joined).
     replicates : pandas.DataFrame, shape (n_valid, n_layers)
         The bootstrap replicates of every layer's score, paired across layers (the same
         image resamples): differences between layers can be read off it.
@@ -168,7 +170,8 @@ def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_per
         observed = float(np.mean([t.observed for t in tests]))
         null = np.mean([t.null for t in tests], axis=0)
         low, high = centred_interval(observed, replicates[layer].to_numpy(), ci_level)
-        tau = [compare_rdms(subj, rdm, "kendall_tau_a") for subj in subjects]
+        tau = ([compare_rdms(subj, rdm, "kendall_tau_a") for subj in subjects] if tau_a
+               else [np.nan])
         rows.append({"layer": layer, "similarity": observed, "ci_low": low, "ci_high": high,
                      "p_perm": (1 + np.count_nonzero(null >= observed - 1e-12)) / (1 + n_perm),
                      "tau_a": float(np.mean(tau)),

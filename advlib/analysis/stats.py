@@ -578,13 +578,16 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     va = ref[rows, cols]
     same = None if sess is None else session_pair_groups(sess, rows, cols)
     samples = {}
+    if method in ("spearman", "pearson"):      # the reference is ranked once for all RDMs
+        x = masked_rank(va, mask) if method == "spearman" else va
+        if same is not None:
+            x = group_centre(x, same, mask)
     for k, m in mats.items():
         vb = m[rows, cols]
         if method in ("spearman", "pearson"):
-            x = masked_rank(va, mask) if method == "spearman" else va
             y = masked_rank(vb, mask) if method == "spearman" else vb
             if same is not None:
-                x, y = group_centre(x, same, mask), group_centre(y, same, mask)
+                y = group_centre(y, same, mask)
             r = masked_pearson(x, y, mask)
         else:
             r = np.full(n_boot, np.nan)

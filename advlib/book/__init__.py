@@ -14,6 +14,8 @@ __all__ = [
     "plot_brain_rdms",
     "plot_layer_profile",
     "plot_layer_profiles",
+    "plot_set_profiles",
+    "plot_adversarial_examples",
     "plot_rdm_triplet",
     "plot_null_distributions",
     "plot_layer_similarities",

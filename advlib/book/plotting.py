@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import expect
+from ..errors import check_positive_int, expect
 
-__all__ = ["plot_brain_rdms", "plot_layer_profile", "plot_layer_profiles",
+__all__ = ["plot_brain_rdms", "plot_layer_profile", "plot_layer_profiles", "plot_set_profiles",
+           "plot_adversarial_examples",
            "plot_models_layers", "plot_stimulus_grid", "plot_rdm_triplet", "plot_null_distributions",
            "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
            "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS",
@@ -757,6 +758,96 @@ def plot_layer_profile(table, ceiling, title: str = ""):
     fig.legend(loc="outside lower center", ncol=3, fontsize=8)
     if title:
         ax.set_title(title)
+    return fig
+
+
+def plot_set_profiles(table, ceiling, title: str = ""):
+    """The RE, AI and AN sets' layer profiles against the brain RDMs of the RE images, with
+    the noise ceiling as a band; filled markers where the permutation test is significant.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`advlib.analysis.real_adversarial.hit_adversarial`'s table (``set, layer,
+        similarity, ci_low, ci_high, p_perm, method``, optional ``layer_name``).
+    ceiling : pandas.DataFrame
+        ``method, lower, upper``; the row of the table's method is drawn.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    expect(len(table) > 0 and "set" in table, "table", list(table.columns),
+           "rows with a 'set' column (hit_adversarial's table)")
+    fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
+    band = ceiling.set_index("method").loc[table.method.iloc[0]]
+    ax.axhspan(band.lower, band.upper, color="0.88", label="noise ceiling (RE, hIT)")
+    sets = list(dict.fromkeys(table.set))
+    for i, name in enumerate(sets):
+        part = table[table.set == name]
+        x = np.arange(1, len(part) + 1) + (i - 0.5 * (len(sets) - 1)) * 0.1
+        y = part.similarity.to_numpy()
+        color = KIND_COLORS.get(name, f"C{i}")
+        ax.errorbar(x, y, yerr=np.vstack([y - part.ci_low, part.ci_high - y]).clip(min=0),
+                    color=color, capsize=3, lw=1.5, label=f"{name} images")
+        sig = part.p_perm.to_numpy() < 0.05
+        ax.scatter(x[sig], y[sig], color=color, zorder=3, s=30)
+        ax.scatter(x[~sig], y[~sig], facecolor="white", edgecolor=color, zorder=3, s=30)
+    ax.axhline(0, color="0.6", lw=0.8)
+    first = table[table.set == sets[0]]
+    names = first.get("layer_name", first.layer)
+    ax.set_xticks(np.arange(1, len(first) + 1),
+                  [f"{i}\n{n}" for i, n in enumerate(names, 1)], fontsize=8)
+    ax.set_xlabel("layer (filled: permutation p < 0.05)")
+    ax.set_ylabel(f"similarity to hIT of the RE images\n({table.method.iloc[0]}, mean)")
+    fig.legend(loc="outside lower center", ncol=4, fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_adversarial_examples(images: dict, table, n: int = 4, title: str = ""):
+    """A few images with their AI and AN versions and what the network calls them.
+
+    Parameters
+    ----------
+    images : dict of str to numpy.ndarray, shape (n_images, 3, H, W)
+        ``"RE"``, ``"AI"``, ``"AN"`` pixels in [0, 1].
+    table : pandas.DataFrame
+        :class:`advlib.analysis.real_adversarial.HitImages`'s table.
+    n : int
+        Images shown (spread over the set).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    check_positive_int(n, "n")
+    expect(set(images) >= {"RE", "AI", "AN"}, "images", sorted(images), "RE, AI and AN")
+    pick = np.linspace(0, len(table) - 1, min(n, len(table))).round().astype(int)
+    fig, axes = plt.subplots(3, len(pick), figsize=(min(PAGE_WIDTH_IN, 1.8 * len(pick)), 6.2),
+                             layout="constrained", squeeze=False)
+    for j, i in enumerate(pick):
+        row = table.iloc[i]
+        labels = {"RE": f"{row.re_name[:18]}\np = {row.re_p:.2f}",
+                  "AI": f"{row.ai_target_name[:18]}\np = {row.ai_p:.2f}",
+                  "AN": f"{row.re_name[:18]}\np = {row.an_p:.2f}"}
+        for k, kind in enumerate(("RE", "AI", "AN")):
+            ax = axes[k, j]
+            ax.imshow(np.transpose(images[kind][i], (1, 2, 0)).clip(0, 1))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(labels[kind], fontsize=7)
+            if j == 0:
+                ax.set_ylabel(kind, color=KIND_COLORS[kind], fontsize=10)
+    if title:
+        fig.suptitle(title)
     return fig
 
 

@@ -60,7 +60,7 @@ from .notebooks import (
 
 __all__ = ["reproduce", "STAGES", "CLUSTERS"]
 
-STAGES = ("stimuli", "cnn_rsa", "hit_rsa", "subjects", "brain_rsa", "encoding", "notebooks",
+STAGES = ("stimuli", "cnn_rsa", "hit_rsa", "hit_adversarial", "subjects", "brain_rsa", "encoding", "notebooks",
           "book")
 
 #: ``cluster`` values: a local cluster, or a batch system through dask-jobqueue.
@@ -74,7 +74,8 @@ _STIMULUS_KEYS = ("images", "n_images", "superclasses", "n_per_class", "min_conf
 PUBLISHED = analysis_variant(**PUBLISHED_OPTIONS)
 
 #: The stages each kind of step waits for (of the same model) on a cluster.
-_AFTER = {"stimuli": (), "cnn_rsa": ("stimuli",), "hit_rsa": (), "subjects": ("stimuli",),
+_AFTER = {"stimuli": (), "cnn_rsa": ("stimuli",), "hit_rsa": (), "hit_adversarial": (),
+          "subjects": ("stimuli",),
           "ground_truth": ("stimuli", "subjects", "dataset"),
           "dataset": ("subjects",), "brain_rsa": ("dataset",),
           "encoding": ("dataset", "stimuli")}
@@ -123,6 +124,14 @@ def _hit_rsa(model, out, h, progress):
 
     hit_rsa(_model(model), results_dir=out, method=h["method"], n_perm=h["n_perm"],
             n_boot=h["n_boot"], seed=h["seed"], progress=progress)
+
+
+def _hit_adversarial(model, out, h, progress):
+    from ..analysis.real_adversarial import hit_adversarial
+
+    hit_adversarial(_model(model), results_dir=out, method=h["method"], n_perm=h["n_perm"],
+                    n_boot=h["n_boot"], seed=h["seed"], max_steps=h["adversarial_steps"],
+                    progress=progress)
 
 
 def _study_options(g: dict) -> dict:
@@ -259,6 +268,10 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
               [layout.root / "cnn_rsa_provenance.json"]),
         _Step("hit_rsa", "hit_rsa.csv", P(_hit_rsa, model, hit_dir, prof["10_real_brain"],
                                           progress), [hit_dir / "hit_rsa_provenance.json"]),
+        _Step("hit_adversarial", "hit_adversarial.csv",
+              P(_hit_adversarial, model, hit_dir, prof["10_real_brain"], progress),
+              [hit_dir / "hit_images_provenance.json",
+               hit_dir / "hit_adversarial_provenance.json"]),
     ]
     subject_records = [data_dir / n / "provenance.json" for n in names]
     if per_subject and spec is not None:
@@ -312,11 +325,13 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
         "brain_rsa": sorted(rsa_dir.glob("brain_rsa*_provenance.json")),
         "encoding": sorted(rsa_dir.glob("encoding*_provenance.json")),
         "hit_rsa": [layout.dataset_dir(KRIEGESKORTE92) / "hit_rsa_provenance.json"],
+        "hit_adversarial": [layout.dataset_dir(KRIEGESKORTE92) / f"{n}_provenance.json"
+                            for n in ("hit_images", "hit_adversarial")],
     }
     reads = {"01_stimuli": ["stimuli"], "02_cnn_rsa": ["stimuli", "cnn_rsa"],
              "03_fmri": ["stimuli", "subjects"], "04_brain_rsa": ["brain_rsa"],
              "05_encoding": ["encoding"], "06_explore": ["stimuli", "cnn_rsa", "subjects"],
-             "08_ground_truth": ["stimuli", "subjects"], "10_real_brain": ["hit_rsa"]}
+             "08_ground_truth": ["stimuli", "subjects"], "10_real_brain": ["hit_rsa", "hit_adversarial"]}
     notebooks_dir = repo_root() / "notebooks"
     names = None if len(models) > 1 else [n for n in NOTEBOOKS if n != "09_models"]
     steps = []

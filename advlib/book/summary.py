@@ -46,6 +46,7 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
     )
     from ..analysis.cnn_rsa import load_cnn_results
     from ..analysis.encoding_analysis import layer_assignment_tests, load_encoding_results
+    from ..analysis.real_adversarial import adversarial_claims, load_hit_adversarial
     from ..analysis.real_rsa import load_hit_results, real_claims
     from ..cnn.stimulus_set import load_design, load_manifest
     from ..fmri.rdm_data import KRIEGESKORTE92
@@ -75,6 +76,9 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
             layer_assignment_tests(tables[1]), alpha)),
         ("Real brain data (92 objects)", HIT_EVIDENCE, lambda: real_claims(
             load_hit_results(layout.dataset_dir(KRIEGESKORTE92)), alpha)),
+        ("Real brain data (92 objects, AI and AN versions)", HIT_EVIDENCE,
+         lambda: adversarial_claims(load_hit_adversarial(layout.dataset_dir(KRIEGESKORTE92)),
+                                    alpha)),
     ]
     parts = []
     for figure, evidence, make in sources:

@@ -1,0 +1,138 @@
+"""AI and AN versions of real brain data's images (advlib/analysis/real_adversarial.py)."""
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advlib.analysis.claims import FAILS, HOLDS, INCONCLUSIVE
+from advlib.analysis.real_adversarial import (
+    HitAdversarial,
+    adversarial_claims,
+    adversarial_numbers,
+    hit_adversarial,
+    hit_images,
+    set_differences,
+)
+from advlib.analysis.real_rsa import layer_scores
+from advlib.analysis.rsa import compute_rdm
+from advlib.errors import AdvlibError
+from advlib.fmri.rdm_data import KRIEGESKORTE92
+
+LAYERS = ["l1", "l2", "l3", "l4", "l5"]
+RE = [0.2, 0.25, 0.3, 0.3, 0.3]
+AN = [0.0, 0.05, 0.1, 0.2, 0.3]
+
+
+def _result(re, ai, an, spread=0.02, an_p=0.001, n=200):
+    """A HitAdversarial whose sets score ``re``, ``ai``, ``an`` per layer; the replicates
+    of each set are its scores plus a common image-resampling wobble (paired) and a small
+    set-specific one of width ``spread``."""
+    rng = np.random.default_rng(0)
+    common = rng.normal(0, 0.05, size=(n, 1))
+    rows, reps = [], {}
+    for name, scores in (("RE", re), ("AI", ai), ("AN", an)):
+        for layer, s in zip(LAYERS, scores):
+            rows.append({"set": name, "layer": layer, "similarity": s, "ci_low": s - 0.1,
+                         "ci_high": s + 0.1, "method": "spearman",
+                         "p_perm": an_p if name == "AN" else 0.001})
+            reps[f"{name}/{layer}"] = s + common[:, 0] + rng.normal(0, spread, n)
+    table = pd.DataFrame(rows)
+    replicates = pd.DataFrame(reps)
+    images = pd.DataFrame({"re_class": [1, 1, 2], "ai_converged": [True, True, False],
+                           "an_converged": [True, True, True], "ai_steps": [3, 5, 300],
+                           "an_steps": [10, 10, 12], "ai_linf": [2 / 255, 4 / 255, 6 / 255]})
+    return HitAdversarial(table, set_differences(table, replicates), replicates, images)
+
+
+def test_set_differences_are_paired_and_hold_their_estimate():
+    res = _result(RE, [0.2, 0.2, 0.15, 0.1, 0.0], AN)
+    d = res.differences.set_index(["contrast", "layer"])
+    assert d.difference["RE - AI", "l5"] == pytest.approx(0.3)
+    assert d.difference["RE - AN", "l1"] == pytest.approx(0.2)
+    for row in res.differences.itertuples():
+        assert row.ci_low <= row.difference <= row.ci_high
+    # pairing: the common wobble (sd 0.05) cancels; the interval is about 2 * 1.96 * 0.028
+    width = (d.ci_high - d.ci_low).to_numpy()
+    assert width.max() < 0.16 and width.min() > 0.06
+    assert d.share_below_zero["RE - AI", "l5"] == 0.0
+    with pytest.raises(AdvlibError, match="ci_level"):
+        set_differences(res.table, res.replicates, ci_level=1.5)
+
+
+def test_set_differences_refuse_a_missing_set():
+    res = _result([0.2] * 5, [0.1] * 5, [0.0] * 5)
+    with pytest.raises(AdvlibError, match="every set at every layer"):
+        set_differences(res.table[res.table.set != "AN"], res.replicates)
+
+
+@pytest.mark.parametrize("ai, an_p, expected", [
+    ([0.2, 0.17, 0.15, 0.1, 0.0], 0.001, [HOLDS, HOLDS, HOLDS]),    # departs, grows, AN
+    ([0.0, 0.1, 0.2, 0.35, 0.6], 0.5, [FAILS, FAILS, INCONCLUSIVE]),  # AI above RE at top
+    ([0.21, 0.19, 0.2, 0.31, 0.3], 0.5, [INCONCLUSIVE, INCONCLUSIVE, INCONCLUSIVE]),
+])
+def test_adversarial_claims_follow_their_rules(ai, an_p, expected):
+    res = _result(RE, ai, AN, an_p=an_p)
+    claims = adversarial_claims(res, alpha=0.05)
+    assert list(claims.verdict) == expected
+    assert all(claims.rule.str.len() > 40)
+
+
+def test_adversarial_numbers_read_the_tables():
+    res = _result(RE, [0.2, 0.2, 0.15, 0.1, 0.0], AN)
+    out = adversarial_numbers(res)
+    assert out["adv_converged"] == "2/3 AI images, 2/2 AN classes"
+    assert out["adv_steps"] == "AI 5, AN 11"
+    assert out["adv_size"] == "4.0"
+    assert out["adv_top"] == "RE 0.300, AI 0.000, AN 0.300 (layer 5)"
+
+
+@pytest.fixture(scope="module")
+def small_hit(tmp_path_factory):
+    """The first 10 of the 92 images with their RDMs: a small real dataset."""
+    folder = tmp_path_factory.mktemp("hit10")
+    images = pd.read_csv(KRIEGESKORTE92 / "stimuli.csv").iloc[:10]
+    (folder / "stimuli").mkdir()
+    for f in images.file:
+        shutil.copy(KRIEGESKORTE92 / f, folder / f)
+    images.to_csv(folder / "stimuli.csv", index=False)
+    rdms = np.load(KRIEGESKORTE92 / "hit_rdms.npz")["rdms"][..., :10, :10]
+    np.savez(folder / "hit_rdms.npz", rdms=rdms)
+    return folder
+
+
+def test_hit_adversarial_on_real_images(model, small_hit, tmp_path):
+    """The two stages on 10 real images: AI pushed to classes no image has, one AN image
+    per class, the RE rows equal to the RE-only analysis, and a rerun reads the cache."""
+    res = hit_adversarial(model, small_hit, tmp_path, n_perm=19, n_boot=20, max_steps=2,
+                          batch_size=5, progress=False)
+    im = res.images
+    assert len(im) == 10 and not set(im.ai_target) & set(im.re_class)
+    assert (im.ai_steps <= 2).all() and (im.ai_linf > 0).all()
+    made = hit_images(model, small_hit, tmp_path, max_steps=2, batch_size=5, progress=False)
+    for cls, part in made.table.groupby("re_class"):           # one AN image per class
+        shared = made.images["AN"][part.index.to_numpy()]
+        assert np.array_equal(shared, np.broadcast_to(shared[0], shared.shape))
+    assert np.allclose(made.images["AI"] * 255, np.rint(made.images["AI"] * 255), atol=1e-4)
+    assert set(res.table.set) == {"RE", "AI", "AN"}
+    assert len(res.table) == 3 * len(model.layers) and len(res.differences) == 2 * len(
+        model.layers)
+    # the RE rows are what the RE images alone give (same seed, same statistics)
+    from advlib.cnn.features import extract_features
+    from advlib.fmri.rdm_data import load_rdm_data
+    feats = extract_features(model, made.images["RE"])
+    alone, _ = layer_scores({k: compute_rdm(v) for k, v in feats.items()},
+                            load_rdm_data(small_hit).subject_rdms(), n_perm=19, n_boot=20,
+                            seed=0, tau_a=False)
+    re = res.table[res.table.set == "RE"].reset_index(drop=True)
+    np.testing.assert_allclose(re.similarity, alone.similarity, atol=1e-10)
+    np.testing.assert_allclose(re.ci_low, alone.ci_low, atol=1e-10)
+    record = tmp_path / "hit_adversarial_provenance.json"
+    before = json.loads(record.read_text())
+    again = hit_adversarial(model, small_hit, tmp_path, n_perm=19, n_boot=20, max_steps=2,
+                            batch_size=5, progress=False)
+    assert json.loads(record.read_text()) == before               # read back, not rerun
+    pd.testing.assert_frame_equal(again.table, res.table, check_dtype=False)
+    with pytest.raises(AdvlibError, match="max_steps"):
+        hit_images(model, small_hit, None, max_steps=0)
