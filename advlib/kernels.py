@@ -13,7 +13,8 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["upper_triangle", "correlation_rdm", "spearman", "rowwise_spearman",
-           "correlation_rdm_vectors", "masked_pearson", "masked_rank", "tau_a",
+           "correlation_rdm_vectors", "masked_pearson", "masked_standardize", "masked_rank",
+           "tau_a",
            "session_pair_groups", "group_centre", "rank_rows"]
 
 
@@ -217,13 +218,31 @@ def masked_pearson(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray
     -------
     numpy.ndarray, shape (n_rows,)
     """
+    return (masked_standardize(x, mask) * masked_standardize(y, mask)).sum(1)
+
+
+def masked_standardize(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rows centred on their kept entries' mean and scaled to unit norm; masked entries 0.
+
+    The row-wise Pearson r of two arrays is the row sum of the product of their
+    standardized forms, so an array compared with many is standardized once.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n_rows, n)
+    mask : numpy.ndarray of bool, shape (n_rows, n)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows, n)
+        NaN rows where the kept entries are constant.
+    """
     w = mask.astype(np.float64)
-    x, y = np.where(mask, x, 0.0), np.where(mask, y, 0.0)  # no inf * 0 below
+    x = np.where(mask, x, 0.0)                       # no inf * 0 below
     k = np.maximum(w.sum(1), 1.0)
     dx = (x - ((x * w).sum(1) / k)[:, None]) * w
-    dy = (y - ((y * w).sum(1) / k)[:, None]) * w
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (dx * dy).sum(1) / np.sqrt((dx ** 2).sum(1) * (dy ** 2).sum(1))
+        return dx / np.sqrt((dx ** 2).sum(1))[:, None]
 
 
 def masked_rank(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -253,7 +272,12 @@ def tau_a(a: np.ndarray, b: np.ndarray) -> float:
     -------
     float
     """
-    sa = np.sign(a[:, None] - a[None, :])
-    sb = np.sign(b[:, None] - b[None, :])
-    n = a.size
-    return float((sa * sb).sum() / (n * (n - 1)))
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n0 = a.size * (a.size - 1) / 2
+    ties = [float((c * (c - 1) / 2).sum()) for c in (np.unique(v, return_counts=True)[1]
+                                                      for v in (a, b))]
+    if n0 == 0 or max(ties) == n0:           # a constant vector: no ordered pair
+        return 0.0
+    # tau-b (scipy, O(n log n)) rescaled: tau-a = tau-b * sqrt((n0 - t_a)(n0 - t_b)) / n0
+    tau_b = stats.kendalltau(a, b, variant="b").statistic
+    return float(tau_b * np.sqrt((n0 - ties[0]) * (n0 - ties[1])) / n0)

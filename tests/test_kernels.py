@@ -1,6 +1,7 @@
 """The shared numeric kernels against scipy."""
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from advlib.kernels import (
@@ -51,7 +52,19 @@ def test_tau_a_against_a_direct_count():
     a = np.array([1.0, 2, 3, 4, 4])
     b = np.array([2.0, 1, 3, 4, 5])
     # pairs: 10; concordant 8, discordant 1, tied in a: 1
-    assert tau_a(a, b) == (8 - 1) / 10
+    assert tau_a(a, b) == pytest.approx((8 - 1) / 10, abs=1e-12)
+
+
+def test_tau_a_equals_the_pairwise_sign_count_with_ties(rng):
+    """tau-a from scipy's O(n log n) tau-b, rescaled, is the O(n^2) count of its
+    definition, with ties in either vector and for constant vectors."""
+    for trial in range(60):
+        n = int(rng.integers(2, 30))
+        a = rng.integers(0, 4, n).astype(float) if trial % 2 else rng.normal(size=n)
+        b = rng.integers(0, 3, n).astype(float) if trial % 3 == 0 else rng.normal(size=n)
+        signs = np.sign(a[:, None] - a[None, :]) * np.sign(b[:, None] - b[None, :])
+        assert tau_a(a, b) == pytest.approx(signs.sum() / (n * (n - 1)), abs=1e-12)
+    assert tau_a(np.ones(6), rng.normal(size=6)) == 0.0
 
 
 def test_rank_rows_is_rankdata_with_ties_and_nan(rng):

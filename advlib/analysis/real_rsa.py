@@ -22,7 +22,7 @@ from ..errors import check_nonnegative_seed, check_positive_int, expect
 from ..fmri.rdm_data import KRIEGESKORTE92, RDMData, load_rdm_data
 from ..provenance import Stage
 from .rsa import compare_rdms, compute_rdm, upper_triangle
-from .stats import bootstrap_similarities, centred_interval, mann_kendall, permutation_test
+from .stats import bootstrap_references, centred_interval, mann_kendall, permutation_test
 
 __all__ = ["noise_ceiling", "category_rdm", "category_tests", "layer_scores", "hit_rsa",
            "HitResult", "load_hit_results", "real_claims", "hit_numbers", "hit_profiles"]
@@ -156,13 +156,13 @@ def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_per
     subjects = np.asarray(subject_rdms, dtype=np.float64)
     ss = np.random.SeedSequence(check_nonnegative_seed(seed))
     perm_seed, boot_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(2))
-    reps = {k: [] for k in layer_rdms}
-    for subj in subjects:                   # one bootstrap per subject, the same resamples
-        boot = bootstrap_similarities(subj, dict(layer_rdms), method, n_boot, boot_seed,
-                                      ref_name="brain RDM")
-        for k in layer_rdms:
-            reps[k].append(boot.samples[k])
-    replicates = pd.DataFrame({k: np.mean(v, axis=0) for k, v in reps.items()})
+    boots = bootstrap_references({f"brain RDM {i + 1}": subj for i, subj in enumerate(subjects)},
+                                 dict(layer_rdms), method, n_boot, boot_seed)
+    lengths = {len(b.samples[k]) for b in boots.values() for k in layer_rdms}
+    expect(len(lengths) == 1, "subject_rdms", f"valid resamples differing by subject "
+           f"({sorted(lengths)})", "RDMs valid in the same bootstrap resamples")
+    replicates = pd.DataFrame({k: np.mean([b.samples[k] for b in boots.values()], axis=0)
+                               for k in layer_rdms})
     rows = []
     for layer, rdm in tqdm(layer_rdms.items(), desc="layers vs brain", disable=not progress):
         tests = [permutation_test(subj, rdm, method, n_perm, perm_seed,

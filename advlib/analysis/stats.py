@@ -41,8 +41,8 @@ from scipy import stats
 from ..errors import check_fits, check_positive_int, check_probability, expect
 from ..kernels import (
     group_centre,
-    masked_pearson,
     masked_rank,
+    masked_standardize,
     rank_rows,
     session_pair_groups,
     tau_a,
@@ -50,7 +50,7 @@ from ..kernels import (
 from .rsa import COMPARISONS, check_rdm, check_sessions, compare_rdms, upper_triangle
 
 __all__ = ["PermutationResult", "BootstrapResult", "SwapResult", "permutation_test",
-           "bootstrap_similarities", "percentile_ci", "centred_interval", "bootstrap_p", "paired_t_power",
+           "bootstrap_similarities", "bootstrap_references", "percentile_ci", "centred_interval", "bootstrap_p", "paired_t_power",
            "swap_test", "swap_indices", "mann_kendall", "mann_kendall_exact_p", "rng_from",
            "permutation_indices", "check_blocks", "smallest_p", "normal_power",
            "at_least_power"]
@@ -555,19 +555,55 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     -------
     BootstrapResult
     """
+    return bootstrap_references({ref_name: rdm_ref}, rdms, method, n_boot, seed,
+                                sessions)[ref_name]
+
+
+def _standardized(vectors: np.ndarray, mask: np.ndarray, same, method: str) -> np.ndarray:
+    """Resampled dissimilarities ready for a row-wise dot product (Pearson of ranks for
+    Spearman), partialled for the session pair kinds when ``same`` is given."""
+    x = masked_rank(vectors, mask) if method == "spearman" else vectors
+    if same is not None:
+        x = group_centre(x, same, mask)
+    return masked_standardize(x, mask)
+
+
+def bootstrap_references(refs: dict, rdms: dict, method: str = "spearman", n_boot: int = 1000,
+                         seed=0, sessions=None) -> dict:
+    """:func:`bootstrap_similarities` for several references with the same image resamples.
+
+    Every RDM is ranked and standardized once, so comparing ``r`` references with ``k``
+    RDMs costs ``r + k`` rankings, not ``2 r k`` (the layers against each subject's brain
+    RDM, for instance).
+
+    Parameters
+    ----------
+    refs : dict of str to array_like, shape (n, n)
+        Reference RDMs (e.g. one per subject).
+    rdms : dict of str to array_like, shape (n, n)
+    method, n_boot, seed, sessions
+        As in :func:`bootstrap_similarities`.
+
+    Returns
+    -------
+    dict of str to BootstrapResult
+        One per reference, in ``refs``' order, all from the same resamples.
+    """
     expect(method in COMPARISONS, "method", method, f"one of {', '.join(COMPARISONS)}")
     check_positive_int(n_boot, "n_boot")
-    expect(isinstance(rdms, dict) and len(rdms) > 0, "rdms", type(rdms).__name__,
-           "a non-empty dict name -> RDM")
-    ref = check_rdm(rdm_ref, ref_name)
+    for name, given in (("refs", refs), ("rdms", rdms)):
+        expect(isinstance(given, dict) and len(given) > 0, name, type(given).__name__,
+               "a non-empty dict name -> RDM")
+    references = {k: check_rdm(v, k) for k, v in refs.items()}
     mats = {k: check_rdm(v, k) for k, v in rdms.items()}
-    observed = {k: compare_rdms(ref, m, method, (ref_name, k), sessions)
-                for k, m in mats.items()}
+    first, ref = next(iter(references.items()))
+    for k, m in list(references.items()) + list(mats.items()):
+        expect(m.shape == ref.shape, f"{k}.shape", m.shape, f"the shape of {first} {ref.shape}")
+    observed = {r: {k: compare_rdms(a, m, method, (r, k), sessions) for k, m in mats.items()}
+                for r, a in references.items()}
     n = ref.shape[0]
     sess = check_sessions(sessions, n, method)
-    for k, m in mats.items():
-        expect(m.shape == ref.shape, f"{k}.shape", m.shape, f"the shape of {ref_name} {ref.shape}")
-    check_fits("n_boot", n_boot, 8.0 * n_boot * (n + 2 * n * (n - 1)) * (1 + len(mats)),
+    check_fits("n_boot", n_boot, 8.0 * n_boot * (n + 2 * n * (n - 1)) * (2 + len(references)),
                f"{n_boot} bootstrap resamples of {n} images")
     rng = rng_from(seed)
     idx = rng.integers(0, n, size=(n_boot, n))
@@ -575,36 +611,37 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
     rows, cols = idx[:, iu], idx[:, ju]
     mask = rows != cols  # pairs of two copies of one image are dropped
     enough = mask.sum(1) >= 3
-    va = ref[rows, cols]
     same = None if sess is None else session_pair_groups(sess, rows, cols)
-    samples = {}
-    if method in ("spearman", "pearson"):      # the reference is ranked once for all RDMs
-        x = masked_rank(va, mask) if method == "spearman" else va
-        if same is not None:
-            x = group_centre(x, same, mask)
-    for k, m in mats.items():
-        vb = m[rows, cols]
-        if method in ("spearman", "pearson"):
-            y = masked_rank(vb, mask) if method == "spearman" else vb
-            if same is not None:
-                y = group_centre(y, same, mask)
-            r = masked_pearson(x, y, mask)
-        else:
-            r = np.full(n_boot, np.nan)
-            for s in np.flatnonzero(enough):
-                a_s, b_s = va[s, mask[s]], vb[s, mask[s]]
-                r[s] = (tau_a(a_s, b_s) if method == "kendall_tau_a"
-                        else stats.kendalltau(a_s, b_s, variant="b").statistic)
-        r[~enough] = np.nan
-        samples[k] = r
-    valid = np.all(np.isfinite(np.stack(list(samples.values()))), axis=0)
-    if not valid.all():
-        warnings.warn(f"bootstrap: {int((~valid).sum())} of {n_boot} resamples had too few "
-                      "distinct pairs or constant dissimilarities and were dropped",
-                      RuntimeWarning, stacklevel=2)
-    expect(valid.any(), "rdms", "no valid bootstrap resample",
-           "RDMs with enough distinct, varying dissimilarities")
-    return BootstrapResult(observed, {k: v[valid] for k, v in samples.items()}, int(n_boot))
+    samples = {r: {} for r in references}
+    if method in ("spearman", "pearson"):   # each RDM ranked and standardized once
+        zref = {r: _standardized(a[rows, cols], mask, same, method)
+                for r, a in references.items()}
+        for k, m in mats.items():
+            z = _standardized(m[rows, cols], mask, same, method)
+            for r in references:
+                samples[r][k] = np.where(enough, (zref[r] * z).sum(1), np.nan)
+    else:
+        for r, a in references.items():
+            va = a[rows, cols]
+            for k, m in mats.items():
+                vb, out = m[rows, cols], np.full(n_boot, np.nan)
+                for s in np.flatnonzero(enough):
+                    a_s, b_s = va[s, mask[s]], vb[s, mask[s]]
+                    out[s] = (tau_a(a_s, b_s) if method == "kendall_tau_a"
+                              else stats.kendalltau(a_s, b_s, variant="b").statistic)
+                samples[r][k] = out
+    results = {}
+    for r in references:
+        valid = np.all(np.isfinite(np.stack(list(samples[r].values()))), axis=0)
+        if not valid.all():
+            warnings.warn(f"bootstrap: {int((~valid).sum())} of {n_boot} resamples had too "
+                          "few distinct pairs or constant dissimilarities and were dropped",
+                          RuntimeWarning, stacklevel=3)
+        expect(valid.any(), "rdms", "no valid bootstrap resample",
+               "RDMs with enough distinct, varying dissimilarities")
+        results[r] = BootstrapResult(observed[r], {k: v[valid] for k, v in samples[r].items()},
+                                     int(n_boot))
+    return results
 
 
 def _mk_s(values: np.ndarray) -> np.ndarray:
