@@ -67,6 +67,7 @@ from .analysis.real_adversarial import (
 from .analysis.real_rsa import hit_numbers, hit_profiles, hit_rsa, real_claims
 from .book.explore import Explorer
 from .book.plotting import (
+    plot_adversarial_examples,
     plot_brain_rdms,
     plot_encoding_accuracy,
     plot_flat_maps,
@@ -74,8 +75,6 @@ from .book.plotting import (
     plot_layer_assignment,
     plot_layer_profile,
     plot_layer_profiles,
-    plot_set_profiles,
-    plot_adversarial_examples,
     plot_layer_similarities,
     plot_models_layers,
     plot_null_distributions,
@@ -83,6 +82,7 @@ from .book.plotting import (
     plot_roi_similarities,
     plot_run_design,
     plot_searchlight_maps,
+    plot_set_profiles,
     plot_stimulus_grid,
     setup_page,
 )

@@ -111,7 +111,7 @@ def test_hit_adversarial_on_real_images(model, small_hit, tmp_path):
     assert len(im) == 10 and not set(im.ai_target) & set(im.re_class)
     assert (im.ai_steps <= 2).all() and (im.ai_linf > 0).all()
     made = hit_images(model, small_hit, tmp_path, max_steps=2, batch_size=5, progress=False)
-    for cls, part in made.table.groupby("re_class"):           # one AN image per class
+    for _, part in made.table.groupby("re_class"):             # one AN image per class
         shared = made.images["AN"][part.index.to_numpy()]
         assert np.array_equal(shared, np.broadcast_to(shared[0], shared.shape))
     assert np.allclose(made.images["AI"] * 255, np.rint(made.images["AI"] * 255), atol=1e-4)

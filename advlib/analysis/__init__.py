@@ -32,8 +32,8 @@ from .cnn_rsa import *  # noqa: E402, F403
 from .encoding import *  # noqa: E402, F403
 from .encoding_analysis import *  # noqa: E402, F403
 from .ground_truth import *  # noqa: E402, F403
-from .real_adversarial import *  # noqa: E402, F403
 from .observer_study import *  # noqa: E402, F403
+from .real_adversarial import *  # noqa: E402, F403
 from .real_rsa import *  # noqa: E402, F403
 from .rsa import *  # noqa: E402, F403
 from .stats import *  # noqa: E402, F403

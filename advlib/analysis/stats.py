@@ -50,7 +50,8 @@ from ..kernels import (
 from .rsa import COMPARISONS, check_rdm, check_sessions, compare_rdms, upper_triangle
 
 __all__ = ["PermutationResult", "BootstrapResult", "SwapResult", "permutation_test",
-           "bootstrap_similarities", "bootstrap_references", "percentile_ci", "centred_interval", "bootstrap_p", "paired_t_power",
+           "bootstrap_similarities", "bootstrap_references", "percentile_ci", "centred_interval",
+           "bootstrap_p", "paired_t_power",
            "swap_test", "swap_indices", "mann_kendall", "mann_kendall_exact_p", "rng_from",
            "permutation_indices", "check_blocks", "smallest_p", "normal_power",
            "at_least_power"]

@@ -60,8 +60,8 @@ from .notebooks import (
 
 __all__ = ["reproduce", "STAGES", "CLUSTERS"]
 
-STAGES = ("stimuli", "cnn_rsa", "hit_rsa", "hit_adversarial", "subjects", "brain_rsa", "encoding", "notebooks",
-          "book")
+STAGES = ("stimuli", "cnn_rsa", "hit_rsa", "hit_adversarial", "subjects", "brain_rsa", "encoding",
+          "notebooks", "book")
 
 #: ``cluster`` values: a local cluster, or a batch system through dask-jobqueue.
 CLUSTERS = ("local", "slurm", "pbs", "sge")
