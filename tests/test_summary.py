@@ -12,7 +12,7 @@ def test_claims_summary_copes_with_missing_results(tmp_path):
     table = claims_summary(Layout(tmp_path, "efficientnet_lite0"), "simulated")
     assert list(table.columns) == ["claim", "verdict", "figure", "evidence", "rule", "here",
                                    "paper"]
-    assert len(table) == 10 and (table.claim == "(results missing)").all()
+    assert len(table) == 11 and (table.claim == "(results missing)").all()
     assert (table.verdict == "no evidence").all()       # no evidence: nothing holds
     assert set(table.evidence) == {"real (CNN on real images)", "simulated observer",
                                    "real (human IT fMRI, 92 objects)"}
