@@ -109,3 +109,16 @@ def test_every_name_the_facade_lists_exists():
 
     missing = [name for name in advlib.__all__ if not hasattr(advlib, name)]
     assert not missing, missing
+
+
+def test_every_public_name_has_one_owner():
+    """A name is listed in the ``__all__`` of one module only (issue 25): a re-export is
+    the subpackage's or the facade's job, not another module's."""
+    import importlib
+
+    owners = {}
+    for name in MODULES:
+        for public in getattr(importlib.import_module(name), "__all__", []):
+            owners.setdefault(public, []).append(name)
+    twice = {k: v for k, v in owners.items() if len(v) > 1}
+    assert not twice, twice

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from advlib.cnn import ALEXNET_WEIGHTS_ENV, LAYERS, extract_features, file_sha256, load_model
+from advlib.cnn import ALEXNET_WEIGHTS_ENV, LAYERS, extract_features, load_model
 from advlib.errors import AdvlibError, ModelError, WeightsNotFoundError
+from advlib.provenance import file_sha256
 
 EFFNET_UNITS = {"layer1": 32 * 112 * 112, "layer2": 24 * 56 * 56, "layer3": 40 * 28 * 28,
                 "layer4": 80 * 14 * 14, "layer5": 112 * 14 * 14, "layer6": 192 * 7 * 7,

@@ -12,7 +12,8 @@ from advlib.analysis.real_rsa import (
     noise_ceiling,
     real_claims,
 )
-from advlib.analysis.rsa import compute_rdm, upper_triangle
+from advlib.analysis.rsa import compute_rdm
+from advlib.kernels import upper_triangle
 
 
 def _rdms(rng, n=12, n_subjects=4, noise=0.5):

@@ -20,8 +20,9 @@ from tqdm.auto import tqdm
 
 from ..errors import check_nonnegative_seed, check_positive_int, expect
 from ..fmri.rdm_data import KRIEGESKORTE92, RDMData, load_rdm_data
+from ..kernels import upper_triangle
 from ..provenance import Stage
-from .rsa import compare_rdms, compute_rdm, upper_triangle
+from .rsa import compare_rdms, compute_rdm
 from .stats import bootstrap_references, centred_interval, mann_kendall, permutation_test
 
 __all__ = ["noise_ceiling", "category_rdm", "category_tests", "layer_scores", "hit_rsa",

@@ -38,7 +38,7 @@ from ..kernels import (
 )
 
 __all__ = ["MIN_RSA_IMAGES", "MIN_RSA_WHY", "METRICS", "COMPARISONS", "compute_rdm",
-           "upper_triangle", "compare_rdms",
+           "compare_rdms",
            "to_rsatoolbox", "from_rsatoolbox", "check_rdm", "square_rdm", "check_sessions"]
 
 #: The fewest regular images an RSA stage (CNN or brain) accepts: 4 images give 6 image

@@ -46,8 +46,9 @@ from ..kernels import (
     rank_rows,
     session_pair_groups,
     tau_a,
+    upper_triangle,
 )
-from .rsa import COMPARISONS, check_rdm, check_sessions, compare_rdms, upper_triangle
+from .rsa import COMPARISONS, check_rdm, check_sessions, compare_rdms
 
 __all__ = ["PermutationResult", "BootstrapResult", "SwapResult", "permutation_test",
            "bootstrap_similarities", "bootstrap_references", "percentile_ci", "centred_interval",

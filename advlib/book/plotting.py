@@ -103,7 +103,8 @@ def plot_rdm_triplet(rdms: dict, layer: str, method: str = "spearman", title: st
     import matplotlib.pyplot as plt
     from scipy.stats import rankdata
 
-    from ..analysis.rsa import compare_rdms, square_rdm, upper_triangle
+    from ..analysis.rsa import compare_rdms, square_rdm
+    from ..kernels import upper_triangle
 
     expect(layer in rdms["RE"], "layer", layer, f"one of {sorted(rdms['RE'])}")
     # two rows, so the panels keep readable text at the page's width

@@ -74,7 +74,7 @@ from ..errors import InputError, ModelError, WeightsNotFoundError, expect
 from ..provenance import file_sha256
 from .caffe import caffe_preprocessing
 
-__all__ = ["MODELS", "LAYERS", "ModelWrapper", "load_model", "imagenet_categories", "file_sha256",
+__all__ = ["MODELS", "LAYERS", "ModelWrapper", "load_model", "imagenet_categories",
            "ALEXNET_WEIGHTS_ENV", "CAFFE_ALEXNET_ENV", "caffe_alexnet_file", "model_readouts"]
 
 LAYERS: tuple[str, ...] = tuple(f"layer{i}" for i in range(1, 9))
