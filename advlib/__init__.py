@@ -58,12 +58,8 @@ from .analysis.observer_study import (
     study_summary,
     study_tests,
 )
-from .analysis.real_adversarial import (
-    adversarial_claims,
-    adversarial_numbers,
-    hit_adversarial,
-    hit_images,
-)
+from .analysis.real_adversarial import adversarial_claims, adversarial_numbers, hit_adversarial
+from .analysis.real_images import hit_images
 from .analysis.real_rsa import hit_numbers, hit_profiles, hit_rsa, real_claims
 from .book.explore import Explorer
 from .book.plotting import (

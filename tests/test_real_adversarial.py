@@ -11,6 +11,8 @@ from advlib.analysis.real_adversarial import (
     HitAdversarial,
     adversarial_claims,
     adversarial_numbers,
+    class_rdms,
+    difference_slope,
     hit_adversarial,
     hit_images,
     set_differences,
@@ -43,7 +45,10 @@ def _result(re, ai, an, spread=0.02, an_p=0.001, n=200):
     images = pd.DataFrame({"re_class": [1, 1, 2], "ai_converged": [True, True, False],
                            "an_converged": [True, True, True], "ai_steps": [3, 5, 300],
                            "an_steps": [10, 10, 12], "ai_linf": [2 / 255, 4 / 255, 6 / 255]})
-    return HitAdversarial(table, set_differences(table, replicates), replicates, images)
+    an_classes = pd.DataFrame({"layer": LAYERS, "similarity": an, "ci_low": np.subtract(an, 0.1),
+                               "ci_high": np.add(an, 0.1), "p_perm": an_p, "n_classes": 2})
+    return HitAdversarial(table, set_differences(table, replicates), replicates, images,
+                          an_classes)
 
 
 def test_set_differences_are_paired_and_hold_their_estimate():
@@ -67,6 +72,31 @@ def test_set_differences_refuse_a_missing_set():
         set_differences(res.table[res.table.set != "AN"], res.replicates)
 
 
+def test_difference_slope_is_the_least_squares_slope_with_a_paired_interval():
+    res = _result(RE, [0.2, 0.17, 0.15, 0.1, 0.0], AN)
+    slope, low, high = difference_slope(res, "RE - AI")
+    diffs = np.subtract(RE, [0.2, 0.17, 0.15, 0.1, 0.0])
+    assert slope == pytest.approx(np.polyfit(np.arange(5), diffs, 1)[0])
+    assert low <= slope <= high and low > 0
+    # the common wobble of all layers (sd 0.05) cancels: the width is that of the set noise
+    assert high - low < 2 * 1.96 * 0.02 * np.sqrt(2 / 10) * 1.5
+    with pytest.raises(AdvlibError, match="contrast"):
+        difference_slope(res, "AI - AN")
+
+
+def test_class_rdms_average_the_pairs_of_two_classes():
+    rdm = np.array([[0, 1, 2, 4], [1, 0, 6, 8], [2, 6, 0, 3], [4, 8, 3, 0]], dtype=float)
+    averaged, first = class_rdms(rdm, ["b", "b", "a", "c"])
+    # classes in sorted order a, b, c; a = {2}, b = {0, 1}, c = {3}
+    assert list(first) == [2, 0, 3]
+    np.testing.assert_allclose(averaged, [[0, (2 + 6) / 2, 3], [(2 + 6) / 2, 0, (4 + 8) / 2],
+                                          [3, (4 + 8) / 2, 0]])
+    stacked, _ = class_rdms(np.stack([rdm, 2 * rdm]), ["b", "b", "a", "c"])
+    np.testing.assert_allclose(stacked[1], 2 * averaged)
+    with pytest.raises(AdvlibError, match="classes"):
+        class_rdms(rdm, [1, 2])
+
+
 @pytest.mark.parametrize("ai, an_p, expected", [
     ([0.2, 0.17, 0.15, 0.1, 0.0], 0.001, [HOLDS, HOLDS, HOLDS]),    # departs, grows, AN
     ([0.0, 0.1, 0.2, 0.35, 0.6], 0.5, [FAILS, FAILS, INCONCLUSIVE]),  # AI above RE at top
@@ -86,6 +116,7 @@ def test_adversarial_numbers_read_the_tables():
     assert out["adv_steps"] == "AI 5, AN 11"
     assert out["adv_size"] == "4.0"
     assert out["adv_top"] == "RE 0.300, AI 0.000, AN 0.300 (layer 5)"
+    assert out["adv_first_diff"].startswith("+0.000 [")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +147,8 @@ def test_hit_adversarial_on_real_images(model, small_hit, tmp_path):
         assert np.array_equal(shared, np.broadcast_to(shared[0], shared.shape))
     assert np.allclose(made.images["AI"] * 255, np.rint(made.images["AI"] * 255), atol=1e-4)
     assert set(res.table.set) == {"RE", "AI", "AN"}
+    assert len(res.an_classes) == len(model.layers)
+    assert (res.an_classes.n_classes == im.re_class.nunique()).all()
     assert len(res.table) == 3 * len(model.layers) and len(res.differences) == 2 * len(
         model.layers)
     # the RE rows are what the RE images alone give (same seed, same statistics)

@@ -12,6 +12,7 @@ from . import (
                                 ground_truth,
                                 observer_study,
                                 real_adversarial,
+                                real_images,
                                 real_rsa,
                                 rsa,
                                 stats,
@@ -22,7 +23,7 @@ from . import (
 #: fall behind a module).
 __all__ = [name for _module in (rsa, stats, encoding, cnn_rsa, brain_rsa, encoding_analysis,
                                 claims, ground_truth, observer_study, calibration, real_rsa,
-                                real_adversarial)
+                                real_images, real_adversarial)
            for name in _module.__all__]
 
 from .brain_rsa import *  # noqa: E402, F403
@@ -34,6 +35,7 @@ from .encoding_analysis import *  # noqa: E402, F403
 from .ground_truth import *  # noqa: E402, F403
 from .observer_study import *  # noqa: E402, F403
 from .real_adversarial import *  # noqa: E402, F403
+from .real_images import *  # noqa: E402, F403
 from .real_rsa import *  # noqa: E402, F403
 from .rsa import *  # noqa: E402, F403
 from .stats import *  # noqa: E402, F403

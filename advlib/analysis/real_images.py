@@ -1,0 +1,166 @@
+"""AI and AN versions of the images of a brain-RDM dataset, as a cached stage.
+
+Its own module, so that the stage's code key (the modules it runs) holds the image
+generation only: a change to the comparisons (:mod:`advlib.analysis.real_adversarial`)
+does not make the images again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import check_positive_int, check_probability, expect
+from ..fmri.rdm_data import KRIEGESKORTE92, RDMData, load_rdm_data
+from ..provenance import Stage
+
+__all__ = ["SETS", "HIT_IMAGE_OUTPUTS", "HitImages", "hit_images", "load_hit_images",
+           "rdm_data_inputs"]
+
+#: The image sets, in the paper's order.
+SETS = ("RE", "AI", "AN")
+#: What the hit_images stage writes.
+HIT_IMAGE_OUTPUTS = ("hit_images.npz", "hit_images.csv")
+
+
+@dataclass
+class HitImages:
+    """The regular images of an RDM dataset with their adversarial versions.
+
+    Attributes
+    ----------
+    images : dict of str to numpy.ndarray, shape (n, 3, H, W), float32
+        ``"RE"``, ``"AI"``, ``"AN"``: pixels in [0, 1] at the network's input size, in the
+        RDMs' image order (an AN image is shared by the images of one class).
+    table : pandas.DataFrame
+        One row per image: ``file, category, re_class, re_name, re_p, ai_target,
+        ai_target_name, ai_p, ai_steps, ai_converged, ai_l2, ai_linf, ai_psnr, an_p,
+        an_steps, an_converged``.
+    """
+
+    images: dict
+    table: pd.DataFrame
+
+
+def _regular_images(model, data: RDMData) -> np.ndarray:
+    from ..cnn.images import prepare_image, read_image
+
+    return np.stack([prepare_image(read_image(p)[0], model.input_size)
+                     for p in data.images.path]).astype(np.float32)
+
+
+def _top_class(model, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    probs = []
+    with torch.no_grad():
+        for b in range(0, len(images), batch_size):
+            x = torch.from_numpy(images[b:b + batch_size]).to(model.device)
+            probs.append(torch.softmax(model(x), 1).cpu().numpy())
+    p = np.concatenate(probs)
+    return p.argmax(1), p.max(1)
+
+
+def rdm_data_inputs(data: RDMData) -> list:
+    """The files of an RDM dataset whose contents key its stages (the README excluded)."""
+    return sorted(p for p in Path(data.folder).rglob("*") if p.is_file()
+                  and p.name != "README.md")
+
+
+def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps: int = 300,
+               threshold: float = 0.99, seed: int = 0, batch_size: int = 46,
+               reuse: bool = True, progress: bool = True) -> HitImages:
+    """AI and AN versions of an RDM dataset's images, as a cached stage.
+
+    The AI target of each image is a seeded class that none of the images has
+    (:func:`advlib.cnn.adversarial.choose_targets`); an AN image is made once per class
+    (it starts from the mean image, so one class gives one image).
+
+    Parameters
+    ----------
+    model : ModelWrapper
+    data_folder : str or path
+        :func:`advlib.fmri.rdm_data.load_rdm_data`'s folder (default the 92-image hIT data).
+    results_dir : str or path, optional
+        Where ``hit_images.npz`` (8-bit AI and AN images) and ``hit_images.csv`` go; nothing
+        is written when ``None``.
+    max_steps, threshold : int, float
+        The optimisers' step budget and stopping rule (the book's stimuli: 300, 0.99).
+    seed : int
+        Chooses the AI targets.
+    batch_size : int
+        Images optimised together.
+    reuse : bool
+        Read the images back when the stage is up to date.
+    progress : bool
+
+    Returns
+    -------
+    HitImages
+    """
+    from ..cnn.adversarial import choose_targets, generate_ai, generate_an, image_distances
+
+    check_positive_int(max_steps, "max_steps")
+    check_positive_int(batch_size, "batch_size")
+    check_probability(threshold, "threshold", low_open=True, high_open=True)
+    data = load_rdm_data(data_folder)
+    params = {"model": model.name, "weights_sha256": model.weights_sha256,
+              "max_steps": max_steps, "threshold": threshold, "seed": seed,
+              "batch_size": batch_size}
+    stage = None
+    if results_dir is not None:
+        stage = Stage("hit_images", Path(results_dir), list(HIT_IMAGE_OUTPUTS), params,
+                      inputs=rdm_data_inputs(data),
+                      code=["advlib.analysis.real_images"])
+        if reuse and stage.up_to_date():
+            return load_hit_images(results_dir, data_folder)
+    re = _regular_images(model, data)
+    classes, p_re = _top_class(model, re, batch_size)
+    targets = choose_targets(classes, seed, exclude=classes)
+    ai = generate_ai(model, re, targets, max_steps=max_steps, threshold=threshold,
+                     batch_size=batch_size, progress=progress)
+    unique = np.unique(classes)
+    an = generate_an(model, unique, max_steps=max_steps, threshold=threshold,
+                     batch_size=batch_size, progress=progress)
+    which = np.searchsorted(unique, classes)
+    dist = image_distances(ai.images, re)
+    names = model.categories
+    table = pd.DataFrame({
+        "file": data.images.file, "category": data.images.category, "re_class": classes,
+        "re_name": [names[c] for c in classes], "re_p": p_re, "ai_target": targets,
+        "ai_target_name": [names[c] for c in targets], "ai_p": ai.p_target,
+        "ai_steps": ai.n_steps, "ai_converged": ai.converged, "ai_l2": dist["l2"],
+        "ai_linf": dist["linf"], "ai_psnr": dist["psnr"], "an_p": an.p_target[which],
+        "an_steps": an.n_steps[which], "an_converged": an.converged[which]})
+    images = {"RE": re, "AI": ai.images, "AN": an.images[which]}
+    if stage is not None:
+        def write(tmp: Path) -> None:
+            with open(tmp / "hit_images.npz", "wb") as handle:
+                np.savez_compressed(handle, **{k: np.rint(images[k] * 255).astype(np.uint8)
+                                               for k in ("AI", "AN")})
+            table.to_csv(tmp / "hit_images.csv", index=False)
+        stage.run(write, data=str(data.folder), model=model.provenance(),
+                  optimiser={"AI": ai.params, "AN": an.params})
+    return HitImages(images, table)
+
+
+def load_hit_images(results_dir, data_folder=KRIEGESKORTE92) -> HitImages:
+    """The :class:`HitImages` a :func:`hit_images` stage wrote (RE read from the data)."""
+    from ..cnn.images import prepare_image, read_image
+
+    results_dir = Path(results_dir)
+    missing = [o for o in HIT_IMAGE_OUTPUTS if not (results_dir / o).is_file()]
+    expect(not missing, "results_dir", str(results_dir), f"the outputs of hit_images "
+           f"({missing} missing: run `advlib reproduce`)")
+    table = pd.read_csv(results_dir / "hit_images.csv")
+    with np.load(results_dir / "hit_images.npz") as saved:
+        images = {k: saved[k].astype(np.float32) / 255 for k in ("AI", "AN")}
+    data = load_rdm_data(data_folder)
+    expect(list(data.images.file) == list(table.file), "results_dir", str(results_dir),
+           f"images made from {data.folder}'s images in its order")
+    size = images["AI"].shape[-1]
+    images["RE"] = np.stack([prepare_image(read_image(p)[0], size)
+                             for p in data.images.path]).astype(np.float32)
+    return HitImages({k: images[k] for k in SETS}, table)
