@@ -1,6 +1,7 @@
 """Shared fixtures: the embedded model once per session and a tiny stimulus set."""
 
 import os
+import shutil
 import socket
 
 import numpy as np
@@ -214,3 +215,19 @@ def readable_figures(request):
             assert not (problems := figure_problems(fig)), problems
     finally:
         plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def small_hit(tmp_path_factory):
+    """The first 10 of the 92 images with their RDMs: a small real dataset."""
+    from advlib.fmri.rdm_data import KRIEGESKORTE92
+
+    folder = tmp_path_factory.mktemp("hit10")
+    images = pd.read_csv(KRIEGESKORTE92 / "stimuli.csv").iloc[:10]
+    (folder / "stimuli").mkdir()
+    for f in images.file:
+        shutil.copy(KRIEGESKORTE92 / f, folder / f)
+    images.to_csv(folder / "stimuli.csv", index=False)
+    rdms = np.load(KRIEGESKORTE92 / "hit_rdms.npz")["rdms"][..., :10, :10]
+    np.savez(folder / "hit_rdms.npz", rdms=rdms)
+    return folder

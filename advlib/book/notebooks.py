@@ -188,6 +188,8 @@ _LIVE_LIMITS = {
     "08_ground_truth": "The study draws many simulated datasets and analyses each: minutes on "
                        "a CPU the first time (make book caches every seed), seconds "
                        "afterwards.",
+    "10_real_brain": "Making the AI and AN versions of the 92 images takes minutes on a CPU "
+                     "when they are not made yet.",
 }
 
 
