@@ -135,7 +135,8 @@ def _cmd_stimuli(args) -> int:
                          "(it counts images per superclass)")
     if args.superclasses:
         options.update(superclasses=args.superclasses, n_per_class=args.n_per_class)
-    manifest = build_stimulus_set(model, args.out, force=args.force, progress=True, **options)
+    manifest = build_stimulus_set(model, args.out, reuse=not args.force, progress=True,
+                                  **options)
     print(summarize_stimuli(manifest).to_string(index=False))
     failed = manifest[~manifest.converged]
     if len(failed):
@@ -174,7 +175,7 @@ def _cmd_simulate(args) -> int:
     from .fmri.simulation.simulate import simulate_dataset
 
     folders = simulate_dataset(args.stimuli, args.out, args.subjects, seed=args.seed,
-                               force=args.force, save_timeseries=args.save_timeseries,
+                               reuse=not args.force, save_timeseries=args.save_timeseries,
                                snr=args.snr, spacing=args.spacing, max_pcs=args.max_pcs)
     import json
 

@@ -133,3 +133,24 @@ def test_every_module_is_in_the_architecture_diagram():
     words = set(re.findall(r"[a-z_]+", diagram))
     missing = [m for m in MODULES if m.rsplit(".", 1)[1] not in words]
     assert not missing, f"ARCHITECTURE.md's diagram misses {missing}"
+
+
+def test_one_name_for_the_cache_flag():
+    """Every cached stage takes ``reuse`` (read an up-to-date result back), none ``force``
+    (issue 25: both names were in use)."""
+    import importlib
+    import inspect
+
+    found = []
+    for name in MODULES:
+        module = importlib.import_module(name)
+        for public in getattr(module, "__all__", []):
+            obj = getattr(module, public)
+            if callable(obj) and not inspect.isclass(obj):
+                try:
+                    params = inspect.signature(obj).parameters
+                except (TypeError, ValueError):
+                    continue
+                if "force" in params:
+                    found.append(f"{name}.{public}")
+    assert not found, found

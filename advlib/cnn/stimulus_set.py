@@ -58,14 +58,14 @@ def _stimulus_parameters(model, **kwargs) -> dict:
     return json.loads(json.dumps(params, default=str))
 
 
-def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False,
+def build_stimulus_set(model, out_dir: str | os.PathLike, *, reuse: bool = True,
                        progress: bool = True, **options) -> pd.DataFrame:
     """Select RE images, generate AN and AI images, and write the stimulus set to disk.
 
     A cached stage (:class:`advlib.provenance.Stage`): the set is built in a temporary
     folder beside ``out_dir`` and renamed onto it only when complete. If ``out_dir`` already
     holds a set made with the same model, weights, options, source images and code, and its
-    files are unchanged, it is loaded instead of rebuilt (unless ``force``). A non-empty
+    files are unchanged, it is loaded instead of rebuilt (unless ``reuse=False``). A non-empty
     ``out_dir`` that is not a stimulus set written by this function is refused, never
     deleted.
 
@@ -75,8 +75,8 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
     out_dir : str or path
         Receives ``manifest.csv``, ``skipped.csv``, ``provenance.json`` and
         ``RE/``, ``AN/``, ``AI/`` PNG folders.
-    force : bool
-        Rebuild even when an up-to-date set exists.
+    reuse : bool
+        Load an up-to-date set instead of rebuilding it (``False``: rebuild anyway).
     progress : bool
         Show tqdm progress bars.
     **options
@@ -109,7 +109,7 @@ def build_stimulus_set(model, out_dir: str | os.PathLike, *, force: bool = False
         params["images"])
     stage = Stage("stimuli", out_dir, None, params, inputs=[s.path for s in sources],
                   code=["advlib.cnn.stimulus_set"])
-    if not force and stage.up_to_date():
+    if reuse and stage.up_to_date():
         return load_manifest(out_dir)
     stage.run(lambda tmp: stage.notes.update(_build(model, tmp, params, sources, progress)))
     return load_manifest(out_dir)

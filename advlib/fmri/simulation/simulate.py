@@ -52,7 +52,7 @@ def stimulus_energy(stim_dir):
 
 
 def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
-                     energy=None, save_timeseries: bool = False, force: bool = False,
+                     energy=None, save_timeseries: bool = False, reuse: bool = True,
                      progress: bool = True, **params) -> Path:
     """Simulate one subject's experiment and write its folder ``sub-XX`` in the data format.
 
@@ -71,8 +71,9 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
         ``(energy, image_ids)`` from :func:`stimulus_energy`, to share across subjects.
     save_timeseries : bool
         Also write ``timeseries/run-XX.npy`` (the alternative input format).
-    force : bool
-        Re-simulate even if an up-to-date folder exists.
+    reuse : bool
+        Read an up-to-date folder back instead of simulating again (``False``: simulate
+        anyway).
     progress : bool
     **params
         ``snr``, ``spacing``, ``n_runs_per_session``, ``max_pcs``, ``variation``, ``design``
@@ -95,7 +96,7 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     manifest = load_manifest(stim_dir)
     folder = dataset_dir / f"sub-{subject:02d}"
     stage = _subject_stage(stim_dir, folder, subject, seed, p, save_timeseries)
-    if not force and stage.up_to_date():
+    if reuse and stage.up_to_date():
         return folder
     stage.run(lambda tmp: _simulate(stim_dir, manifest, tmp, subject, seed, p, energy,
                                     save_timeseries, progress))
@@ -201,7 +202,7 @@ def _earlier_subjects(dataset_dir: Path, seed: int, params: dict, manifest_sha: 
 
 
 def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0,
-                     name: str = "simulated", force: bool = False, progress: bool = True,
+                     name: str = "simulated", reuse: bool = True, progress: bool = True,
                      save_timeseries: bool = False, jobs: int = 1, **params) -> list[Path]:
     """Simulate several subjects (the paper had 3) and write ``dataset.json``.
 
@@ -224,14 +225,14 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     p = {**SIMULATION_DEFAULTS, **params}
     manifest_sha = file_sha256(Path(stim_dir) / "manifest.csv")
     earlier = _earlier_subjects(dataset_dir, seed, p, manifest_sha)
-    todo = [s for s in subjects if force or not _subject_stage(
+    todo = [s for s in subjects if not reuse or not _subject_stage(
         stim_dir, dataset_dir / f"sub-{s:02d}", s, seed, p, save_timeseries).up_to_date()]
     if todo:                            # a cortex beyond memory is refused before any work
         make_hemisphere("lh", spacing=p["spacing"])
     energy = stimulus_energy(stim_dir) if todo else None   # only when something is simulated
     work = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(simulate_subject)(stim_dir, dataset_dir, s, seed=seed, energy=energy,
-                                  force=True,   # found out of date just above
+                                  reuse=False,   # found out of date just above
                                   progress=progress and jobs == 1,
                                   save_timeseries=save_timeseries, **params)
         for s in todo)
