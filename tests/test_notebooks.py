@@ -221,3 +221,24 @@ def test_a_path_is_shown_relative_only_where_that_does_not_spell_it_out():
     assert _shown_path("/work/repo/results", Path("/work/repo/notebooks")) == "../results"
     assert _shown_path("/tmp/pytest-1/book0/build_info.json",
                        Path("/work/ci/clone/notebooks")) == "<elsewhere>/build_info.json"
+
+
+def test_a_notebook_registered_as_contributing_says_runs_per_subject(monkeypatch):
+    """CONTRIBUTING's steps (NOTEBOOKS, both PROFILES, PER_SUBJECT, _DATASET_NOTEBOOKS)
+    are all it takes: the new notebook gets one page per subject, with its parameters, the
+    dataset and a title (issue 25: the plan used to test the name "03_fmri")."""
+    from advlib.book import notebooks
+
+    monkeypatch.setattr(notebooks, "NOTEBOOKS", notebooks.NOTEBOOKS + ("11_new",))
+    monkeypatch.setattr(notebooks, "PER_SUBJECT", notebooks.PER_SUBJECT + ("11_new",))
+    monkeypatch.setattr(notebooks, "_DATASET_NOTEBOOKS",
+                        notebooks._DATASET_NOTEBOOKS + ("11_new",))
+    for profile in notebooks.PROFILES:
+        monkeypatch.setitem(notebooks.PROFILES[profile], "11_new", {"subject": "sub-01",
+                                                                    "alpha": 0.05})
+    plan = [p for p in notebooks.notebook_plan("full", results_dir="/r", subjects=[1, 2])
+            if p["name"] == "11_new"]
+    assert [p["output"] for p in plan] == ["11_new_sub-01", "11_new_sub-02"]
+    assert [p["parameters"]["subject"] for p in plan] == ["sub-01", "sub-02"]
+    assert all(p["parameters"]["alpha"] == 0.05 and "dataset" in p["parameters"]
+               and p["title"].startswith("11_new") for p in plan)

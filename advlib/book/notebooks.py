@@ -36,6 +36,13 @@ NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_r
                               "09_models", "07_summary")
 #: Notebooks executed once per subject (one page each).
 PER_SUBJECT: tuple[str, ...] = ("03_fmri",)
+#: The page title of each per-subject notebook (``{what}``: the dataset, ``{subject}``).
+_SUBJECT_TITLES = {"03_fmri": "Fig 2A — {what}, fMRI pipeline and vertex selection ({subject})"}
+#: Further pages of one notebook: (output suffix, parameters changed, page title).
+_VARIANT_PAGES = {"04_brain_rsa": (("s2", {"n_vertices": 400, "show_published": False,
+                                           "show_searchlight": False},
+                                    "Fig S2 — RE-AN and RE-AI similarity with 400 vertices "
+                                    "per ROI"),)}
 _DATASET_NOTEBOOKS = ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore", "07_summary",
                       "08_ground_truth", "09_models")
 
@@ -492,23 +499,19 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
             params.update(stimuli)
         if name in _DATASET_NOTEBOOKS:
             params["dataset"] = dataset
-        if name == "03_fmri":
+        if name in PER_SUBJECT:
             subs = ([f"sub-{int(s):02d}" for s in spec["subjects"]] if spec is not None
                     else list_subjects(dataset))
             what = "Simulated observer" if spec is not None else f"Dataset {Path(dataset).name}"
+            title = _SUBJECT_TITLES.get(name, name + " — {what} ({subject})")
             plan += [{"name": name, "output": f"{name}_{sub}",
                       "parameters": {**params, "subject": sub},
-                      "title": f"Fig 2A — {what}, fMRI pipeline and vertex selection ({sub})"}
-                     for sub in subs]
-        elif name == "04_brain_rsa":
-            plan.append({"name": name, "output": name, "parameters": params})
-            plan.append({"name": name, "output": f"{name}_s2",
-                         "parameters": {**params, "n_vertices": 400, "show_published": False,
-                                        "show_searchlight": False},
-                         "title": "Fig S2 — RE-AN and RE-AI similarity with 400 vertices "
-                                  "per ROI"})
+                      "title": title.format(what=what, subject=sub)} for sub in subs]
         else:
             plan.append({"name": name, "output": name, "parameters": params})
+            plan += [{"name": name, "output": f"{name}_{suffix}",
+                      "parameters": {**params, **overrides}, "title": title}
+                     for suffix, overrides, title in _VARIANT_PAGES.get(name, ())]
     return plan
 
 
