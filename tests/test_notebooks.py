@@ -242,3 +242,17 @@ def test_a_notebook_registered_as_contributing_says_runs_per_subject(monkeypatch
     assert [p["parameters"]["subject"] for p in plan] == ["sub-01", "sub-02"]
     assert all(p["parameters"]["alpha"] == 0.05 and "dataset" in p["parameters"]
                and p["title"].startswith("11_new") for p in plan)
+
+
+def test_the_smoke_profile_is_the_full_one_with_smaller_settings():
+    """The smoke profile is derived from the full one: it changes values, never adds a
+    parameter, and shares no list with it (issue 25: it was a second copy)."""
+    from advlib.book import notebooks
+
+    for name, changes in notebooks._SMOKE.items():
+        assert set(changes) <= set(notebooks._FULL[name]), name
+    for name, params in PROFILES["full"].items():
+        smoke = PROFILES["smoke"][name]
+        assert set(smoke) == set(params)
+        assert {k for k in params if smoke[k] != params[k]} == set(notebooks._SMOKE.get(name, {}))
+        assert not any(isinstance(v, list) and v is smoke[k] for k, v in params.items())

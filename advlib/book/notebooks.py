@@ -18,6 +18,7 @@ shows the notebook's own parameter cell (with its comments) but not the injected
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from pathlib import Path
@@ -54,51 +55,49 @@ DATASETS: dict[str, dict] = {
                                                        "max_pcs": 2}},
 }
 
-#: Parameters per profile per notebook; ``model``, ``results_dir`` and (for the notebooks
-#: that read one) ``dataset`` are added at run time.
-PROFILES: dict[str, dict[str, dict]] = {
-    "full": {
-        "01_stimuli": {"images": "embedded", "n_images": None, "superclasses": None,
-                       "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0,
-                       "allow_short": False},
-        "02_cnn_rsa": {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
-        "03_fmri": {"subject": "sub-01", "n_vertices": 200},
-        "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 1000, "n_boot": 1000,
-                         "seed": 0},
-        "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 5,
-                        "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0},
-        "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
-                       "subject": "sub-01"},
-        "08_ground_truth": {"snrs": [0.4, 0.8, 1.6, 3.2], "designs": ["paper", "interleaved"],
-                            "n_seeds": 20, "variants": [["none", False], ["center", True]],
-                            "n_vertices": 200, "n_perm": 1000, "n_swap": 10000, "seed": 0,
-                            "jobs": 2, "calibration_draws": 400},
-        "10_real_brain": {"method": "spearman", "n_perm": 1000, "n_boot": 1000, "seed": 0,
-                          "adversarial_steps": 300},
-        "09_models": {"models": ["efficientnet_lite0"]},
-        "07_summary": {"profile": "full"},
-    },
-    "smoke": {
-        "01_stimuli": {"images": "embedded", "n_images": 4, "superclasses": None,
-                       "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0,
-                       "allow_short": False},
-        "02_cnn_rsa": {"n_perm": 50, "n_boot": 50, "seed": 0, "layer": "layer3"},
-        "03_fmri": {"subject": "sub-01", "n_vertices": 200},
-        "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 50, "n_boot": 50,
-                         "seed": 0},
-        "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 2,
-                        "n_vertices": 200, "n_perm": 50, "n_boot": 50, "seed": 0},
-        "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
-                       "subject": "sub-01"},
-        "08_ground_truth": {"snrs": [3.2], "designs": ["paper", "interleaved"],
-                            "n_seeds": 2, "variants": [["none", False], ["center", True]],
-                            "n_vertices": 200, "n_perm": 50, "n_swap": 200, "seed": 0,
-                            "jobs": 1, "calibration_draws": 20},
-        "10_real_brain": {"method": "spearman", "n_perm": 50, "n_boot": 50, "seed": 0,
-                          "adversarial_steps": 1},
-        "09_models": {"models": ["efficientnet_lite0"]},
-        "07_summary": {"profile": "smoke"},
-    },
+#: Each notebook's parameters in the full profile (the paper's settings); ``model``,
+#: ``results_dir`` and (for the notebooks that read one) ``dataset`` are added at run time.
+_FULL: dict[str, dict] = {
+    "01_stimuli": {"images": "embedded", "n_images": None, "superclasses": None,
+                   "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0,
+                   "allow_short": False},
+    "02_cnn_rsa": {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
+    "03_fmri": {"subject": "sub-01", "n_vertices": 200},
+    "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 1000, "n_boot": 1000,
+                     "seed": 0},
+    "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 5,
+                    "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0},
+    "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
+                   "subject": "sub-01"},
+    "08_ground_truth": {"snrs": [0.4, 0.8, 1.6, 3.2], "designs": ["paper", "interleaved"],
+                        "n_seeds": 20, "variants": [["none", False], ["center", True]],
+                        "n_vertices": 200, "n_perm": 1000, "n_swap": 10000, "seed": 0,
+                        "jobs": 2, "calibration_draws": 400},
+    "10_real_brain": {"method": "spearman", "n_perm": 1000, "n_boot": 1000, "seed": 0,
+                      "adversarial_steps": 300},
+    "09_models": {"models": ["efficientnet_lite0"]},
+    "07_summary": {"profile": "full"},
+}
+
+#: What the smoke profile changes: tiny settings that still execute every cell (the tests
+#: and CI run it).
+_SMOKE: dict[str, dict] = {
+    "01_stimuli": {"n_images": 4},
+    "02_cnn_rsa": {"n_perm": 50, "n_boot": 50},
+    "04_brain_rsa": {"n_perm": 50, "n_boot": 50},
+    "05_encoding": {"n_folds": 2, "n_perm": 50, "n_boot": 50},
+    "08_ground_truth": {"snrs": [3.2], "n_seeds": 2, "n_perm": 50, "n_swap": 200, "jobs": 1,
+                        "calibration_draws": 20},
+    "10_real_brain": {"n_perm": 50, "n_boot": 50, "adversarial_steps": 1},
+    "07_summary": {"profile": "smoke"},
+}
+
+#: Parameters per profile per notebook: the full profile, and the smoke profile derived
+#: from it.
+PROFILES: dict[str, dict[str, dict]] = {   # deep copies: no list shared between profiles
+    "full": copy.deepcopy(_FULL),
+    "smoke": {name: copy.deepcopy({**params, **_SMOKE.get(name, {})})
+              for name, params in _FULL.items()},
 }
 
 
