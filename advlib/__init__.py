@@ -87,6 +87,7 @@ from .book.summary import (
     build_tables,
     claims_summary,
     conclusion,
+    dataset_page,
     glue_texts,
     models_claims,
     summary_numbers,
@@ -138,6 +139,7 @@ __all__ = [
     "hit_adversarial", "hit_images", "adversarial_claims", "adversarial_numbers", "plot_set_profiles",
     "plot_adversarial_examples",
     "load_rdm_data", "plot_brain_rdms", "plot_layer_profile",
-    "glue_texts", "table_view", "setup_page", "plot_ground_truth", "plot_models_layers", "models_claims",
+    "dataset_page", "glue_texts", "table_view", "setup_page", "plot_ground_truth",
+    "plot_models_layers", "models_claims",
     "design_claims", "with_design", "load_design",
 ]

@@ -101,3 +101,18 @@ def test_a_wide_table_shows_chosen_columns_and_downloads_whole():
         table_view(table, ["roi", "p_diff"], "x.csv")
     with pytest.raises(InputError, match="name='x/y.txt'"):
         table_view(table, ["roi"], "x/y.txt")
+
+
+def test_dataset_page_names_the_folders_and_what_the_data_are(small_dataset, tmp_path):
+    """The shared start of the dataset chapters: a simulated dataset given as a folder is
+    tagged SIMULATED; its results go where the layout puts that dataset's results."""
+    from advlib.book.summary import dataset_page
+
+    page = dataset_page(tmp_path, "efficientnet_lite0", str(small_dataset))
+    layout = Layout(tmp_path, "efficientnet_lite0")
+    assert page.data_dir == layout.data_dir(str(small_dataset))
+    assert page.out_dir == layout.dataset_dir(str(small_dataset))
+    assert page.stim_dir == layout.stimuli_dir
+    assert page.simulated is True and page.tag == "SIMULATED observer"
+    layout_, stim_dir, data_dir, out_dir, simulated, tag = page         # as notebooks unpack it
+    assert tag == page.tag

@@ -46,6 +46,8 @@ __all__ = [
     "load_build_info",
     "build_tables",
     "glue_texts",
+    "dataset_page",
+    "DatasetPage",
     "table_view",
     "reproduce",
     "STAGES",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 from ..errors import AdvlibError, expect
 
-__all__ = ["claims_summary", "summary_numbers", "conclusion", "models_claims", "load_build_info",
-           "build_tables", "glue_texts", "table_view"]
+__all__ = ["DatasetPage", "dataset_page", "claims_summary", "summary_numbers", "conclusion",
+           "models_claims", "load_build_info", "build_tables", "glue_texts", "table_view"]
 
 
 def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataFrame:
@@ -243,6 +244,59 @@ def build_tables(path=None) -> dict:
     return {"run": run, "stages": stages,
             "versions": pd.Series(info["versions"], name="version").to_frame(),
             "parameters": params.set_index(["notebook", "parameter"])}
+
+
+class DatasetPage(NamedTuple):
+    """What a dataset chapter works on (the shared start of notebooks 03-06).
+
+    Attributes
+    ----------
+    layout : advlib.layout.Layout
+    stim_dir : pathlib.Path
+        The model's stimulus set.
+    data_dir : pathlib.Path
+        The dataset's subject folders (simulated here when missing).
+    out_dir : pathlib.Path
+        Where the dataset's results go.
+    simulated : bool
+        Whether the dataset comes from the simulated observer (its ``dataset.json``).
+    tag : str
+        ``"SIMULATED observer"`` or the real dataset's folder name, for titles.
+    """
+
+    layout: object
+    stim_dir: Path
+    data_dir: Path
+    out_dir: Path
+    simulated: bool
+    tag: str
+
+
+def dataset_page(results_dir, model: str, dataset) -> DatasetPage:
+    """The layout, folders and simulated-or-real tag of a dataset chapter.
+
+    Parameters
+    ----------
+    results_dir : str or path or None
+        Results root (``None``: :func:`advlib.layout.default_results`).
+    model : str
+    dataset : dict or str or path
+        A simulation specification or a real dataset's folder
+        (:func:`advlib.fmri.simulation.resolve_dataset`).
+
+    Returns
+    -------
+    DatasetPage
+    """
+    from ..fmri.data import load_dataset_info
+    from ..fmri.simulation.simulate import resolve_dataset
+    from ..layout import Layout
+
+    layout = Layout(results_dir, model)
+    data_dir = resolve_dataset(dataset, layout)
+    simulated = bool(load_dataset_info(data_dir).get("simulated", False))
+    return DatasetPage(layout, layout.stimuli_dir, data_dir, layout.dataset_dir(dataset),
+                       simulated, "SIMULATED observer" if simulated else data_dir.name)
 
 
 def glue_texts(values: dict) -> None:
