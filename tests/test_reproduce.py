@@ -1,5 +1,6 @@
 """advlib reproduce (advlib/book/reproduce.py): the chain runs once, then only what changed."""
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -75,8 +76,9 @@ def test_every_dataset_notebook_gets_the_profiles_one_dataset_spec(monkeypatch):
     layout = Layout("results", "efficientnet_lite0")
     assert layout.dataset_dir(specs[0]) != layout.dataset_dir({**specs[0], "seed": 0})
     for name in ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore"):
-        source = (REPO / "notebooks" / f"{name}.ipynb").read_text()
-        assert "advlib.resolve_dataset(dataset, layout)" in source, name
+        notebook = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text())
+        source = "\n".join("".join(c["source"]) for c in notebook["cells"])
+        assert re.search(r"advlib\.dataset_page\(results_dir, model,\s+dataset\)", source), name
         assert "seed=0" not in source, name
 
 
