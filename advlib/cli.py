@@ -220,6 +220,7 @@ def _cmd_brain_rsa(args) -> int:
 def _dataset_arguments(p, model_help: str) -> None:
     """--data, --model, --stimuli and --results, shared by the analyses of a dataset."""
     from .cnn.models import MODELS
+    from .fmri.normalize import NORMALIZATIONS
 
     p.add_argument("--data", type=_path, required=True, metavar="DIR", help="dataset folder")
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS, help=model_help)
@@ -227,7 +228,7 @@ def _dataset_arguments(p, model_help: str) -> None:
                    help="stimulus folder (default: RESULTS/MODEL/stimuli; another set's results go "
                    "to RESULTS/MODEL/on-NAME-HASH/, see advlib.layout)")
     p.add_argument("--results", type=_path, default="results", metavar="RESULTS", help="results root")
-    p.add_argument("--normalize", default="center", choices=("center", "zscore", "none"),
+    p.add_argument("--normalize", default="center", choices=NORMALIZATIONS,
                    help="betas per vertex within each session before selection (default: "
                    "%(default)s; none: as published)")
     p.add_argument("--across-sessions", action="store_true",
@@ -303,20 +304,23 @@ def _cmd_notebooks(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``advlib`` argument parser with all subcommands."""
-    from .analysis.rsa import COMPARISONS, METRICS
-    from .cnn.models import MODELS
-    from .cnn.selection import PAPER_SUPERCLASSES
+def _resampling(p, seed_help: str = "seed of all resampling") -> None:
+    """--n-perm, --n-boot and --seed, shared by the analyses that resample."""
+    p.add_argument("--n-perm", type=_count(1), default=1000, help="permutations (default: 1000)")
+    p.add_argument("--n-boot", type=_count(1), default=1000, help="bootstrap resamples (default: 1000)")
+    p.add_argument("--seed", type=_count(0), default=0, help=seed_help)
 
-    parser = argparse.ArgumentParser(
-        prog="advlib", description="Replication of Zhang et al.: adversarial images in "
-        "CNNs and the human brain. Each subcommand has its own --help.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+def _add_models(sub) -> None:
+    """``advlib models``."""
     p = sub.add_parser("models", help="list the available models and their 8 readout layers",
                        description="List the available models and their readout layers.")
     p.set_defaults(func=_cmd_models)
+
+def _add_design_counts(sub) -> None:
+    """``advlib design-counts``."""
+    from .cnn.models import MODELS
+    from .cnn.selection import PAPER_SUPERCLASSES
 
     p = sub.add_parser("design-counts", help="images per superclass a folder gives the paper's "
                        "design at several thresholds",
@@ -334,6 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "goes to stderr); exit 2 if none does")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     p.set_defaults(func=_cmd_design_counts)
+
+def _add_stimuli(sub) -> None:
+    """``advlib stimuli``."""
+    from .cnn.models import MODELS
 
     p = sub.add_parser("stimuli", help="select RE images and generate AN and AI images (Fig 1)",
                        description="Select regular images, generate adversarial noise (AN) and "
@@ -371,6 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.set_defaults(func=_cmd_stimuli)
 
+def _add_cnn_rsa(sub) -> None:
+    """``advlib cnn-rsa``."""
+    from .analysis.rsa import COMPARISONS, METRICS
+    from .cnn.models import MODELS
+
     p = sub.add_parser("cnn-rsa", help="RE-AN and RE-AI RDM similarity per layer (Fig 2B, Fig 5)",
                        description="RDMs of the RE, AN and AI images in each of the 8 layers, "
                        "RE-AN and RE-AI similarity with permutation tests, image-bootstrap CIs "
@@ -382,15 +395,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stimulus folder (default: RESULTS/MODEL/stimuli; another set's results go "
                    "to RESULTS/MODEL/on-NAME-HASH/, see advlib.layout)")
     p.add_argument("--results", type=_path, default="results", metavar="RESULTS", help="results root")
-    p.add_argument("--n-perm", type=_count(1), default=1000, help="permutations (default: 1000)")
-    p.add_argument("--n-boot", type=_count(1), default=1000, help="bootstrap resamples (default: 1000)")
-    p.add_argument("--seed", type=_count(0), default=0, help="seed of all resampling")
+    _resampling(p)
     p.add_argument("--metric", default="correlation", choices=METRICS, help="RDM dissimilarity")
     p.add_argument("--method", default="spearman", choices=COMPARISONS, help="RDM comparison")
     p.add_argument("--ci-level", type=float, default=0.95, help="bootstrap CI level")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     p.set_defaults(func=_cmd_cnn_rsa)
 
+def _add_simulate(sub) -> None:
+    """``advlib simulate``."""
     p = sub.add_parser("simulate", help="simulated observer: time series -> GLM betas (Fig 2A data)",
                        description="Simulate subjects of the paper's fMRI experiment viewing a "
                        "stimulus set (image-computable model of early visual cortex, BOLD noise), "
@@ -413,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-simulate even if up to date")
     p.set_defaults(func=_cmd_simulate)
 
+def _add_select(sub) -> None:
+    """``advlib select``."""
     p = sub.add_parser("select", help="searchlight reliability and vertex selection per ROI",
                        description="For every vertex, the Spearman correlation of the "
                        "presentation-1 and -2 RE RDMs in a geodesic disk; the most reliable "
@@ -427,6 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radius", type=_positive, default=3.0, help="disk radius in mm (default: 3)")
     p.set_defaults(func=_cmd_select)
 
+def _add_brain_rsa(sub) -> None:
+    """``advlib brain-rsa``."""
     p = sub.add_parser("brain-rsa", help="RE-AN and RE-AI similarity per subject and ROI, "
                        "searchlight maps (Fig 3, Fig 4, Fig S2)",
                        description="ROI RSA on the selected vertices of each subject of a dataset "
@@ -436,12 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_arguments(p, "names the results folder and the stimulus set")
     p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
                    help="selected vertices per ROI (400: Fig S2)")
-    p.add_argument("--n-perm", type=_count(1), default=1000, help="permutations (default: 1000)")
-    p.add_argument("--n-boot", type=_count(1), default=1000, help="bootstrap resamples (default: 1000)")
+    _resampling(p)
     p.add_argument("--ci-level", type=float, default=0.68, help="vertex-bootstrap CI level")
-    p.add_argument("--seed", type=_count(0), default=0, help="seed of all resampling")
     p.add_argument("--no-searchlight", action="store_true", help="skip the Fig 4 maps")
     p.set_defaults(func=_cmd_brain_rsa)
+
+def _add_encode(sub) -> None:
+    """``advlib encode``."""
+    from .analysis.encoding import ENCODERS
 
     p = sub.add_parser("encode", help="encoding models CNN layer -> vertices, trained on RE, "
                        "tested on AI and AN (Fig 6, Fig S1)",
@@ -451,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "AN difference; the per-vertex best layer (Fig S1). Writes "
                        "RESULTS/MODEL/DATASET-HASH/encoding.csv and layer_assignment.csv.")
     _dataset_arguments(p, "network whose layers are the features (and its stimulus set)")
-    p.add_argument("--solver", default="romp", choices=("romp", "ridge"),
+    p.add_argument("--solver", default="romp", choices=ENCODERS,
                    help="sparse ROMP (the paper) or himalaya kernel ridge")
     p.add_argument("--n-nonzero", default="cv", metavar="S", type=_sparsity,
                    help='ROMP sparsity level, or "cv" (default) to choose it from 1, 2, 4, 8 '
@@ -461,12 +480,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="subject folders (default: all)")
     p.add_argument("--n-vertices", type=_count(2), default=200,
                    help="selected vertices per ROI (both hemispheres; even)")
-    p.add_argument("--n-perm", type=_count(1), default=1000, help="permutations (default: 1000)")
-    p.add_argument("--n-boot", type=_count(1), default=1000, help="bootstrap resamples (default: 1000)")
-    p.add_argument("--seed", type=_count(0), default=0, help="seed of folds and resampling")
+    _resampling(p, "seed of folds and resampling")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto for the "
                    "model, CPU for ROMP)")
     p.set_defaults(func=_cmd_encode)
+
+def _add_reproduce(sub) -> None:
+    """``advlib reproduce``."""
+    from .book.notebooks import PROFILES
+    from .book.reproduce import CLUSTERS
+    from .cnn.models import MODELS
 
     p = sub.add_parser("reproduce", help="the whole chain, stimuli to book, redoing only what "
                        "is out of date",
@@ -480,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'simulated' (default) or a real dataset folder")
     p.add_argument("--subjects", nargs="+", type=_count(1), default=None, metavar="N",
                    help="simulated subjects (default: the profile's; 1 2 3 for full)")
-    p.add_argument("--profile", default="full", choices=("full", "smoke"))
+    p.add_argument("--profile", default="full", choices=tuple(PROFILES))
     p.add_argument("--jobs", type=_count(1), default=1, help="parallel per-subject processes")
     p.add_argument("--results", type=_path, default="results", metavar="DIR", help="results root")
     p.add_argument("--out", type=_path, default="book/generated", metavar="DIR",
@@ -504,17 +527,22 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="run every step as a task on this Dask scheduler "
                        "(tcp://host:8786)")
-    where.add_argument("--cluster", default=None, choices=("local", "slurm", "pbs", "sge"),
+    where.add_argument("--cluster", default=None, choices=CLUSTERS,
                        help="start a Dask cluster: --jobs local worker processes, or batch "
                        "jobs through dask-jobqueue (options from the Dask configuration)")
     p.add_argument("--no-notebooks", action="store_true",
                    help="stop after the analysis stages (no notebooks, no book)")
     p.set_defaults(func=_cmd_reproduce)
 
+def _add_notebooks(sub) -> None:
+    """``advlib notebooks``."""
+    from .book.notebooks import PROFILES
+    from .cnn.models import MODELS
+
     p = sub.add_parser("notebooks", help="execute the notebooks with papermill for the book",
                        description="Execute the parameterized notebooks under a profile "
                        "(full: the paper's settings; smoke: tiny, for CI) into --out.")
-    p.add_argument("--profile", default="full", choices=("full", "smoke"))
+    p.add_argument("--profile", default="full", choices=tuple(PROFILES))
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
     p.add_argument("--results", type=_path, default="results", metavar="DIR", help="results root")
     p.add_argument("--out", type=_path, default="book/generated", metavar="DIR",
@@ -527,6 +555,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-execute only the per-subject pages (03_fmri_sub-XX) of these "
                    "subjects, e.g. --subjects 2 3; the other pages are left as they are")
     p.set_defaults(func=_cmd_notebooks)
+
+#: One builder per subcommand, in the order ``advlib --help`` lists them.
+_SUBCOMMANDS = (
+    _add_models, _add_design_counts, _add_stimuli, _add_cnn_rsa, _add_simulate, _add_select,
+    _add_brain_rsa, _add_encode, _add_reproduce, _add_notebooks)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``advlib`` argument parser with all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="advlib", description="Replication of Zhang et al.: adversarial images in "
+        "CNNs and the human brain. Each subcommand has its own --help.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in _SUBCOMMANDS:
+        add(sub)
     return parser
 
 
