@@ -101,11 +101,15 @@ def _apply_umask(path: Path) -> None:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp"):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
+
+    The temporary file is ``.NAME.XXXXXXXX<suffix>`` (ignored by git; ``suffix`` for
+    writers that insist on an extension, e.g. ``".tmp.ipynb"`` for papermill).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -256,3 +256,34 @@ def test_the_smoke_profile_is_the_full_one_with_smaller_settings():
         assert set(smoke) == set(params)
         assert {k for k in params if smoke[k] != params[k]} == set(notebooks._SMOKE.get(name, {}))
         assert not any(isinstance(v, list) and v is smoke[k] for k, v in params.items())
+
+
+def test_a_page_is_written_through_the_one_atomic_write_and_its_temp_is_ignored(tmp_path,
+                                                                               monkeypatch):
+    """run_notebook writes through provenance.atomic_path (issue 25: it had its own temp
+    name that neither the clean-up nor .gitignore knew); git ignores that temp name."""
+    import subprocess
+
+    from advlib import provenance
+
+    seen = []
+    real = provenance.atomic_path
+
+    def spy(path, suffix=".tmp"):
+        seen.append((Path(path).name, suffix))
+        return real(path, suffix)
+
+    monkeypatch.setattr("advlib.book.notebooks.atomic_path", spy)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, tmp_path / "ok.ipynb")
+    run_notebook(tmp_path / "ok.ipynb", tmp_path / "out" / "ok.ipynb", {"x": 2}, progress=False)
+    assert seen == [("ok.ipynb", ".tmp.ipynb")]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["ok.ipynb"]
+    repo = Path(__file__).resolve().parent.parent
+    for name in ("book/generated/.ok.ipynb.ab12cd34.tmp.ipynb", "results/x/.a.csv.ab12cd34.tmp",
+                 "notebooks/.a.ipynb.ab12cd34.tmp"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", name], cwd=repo)
+        assert ignored.returncode == 0, name

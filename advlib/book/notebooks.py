@@ -26,6 +26,7 @@ from pathlib import Path
 from ..cnn.selection import PAPER_CONFIDENCE, PAPER_N_PER_CLASS, PAPER_SUPERCLASSES
 from ..errors import AdvlibError, check_choice, check_probability, expect
 from ..layout import SIMULATION_SPEC, simulation_spec
+from ..provenance import atomic_path
 
 __all__ = ["NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subject_names",
            "PROFILES", "DATASETS", "repo_root",
@@ -425,31 +426,26 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
     source, output = Path(source), Path(output)
     expect(source.is_file(), "notebook", str(source), "an existing .ipynb file")
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.stem}.partial.ipynb")
-    try:
-        pm.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name=kernel,
-                            progress_bar=progress, cwd=str(source.parent),
-                            execution_timeout=cell_timeout)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, pm.PapermillExecutionError):
+    with atomic_path(output, suffix=".tmp.ipynb") as tmp:     # the one atomic write
+        try:
+            pm.execute_notebook(str(source), str(tmp), parameters=parameters,
+                                kernel_name=kernel, progress_bar=progress,
+                                cwd=str(source.parent), execution_timeout=cell_timeout)
+        except pm.PapermillExecutionError as exc:
             trace = _ANSI.sub("", "\n".join(exc.traceback))[-2000:]
             raise NotebookError(f"notebook {source.name} failed in cell {exc.exec_count}: "
                                 f"{exc.ename}: {exc.evalue}\n{trace}") from None
-        raise
-    nb = nbformat.read(tmp, as_version=4)
-    _clean_outputs(nb)
-    _live_note(nb, source.stem)
-    if title is not None:
-        _retitle(nb, title)
-    _drop_switched_off(nb, parameters)
-    _show_parameters(nb, parameters, source.parent)
-    _scrub_paths(nb, [repo_root(), source.parent], parameters, source.parent)
-    nb.metadata.get("papermill", {}).pop("input_path", None)
-    nb.metadata.get("papermill", {}).pop("output_path", None)
-    nb.metadata.get("papermill", {}).pop("parameters", None)
-    nbformat.write(nb, tmp)
-    os.replace(tmp, output)
+        nb = nbformat.read(tmp, as_version=4)
+        _clean_outputs(nb)
+        _live_note(nb, source.stem)
+        if title is not None:
+            _retitle(nb, title)
+        _drop_switched_off(nb, parameters)
+        _show_parameters(nb, parameters, source.parent)
+        _scrub_paths(nb, [repo_root(), source.parent], parameters, source.parent)
+        for key in ("input_path", "output_path", "parameters"):
+            nb.metadata.get("papermill", {}).pop(key, None)
+        nbformat.write(nb, tmp)
     return output
 
 
