@@ -24,7 +24,7 @@ import pandas as pd
 from ..errors import check_probability, expect
 from ..fmri.rdm_data import KRIEGESKORTE92, load_rdm_data
 from ..provenance import Stage
-from .real_images import HIT_IMAGE_OUTPUTS, SETS, hit_images, rdm_data_inputs
+from .real_images import HIT_IMAGE_OUTPUTS, SETS, hit_images
 from .real_rsa import layer_scores
 from .rsa import compute_rdm
 from .stats import centred_interval
@@ -198,7 +198,7 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
     if results_dir is not None:
         results_dir = Path(results_dir)
         stage = Stage("hit_adversarial", results_dir, list(_OUTPUTS), params,
-                      inputs=rdm_data_inputs(data) + [results_dir / o for o in HIT_IMAGE_OUTPUTS],
+                      inputs=data.input_files() + [results_dir / o for o in HIT_IMAGE_OUTPUTS],
                       code=["advlib.analysis.real_adversarial"])
         if reuse and stage.up_to_date():
             return load_hit_adversarial(results_dir)

@@ -13,11 +13,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import check_positive_int, check_probability, expect
-from ..fmri.rdm_data import KRIEGESKORTE92, RDMData, load_rdm_data
+from ..fmri.rdm_data import KRIEGESKORTE92, load_rdm_data
 from ..provenance import Stage
 
-__all__ = ["SETS", "HIT_IMAGE_OUTPUTS", "HitImages", "hit_images", "load_hit_images",
-           "rdm_data_inputs"]
+__all__ = ["SETS", "HIT_IMAGE_OUTPUTS", "HitImages", "hit_images", "load_hit_images"]
 
 #: The image sets, in the paper's order.
 SETS = ("RE", "AI", "AN")
@@ -42,31 +41,6 @@ class HitImages:
 
     images: dict
     table: pd.DataFrame
-
-
-def _regular_images(model, data: RDMData) -> np.ndarray:
-    from ..cnn.images import prepare_image, read_image
-
-    return np.stack([prepare_image(read_image(p)[0], model.input_size)
-                     for p in data.images.path]).astype(np.float32)
-
-
-def _top_class(model, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    import torch
-
-    probs = []
-    with torch.no_grad():
-        for b in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[b:b + batch_size]).to(model.device)
-            probs.append(torch.softmax(model(x), 1).cpu().numpy())
-    p = np.concatenate(probs)
-    return p.argmax(1), p.max(1)
-
-
-def rdm_data_inputs(data: RDMData) -> list:
-    """The files of an RDM dataset whose contents key its stages (the README excluded)."""
-    return sorted(p for p in Path(data.folder).rglob("*") if p.is_file()
-                  and p.name != "README.md")
 
 
 def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps: int = 300,
@@ -101,6 +75,7 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
     HitImages
     """
     from ..cnn.adversarial import choose_targets, generate_ai, generate_an, image_distances
+    from ..cnn.images import class_probabilities, read_images
 
     check_positive_int(max_steps, "max_steps")
     check_positive_int(batch_size, "batch_size")
@@ -112,12 +87,13 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
     stage = None
     if results_dir is not None:
         stage = Stage("hit_images", Path(results_dir), list(HIT_IMAGE_OUTPUTS), params,
-                      inputs=rdm_data_inputs(data),
+                      inputs=data.input_files(),
                       code=["advlib.analysis.real_images"])
         if reuse and stage.up_to_date():
             return load_hit_images(results_dir, data_folder)
-    re = _regular_images(model, data)
-    classes, p_re = _top_class(model, re, batch_size)
+    re = read_images(data.images.path, model.input_size)
+    probs = class_probabilities(model, re, batch_size)
+    classes, p_re = probs.argmax(1), probs.max(1)
     targets = choose_targets(classes, seed, exclude=classes)
     ai = generate_ai(model, re, targets, max_steps=max_steps, threshold=threshold,
                      batch_size=batch_size, progress=progress)
@@ -148,7 +124,7 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
 
 def load_hit_images(results_dir, data_folder=KRIEGESKORTE92) -> HitImages:
     """The :class:`HitImages` a :func:`hit_images` stage wrote (RE read from the data)."""
-    from ..cnn.images import prepare_image, read_image
+    from ..cnn.images import read_images
 
     results_dir = Path(results_dir)
     missing = [o for o in HIT_IMAGE_OUTPUTS if not (results_dir / o).is_file()]
@@ -160,7 +136,5 @@ def load_hit_images(results_dir, data_folder=KRIEGESKORTE92) -> HitImages:
     data = load_rdm_data(data_folder)
     expect(list(data.images.file) == list(table.file), "results_dir", str(results_dir),
            f"images made from {data.folder}'s images in its order")
-    size = images["AI"].shape[-1]
-    images["RE"] = np.stack([prepare_image(read_image(p)[0], size)
-                             for p in data.images.path]).astype(np.float32)
+    images["RE"] = read_images(data.images.path, images["AI"].shape[-1])
     return HitImages({k: images[k] for k in SETS}, table)

@@ -210,11 +210,10 @@ class HitResult:
 
 def _image_features(model, data: RDMData, progress: bool) -> dict:
     from ..cnn.features import extract_features
-    from ..cnn.images import prepare_image, read_image
+    from ..cnn.images import read_images
 
-    images = np.stack([prepare_image(read_image(p)[0], model.input_size)
-                       for p in data.images.path])
-    return extract_features(model, images, progress=progress)
+    return extract_features(model, read_images(data.images.path, model.input_size),
+                            progress=progress)
 
 
 def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str = "spearman",
@@ -246,9 +245,8 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
               "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level}
     stage = None
     if results_dir is not None:
-        inputs = sorted(p for p in Path(data.folder).rglob("*") if p.is_file()
-                        and p.name != "README.md")
-        stage = Stage("hit_rsa", Path(results_dir), list(_OUTPUTS), params, inputs=inputs,
+        stage = Stage("hit_rsa", Path(results_dir), list(_OUTPUTS), params,
+                      inputs=data.input_files(),
                       code=["advlib.analysis.real_rsa"])
         if reuse and stage.up_to_date():
             return load_hit_results(results_dir)

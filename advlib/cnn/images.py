@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["ImageSource", "embedded_images", "discover_images", "read_image", "prepare_image",
-           "imagenet_wnids", "as_image_tensor"]
+           "read_images", "imagenet_wnids", "as_image_tensor", "class_probabilities"]
 
 #: EXIF tag of the camera's orientation (1: upright; 6: turned 90 degrees, as phones save).
 _EXIF_ORIENTATION = 0x0112
@@ -300,6 +300,23 @@ def prepare_image(image: Image.Image, size: int) -> np.ndarray:
     return np.asarray(crop, dtype=np.float32).transpose(2, 0, 1) / 255.0
 
 
+def read_images(paths, size: int) -> np.ndarray:
+    """Image files as the network sees them: :func:`read_image`, then :func:`prepare_image`.
+
+    Parameters
+    ----------
+    paths : sequence of str or path
+    size : int
+        Output side length.
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(paths), 3, size, size), float32
+        Pixels in [0, 1], 8-bit exact.
+    """
+    return np.stack([prepare_image(read_image(p)[0], size) for p in paths])
+
+
 def as_image_tensor(images, parameter: str = "images") -> torch.Tensor:
     """Validate a batch of images and return it as a float32 tensor on the CPU.
 
@@ -333,3 +350,27 @@ def as_image_tensor(images, parameter: str = "images") -> torch.Tensor:
     expect(lo >= -1e-6 and hi <= 1 + 1e-6, f"{parameter} range", (round(lo, 4), round(hi, 4)),
            "pixels in [0, 1] (the model normalizes internally)")
     return tensor.clamp_(0.0, 1.0)
+
+
+def class_probabilities(model, images, batch_size: int = 16) -> np.ndarray:
+    """The network's softmax class probabilities of a batch of images, without gradients.
+
+    Parameters
+    ----------
+    model : ModelWrapper
+    images : numpy.ndarray or torch.Tensor, shape (n, 3, H, W)
+        Pixels in [0, 1] at the network's input size.
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n_classes)
+    """
+    import torch
+
+    tensor = as_image_tensor(images)
+    with torch.no_grad():
+        return np.concatenate([
+            torch.softmax(model(tensor[s:s + batch_size].to(model.device)), 1).cpu().numpy()
+            for s in range(0, len(tensor), batch_size)])

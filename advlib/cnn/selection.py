@@ -12,7 +12,7 @@ from ..errors import (
     check_probability,
     expect,
 )
-from .images import as_image_tensor, prepare_image, read_image
+from .images import class_probabilities, prepare_image, read_image
 
 __all__ = ["SUPERCLASSES", "PAPER_SUPERCLASSES", "PAPER_N_PER_CLASS", "PAPER_CONFIDENCE",
            "select_regular", "design_record", "check_design", "design_text", "design_counts"]
@@ -95,8 +95,6 @@ def select_regular(model, sources, *, min_size: int = 227, aspect_range=(2 / 3, 
     skipped : pandas.DataFrame
         Columns ``source_path, true_label, reason``.
     """
-    import torch
-
 
     expect(len(sources) > 0, "sources", sources, "at least one candidate image")
     lo, hi = aspect_range
@@ -144,13 +142,7 @@ def select_regular(model, sources, *, min_size: int = 227, aspect_range=(2 / 3, 
                 np.zeros((0, 3, model.input_size, model.input_size), np.float32),
                 pd.DataFrame(skipped, columns=["source_path", "true_label", "reason"]))
     images = np.stack(arrays)
-    probs = []
-    with torch.no_grad():
-        tensor = as_image_tensor(images)
-        for start in range(0, len(tensor), batch_size):
-            batch = tensor[start:start + batch_size].to(model.device)
-            probs.append(torch.softmax(model(batch), 1).cpu().numpy())
-    probs = np.concatenate(probs)
+    probs = class_probabilities(model, images, batch_size)
     keep, per_class, seen = [], {}, set()
     for i, row in enumerate(rows):
         pred = int(probs[i].argmax())

@@ -16,7 +16,14 @@ from PIL import Image
 from ..errors import StimulusError, check_nonnegative_seed, expect
 from ..provenance import Stage, file_sha256
 from . import adversarial as adv
-from .images import discover_images, embedded_images, prepare_image, read_image
+from .images import (
+    class_probabilities,
+    discover_images,
+    embedded_images,
+    prepare_image,
+    read_image,
+    read_images,
+)
 from .selection import check_design, design_record, select_regular
 
 __all__ = ["MANIFEST_COLUMNS", "build_stimulus_set", "load_manifest", "load_skipped",
@@ -255,16 +262,10 @@ def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
 
 def _score_saved_images(model, root: Path, manifest: pd.DataFrame, threshold: float):
     """Re-read the written PNGs and record the model's prediction for each."""
-    import torch
-
     from .models import imagenet_categories
 
-    arrays = np.stack([prepare_image(read_image(root / p)[0], model.input_size)
-                       for p in manifest.path])
-    with torch.no_grad():
-        probs = np.concatenate([
-            torch.softmax(model(torch.from_numpy(arrays[s:s + 16]).to(model.device)), 1)
-            .cpu().numpy() for s in range(0, len(arrays), 16)])
+    arrays = read_images([root / p for p in manifest.path], model.input_size)
+    probs = class_probabilities(model, arrays, 16)
     idx = np.arange(len(manifest))
     pred = probs.argmax(1)
     names = imagenet_categories()

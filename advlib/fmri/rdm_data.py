@@ -56,6 +56,11 @@ class RDMData:
         """Each subject's RDM, the mean over its sessions: shape (n_subjects, n, n)."""
         return self.rdms.mean(axis=1)
 
+    def input_files(self) -> list:
+        """The folder's files whose contents key a stage made from it (README excluded)."""
+        return sorted(p for p in Path(self.folder).rglob("*") if p.is_file()
+                      and p.name != "README.md")
+
     def group_rdm(self) -> np.ndarray:
         """The mean over subjects and sessions: shape (n, n)."""
         return self.rdms.mean(axis=(0, 1))
