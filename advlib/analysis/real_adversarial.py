@@ -29,8 +29,9 @@ from .real_rsa import layer_scores
 from .rsa import compute_rdm
 from .stats import centred_interval
 
-__all__ = ["HitAdversarial", "hit_adversarial", "load_hit_adversarial", "set_differences", "difference_slope",
-           "class_rdms", "adversarial_claims", "adversarial_numbers"]
+__all__ = ["HitAdversarial", "hit_adversarial", "load_hit_adversarial", "set_scores",
+           "set_differences", "difference_slope", "class_rdms", "adversarial_claims",
+           "adversarial_numbers"]
 
 _OUTPUTS = ("hit_adversarial.csv", "hit_differences.csv", "hit_an_classes.csv",
             "hit_adversarial_boot.npz")
@@ -62,6 +63,35 @@ class HitAdversarial:
     replicates: pd.DataFrame
     images: pd.DataFrame
     an_classes: pd.DataFrame
+
+
+def set_scores(rdms: dict, subject_rdms, method: str = "spearman", n_perm: int = 1000,
+               n_boot: int = 1000, seed: int = 0, ci_level: float = 0.95,
+               progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every set's layers against the brain RDMs, in one :func:`layer_scores` call (so the
+    image resamples are shared and sets can be compared pairwise).
+
+    Parameters
+    ----------
+    rdms : dict of str to array_like, shape (n, n)
+        ``"<set>/<layer>"`` -> the network's RDM of that set's images.
+    subject_rdms : array_like, shape (n_subjects, n, n)
+    method, n_perm, n_boot, seed, ci_level, progress
+        As in :func:`advlib.analysis.real_rsa.layer_scores`.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``set, layer, similarity, ci_low, ci_high, p_perm, ...``, one row per set and layer.
+    replicates : pandas.DataFrame, shape (n_valid, len(rdms))
+        Paired replicates, columns ``"<set>/<layer>"``.
+    """
+    table, replicates = layer_scores(rdms, subject_rdms, method, n_perm, n_boot, seed,
+                                     ci_level, progress, tau_a=False)
+    split = table.layer.str.split("/", n=1, expand=True)
+    table.insert(0, "set", split[0])
+    table["layer"] = split[1]
+    return table.drop(columns="tau_a"), replicates
 
 
 def set_differences(table: pd.DataFrame, replicates: pd.DataFrame,
@@ -208,13 +238,9 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
         rdms.update({f"{name}/{layer}": compute_rdm(feats[layer], "correlation",
                                                     name=f"{name} images, {layer}")
                      for layer in model.layers})
-    table, replicates = layer_scores(rdms, data.subject_rdms(), method, n_perm, n_boot, seed,
-                                     ci_level, progress, tau_a=False)
-    split = table.layer.str.split("/", n=1, expand=True)
-    table.insert(0, "set", split[0])
-    table["layer"] = split[1]
+    table, replicates = set_scores(rdms, data.subject_rdms(), method, n_perm, n_boot, seed,
+                                   ci_level, progress)
     table["layer_name"] = [model.paper_names[k] for k in table.layer]
-    table = table.drop(columns="tau_a")
     differences = set_differences(table, replicates, ci_level)
     # the AN images of one class are one image: compare them class by class
     subjects_k, first = class_rdms(data.subject_rdms(), made.table.re_class.to_numpy())
