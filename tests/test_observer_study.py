@@ -51,6 +51,26 @@ def test_the_planted_null_is_an_exact_null_for_the_default_analysis(synthetic_ob
     assert (observer.p_perm_re_ai < 0.05).mean() > 0.8
 
 
+def test_the_study_selects_the_vertices_the_book_selects(synthetic_observer):
+    """The study computes the reliability map at the ROIs' vertices only; its selection and
+    split-half values are those of the book's select_subject on the same betas."""
+    from advlib.analysis.observer_study import _selection
+    from advlib.fmri import select_subject
+    from advlib.fmri.simulation import session_plan, simulate_betas
+
+    models, manifest = _models(synthetic_observer, 1)
+    cortex, resp, disks = models[1]
+    plan = session_plan(manifest, seed=0)
+    sub, _ = simulate_betas(resp, manifest, plan, cortex, snr=1.0, seed=np.random.default_rng(1),
+                            name="sub-01")
+    _, book, split = select_subject(sub, n_per_hemi=20, disks=disks, n_random=0)
+    cache = {}
+    mine, mine_split = _selection(sub, disks, 20, cache)
+    pd.testing.assert_frame_equal(mine, book)
+    assert mine_split == split.set_index("roi").split_half_selected.to_dict()
+    assert _selection(sub, disks, 20, cache)[0] is mine and len(cache) == 1
+
+
 def test_rates_and_their_standard_errors_over_seeds():
     rows = []
     for seed, hits in ((0, [1, 0, 0, 0]), (1, [1, 1, 0, 0]), (2, [0, 0, 0, 0])):

@@ -5,7 +5,15 @@ from scipy.spatial import Delaunay
 
 from advlib.analysis import compute_rdm
 from advlib.errors import InputError
-from advlib.fmri import geodesic_disks, geodesic_distances, reliability_map, searchlight_rdms, select_vertices
+from advlib.fmri import (
+    geodesic_disks,
+    geodesic_distances,
+    reliability_map,
+    searchlight_rdms,
+    select_vertices,
+    split_half_reliabilities,
+    split_half_reliability,
+)
 from advlib.kernels import upper_triangle
 
 
@@ -70,6 +78,38 @@ def test_reliability_map_finds_the_reliable_region(rng):
     inner = xy[:, 0] < 4
     outer = xy[:, 0] > 9
     assert np.nanmean(rel[inner]) > 0.5 > 0.15 > abs(np.nanmean(rel[outer]))
+
+
+def _two_presentations(rng, n_img=8, n_vertices=30):
+    names, rows, data = [], [], []
+    signal = rng.normal(size=(n_img, n_vertices))
+    for pres in (2, 1):                                 # rows not in presentation order
+        for i in rng.permutation(n_img):
+            names.append(f"re{i:02d}_p{pres}")
+            rows.append((names[-1], f"re{i:02d}", "RE", pres))
+            data.append(signal[i] + 0.5 * rng.normal(size=n_vertices))
+    return (pd.DataFrame(np.array(data), index=names),
+            pd.DataFrame(rows, columns=["condition", "image_id", "kind", "presentation"]))
+
+
+def test_split_half_reliabilities_is_the_single_set_value_for_each_set(rng):
+    """The batched form looks the conditions up once; each value is the one-set function's,
+    which is the Spearman r of the two presentations' RDMs computed by hand."""
+    from scipy import stats
+
+    betas, conditions = _two_presentations(rng)
+    sets = [np.arange(30), np.array([3, 1, 7, 20, 11]), np.arange(0, 30, 2)]
+    batch = split_half_reliabilities(betas, conditions, sets)
+    assert batch.shape == (3,)
+    for cols, value in zip(sets, batch):
+        assert value == split_half_reliability(betas, conditions, cols)
+        rdm = [upper_triangle(compute_rdm(betas.loc[[f"re{i:02d}_p{p}" for i in range(8)]]
+                                          .to_numpy()[:, cols])) for p in (1, 2)]
+        assert value == pytest.approx(stats.spearmanr(*rdm).statistic, abs=1e-12)
+    bad = betas.copy()
+    bad.iloc[0, 3] = np.nan
+    with pytest.raises(InputError, match="RE presentation 2.*NaN"):
+        split_half_reliabilities(bad, conditions, sets)
 
 
 def test_select_vertices_top_n_per_hemisphere_and_roi():

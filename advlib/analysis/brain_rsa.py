@@ -151,18 +151,18 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
     expect(bool(np.isfinite(values).all()), f"subject {subject.name} betas",
            "NaN/inf values", "finite betas (load_subject drops vertices without data)", DataError)
     sources = sorted(manifest.source_id.unique()) if sources is None else list(sources)
-    index = {(r.image_id, r.presentation): i for i, r in enumerate(cond.itertuples())}
+    index = {(i, int(p)): k for k, (i, p) in enumerate(zip(cond.image_id, cond.presentation))}
+    by_source = manifest.set_index(["kind", "source_id"]).image_id
     out = {}
     for kind in ("RE", "AN", "AI"):
-        ids = manifest[manifest.kind == kind].set_index("source_id").loc[sources, "image_id"]
-        rows = []
-        for image in ids:
-            pair = [index.get((image, p)) for p in (1, 2)]
-            expect(None not in pair, f"subject {subject.name} conditions", f"{image}",
-                   "both presentations of every image", DataError)
-            rows.append(values[pair].mean(0) if presentation is None
-                        else values[pair[presentation - 1]])
-        out[kind] = np.array(rows)
+        ids = by_source.loc[kind].loc[sources]
+        rows = np.array([[index.get((image, p), -1) for p in (1, 2)] for image in ids],
+                        dtype=np.int64).reshape(-1, 2)
+        missing = [image for image, pair in zip(ids, rows) if (pair < 0).any()]
+        expect(not missing, f"subject {subject.name} conditions", f"{missing[0] if missing else ''}",
+               "both presentations of every image", DataError)
+        out[kind] = ((values[rows[:, 0]] + values[rows[:, 1]]) / 2 if presentation is None
+                     else values[rows[:, presentation - 1]])
     return out
 
 

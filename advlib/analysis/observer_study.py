@@ -39,8 +39,12 @@ from ..cnn.stimulus_set import load_manifest, stimulus_files, usable_sources
 from ..errors import check_nonnegative_seed, check_positive_int, expect
 from ..fmri.data import ROIS
 from ..fmri.normalize import normalize_subject
-from ..fmri.searchlight import geodesic_disks
-from ..fmri.selection import select_subject
+from ..fmri.searchlight import (
+    geodesic_disks,
+    reliability_map,
+    select_vertices,
+    split_half_reliabilities,
+)
 from ..fmri.simulation import (
     BETA_NOISE,
     DESIGNS,
@@ -106,18 +110,27 @@ def observer_models(stim_dir, subjects=(1, 2, 3), seed: int = 0, spacing: float 
 
 
 def _selection(sub, disks, n_per_hemi: int, cache: dict):
-    """The paper's vertex selection (:func:`advlib.fmri.select_subject`) and the split-half
-    reliability of each ROI's selection.
+    """The paper's vertex selection and the split-half reliability of each ROI's selection.
 
-    Only the RE betas enter the selection, so ``cache`` (keyed by their bytes) hands the
-    same result to the planted null under a variant that leaves those betas as they are.
+    The same selection as :func:`advlib.fmri.select_subject`, computing only what the study
+    reads: the reliability map at the ROIs' vertices (the only ones a selection can take;
+    each vertex's value depends on its own disk alone) and the selected vertices'
+    split-half reliability. Only the RE betas enter, so ``cache`` (keyed by their bytes)
+    hands the same result to the planted null under a variant that leaves those betas as
+    they are.
     """
     re = (sub.conditions.kind == "RE").to_numpy()
     key = hashlib.sha1(np.ascontiguousarray(sub.betas.to_numpy()[re]).tobytes()).hexdigest()
     if key not in cache:
-        _, selection, split = select_subject(sub, n_per_hemi=n_per_hemi, disks=disks,
-                                             n_random=0)
-        cache[key] = (selection, split.set_index("roi").split_half_selected.to_dict())
+        inside = sub.vertices.roi.isin(ROIS).to_numpy()
+        rel = np.full(inside.size, np.nan)
+        rel[inside] = reliability_map(sub.betas, sub.conditions, disks[inside], kind="RE")
+        selection = select_vertices(sub.vertices, rel, n_per_hemi)
+        parts = [(roi, part.vertex.to_numpy())
+                 for roi, part in selection.groupby("roi", sort=False) if len(part) >= 4]
+        r = split_half_reliabilities(sub.betas, sub.conditions, [cols for _, cols in parts])
+        split = dict(zip([roi for roi, _ in parts], r))
+        cache[key] = (selection, split)
     return cache[key]
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "reliability_map",
     "select_vertices",
     "split_half_reliability",
+    "split_half_reliabilities",
     "select_subject",
     "select_dataset",
     "load_selection",

@@ -21,7 +21,7 @@ from ..kernels import correlation_rdm, rowwise_spearman, spearman, upper_triangl
 from .data import ROIS
 
 __all__ = ["mesh_edges", "geodesic_distances", "geodesic_disks", "searchlight_rdms", "reliability_map",
-           "select_vertices", "split_half_reliability"]
+           "select_vertices", "split_half_reliability", "split_half_reliabilities"]
 
 
 def geodesic_distances(xy, faces, sources=None, limit: float = np.inf):
@@ -107,12 +107,17 @@ def searchlight_rdms(patterns, disks: sparse.csr_matrix) -> np.ndarray:
     iu, ju = np.triu_indices(b.shape[0], 1)
     ss_diag = disks @ (b ** 2).T          # (centres, conditions)
     ss_pair = disks @ (b[iu] * b[ju]).T   # (centres, pairs)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = ss_pair - s[:, iu] * s[:, ju] / m[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):   # in place: (centres, pairs) is big
+        cov = s[:, iu] * s[:, ju]
+        cov /= m[:, None]
+        np.subtract(ss_pair, cov, out=cov)
         var = ss_diag - s ** 2 / m[:, None]
-        r = cov / np.sqrt(var[:, iu] * var[:, ju])
-    r[(m < 2)] = np.nan
-    return 1.0 - r
+        denom = var[:, iu] * var[:, ju]
+        np.sqrt(denom, out=denom)
+        cov /= denom
+    cov[(m < 2)] = np.nan
+    np.subtract(1.0, cov, out=cov)
+    return cov
 
 
 
@@ -192,21 +197,46 @@ def split_half_reliability(betas: pd.DataFrame, conditions: pd.DataFrame, column
     -------
     float
     """
+    return float(split_half_reliabilities(betas, conditions, [columns], kind)[0])
+
+
+def split_half_reliabilities(betas: pd.DataFrame, conditions: pd.DataFrame, column_sets,
+                             kind: str = "RE") -> np.ndarray:
+    """:func:`split_half_reliability` of several vertex sets, the conditions looked up once.
+
+    Parameters
+    ----------
+    betas : pandas.DataFrame, shape (n_conditions, n_vertices)
+    conditions : pandas.DataFrame
+    column_sets : sequence of array_like of int
+        One set of vertex columns per result.
+    kind : str
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(column_sets),)
+    """
     sel = conditions[conditions.kind == kind]
     ids = sorted(sel.image_id.unique())
     expect(len(ids) >= 4, "conditions", f"{len(ids)} {kind} images",
            "at least 4 images with two presentations each")
-    vec = {}
-    for pres in (1, 2):
-        names = sel[sel.presentation == pres].set_index("image_id").loc[ids, "condition"]
-        x = betas.loc[names].to_numpy(np.float64)[:, np.asarray(columns)]
-        expect(bool(np.isfinite(x).all()), f"{kind} presentation {pres}",
-               "betas with NaN or inf", "finite betas")
-        expect(bool((x.std(1) > 0).all()), f"{kind} presentation {pres}",
-               "an image whose pattern is constant over the vertices",
-               "patterns that vary across vertices")
-        vec[pres] = upper_triangle(correlation_rdm(x))
-    return spearman(vec[1], vec[2])
+    rows = {pres: betas.index.get_indexer(
+        sel[sel.presentation == pres].set_index("image_id").loc[ids, "condition"])
+        for pres in (1, 2)}
+    values = betas.to_numpy(np.float64)
+    out = np.empty(len(column_sets))
+    for i, columns in enumerate(column_sets):
+        vec = {}
+        for pres in (1, 2):
+            x = values[np.ix_(rows[pres], np.asarray(columns))]
+            expect(bool(np.isfinite(x).all()), f"{kind} presentation {pres}",
+                   "betas with NaN or inf", "finite betas")
+            expect(bool((x.std(1) > 0).all()), f"{kind} presentation {pres}",
+                   "an image whose pattern is constant over the vertices",
+                   "patterns that vary across vertices")
+            vec[pres] = upper_triangle(correlation_rdm(x))
+        out[i] = spearman(vec[1], vec[2])
+    return out
 
 
 def mesh_edges(faces, n_vertices: int):

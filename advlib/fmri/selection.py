@@ -13,7 +13,12 @@ from tqdm.auto import tqdm
 from ..errors import expect
 from ..provenance import package_versions, write_csv, write_json
 from .data import ROIS, Subject, choose_subjects, load_subject
-from .searchlight import geodesic_disks, reliability_map, select_vertices, split_half_reliability
+from .searchlight import (
+    geodesic_disks,
+    reliability_map,
+    select_vertices,
+    split_half_reliabilities,
+)
 
 __all__ = ["select_subject", "select_dataset", "load_selection", "check_vertex_count"]
 
@@ -76,17 +81,15 @@ def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100,
         every = np.flatnonzero((subject.vertices.roi == roi).to_numpy())
         if len(chosen) < 4:
             continue
-        random = [split_half_reliability(subject.betas, subject.conditions,
-                                         rng.choice(every, len(chosen), replace=False))
-                  for _ in range(n_random)]
-        rows.append({"roi": roi, "n_vertices": len(chosen),
-                     "split_half_selected": split_half_reliability(
-                         subject.betas, subject.conditions, chosen),
-                     "split_half_random": float(np.mean(random)) if random else np.nan,
+        sets = [chosen, every] + [rng.choice(every, len(chosen), replace=False)
+                                  for _ in range(n_random)]
+        r = split_half_reliabilities(subject.betas, subject.conditions, sets)
+        random = r[2:]
+        rows.append({"roi": roi, "n_vertices": len(chosen), "split_half_selected": r[0],
+                     "split_half_random": float(np.mean(random)) if len(random) else np.nan,
                      "split_half_random_sd": (float(np.std(random, ddof=1))
                                               if len(random) > 1 else np.nan),
-                     "split_half_all": split_half_reliability(
-                         subject.betas, subject.conditions, every)})
+                     "split_half_all": r[1]})
     return rel, sel, pd.DataFrame(rows)
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import fft
 from tqdm.auto import tqdm
 
 from ...errors import check_probability, expect
@@ -96,14 +97,14 @@ def gabor_energy(images) -> np.ndarray:
     n = contrast.shape[-1]
     f = np.fft.fftfreq(n, d=1.0 / PX_PER_DEG)  # cycles/deg
     fx, fy = np.meshgrid(f, f)
-    spectrum = np.fft.fft2(contrast)
+    spectrum = fft.fft2(contrast)
     channels = []
     for sf in SF_CPD:
         sigma = sf * (2 ** 0.5 - 1) / (2 ** 0.5 + 1) * 2 / np.sqrt(2 * np.log(2))  # 1 octave
         for ori in np.deg2rad(ORIENTATIONS_DEG):
             cx, cy = sf * np.cos(ori), sf * np.sin(ori)
             kernel = np.exp(-((fx - cx) ** 2 + (fy - cy) ** 2) / (2 * sigma ** 2))
-            amp = np.abs(np.fft.ifft2(spectrum * kernel))  # one-sided: quadrature pair
+            amp = np.abs(fft.ifft2(spectrum * kernel))  # one-sided: quadrature pair
             channels.append(amp)
     energy = np.stack(channels, axis=1)  # (n, C, n, n)
     g = n // POOL
