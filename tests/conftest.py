@@ -102,7 +102,7 @@ def smoke_book(stim_dir, results_root, tmp_path_factory):
     shutil.copytree(repo / "book", root / "book",
                     ignore=shutil.ignore_patterns("generated", "__pycache__"))
     log = reproduce(profile="smoke", results=results_root, out=root / "book" / "generated",
-                    book_root=root, progress=False)
+                    book_root=root, progress=False, jobs=2)     # pages 2 at a time, as make book
     return root, log
 
 

@@ -39,9 +39,10 @@ def test_second_run_redoes_only_what_a_changed_parameter_touches(smoke_book, res
     out = root / "book" / "generated"
     info = (out / "build_info.json").read_bytes()
     pages = {p: p.stat().st_mtime_ns for p in out.glob("*.ipynb")}
-    again = reproduce(profile="smoke", results=results_root, out=out, book=False,
+    again = reproduce(profile="smoke", results=results_root, out=out, book_root=root,
                       progress=False).set_index("item")
     assert not set(again.index[again.status == "ran"])   # a no-op rebuild executes nothing
+    assert again.loc["_build/html", "status"] == "up to date"   # and builds no HTML
     assert (out / "build_info.json").read_bytes() == info  # nor rewrites the build's record
     assert {p: p.stat().st_mtime_ns for p in out.glob("*.ipynb")} == pages
     monkeypatch.setitem(PROFILES["smoke"]["05_encoding"], "n_perm", 30)
@@ -152,3 +153,65 @@ def test_an_overwritten_table_is_not_taken_as_up_to_date(smoke_book, results_roo
     assert log.loc["cnn_rsa.csv", "status"] == "ran"
     assert {"02_cnn_rsa", "06_explore"} <= set(log.index[log.status == "ran"])
     assert layout.cnn_rsa.read_bytes() == good
+
+
+def test_the_book_is_built_again_only_when_a_source_changed(tmp_path, monkeypatch):
+    """`make book` with nothing changed must not pay a Jupyter Book build (issue 26): the
+    build's record keeps the key of every source file; a changed page, a new page or lost
+    HTML builds again; a stage record in book/generated/.stages does not."""
+    import importlib
+    import subprocess
+
+    module = importlib.import_module("advlib.book.reproduce")   # the module, not the function
+    calls = []
+
+    def fake_build(cmd, **kwargs):
+        calls.append(cmd)
+        html = tmp_path / "_build" / "html"
+        html.mkdir(parents=True, exist_ok=True)
+        (html / "index.html").write_text("<html></html>")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(module.subprocess, "run", fake_build)
+    for name in ("_config.yml", "_toc.yml"):
+        (tmp_path / name).write_text(f"{name}\n")
+    (tmp_path / "book" / "generated" / ".stages").mkdir(parents=True)
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    statuses = []
+    for change in (None, None, "page", None, ".stages", "new", "html"):
+        if change == "page":
+            (tmp_path / "book" / "intro.md").write_text("# Intro, changed\n")
+        elif change == ".stages":
+            (tmp_path / "book" / "generated" / ".stages" / "x.json").write_text("{}")
+        elif change == "new":
+            (tmp_path / "book" / "generated" / "01.ipynb").write_text("{}")
+        elif change == "html":
+            (tmp_path / "_build" / "html" / "index.html").unlink()
+        statuses.append(module._build_book(tmp_path)["status"])
+    assert statuses == ["ran", "up to date", "ran", "up to date", "up to date", "ran", "ran"]
+    assert len(calls) == 4 and calls[0][1:3] == ["build", "--all"]
+    assert json.loads((tmp_path / module.BOOK_RECORD).read_text())["sources"] == 4
+
+
+def test_pages_run_in_parallel_keep_their_order_and_stop_on_an_error():
+    """`_run_here(..., jobs=2)` (the notebooks) logs the steps in their order whatever the
+    order they finish in, and a bad-input error of one step is raised."""
+    import functools
+    import time
+
+    from advlib.book.reproduce import _run_here, _Step
+
+    def work(seconds, fail=False):
+        time.sleep(seconds)
+        if fail:
+            raise InputError("page 'b': expected something else")
+
+    steps = [_Step("notebooks", name, functools.partial(work, s))
+             for name, s in (("a", 0.3), ("b", 0.0), ("c", 0.1))]
+    log = []
+    _run_here(steps, log, progress=False, jobs=2)
+    assert [row["item"] for row in log] == ["a", "b", "c"]
+    assert {row["status"] for row in log} == {"up to date"}   # no records were written
+    steps[1].call = functools.partial(work, 0.0, fail=True)
+    with pytest.raises(InputError, match="page 'b'"):
+        _run_here(steps, [], progress=False, jobs=2)

@@ -404,12 +404,26 @@ def _write_info(path: Path, info: dict, log: list) -> None:
         write_json(path, new)
 
 
-def _run_here(steps, log, progress):
-    for step in steps:
-        result = _execute(step.call, step.records, _threads())
-        if "error" in result:
-            raise result["error"]
-        _log_step(log, step, result, progress)
+def _run_here(steps, log, progress, jobs: int = 1):
+    """Run ``steps`` on this machine: in order, or ``jobs`` at a time (for steps that do
+    their work in a subprocess, such as notebooks in their kernels: the order of the log is
+    the order of the steps either way)."""
+    threads = _threads()
+    if jobs == 1 or len(steps) < 2:
+        results = (_execute(step.call, step.records, threads) for step in steps)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        results = pool.map(lambda st: _execute(st.call, st.records, threads), steps)
+    try:
+        for step, result in zip(steps, results):
+            if "error" in result:
+                raise result["error"]
+            _log_step(log, step, result, progress)
+    finally:
+        if jobs > 1 and len(steps) >= 2:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_on(client, steps, log, progress):
@@ -623,19 +637,60 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
                 first = [st for st in nb_steps if st.item not in ("07_summary", "09_models")]
                 _run_on(client, first, log, progress)
                 _run_on(client, [st for st in nb_steps if st not in first], log, progress)
-            else:
-                _run_here(nb_steps, log, progress)
+            else:       # the pages in parallel (each in its own kernel), the summaries after
+                first = [st for st in nb_steps if st.item not in ("07_summary", "09_models")]
+                _run_here(first, log, progress, jobs)
+                _run_here([st for st in nb_steps if st not in first], log, progress)
     finally:
         if client is not None:
             client.close()
         if made is not None:
             made.close()
     if book and notebooks:
-        t0 = time.perf_counter()
+        log.append(_build_book(root))
+    return pd.DataFrame(log, columns=["stage", "item", "status", "seconds"])
+
+
+#: Where the HTML build keeps its record (inside jupyter-book's own output folder).
+BOOK_RECORD = Path("_build") / "html" / "advlib_book.json"
+
+
+def _book_sources(root: Path) -> list[Path]:
+    """Every file the HTML is built from: the book's configuration, table of contents,
+    pages, executed notebooks, figures and bibliography (not the stage records)."""
+    files = [root / "_config.yml", root / "_toc.yml"]
+    files += sorted(p for p in (root / "book").rglob("*")
+                    if p.is_file() and ".stages" not in p.parts and "__pycache__" not in p.parts)
+    return [p for p in files if p.is_file()]
+
+
+def _build_book(root: Path) -> dict:
+    """Build the HTML with Jupyter Book, unless it was built from these very sources.
+
+    The build's record (:data:`BOOK_RECORD`) keeps the cache key of every source file
+    (:func:`_book_sources`) and the jupyter-book version; the build runs again when any
+    differs or the HTML is missing.
+
+    Returns
+    -------
+    dict
+        The log row: ``stage="book", item, status ("ran" or "up to date"), seconds``.
+    """
+    from ..provenance import cache_key, read_record
+
+    t0 = time.perf_counter()
+    record = root / BOOK_RECORD
+    key = cache_key({"stage": "book", "versions": package_versions()}, _book_sources(root))
+    old = read_record(record) or {}
+    if old.get("cache_key") == key and (root / "_build" / "html" / "index.html").is_file():
+        status = "up to date"
+    else:
         cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", "--all", str(root)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         expect(done.returncode == 0, "jupyter-book build", f"exit {done.returncode}",
                f"a built book; its output ends with:\n{(done.stdout + done.stderr)[-3000:]}")
-        log.append({"stage": "book", "item": "_build/html", "status": "ran",
-                    "seconds": round(time.perf_counter() - t0, 2)})
-    return pd.DataFrame(log, columns=["stage", "item", "status", "seconds"])
+        write_json(record, {"stage": "book", "cache_key": key,
+                            "sources": len(_book_sources(root))})
+        status = "ran"
+    return {"stage": "book", "item": "_build/html", "status": status,
+            "seconds": round(time.perf_counter() - t0, 2)}
