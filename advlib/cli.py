@@ -583,10 +583,19 @@ def _add_notebooks(sub) -> None:
                    "subjects, e.g. --subjects 2 3; the other pages are left as they are")
     p.set_defaults(func=_cmd_notebooks)
 
-def _add_export_example(sub) -> None:
-    """``advlib export-example``."""
+def _layout_arguments(p, format_help: str, data_help: str, out_help: str) -> None:
+    """--format, --data, --out and --subjects of the commands that convert layouts."""
     from .fmri.formats import FORMATS
 
+    p.add_argument("--format", required=True, choices=FORMATS, help=format_help)
+    p.add_argument("--data", type=_path, required=True, metavar="DIR", help=data_help)
+    p.add_argument("--out", type=_path, required=True, metavar="DIR", help=out_help)
+    p.add_argument("--subjects", nargs="+", default=None, metavar="sub-XX",
+                   help="subject folders (default: all)")
+
+
+def _add_export_example(sub) -> None:
+    """``advlib export-example``."""
     p = sub.add_parser("export-example", help="write a dataset in a field layout (BIDS + GIFTI, "
                        "GLMsingle outputs): an example of what import-data reads",
                        description="Write the subjects of a dataset in the documented format "
@@ -594,36 +603,25 @@ def _add_export_example(sub) -> None:
                        "layout: GIFTI flat patches and ROI labels, BIDS events.tsv per run, and "
                        "GIFTI betas and time series (bids-gifti) or a GLMsingle output file "
                        "(glmsingle). See the book's data-format page.")
-    p.add_argument("--format", required=True, choices=FORMATS, help="the layout to write")
-    p.add_argument("--data", type=_path, required=True, metavar="DIR",
-                   help="dataset in the documented format")
-    p.add_argument("--out", type=_path, required=True, metavar="DIR",
-                   help="the new dataset folder (replaced whole)")
-    p.add_argument("--subjects", nargs="+", default=None, metavar="sub-XX",
-                   help="subject folders (default: all)")
+    _layout_arguments(p, "the layout to write", "dataset in the documented format",
+                      "the new dataset folder (replaced whole)")
     p.add_argument("--task", default="adv", help="BIDS task label (default: %(default)s)")
     p.set_defaults(func=_cmd_export_example)
 
 
 def _add_import_data(sub) -> None:
     """``advlib import-data``."""
-    from .fmri.formats import FORMATS
-
     p = sub.add_parser("import-data", help="read a lab's BIDS + GIFTI or GLMsingle dataset into "
                        "the documented format",
                        description="Read every subject of a dataset in a field layout (GIFTI "
                        "surfaces and labels, BIDS events, GIFTI betas or time series, or "
                        "GLMsingle outputs), check it, and write it in the documented format that "
                        "every analysis reads. Nothing is written when a subject is refused.")
-    p.add_argument("--format", required=True, choices=FORMATS, help="the layout to read")
-    p.add_argument("--data", type=_path, required=True, metavar="DIR", help="the lab's dataset")
-    p.add_argument("--out", type=_path, required=True, metavar="DIR",
-                   help="the new dataset folder in the documented format (replaced whole)")
+    _layout_arguments(p, "the layout to read", "the lab's dataset",
+                      "the new dataset folder in the documented format (replaced whole)")
     p.add_argument("--stimuli", type=_path, default=None, metavar="DIR",
                    help="the stimulus set the subjects saw: events are checked against it and "
                    "dataset.json records it")
-    p.add_argument("--subjects", nargs="+", default=None, metavar="sub-XX",
-                   help="subject folders (default: all)")
     p.set_defaults(func=_cmd_import_data)
 
 

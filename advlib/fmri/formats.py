@@ -62,7 +62,6 @@ from .data import (
     Subject,
     choose_subjects,
     conditions_from_names,
-    list_subjects,
     load_subject,
     subject_from_parts,
     write_subject,
@@ -877,6 +876,19 @@ def import_dataset(source, out, fmt: str, manifest: pd.DataFrame | None = None,
 
 # ---------------------------------------------------------------------------- writers
 
+def _save_gifti(darrays, path, suffix: str, labeltable=None) -> Path:
+    """Write GIFTI data arrays to ``path`` atomically (``suffix``: the file's extension,
+    which nibabel needs on the temporary name too)."""
+    import nibabel as nib
+
+    from ..provenance import atomic_path
+
+    image = nib.gifti.GiftiImage(darrays=darrays, labeltable=labeltable)
+    with atomic_path(path, suffix=suffix) as tmp:
+        nib.save(image, str(tmp))
+    return Path(path)
+
+
 def _gifti_array(data, intent: str, dtype=None):
     import nibabel as nib
 
@@ -898,19 +910,12 @@ def write_surface(path, coords, faces) -> Path:
     -------
     pathlib.Path
     """
-    import nibabel as nib
-
-    from ..provenance import atomic_path
-
     coords = np.asarray(coords, dtype=np.float64)
     if coords.shape[1] == 2:
         coords = np.column_stack([coords, np.zeros(len(coords))])
-    image = nib.gifti.GiftiImage(darrays=[
-        _gifti_array(coords, "NIFTI_INTENT_POINTSET", np.float32),
-        _gifti_array(faces, "NIFTI_INTENT_TRIANGLE", np.int32)])
-    with atomic_path(path, suffix=".surf.gii") as tmp:
-        nib.save(image, str(tmp))
-    return Path(path)
+    return _save_gifti([_gifti_array(coords, "NIFTI_INTENT_POINTSET", np.float32),
+                        _gifti_array(faces, "NIFTI_INTENT_TRIANGLE", np.int32)],
+                       path, ".surf.gii")
 
 
 def write_gifti_data(path, maps) -> Path:
@@ -927,15 +932,8 @@ def write_gifti_data(path, maps) -> Path:
     -------
     pathlib.Path
     """
-    import nibabel as nib
-
-    from ..provenance import atomic_path
-
-    image = nib.gifti.GiftiImage(darrays=[_gifti_array(m, "NIFTI_INTENT_NONE", np.float32)
-                                          for m in np.asarray(maps)])
-    with atomic_path(path, suffix=".func.gii") as tmp:
-        nib.save(image, str(tmp))
-    return Path(path)
+    return _save_gifti([_gifti_array(m, "NIFTI_INTENT_NONE", np.float32)
+                        for m in np.asarray(maps)], path, ".func.gii")
 
 
 def write_labels(path, rois) -> Path:
@@ -955,8 +953,6 @@ def write_labels(path, rois) -> Path:
     """
     import nibabel as nib
 
-    from ..provenance import atomic_path
-
     rois = np.asarray(rois, dtype=str)
     table = nib.gifti.GiftiLabelTable()
     for key, name in enumerate(("???",) + ROIS):
@@ -964,11 +960,8 @@ def write_labels(path, rois) -> Path:
         label.label = name
         table.labels.append(label)
     keys = np.array([0 if r == "" else ROIS.index(r) + 1 for r in rois], dtype=np.int32)
-    image = nib.gifti.GiftiImage(labeltable=table,
-                                 darrays=[_gifti_array(keys, "NIFTI_INTENT_LABEL", np.int32)])
-    with atomic_path(path, suffix=".label.gii") as tmp:
-        nib.save(image, str(tmp))
-    return Path(path)
+    return _save_gifti([_gifti_array(keys, "NIFTI_INTENT_LABEL", np.int32)], path,
+                       ".label.gii", table)
 
 
 def _native_runs(folder: Path, subject: Subject):
@@ -1097,7 +1090,7 @@ def export_dataset(dataset, out, fmt: str, subjects=None, task: str = "adv") -> 
     """
     check_choice(fmt, "format", FORMATS, DataError)
     dataset, out = Path(dataset), Path(out)
-    names = choose_subjects(dataset, subjects) if subjects is not None else list_subjects(dataset)
+    names = choose_subjects(dataset, subjects)
     with atomic_dir(out) as tmp:
         for name in names:
             export_subject(dataset / name, tmp / name, fmt, task)
