@@ -54,7 +54,7 @@ def _path(text: str) -> str:
 _INPUTS = ("stimuli", "images", "data")
 _OUTPUTS = ("out", "results")
 #: Commands whose output folder is rebuilt whole (an input inside it would be deleted).
-_REBUILT = ("stimuli", "simulate")
+_REBUILT = ("stimuli", "simulate", "export-example", "import-data")
 #: Words that name a built-in input rather than a folder.
 _KEYWORDS = ("embedded", "simulated")
 
@@ -214,6 +214,33 @@ def _cmd_brain_rsa(args) -> int:
     print(brain_claims(table, n_boot=args.n_boot).to_string(index=False))
     variant = analysis_variant(args.normalize, not args.across_sessions)
     print(f"wrote {out / brain_rsa_name(args.n_vertices, variant)}")
+    return 0
+
+
+def _cmd_export_example(args) -> int:
+    from .fmri.formats import export_dataset
+
+    folders = export_dataset(args.data, args.out, args.format, args.subjects, task=args.task)
+    print(f"wrote {len(folders)} subject(s) of {args.data} in the {args.format} layout to "
+          f"{args.out}")
+    return 0
+
+
+def _cmd_import_data(args) -> int:
+    from pathlib import Path
+
+    from .cnn.stimulus_set import load_manifest
+    from .fmri.formats import import_dataset
+    from .provenance import file_sha256
+
+    manifest, info = None, {}
+    if args.stimuli:
+        manifest = load_manifest(args.stimuli)
+        info = {"stimulus_manifest_sha256": file_sha256(Path(args.stimuli) / "manifest.csv"),
+                "stimuli": str(Path(args.stimuli).resolve())}
+    folders = import_dataset(args.data, args.out, args.format, manifest, args.subjects,
+                             info=info)
+    print(f"wrote {len(folders)} subject(s) in the documented format to {args.out}")
     return 0
 
 
@@ -556,10 +583,53 @@ def _add_notebooks(sub) -> None:
                    "subjects, e.g. --subjects 2 3; the other pages are left as they are")
     p.set_defaults(func=_cmd_notebooks)
 
+def _layout_arguments(p, format_help: str, data_help: str, out_help: str) -> None:
+    """--format, --data, --out and --subjects of the commands that convert layouts."""
+    from .fmri.formats import FORMATS
+
+    p.add_argument("--format", required=True, choices=FORMATS, help=format_help)
+    p.add_argument("--data", type=_path, required=True, metavar="DIR", help=data_help)
+    p.add_argument("--out", type=_path, required=True, metavar="DIR", help=out_help)
+    p.add_argument("--subjects", nargs="+", default=None, metavar="sub-XX",
+                   help="subject folders (default: all)")
+
+
+def _add_export_example(sub) -> None:
+    """``advlib export-example``."""
+    p = sub.add_parser("export-example", help="write a dataset in a field layout (BIDS + GIFTI, "
+                       "GLMsingle outputs): an example of what import-data reads",
+                       description="Write the subjects of a dataset in the documented format "
+                       "(e.g. simulated with `advlib simulate --save-timeseries`) in a field "
+                       "layout: GIFTI flat patches and ROI labels, BIDS events.tsv per run, and "
+                       "GIFTI betas and time series (bids-gifti) or a GLMsingle output file "
+                       "(glmsingle). See the book's data-format page.")
+    _layout_arguments(p, "the layout to write", "dataset in the documented format",
+                      "the new dataset folder (replaced whole)")
+    p.add_argument("--task", default="adv", help="BIDS task label (default: %(default)s)")
+    p.set_defaults(func=_cmd_export_example)
+
+
+def _add_import_data(sub) -> None:
+    """``advlib import-data``."""
+    p = sub.add_parser("import-data", help="read a lab's BIDS + GIFTI or GLMsingle dataset into "
+                       "the documented format",
+                       description="Read every subject of a dataset in a field layout (GIFTI "
+                       "surfaces and labels, BIDS events, GIFTI betas or time series, or "
+                       "GLMsingle outputs), check it, and write it in the documented format that "
+                       "every analysis reads. Nothing is written when a subject is refused.")
+    _layout_arguments(p, "the layout to read", "the lab's dataset",
+                      "the new dataset folder in the documented format (replaced whole)")
+    p.add_argument("--stimuli", type=_path, default=None, metavar="DIR",
+                   help="the stimulus set the subjects saw: events are checked against it and "
+                   "dataset.json records it")
+    p.set_defaults(func=_cmd_import_data)
+
+
 #: One builder per subcommand, in the order ``advlib --help`` lists them.
 _SUBCOMMANDS = (
     _add_models, _add_design_counts, _add_stimuli, _add_cnn_rsa, _add_simulate, _add_select,
-    _add_brain_rsa, _add_encode, _add_reproduce, _add_notebooks)
+    _add_brain_rsa, _add_encode, _add_reproduce, _add_notebooks, _add_export_example,
+    _add_import_data)
 
 
 def build_parser() -> argparse.ArgumentParser:

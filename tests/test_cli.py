@@ -6,7 +6,7 @@ import pytest
 from advlib.cli import build_parser, main
 
 SUBCOMMANDS = ["models", "design-counts", "stimuli", "cnn-rsa", "simulate", "select", "brain-rsa",
-               "encode", "reproduce", "notebooks"]
+               "encode", "reproduce", "notebooks", "export-example", "import-data"]
 
 
 def test_every_subcommand_is_listed_and_has_help(capsys):

@@ -69,6 +69,7 @@ from ..fmri.searchlight import (
     searchlight_rdms,
     select_vertices,
     split_half_reliability,
+    vertex_coordinates,
 )
 from ..fmri.selection import check_vertex_count, select_subject
 from ..kernels import (
@@ -317,7 +318,7 @@ def noise_ceilings(subject: Subject, n_per_hemi: int, radius: float = 3.0,
     if min(len(h) for h in halves) < 4:
         return out
     if disks is None:
-        disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces,
+        disks = geodesic_disks(vertex_coordinates(subject.vertices), subject.faces,
                                radius)
     cond = subject.conditions
     found = {roi: [] for roi in ROIS}
@@ -862,7 +863,7 @@ def _subject_brain_rsa(folder: Path, manifest, sources, ss, *, n_vertices, n_per
     swappable = swappable_sources(subject, manifest, sources) if within_session else None
     variant = {"normalize": normalize, "permutation": "within session" if within_session
                else "across sessions"}
-    disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces, radius)
+    disks = geodesic_disks(vertex_coordinates(subject.vertices), subject.faces, radius)
     _, selection, _ = select_subject(subject, radius, n_vertices // 2, disks=disks)
     ceilings = noise_ceilings(subject, n_vertices // 2, radius, disks)
     roi_seeds = ss.spawn(len(ROIS) + 2)

@@ -3,9 +3,10 @@ searchlight geometry and vertex selection. The simulated observer lives in
 :mod:`advlib.fmri.simulation`, which this package does not import.
 """
 
-from . import data, design, glm, rdm_data, searchlight, selection
+from . import data, design, formats, glm, rdm_data, searchlight, selection
 from .data import *  # noqa: F403
 from .design import *  # noqa: F403
+from .formats import *  # noqa: F403
 from .glm import *  # noqa: F403
 from .normalize import *  # noqa: F403
 from .rdm_data import *  # noqa: F403
@@ -13,6 +14,25 @@ from .searchlight import *  # noqa: F403
 from .selection import *  # noqa: F403
 
 __all__ = [
+    "FORMATS",
+    "ROI_ALIASES",
+    "BACKGROUND_LABELS",
+    "GLMSINGLE_FILE",
+    "parse_bids_name",
+    "read_surface",
+    "read_gifti_data",
+    "read_labels",
+    "read_events",
+    "event_conditions",
+    "read_glmsingle",
+    "load_bids_gifti",
+    "load_glmsingle",
+    "import_dataset",
+    "write_surface",
+    "write_gifti_data",
+    "write_labels",
+    "export_subject",
+    "export_dataset",
     "RDMData",
     "load_rdm_data",
     "check_rdm_stack",
@@ -41,6 +61,7 @@ __all__ = [
     "VERTEX_COLUMNS",
     "write_subject",
     "load_subject",
+    "subject_from_parts",
     "list_subjects",
     "conditions_from_names",
     "load_dataset_info",
@@ -54,6 +75,7 @@ __all__ = [
     "mesh_edges",
     "geodesic_distances",
     "geodesic_disks",
+    "vertex_coordinates",
     "searchlight_rdms",
     "reliability_map",
     "select_vertices",

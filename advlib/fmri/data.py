@@ -39,8 +39,9 @@ from ..errors import AdvlibError, expect
 from ..provenance import atomic_dir
 
 __all__ = ["ROIS", "DataError", "Subject", "CONDITION_COLUMNS", "VERTEX_COLUMNS", "write_subject",
-           "load_subject", "list_subjects", "conditions_from_names", "load_dataset_info", "subject_files",
-           "SESSION", "image_sessions", "choose_subjects", "check_pairing"]
+           "load_subject", "subject_from_parts", "list_subjects", "conditions_from_names",
+           "load_dataset_info", "subject_files", "SESSION", "image_sessions", "choose_subjects",
+           "check_pairing"]
 
 #: The regions of interest of the paper, in the order of its figures.
 ROIS = ("V1", "V2", "V3", "V4", "LO")
@@ -429,7 +430,7 @@ def _sessions_from_runs(folder: Path, runs, events, conditions) -> np.ndarray:
     return np.asarray(out)
 
 
-def _check_sessions(conditions: pd.DataFrame) -> pd.DataFrame:
+def _check_sessions(conditions: pd.DataFrame, cfile: str = "conditions.csv") -> pd.DataFrame:
     """Validate (or add) the ``session`` column: one session for an image's presentations."""
     conditions = conditions.copy()
     if SESSION not in conditions:
@@ -438,12 +439,12 @@ def _check_sessions(conditions: pd.DataFrame) -> pd.DataFrame:
     images = conditions.kind != "blank"
     values = pd.to_numeric(conditions[SESSION], errors="coerce")
     bad = conditions.condition[images & ~(np.isfinite(values) & (values == values.round()))]
-    expect(bad.empty, "conditions.csv session", bad.tolist()[:5],
+    expect(bad.empty, f"{cfile} session", bad.tolist()[:5],
            "an integer session for every image condition", DataError)
     conditions[SESSION] = values.fillna(0).astype(int)
     per_image = conditions[images].groupby("image_id")[SESSION].nunique()
     split = per_image[per_image > 1].index.tolist()
-    expect(not split, "conditions.csv session", f"images {split[:5]} in two sessions",
+    expect(not split, f"{cfile} session", f"images {split[:5]} in two sessions",
            "both presentations of an image in one session", DataError)
     return conditions
 
@@ -521,56 +522,114 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
     if (folder / "betas.npy").is_file():
         betas = _load_array(folder / "betas.npy", "betas")
         conditions = _read_csv(folder / "conditions.csv", CONDITION_COLUMNS, "conditions")
+        source = "conditions.csv"
     elif (folder / "timeseries").is_dir():
         frame, conditions = _betas_from_timeseries(folder, manifest, glm_options)
         betas = frame.to_numpy()
+        source = "the events of timeseries/"
     else:
         raise DataError(f"subject={str(folder)!r}: expected betas.npy + conditions.csv, or "
                         "timeseries/run-XX.npy + events/run-XX.csv")
     vertices = _read_csv(folder / "vertices.csv", VERTEX_COLUMNS, "vertices")
+    faces_path = folder / "faces.npy"
+    expect(faces_path.is_file(), "faces", str(faces_path), "mesh triangles (n_faces, 3)", DataError)
+    faces = _load_array(faces_path, "faces")
+    info_path = folder / "subject.json"
+    info = _read_json(info_path) if info_path.is_file() else {}
+    return subject_from_parts(name or folder.name, betas, conditions, vertices, faces, info,
+                              manifest=manifest, where=folder,
+                              files={"conditions": source})
+
+
+#: The file names :func:`subject_from_parts` names in its messages (the native format's).
+_NATIVE_FILES = {"conditions": "conditions.csv", "vertices": "vertices.csv", "faces": "faces.npy"}
+
+
+def subject_from_parts(name: str, betas, conditions: pd.DataFrame, vertices: pd.DataFrame,
+                       faces, info: dict | None = None, *, manifest: pd.DataFrame | None = None,
+                       where=None, files: dict | None = None) -> Subject:
+    """Validate a subject's parts, whatever files they came from, and make the Subject.
+
+    Every reader (the native folder of :func:`load_subject`, the GIFTI, BIDS and GLMsingle
+    readers of :mod:`advlib.fmri.formats`) ends here, so all formats pass the same checks.
+
+    Parameters
+    ----------
+    name : str
+        Subject name (``sub-XX``).
+    betas : array_like, shape (n_conditions, n_vertices)
+    conditions : pandas.DataFrame
+        :data:`CONDITION_COLUMNS` (+ optional ``session``), one row per betas row.
+    vertices : pandas.DataFrame
+        :data:`VERTEX_COLUMNS` (+ extras), one row per betas column.
+    faces : array_like, shape (n_faces, 3)
+    info : dict, optional
+        Metadata (``subject.json``).
+    manifest : pandas.DataFrame, optional
+        Stimulus manifest: every image in it must have presentation-1 and -2 conditions.
+    where : str or path, optional
+        The folder the parts come from, named in the messages.
+    files : dict, optional
+        The files that held the ``conditions``, ``vertices`` and ``faces`` (named in the
+        messages; default: the native format's).
+
+    Returns
+    -------
+    Subject
+        Vertices with any non-finite beta dropped (warning, ``info["n_dropped_vertices"]``).
+
+    Raises
+    ------
+    DataError
+        As :func:`load_subject`.
+    """
+    folder = Path(where) if where is not None else Path(name)
+    files = {**_NATIVE_FILES, **(files or {})}
+    cfile, vfile, ffile = files["conditions"], files["vertices"], files["faces"]
+    betas = np.asarray(betas)
+    conditions = conditions.reset_index(drop=True)
+    vertices = vertices.reset_index(drop=True).copy()
     vertices["roi"] = vertices.roi.fillna("").astype(str)
     for column in ("x_mm", "y_mm"):
-        vertices[column] = _numeric(vertices, column, folder / "vertices.csv",
+        vertices[column] = _numeric(vertices, column, folder / vfile,
                                     "finite numbers (mm on the flattened surface)")
-    twins = vertices[vertices.duplicated(["hemi", "x_mm", "y_mm"], keep=False)]
-    expect(twins.empty, "vertices.csv rows", twins.index.tolist()[:6],
-           f"one vertex per position (these rows share hemi, x_mm, y_mm; {folder})", DataError)
-    source = ("conditions.csv" if (folder / "betas.npy").is_file()
-              else "the events of timeseries/")
+    position = ["hemi", "x_mm", "y_mm"] + (["z_mm"] if "z_mm" in vertices else [])
+    twins = vertices[vertices.duplicated(position, keep=False)]
+    expect(twins.empty, f"{vfile} rows", twins.index.tolist()[:6],
+           f"one vertex per position (these rows share {', '.join(position)}; {folder})",
+           DataError)
     expect(betas.ndim == 2 and betas.shape == (len(conditions), len(vertices)), "betas.shape",
            tuple(betas.shape), f"(n_conditions={len(conditions)}, n_vertices={len(vertices)}) "
-           f"from {source} and vertices.csv ({folder})", DataError)
+           f"from {cfile} and {vfile} ({folder})", DataError)
     dup = conditions.condition[conditions.condition.duplicated()].tolist()
-    expect(not dup, "conditions.csv condition", dup[:5], "unique condition names", DataError)
+    expect(not dup, f"{cfile} condition", dup[:5], "unique condition names", DataError)
     kinds = set(conditions.kind) - _KINDS
-    expect(not kinds, "conditions.csv kind", sorted(kinds), "RE, AN, AI or blank", DataError)
+    expect(not kinds, f"{cfile} kind", sorted(kinds), "RE, AN, AI or blank", DataError)
     images = conditions[conditions.kind != "blank"]
     bad_p = sorted(set(images.presentation) - {1, 2})
-    expect(not bad_p, "conditions.csv presentation", bad_p, "1 or 2 (0 for blank)", DataError)
+    expect(not bad_p, f"{cfile} presentation", bad_p, "1 or 2 (0 for blank)", DataError)
     pair_dup = images[images.duplicated(["image_id", "presentation"])]
-    expect(pair_dup.empty, "conditions.csv image_id/presentation",
+    expect(pair_dup.empty, f"{cfile} image_id/presentation",
            pair_dup[["image_id", "presentation"]].values.tolist()[:3],
            "one condition per image and presentation", DataError)
-    conditions = _check_sessions(conditions)
+    conditions = _check_sessions(conditions, cfile)
     rois = sorted(set(vertices.roi) - set(ROIS) - {""})
-    expect(not rois, "vertices.csv roi", rois, f"one of {', '.join(ROIS)} or empty", DataError)
+    expect(not rois, f"{vfile} roi", rois, f"one of {', '.join(ROIS)} or empty", DataError)
     hemis = sorted(set(vertices.hemi) - {"lh", "rh"})
-    expect(not hemis, "vertices.csv hemi", hemis, "'lh' or 'rh'", DataError)
+    expect(not hemis, f"{vfile} hemi", hemis, "'lh' or 'rh'", DataError)
     if manifest is not None:
         have = set(zip(images.image_id, images.presentation))
         missing = [f"{i}_p{p}" for i in manifest.image_id for p in (1, 2) if (i, p) not in have]
         expect(not missing, "conditions", f"{len(missing)} missing: {missing[:5]}",
                "both presentations of every image in the stimulus manifest", DataError)
         _warn_about_design(folder.name, conditions, manifest)
-    faces_path = folder / "faces.npy"
-    expect(faces_path.is_file(), "faces", str(faces_path), "mesh triangles (n_faces, 3)", DataError)
-    faces = _load_array(faces_path, "faces")
+    faces = np.asarray(faces)
     expect(faces.ndim == 2 and faces.shape[1] == 3, "faces.shape", faces.shape, "(n_faces, 3)",
            DataError)
     if faces.dtype.kind == "f":                 # whole numbers stored as floats are fine
         whole = np.isfinite(faces) & (faces == np.round(faces))
         expect(whole.all(), "faces", f"values such as {faces[~whole][:3].tolist()}",
-               f"whole vertex indices ({faces_path})", DataError)
+               f"whole vertex indices ({folder / ffile})", DataError)
         faces = faces.astype(np.int64)
     expect(faces.size == 0 or (faces.min() >= 0 and faces.max() < len(vertices)), "faces",
            f"indices {int(faces.min())}..{int(faces.max())}",
@@ -582,18 +641,17 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
     n_drop = int((~keep).sum())
     if n_drop:
         warnings.warn(f"{folder.name}: dropped {n_drop} vertices with NaN/inf betas",
-                      RuntimeWarning, stacklevel=2)
+                      RuntimeWarning, stacklevel=3)
         remap = np.full(len(vertices), -1)
         remap[keep] = np.arange(keep.sum())
         faces = remap[faces]
         faces = faces[(faces >= 0).all(1)]
         betas = betas[:, keep]
         vertices = vertices[keep].reset_index(drop=True)
-    info_path = folder / "subject.json"
-    info = _read_json(info_path) if info_path.is_file() else {}
+    info = dict(info or {})
     info["n_dropped_vertices"] = n_drop
     frame = pd.DataFrame(np.asarray(betas, dtype=np.float64), index=conditions.condition.tolist())
-    return Subject(name or folder.name, frame, conditions.reset_index(drop=True), vertices,
+    return Subject(name, frame, conditions.reset_index(drop=True), vertices,
                    faces.astype(np.int64), info)
 
 

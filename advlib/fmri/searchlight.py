@@ -21,7 +21,25 @@ from ..kernels import correlation_rdm, rowwise_spearman, spearman, upper_triangl
 from .data import ROIS
 
 __all__ = ["mesh_edges", "geodesic_distances", "geodesic_disks", "searchlight_rdms", "reliability_map",
-           "select_vertices", "split_half_reliability", "split_half_reliabilities"]
+           "select_vertices", "split_half_reliability", "split_half_reliabilities",
+           "vertex_coordinates"]
+
+
+def vertex_coordinates(vertices: pd.DataFrame) -> np.ndarray:
+    """The positions geodesic distances are measured on: the flat map, or the folded mesh.
+
+    Parameters
+    ----------
+    vertices : pandas.DataFrame
+        ``x_mm, y_mm`` and, for a subject read from a folded surface without a flat patch
+        (:mod:`advlib.fmri.formats`), ``z_mm``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_vertices, 2) or (n_vertices, 3)
+    """
+    columns = ["x_mm", "y_mm"] + (["z_mm"] if "z_mm" in vertices else [])
+    return vertices[columns].to_numpy(np.float64)
 
 
 def geodesic_distances(xy, faces, sources=None, limit: float = np.inf):
@@ -29,8 +47,8 @@ def geodesic_distances(xy, faces, sources=None, limit: float = np.inf):
 
     Parameters
     ----------
-    xy : array_like, shape (n_vertices, 2)
-        Flat-map coordinates (mm).
+    xy : array_like, shape (n_vertices, 2) or (n_vertices, 3)
+        Flat-map coordinates (mm), or the folded mesh's (edge lengths in 3-D).
     faces : array_like, shape (n_faces, 3)
     sources : array_like of int, optional
         Rows to compute from (default: all).
@@ -44,7 +62,8 @@ def geodesic_distances(xy, faces, sources=None, limit: float = np.inf):
     from scipy.sparse.csgraph import dijkstra
 
     xy = np.asarray(xy, dtype=np.float64)
-    expect(xy.ndim == 2 and xy.shape[1] == 2, "xy.shape", xy.shape, "(n_vertices, 2)")
+    expect(xy.ndim == 2 and xy.shape[1] in (2, 3), "xy.shape", xy.shape,
+           "(n_vertices, 2) or (n_vertices, 3)")
     adj = mesh_edges(faces, len(xy)).tocoo()
     w = np.linalg.norm(xy[adj.row] - xy[adj.col], axis=1)
     graph = sparse.csr_matrix((w, (adj.row, adj.col)), shape=adj.shape)
@@ -56,7 +75,8 @@ def geodesic_disks(xy, faces, radius: float = 3.0, chunk: int = 500) -> sparse.c
 
     Parameters
     ----------
-    xy : array_like, shape (n_vertices, 2)
+    xy : array_like, shape (n_vertices, 2) or (n_vertices, 3)
+        See :func:`vertex_coordinates`.
     faces : array_like, shape (n_faces, 3)
     radius : float
         Disk radius in mm (3 in the paper).

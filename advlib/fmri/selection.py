@@ -18,6 +18,7 @@ from .searchlight import (
     reliability_map,
     select_vertices,
     split_half_reliabilities,
+    vertex_coordinates,
 )
 
 __all__ = ["select_subject", "select_dataset", "load_selection", "check_vertex_count"]
@@ -70,7 +71,7 @@ def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100,
         vertices is more reliable whichever they are), and over all the ROI's vertices).
     """
     if disks is None:
-        disks = geodesic_disks(subject.vertices[["x_mm", "y_mm"]].to_numpy(), subject.faces,
+        disks = geodesic_disks(vertex_coordinates(subject.vertices), subject.faces,
                                radius)
     rel = reliability_map(subject.betas, subject.conditions, disks, kind="RE")
     sel = select_vertices(subject.vertices, rel, n_per_hemi)
