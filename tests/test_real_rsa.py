@@ -1,4 +1,7 @@
 """The CNN against real brain RDMs (advlib/analysis/real_rsa.py) on small known cases."""
+import dataclasses
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -83,7 +86,8 @@ def _result(similarity, ci, p=0.001, ceiling=(0.4, 0.6)):
     spread = np.linspace(-ci, ci, 100)                  # paired replicates around each value
     reps = pd.DataFrame({f"layer{i + 1}": s + spread for i, s in enumerate(similarity)})
     cats = pd.DataFrame([{"contrast": "animate vs inanimate", "n_images": 92, "similarity": 0.6,
-                          "p_perm": 0.001, "within": 0.8, "between": 0.9}])
+                          "p_perm": 0.001, "p_perm_lower": 1.0, "within": 0.8,
+                          "between": 0.9}])
     ceil = pd.DataFrame([{"method": "spearman", "lower": ceiling[0], "upper": ceiling[1]}])
     return HitResult(table, ceil, cats, reps, {}, {})
 
@@ -110,6 +114,43 @@ def test_the_claims_follow_their_rules():
     assert dict(zip(*real_claims(flat)[["claim", "verdict"]].T.values))[
         "hIT separates animate from inanimate objects"] == "inconclusive"
     assert list(good.columns) == ["claim", "verdict", "rule", "here", "paper"]
+
+
+def test_the_other_tail_is_the_same_permutations_read_the_other_way():
+    """p_perm_lower of a brain RDM is p_perm of its order reversed (same seed, so the same
+    permutations): the reversal rule uses it, not 1 - p (which exceeds the level by up to
+    1 / (n_perm + 1))."""
+    rng = np.random.default_rng(4)
+    images = pd.DataFrame({"animate": np.repeat([1, 0], 8)})
+    rdm = compute_rdm(rng.normal(size=(16, 20)))
+    flipped = rdm.max() + 1 - rdm
+    np.fill_diagonal(flipped, 0)
+    a = category_tests(rdm, images, n_perm=99, seed=3).iloc[0]
+    b = category_tests(flipped, images, n_perm=99, seed=3).iloc[0]
+    assert b.similarity == pytest.approx(-a.similarity)
+    assert a.p_perm_lower == b.p_perm and b.p_perm_lower == a.p_perm
+    reverse = _result([0.1] * 8, 0.05)
+    reverse.categories.loc[0, ["similarity", "p_perm", "p_perm_lower"]] = [-0.3, 0.999, 0.001]
+    verdict = lambda r: dict(zip(*real_claims(r)[["claim", "verdict"]].T.values))[  # noqa: E731
+        "hIT separates animate from inanimate objects"]
+    assert verdict(reverse) == "does not hold"
+    reverse.categories.loc[0, "p_perm_lower"] = 0.06
+    assert verdict(reverse) == "inconclusive"
+
+
+def test_the_ceiling_rule_places_the_interval_on_the_estimate():
+    """Bootstrap replicates biased low (as image resampling can make them) must not carry
+    the best layer's interval below the ceiling: the interval is centred on the estimate,
+    so a layer at 0.30 with spread 0.05 against a ceiling of 0.33 is inconclusive (a plain
+    percentile interval of these replicates would say the claim holds)."""
+    result = _result([0.1, 0.12, 0.15, 0.2, 0.22, 0.3, 0.2, 0.18], 0.05, ceiling=(0.33, 0.6))
+    result = dataclasses.replace(result, replicates=result.replicates - 0.2)
+    claims = real_claims(result).set_index("claim")
+    row = claims.loc["No layer reaches the noise ceiling"]
+    assert row.verdict == "inconclusive"
+    low, high = (float(v) for v in re.search(r"adjusted interval \[(\S+), (\S+)\]",
+                                               row.here).groups())
+    assert low <= 0.3 <= high
 
 
 def test_the_permutation_test_of_the_mean_over_subjects_holds_its_level():
