@@ -154,7 +154,7 @@ def _cmd_stimuli(args) -> int:
 
 def _cmd_cnn_rsa(args) -> int:
 
-    from .analysis.cnn_rsa import cnn_rsa
+    from .analysis.cnn_analysis import cnn_rsa
     from .cnn.models import load_model
 
     layout = Layout(args.results, args.model, args.stimuli)
@@ -200,7 +200,7 @@ def _cmd_select(args) -> int:
 def _cmd_brain_rsa(args) -> int:
     from pathlib import Path
 
-    from .analysis.brain_rsa import brain_rsa
+    from .analysis.brain_analysis import brain_rsa
     from .analysis.claims import brain_claims
 
     layout = Layout(args.results, args.model, args.stimuli)
@@ -253,7 +253,7 @@ def _cmd_encode(args) -> int:
     from pathlib import Path
 
     from .analysis.claims import encoding_claims
-    from .analysis.encoding_analysis import encoding_analysis, layer_assignment_tests
+    from .analysis.encoding_study import encoding_analysis, layer_assignment_tests
     from .cnn.models import load_model
 
     layout = Layout(args.results, args.model, args.stimuli)
@@ -277,7 +277,7 @@ def _cmd_encode(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .book.reproduce import reproduce
+    from .book.pipeline import reproduce
 
     log = reproduce(model=args.model, data=args.data, subjects=args.subjects,
                     profile=args.profile, jobs=args.jobs, results=args.results, out=args.out,
@@ -488,7 +488,7 @@ def _add_encode(sub) -> None:
 def _add_reproduce(sub) -> None:
     """``advlib reproduce``."""
     from .book.notebooks import PROFILES
-    from .book.reproduce import CLUSTERS
+    from .book.pipeline import CLUSTERS
     from .cnn.models import MODELS
 
     p = sub.add_parser("reproduce", help="the whole chain, stimuli to book, redoing only what "

@@ -6,7 +6,7 @@ atomically and records what made them::
 
     stage = Stage("cnn_rsa", out_dir, outputs=["cnn_rsa.csv", "cnn_trend.csv"],
                   params={"n_perm": 1000, "seed": 0}, inputs=[manifest, *pngs],
-                  code=["advlib.analysis.cnn_rsa"])
+                  code=["advlib.analysis.cnn_analysis"])
     if not stage.up_to_date():
         stage.run(lambda tmp: table.to_csv(tmp / "cnn_rsa.csv"), ...)
 
@@ -192,7 +192,7 @@ def advlib_imports(module: str) -> frozenset[str]:
     Parameters
     ----------
     module : str
-        Dotted name, e.g. ``"advlib.analysis.brain_rsa"``.
+        Dotted name, e.g. ``"advlib.analysis.brain_analysis"``.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""The ground-truth study on the cheap path (advlib/analysis/observer_study.py)."""
+"""The ground-truth study on the cheap path (advlib/analysis/ground_truth_study.py)."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""advlib reproduce (advlib/book/reproduce.py): the chain runs once, then only what changed."""
+"""advlib reproduce (advlib/book/pipeline.py): the chain runs once, then only what changed."""
 import json
 import re
 from pathlib import Path

@@ -31,7 +31,7 @@ Families (:data:`FAMILIES`; the function each one calls is the one the book call
     rejects at its level (asserted); on raw betas with plain similarities (as published)
     far above it (shown).
 ``encoding_transfer``
-    Encoding transfer (:func:`advlib.analysis.encoding_analysis.transfer_statistics`,
+    Encoding transfer (:func:`advlib.analysis.encoding_study.transfer_statistics`,
     ``p_perm``). Null: predictions unrelated to the measured responses.
 ``encoding_ai_vs_an``
     Its AI vs AN swap test (``p_diff``). Null: AI and AN transfer alike.
@@ -40,13 +40,13 @@ Families (:data:`FAMILIES`; the function each one calls is the one the book call
     shown, not asserted.
 ``fig_s1``
     Fig S1 low vs high layers over subjects
-    (:func:`advlib.analysis.encoding_analysis.layer_assignment_tests`). Null: no layer
+    (:func:`advlib.analysis.encoding_study.layer_assignment_tests`). Null: no layer
     preference; presentations and ROIs of a subject share its fit.
 ``fig_s1_pooled``
     The paper's pooling of presentations (and ROIs) as independent pairs: not valid;
     shown, not asserted.
 ``searchlight``
-    The searchlight ROI test (:func:`advlib.analysis.brain_rsa.searchlight_roi_tests`).
+    The searchlight ROI test (:func:`advlib.analysis.brain_analysis.searchlight_roi_tests`).
     Null: AN and AI exchangeable.
 
 :func:`interval_coverage` measures the coverage of the Fig 3 intervals (image or vertex
@@ -66,8 +66,8 @@ from tqdm.auto import tqdm
 from ..errors import check_choice, check_positive_int, check_probability, expect
 from ..fmri.data import ROIS
 from ..fmri.normalize import normalize_betas
-from .brain_rsa import searchlight_roi_tests, vertex_bootstrap, vertex_interval
-from .encoding_analysis import layer_assignment_tests, transfer_statistics
+from .brain_analysis import searchlight_roi_tests, vertex_bootstrap, vertex_interval
+from .encoding_study import layer_assignment_tests, transfer_statistics
 from .rsa import compare_rdms, compute_rdm
 from .stats import (
     bootstrap_p,

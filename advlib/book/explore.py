@@ -61,7 +61,7 @@ class Explorer:
         self.brain = {}
         self.simulated = False
         if data_dir is not None and (Path(data_dir) / subject).is_dir():
-            from ..analysis.brain_rsa import kind_patterns
+            from ..analysis.brain_analysis import kind_patterns
             from ..fmri.data import load_dataset_info, load_subject
 
             self.simulated = bool(load_dataset_info(data_dir).get("simulated", False))

@@ -363,7 +363,7 @@ def plot_roi_similarities(table, alpha: float = 0.05, title: str = ""):
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`advlib.analysis.brain_rsa.brain_rsa`.
+        From :func:`advlib.analysis.brain_analysis.brain_rsa`.
     alpha : float
         Asterisk above a bar when its permutation p < alpha.
     title : str
@@ -416,7 +416,7 @@ def plot_searchlight_maps(vertices, faces, maps: dict, title: str = ""):
     faces : numpy.ndarray, shape (n_faces, 3)
     maps : dict
         ``re_an`` and ``re_ai`` arrays, shape (n_vertices,) (from
-        :func:`advlib.analysis.brain_rsa.searchlight_rsa`).
+        :func:`advlib.analysis.brain_analysis.searchlight_rsa`).
     title : str
 
     Returns
@@ -440,7 +440,7 @@ def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`advlib.analysis.encoding_analysis.encoding_analysis`.
+        From :func:`advlib.analysis.encoding_study.encoding_analysis`.
     alpha : float
         Asterisk above a bar when its permutation p < alpha.
     title : str
@@ -501,7 +501,7 @@ def plot_layer_assignment(assignment, title: str = ""):
     Parameters
     ----------
     assignment : pandas.DataFrame
-        From :func:`advlib.analysis.encoding_analysis.encoding_analysis` (``layer_assignment``).
+        From :func:`advlib.analysis.encoding_study.encoding_analysis` (``layer_assignment``).
     title : str
 
     Returns

@@ -154,7 +154,7 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     if results_dir is not None:
         results_dir = Path(results_dir)
         stage = Stage("cnn_rsa", results_dir, list(_OUTPUTS), params,
-                      inputs=stimulus_files(stim_dir), code=["advlib.analysis.cnn_rsa"])
+                      inputs=stimulus_files(stim_dir), code=["advlib.analysis.cnn_analysis"])
         if reuse and stage.up_to_date():
             return _load_result(results_dir, usable)
     cache = None if results_dir is None else results_dir / "features"

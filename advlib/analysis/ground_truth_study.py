@@ -13,7 +13,7 @@ every seed). A seed is analysed twice:
 
 Each analysis variant (the paper's pipeline as published; the default: betas centred
 within session, permutations within session, partial similarities) selects its own
-vertices and runs the book's ROI tests (:func:`advlib.analysis.brain_rsa.roi_rsa`): the
+vertices and runs the book's ROI tests (:func:`advlib.analysis.brain_analysis.roi_rsa`): the
 permutation tests with ``n_perm`` permutations and the RE-AI vs RE-AN swap test with
 ``n_swap`` swap sets, stopped as soon as p > 0.0001 is certain (the decision at the
 paper's criterion is that of the full test). Every rate comes with its Monte Carlo
@@ -52,7 +52,7 @@ from ..fmri.simulation import (
 )
 from ..layout import simulation_spec
 from ..provenance import Stage
-from .brain_rsa import (
+from .brain_analysis import (
     MIN_ROI_VERTICES,
     kind_patterns,
     partial_similarities,
@@ -214,7 +214,7 @@ def _models_cached(stim_dir: str, subjects: tuple, seed: int, spacing: float, va
 
 def _seed_stage(folder: Path, stim_dir, params: dict, seed: int) -> Stage:
     return Stage("observer_study", folder, [f"seed-{seed:03d}.csv"], {**params, "seed": seed},
-                 inputs=stimulus_files(stim_dir), code=["advlib.analysis.observer_study"],
+                 inputs=stimulus_files(stim_dir), code=["advlib.analysis.ground_truth_study"],
                  record=f"seed-{seed:03d}_provenance.json")
 
 

@@ -780,7 +780,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
             if searchlight else [])
         stage = Stage(Path(table_name).stem, out_dir, outputs, params,
                       inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
-                      code=["advlib.analysis.brain_rsa"])
+                      code=["advlib.analysis.brain_analysis"])
         if reuse and stage.up_to_date():
             return (read_table(out_dir / outputs[0]),
                     load_searchlight_maps(out_dir, names if searchlight else [], n_vertices,

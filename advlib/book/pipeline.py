@@ -113,7 +113,7 @@ def _stimuli(model, stim_dir, options, progress):
 
 
 def _cnn_rsa(model, stim_dir, root, c, progress):
-    from ..analysis.cnn_rsa import cnn_rsa
+    from ..analysis.cnn_analysis import cnn_rsa
 
     cnn_rsa(_model(model), stim_dir, root, n_perm=c["n_perm"], n_boot=c["n_boot"],
             seed=c["seed"], progress=progress)
@@ -141,7 +141,7 @@ def _study_options(g: dict) -> dict:
 
 
 def _ground_truth(results, model, base, g, snr, design, jobs, progress):
-    from ..analysis.observer_study import observer_study
+    from ..analysis.ground_truth_study import observer_study
     from ..fmri.simulation import dataset_noise
 
     layout = Layout(results, model)
@@ -164,7 +164,7 @@ def _subject(stim_dir, dataset_dir, subject, spec):
 
 
 def _brain_rsa(data_dir, stim_dir, out_dir, n_vertices, b, names, jobs, progress, options):
-    from ..analysis.brain_rsa import brain_rsa
+    from ..analysis.brain_analysis import brain_rsa
 
     brain_rsa(data_dir, stim_dir, out_dir, n_vertices=n_vertices, n_perm=b["n_perm"],
               n_boot=b["n_boot"], seed=b["seed"], subjects=names, jobs=jobs,
@@ -173,7 +173,7 @@ def _brain_rsa(data_dir, stim_dir, out_dir, n_vertices, b, names, jobs, progress
 
 def _encoding(model, data_dir, stim_dir, out_dir, e, names, features_dir, jobs, progress,
               options):
-    from ..analysis.encoding_analysis import encoding_analysis
+    from ..analysis.encoding_study import encoding_analysis
 
     encoding_analysis(_model(model), data_dir, stim_dir, out_dir, solver=e["solver"],
                       n_nonzero=e["n_nonzero"], n_folds=e["n_folds"],
@@ -232,7 +232,7 @@ def _execute(call, records, threads, *_after) -> dict:
 
 def _study_cells(layout, base, g) -> list[list[tuple]]:
     """The ground-truth study's seeds grouped by SNR x design (one step each)."""
-    from ..analysis.observer_study import study_tasks
+    from ..analysis.ground_truth_study import study_tasks
 
     tasks = study_tasks(layout, base, g["snrs"], g["designs"], g["n_seeds"],
                         **_study_options(g))
