@@ -6,7 +6,16 @@ import argparse
 import sys
 
 from .errors import AdvlibError, InputError
-from .layout import SIMULATION_SPEC, Layout, analysis_variant, brain_rsa_name, encoding_name
+from .layout import (
+    PAGES_FOLDER,
+    SELECTION_FOLDER,
+    SIMULATION_SPEC,
+    Layout,
+    analysis_variant,
+    brain_rsa_name,
+    encoding_name,
+    selection_dir,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -172,6 +181,7 @@ def _cmd_cnn_rsa(args) -> int:
 
 
 def _cmd_simulate(args) -> int:
+    from .fmri.data import SUBJECT_INFO
     from .fmri.simulation.simulate import simulate_dataset
 
     folders = simulate_dataset(args.stimuli, args.out, args.subjects, seed=args.seed,
@@ -180,20 +190,23 @@ def _cmd_simulate(args) -> int:
     import json
 
     for folder in folders:
-        info = json.loads((folder / "subject.json").read_text())
+        info = json.loads((folder / SUBJECT_INFO).read_text())
         print(f"{folder}: GLMdenoise noise regressors per run = {info['glm']['n_pcs']}, "
               f"beta recovery r = {info['beta_recovery_r']:.3f} (SIMULATED data)")
     return 0
 
 
 def _cmd_select(args) -> int:
+    from pathlib import Path
+
     from .fmri.selection import select_dataset
 
-    out = args.out or args.data
+    out = Path(args.out) if args.out else selection_dir(args.data, args.results)
     for name, sel in select_dataset(args.data, out, args.subjects, radius=args.radius,
-                                    n_per_hemi=args.n_vertices // 2).items():
+                                    n_per_hemi=args.n_vertices // 2,
+                                    reuse=not args.force).items():
         counts = sel.groupby("roi").size().to_dict()
-        print(f"{name}: selected {counts} -> {out}/{name}/selection/")
+        print(f"{name}: selected {counts} -> {out / name / SELECTION_FOLDER}/")
     return 0
 
 
@@ -434,7 +447,11 @@ def _add_select(sub) -> None:
                        "vertices of each ROI (half per hemisphere). Works on any dataset in "
                        "the documented format.")
     p.add_argument("--data", type=_path, required=True, metavar="DIR", help="dataset folder (sub-XX/...)")
-    p.add_argument("--out", type=_path, default=None, metavar="DIR", help="output root (default: --data)")
+    p.add_argument("--out", type=_path, default=None, metavar="DIR",
+                   help="output root (default: RESULTS/selection/DATASET-HASH, advlib.layout; "
+                   "never --data)")
+    p.add_argument("--results", type=_path, default="results", metavar="RESULTS", help="results root")
+    p.add_argument("--force", action="store_true", help="recompute an up-to-date selection")
     p.add_argument("--subjects", nargs="+", default=None, metavar="sub-XX",
                    help="subject folders (default: all)")
     p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
@@ -506,7 +523,7 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--profile", default="full", choices=tuple(PROFILES))
     p.add_argument("--jobs", type=_count(1), default=1, help="parallel per-subject processes")
     p.add_argument("--results", type=_path, default="results", metavar="DIR", help="results root")
-    p.add_argument("--out", type=_path, default="book/generated", metavar="DIR",
+    p.add_argument("--out", type=_path, default=PAGES_FOLDER, metavar="DIR",
                    help="executed notebooks (the book's source tree)")
     p.add_argument("--no-book", action="store_true", help="stop before the Jupyter Book build")
     p.add_argument("--images", type=_path, default=None, metavar="DIR|CSV|embedded",
@@ -545,7 +562,7 @@ def _add_notebooks(sub) -> None:
     p.add_argument("--profile", default="full", choices=tuple(PROFILES))
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
     p.add_argument("--results", type=_path, default="results", metavar="DIR", help="results root")
-    p.add_argument("--out", type=_path, default="book/generated", metavar="DIR",
+    p.add_argument("--out", type=_path, default=PAGES_FOLDER, metavar="DIR",
                    help="where executed notebooks go (default: %(default)s)")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME",
                    help="run only these notebooks (file stems)")

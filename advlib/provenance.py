@@ -43,6 +43,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import AdvlibError, expect
+from .layout import FOLDER_RECORD, record_name
 
 __all__ = ["stage_lock", "file_sha256", "cache_key", "code_key", "advlib_imports", "package_versions",
            "provenance_record", "atomic_path", "atomic_dir", "write_json", "write_csv", "Stage",
@@ -298,8 +299,7 @@ class Stage:
     def __post_init__(self):
         self.root = Path(self.root)
         if self.record is None:
-            self.record = "provenance.json" if self.outputs is None else \
-                f"{self.name}_provenance.json"
+            self.record = FOLDER_RECORD if self.outputs is None else record_name(self.name)
         self._key = None
         self.notes = {}   # the work may add facts here; they go into the record
 

@@ -66,6 +66,7 @@ from tqdm.auto import tqdm
 from ..errors import check_choice, check_positive_int, check_probability, expect
 from ..fmri.data import ROIS
 from ..fmri.normalize import normalize_betas
+from ..layout import CALIBRATION_TABLE, COVERAGE_TABLE
 from .brain_analysis import searchlight_roi_tests, vertex_bootstrap, vertex_interval
 from .encoding_study import layer_assignment_tests, transfer_statistics
 from .rsa import compare_rdms, compute_rdm
@@ -489,7 +490,7 @@ def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: in
 
     params = {"n_draws": check_positive_int(n_draws, "n_draws"), "alpha": alpha, "seed": seed,
               "coverage_draws": check_positive_int(coverage_draws, "coverage_draws")}
-    stage = Stage("calibration", Path(out_dir), ["calibration.csv", "coverage.csv"], params,
+    stage = Stage("calibration", Path(out_dir), [CALIBRATION_TABLE, COVERAGE_TABLE], params,
                   code=["advlib.analysis.calibration"])
     if reuse and stage.up_to_date():
         return tuple(pd.read_csv(p) for p in stage.output_paths())
@@ -498,8 +499,8 @@ def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: in
         m, n_draws=coverage_draws, seed=seed)} for m in ("images", "subsample", "replacement")])
 
     def write(tmp):
-        table.to_csv(tmp / "calibration.csv", index=False)
-        coverage.to_csv(tmp / "coverage.csv", index=False)
+        table.to_csv(tmp / CALIBRATION_TABLE, index=False)
+        coverage.to_csv(tmp / COVERAGE_TABLE, index=False)
 
     stage.run(write)
     return table, coverage

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..cnn.stimulus_set import load_manifest, usable_sources
 from ..errors import expect
-from ..fmri.data import ROIS, DataError, choose_subjects, load_subject
+from ..fmri.data import ROIS, TRUE_BETAS, DataError, choose_subjects, load_subject
 from ..fmri.normalize import normalize_subject
 from ..fmri.selection import select_subject
 from ..kernels import correlation_rdm, spearman, upper_triangle
@@ -53,7 +53,7 @@ def true_subject(subject, folder) -> object:
     DataError
         Not a simulated subject (no ground truth), or shapes that do not match.
     """
-    path = Path(folder) / "simulation" / "true_betas.npy"
+    path = Path(folder) / TRUE_BETAS
     expect(path.is_file(), "subject", str(folder),
            "a simulated subject with simulation/true_betas.npy (real data have no truth)",
            DataError)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..cnn.selection import PAPER_CONFIDENCE, PAPER_N_PER_CLASS, PAPER_SUPERCLASSES
 from ..errors import AdvlibError, check_choice, check_probability, expect
-from ..layout import SIMULATION_SPEC, simulation_spec
+from ..layout import SIMULATION_SPEC, page_name, simulation_spec
 from ..provenance import atomic_path
 
 __all__ = ["NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subject_names",
@@ -583,7 +583,7 @@ def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
         expect(not missing, "subjects", missing,
                f"subjects of the dataset ({', '.join(found) or 'none'})")
         plan = [item for item in plan if item["parameters"]["subject"] in wanted]
-    return [run_notebook(notebooks_dir / f"{item['name']}.ipynb",
-                         Path(out_dir) / f"{item['output']}.ipynb", item["parameters"],
+    return [run_notebook(notebooks_dir / page_name(item["name"]),
+                         Path(out_dir) / page_name(item["output"]), item["parameters"],
                          title=item.get("title"), progress=progress)
             for item in plan]

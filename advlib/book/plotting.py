@@ -318,9 +318,10 @@ def plot_run_design(subject_dir, run: int = 1, title: str | None = None):
     import matplotlib.pyplot as plt
     import pandas as pd
 
+    from ..fmri.data import events_file
     from ..fmri.glm import run_design_frame
 
-    path = Path(subject_dir) / "events" / f"run-{run:02d}.csv"
+    path = Path(subject_dir) / events_file(run)
     if not path.is_file():
         fig, ax = plt.subplots(figsize=(6, 1.2))
         ax.axis("off")

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from ..errors import AdvlibError, expect
+from ..layout import BUILD_INFO, PAGES_FOLDER
 
 __all__ = ["DatasetPage", "dataset_page", "claims_summary", "summary_numbers", "conclusion",
            "models_claims", "load_build_info", "build_tables", "glue_texts", "table_view"]
@@ -215,7 +216,7 @@ def build_tables(path=None) -> dict:
     if path is None:
         from .notebooks import repo_root
 
-        path = repo_root() / "book" / "generated" / "build_info.json"
+        path = repo_root() / PAGES_FOLDER / BUILD_INFO
     if not Path(path).is_file():
         return {"run": pd.DataFrame({"value": [f"no build_info.json at {path}: these notebooks "
                                                "were not executed by `advlib reproduce`"]},

@@ -5,19 +5,25 @@ searchlight geometry and vertex selection. The simulated observer lives in
 
 from .data import (
     CONDITION_COLUMNS,
+    DATASET_INFO,
     ROIS,
+    RUNS_TABLE,
     SESSION,
+    SUBJECT_INFO,
+    TRUE_BETAS,
     VERTEX_COLUMNS,
     DataError,
     Subject,
     check_pairing,
     choose_subjects,
     conditions_from_names,
+    events_file,
     image_sessions,
     list_subjects,
     load_dataset_info,
     load_subject,
     subject_files,
+    timeseries_file,
     write_subject,
 )
 from .design import (
@@ -79,6 +85,7 @@ __all__ = [
     "choose_subjects", "check_pairing", "SESSION", "image_sessions", "ROIS", "DataError", "Subject",
     "CONDITION_COLUMNS", "VERTEX_COLUMNS", "write_subject", "load_subject", "list_subjects",
     "conditions_from_names", "load_dataset_info", "subject_files",
+    "DATASET_INFO", "SUBJECT_INFO", "RUNS_TABLE", "TRUE_BETAS", "events_file", "timeseries_file",
     # glm
     "GLMResult", "condition_names", "run_design", "run_design_frame", "fit_glm", "crossvalidated_r2",
     # searchlight
