@@ -312,8 +312,8 @@ def _cmd_notebooks(args) -> int:
 
     for path in run_notebooks(profile=args.profile, model=args.model, data=args.data,
                               results_dir=args.results, out_dir=args.out, names=args.only,
-                              subjects=args.subjects):
-        print(f"executed {path}")
+                              subjects=args.subjects, reuse=args.reuse):
+        print(f"wrote {path}")
     return 0
 
 
@@ -571,6 +571,9 @@ def _add_notebooks(sub) -> None:
     p.add_argument("--subjects", nargs="+", default=None, metavar="N|sub-XX",
                    help="re-execute only the per-subject pages (03_fmri_sub-XX) of these "
                    "subjects, e.g. --subjects 2 3; the other pages are left as they are")
+    p.add_argument("--reuse", action="store_true",
+                   help="leave a page whose record (.stages/NAME.json) is up to date: same "
+                   "notebook, parameters and advlib code (not the results it reads)")
     p.set_defaults(func=_cmd_notebooks)
 
 #: One builder per subcommand, in the order ``advlib --help`` lists them.

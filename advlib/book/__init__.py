@@ -12,6 +12,7 @@ from .notebooks import (
     PER_SUBJECT,
     PROFILES,
     NotebookError,
+    execute_page,
     notebook_parameters,
     notebook_plan,
     repo_root,
@@ -76,7 +77,7 @@ __all__ = [
     # notebooks
     "NOTEBOOKS", "PROFILES", "notebook_parameters", "notebook_plan", "run_notebook", "run_notebooks",
     "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subject_names", "NotebookError", "DATASETS",
-    "repo_root",
+    "repo_root", "execute_page",
     # summary
     "claims_summary", "summary_numbers", "conclusion", "load_build_info", "build_tables", "glue_texts",
     "dataset_page", "DatasetPage", "table_view", "models_claims",

@@ -64,14 +64,14 @@ from ..layout import (
     seed_record,
     simulation_spec,
 )
-from ..provenance import Stage, atomic_path, package_versions, write_json
+from ..provenance import atomic_path, package_versions, write_json
 from .notebooks import (
     DATASETS,
     NOTEBOOKS,
     PROFILES,
+    execute_page,
     notebook_plan,
     repo_root,
-    run_notebook,
     stimulus_options,
 )
 
@@ -200,15 +200,7 @@ def _encoding(model, data_dir, stim_dir, out_dir, e, names, features_dir, jobs, 
 
 
 def _notebook(item, source, out, inputs, progress):
-    target = page_name(item["output"])
-    stage = Stage(f"notebook:{item['output']}", out, [target],
-                  {"parameters": item["parameters"], "title": item.get("title")},
-                  inputs=[source] + [p for p in inputs if Path(p).is_file()], code=["advlib"],
-                  record=page_record(item["output"]))
-    if stage.up_to_date():
-        return
-    stage.run(lambda tmp: run_notebook(source, tmp / target, item["parameters"],
-                                       progress=progress, title=item.get("title")))
+    execute_page(item, source, out, inputs, progress=progress)
 
 
 def _threads() -> int:
