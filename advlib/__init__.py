@@ -7,11 +7,12 @@ The library is layered (see ``ARCHITECTURE.md``)::
     advlib.fmri       the real-data fMRI path (format, design, GLM, searchlight, selection)
     advlib.fmri.simulation   the simulated observer (writes the data format)
     advlib.analysis   RSA, statistics, encoding models, the three analyses, claims
-    advlib.book       plots, explorer, notebooks, reproduce, summary
+    advlib.book       plots, explorer, notebooks, the reproduce pipeline, summary
 
-Every public name lives in one module and is re-exported flatly by its subpackage
-(``advlib.analysis.brain_rsa`` is also ``advlib.analysis.brain_rsa``'s function of that
-name). This top level keeps a small facade of the names the notebooks use::
+Every public name lives in one module and is re-exported by name by its subpackage
+(``advlib.analysis.brain_rsa`` is the function of module ``advlib.analysis.brain_analysis``;
+no public name is also a module's name, so ``import advlib.analysis.brain_analysis`` always
+gives the module). This top level keeps a small facade of the names the notebooks use::
 
     import advlib
     model = advlib.load_model("efficientnet_lite0")
@@ -20,7 +21,7 @@ name). This top level keeps a small facade of the names the notebooks use::
 
 from importlib import metadata as _metadata
 
-from .analysis.brain_rsa import above_ceiling, brain_rsa, load_brain_results
+from .analysis.brain_analysis import above_ceiling, brain_rsa, load_brain_results
 from .analysis.calibration import (
     calibration_numbers,
     calibration_study,
@@ -39,8 +40,8 @@ from .analysis.claims import (
     verdict_counts,
     with_design,
 )
-from .analysis.cnn_rsa import cnn_rsa, load_cnn_results
-from .analysis.encoding_analysis import (
+from .analysis.cnn_analysis import cnn_rsa, load_cnn_results
+from .analysis.encoding_study import (
     encoding_analysis,
     layer_assignment_comparison,
     layer_assignment_tests,
@@ -48,7 +49,7 @@ from .analysis.encoding_analysis import (
     load_encoding_results,
 )
 from .analysis.ground_truth import ground_truth_rsa, ground_truth_summary
-from .analysis.observer_study import (
+from .analysis.ground_truth_study import (
     observer_study,
     path_check,
     snr_rule,
@@ -62,6 +63,7 @@ from .analysis.real_adversarial import adversarial_claims, adversarial_numbers, 
 from .analysis.real_images import hit_images
 from .analysis.real_rsa import hit_numbers, hit_profiles, hit_rsa, real_claims
 from .book.explore import Explorer
+from .book.pipeline import reproduce
 from .book.plotting import (
     plot_adversarial_examples,
     plot_brain_rdms,
@@ -82,7 +84,6 @@ from .book.plotting import (
     plot_stimulus_grid,
     setup_page,
 )
-from .book.reproduce import reproduce
 from .book.summary import (
     build_tables,
     claims_summary,

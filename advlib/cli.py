@@ -6,7 +6,17 @@ import argparse
 import sys
 
 from .errors import AdvlibError, InputError
-from .layout import SIMULATION_SPEC, Layout, analysis_variant, brain_rsa_name, encoding_name
+from .layout import (
+    MANIFEST,
+    PAGES_FOLDER,
+    SELECTION_FOLDER,
+    SIMULATION_SPEC,
+    Layout,
+    analysis_variant,
+    brain_rsa_name,
+    encoding_name,
+    selection_dir,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -154,7 +164,7 @@ def _cmd_stimuli(args) -> int:
 
 def _cmd_cnn_rsa(args) -> int:
 
-    from .analysis.cnn_rsa import cnn_rsa
+    from .analysis.cnn_analysis import cnn_rsa
     from .cnn.models import load_model
 
     layout = Layout(args.results, args.model, args.stimuli)
@@ -172,6 +182,7 @@ def _cmd_cnn_rsa(args) -> int:
 
 
 def _cmd_simulate(args) -> int:
+    from .fmri.data import SUBJECT_INFO
     from .fmri.simulation.simulate import simulate_dataset
 
     folders = simulate_dataset(args.stimuli, args.out, args.subjects, seed=args.seed,
@@ -180,27 +191,30 @@ def _cmd_simulate(args) -> int:
     import json
 
     for folder in folders:
-        info = json.loads((folder / "subject.json").read_text())
+        info = json.loads((folder / SUBJECT_INFO).read_text())
         print(f"{folder}: GLMdenoise noise regressors per run = {info['glm']['n_pcs']}, "
               f"beta recovery r = {info['beta_recovery_r']:.3f} (SIMULATED data)")
     return 0
 
 
 def _cmd_select(args) -> int:
+    from pathlib import Path
+
     from .fmri.selection import select_dataset
 
-    out = args.out or args.data
+    out = Path(args.out) if args.out else selection_dir(args.data, args.results)
     for name, sel in select_dataset(args.data, out, args.subjects, radius=args.radius,
-                                    n_per_hemi=args.n_vertices // 2).items():
+                                    n_per_hemi=args.n_vertices // 2,
+                                    reuse=not args.force).items():
         counts = sel.groupby("roi").size().to_dict()
-        print(f"{name}: selected {counts} -> {out}/{name}/selection/")
+        print(f"{name}: selected {counts} -> {out / name / SELECTION_FOLDER}/")
     return 0
 
 
 def _cmd_brain_rsa(args) -> int:
     from pathlib import Path
 
-    from .analysis.brain_rsa import brain_rsa
+    from .analysis.brain_analysis import brain_rsa
     from .analysis.claims import brain_claims
 
     layout = Layout(args.results, args.model, args.stimuli)
@@ -236,7 +250,7 @@ def _cmd_import_data(args) -> int:
     manifest, info = None, {}
     if args.stimuli:
         manifest = load_manifest(args.stimuli)
-        info = {"stimulus_manifest_sha256": file_sha256(Path(args.stimuli) / "manifest.csv"),
+        info = {"stimulus_manifest_sha256": file_sha256(Path(args.stimuli) / MANIFEST),
                 "stimuli": str(Path(args.stimuli).resolve())}
     folders = import_dataset(args.data, args.out, args.format, manifest, args.subjects,
                              info=info)
@@ -280,7 +294,7 @@ def _cmd_encode(args) -> int:
     from pathlib import Path
 
     from .analysis.claims import encoding_claims
-    from .analysis.encoding_analysis import encoding_analysis, layer_assignment_tests
+    from .analysis.encoding_study import encoding_analysis, layer_assignment_tests
     from .cnn.models import load_model
 
     layout = Layout(args.results, args.model, args.stimuli)
@@ -304,7 +318,7 @@ def _cmd_encode(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .book.reproduce import reproduce
+    from .book.pipeline import reproduce
 
     log = reproduce(model=args.model, data=args.data, subjects=args.subjects,
                     profile=args.profile, jobs=args.jobs, results=args.results, out=args.out,
@@ -326,8 +340,8 @@ def _cmd_notebooks(args) -> int:
 
     for path in run_notebooks(profile=args.profile, model=args.model, data=args.data,
                               results_dir=args.results, out_dir=args.out, names=args.only,
-                              subjects=args.subjects):
-        print(f"executed {path}")
+                              subjects=args.subjects, reuse=args.reuse):
+        print(f"wrote {path}")
     return 0
 
 
@@ -461,7 +475,11 @@ def _add_select(sub) -> None:
                        "vertices of each ROI (half per hemisphere). Works on any dataset in "
                        "the documented format.")
     p.add_argument("--data", type=_path, required=True, metavar="DIR", help="dataset folder (sub-XX/...)")
-    p.add_argument("--out", type=_path, default=None, metavar="DIR", help="output root (default: --data)")
+    p.add_argument("--out", type=_path, default=None, metavar="DIR",
+                   help="output root (default: RESULTS/selection/DATASET-HASH, advlib.layout; "
+                   "never --data)")
+    p.add_argument("--results", type=_path, default="results", metavar="RESULTS", help="results root")
+    p.add_argument("--force", action="store_true", help="recompute an up-to-date selection")
     p.add_argument("--subjects", nargs="+", default=None, metavar="sub-XX",
                    help="subject folders (default: all)")
     p.add_argument("--n-vertices", type=int, default=200, choices=(200, 400),
@@ -515,7 +533,7 @@ def _add_encode(sub) -> None:
 def _add_reproduce(sub) -> None:
     """``advlib reproduce``."""
     from .book.notebooks import PROFILES
-    from .book.reproduce import CLUSTERS
+    from .book.pipeline import CLUSTERS
     from .cnn.models import MODELS
 
     p = sub.add_parser("reproduce", help="the whole chain, stimuli to book, redoing only what "
@@ -533,7 +551,7 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--profile", default="full", choices=tuple(PROFILES))
     p.add_argument("--jobs", type=_count(1), default=1, help="parallel per-subject processes")
     p.add_argument("--results", type=_path, default="results", metavar="DIR", help="results root")
-    p.add_argument("--out", type=_path, default="book/generated", metavar="DIR",
+    p.add_argument("--out", type=_path, default=PAGES_FOLDER, metavar="DIR",
                    help="executed notebooks (the book's source tree)")
     p.add_argument("--no-book", action="store_true", help="stop before the Jupyter Book build")
     p.add_argument("--images", type=_path, default=None, metavar="DIR|CSV|embedded",
@@ -572,7 +590,7 @@ def _add_notebooks(sub) -> None:
     p.add_argument("--profile", default="full", choices=tuple(PROFILES))
     p.add_argument("--model", default="efficientnet_lite0", choices=MODELS)
     p.add_argument("--results", type=_path, default="results", metavar="DIR", help="results root")
-    p.add_argument("--out", type=_path, default="book/generated", metavar="DIR",
+    p.add_argument("--out", type=_path, default=PAGES_FOLDER, metavar="DIR",
                    help="where executed notebooks go (default: %(default)s)")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME",
                    help="run only these notebooks (file stems)")
@@ -581,6 +599,9 @@ def _add_notebooks(sub) -> None:
     p.add_argument("--subjects", nargs="+", default=None, metavar="N|sub-XX",
                    help="re-execute only the per-subject pages (03_fmri_sub-XX) of these "
                    "subjects, e.g. --subjects 2 3; the other pages are left as they are")
+    p.add_argument("--reuse", action="store_true",
+                   help="leave a page whose record (.stages/NAME.json) is up to date: same "
+                   "notebook, parameters and advlib code (not the results it reads)")
     p.set_defaults(func=_cmd_notebooks)
 
 def _layout_arguments(p, format_help: str, data_help: str, out_help: str) -> None:

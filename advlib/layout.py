@@ -32,8 +32,16 @@ from pathlib import Path
 from .errors import expect
 
 __all__ = ["Layout", "default_results", "dataset_label", "simulation_spec", "brain_rsa_name",
-           "searchlight_name", "analysis_variant", "encoding_name", "SIMULATED",
-           "SIMULATION_SPEC"]
+           "searchlight_name", "analysis_variant", "encoding_name", "SIMULATED", "SIMULATION_SPEC",
+           "FOLDER_RECORD", "record_name", "MANIFEST", "SKIPPED_TABLE", "SELECTED_TABLE",
+           "FEATURES_FOLDER", "features_name", "CNN_RSA_TABLE", "CNN_TREND_TABLE", "CNN_RDMS",
+           "CNN_RSA_OUTPUTS", "HIT_RSA_TABLE", "HIT_CEILING_TABLE", "HIT_CATEGORIES_TABLE", "HIT_RDMS",
+           "HIT_RSA_OUTPUTS", "HIT_IMAGES_ARRAYS", "HIT_IMAGES_TABLE", "HIT_ADVERSARIAL_TABLE",
+           "HIT_DIFFERENCES_TABLE", "HIT_AN_CLASSES_TABLE", "HIT_ADVERSARIAL_BOOT",
+           "HIT_ADVERSARIAL_OUTPUTS", "CALIBRATION_TABLE", "COVERAGE_TABLE", "seed_table", "seed_record",
+           "searchlight_map", "searchlight_vertices", "SELECTION_FOLDER", "RELIABILITY_TABLE",
+           "selection_dir", "selection_table", "split_half_table", "selection_record", "page_name",
+           "page_record", "BUILD_INFO", "PAGES_FOLDER", "BOOK_RECORD"]
 
 #: The ``dataset`` value that means "the simulated observer with the default settings".
 SIMULATED = "simulated"
@@ -173,12 +181,17 @@ class Layout:
     @property
     def features_dir(self) -> Path:
         """The feature cache of the stimulus set."""
-        return self.root / "features"
+        return self.root / FEATURES_FOLDER
 
     @property
     def cnn_rsa(self) -> Path:
         """``cnn_rsa.csv``."""
-        return self.root / "cnn_rsa.csv"
+        return self.root / CNN_RSA_TABLE
+
+    def selection_dir(self, dataset) -> Path:
+        """The vertex selection of a dataset's subjects (:func:`selection_dir`; the same for
+        every model)."""
+        return selection_dir(dataset, self.results)
 
     def dataset_dir(self, dataset) -> Path:
         """Where a dataset's results go (and a simulated dataset's subjects live).
@@ -226,6 +239,29 @@ def analysis_variant(normalize: str = "center", within_session: bool = True) -> 
     return f"{normalize}-{'within' if within_session else 'across'}"
 
 
+def selection_dir(dataset, results=None) -> Path:
+    """``<results>/selection/<dataset label>``: where :func:`advlib.fmri.select_dataset`
+    writes a dataset's vertex selection (one folder per subject).
+
+    The selection depends on the subjects' betas only, not on a network, so it lies outside
+    every model's root; never inside the dataset folder (a user's data stay as they were).
+
+    Parameters
+    ----------
+    dataset : path
+        The dataset folder (named by :func:`dataset_label`: its name and a hash of its path).
+    results : path, optional
+        Results root (default: :func:`default_results`).
+
+    Returns
+    -------
+    pathlib.Path
+        Absolute path.
+    """
+    root = default_results() if results is None else Path(results).expanduser().resolve()
+    return root / SELECTION_FOLDER / dataset_label(dataset)
+
+
 def _with(stem: str, variant: str, n_vertices: int) -> str:
     return stem + (f"_{variant}" if variant else "") + (
         "" if n_vertices == 200 else f"_{n_vertices}")
@@ -246,3 +282,133 @@ def encoding_name(solver: str = "romp", table: str = "encoding", variant: str = 
     and an analysis variant."""
     return (table + ("" if solver == "romp" else f"_{solver}")
             + (f"_{variant}" if variant else "") + ".csv")
+
+
+# --- file names inside a stage's folder: the one place each is spelled ------------------------
+# A stage writes its outputs by these names under the folder a Layout method gives (or under
+# the temporary folder of Stage.run); readers find them by the same names. A test
+# (tests/test_layout.py) fails on a result file name spelled anywhere else in advlib.
+
+#: The record of a folder stage (inside the folder it writes).
+FOLDER_RECORD = "provenance.json"
+
+
+def record_name(stage: str) -> str:
+    """``<stage>_provenance.json``: the record of a stage that writes named files (a glob
+    pattern such as ``"brain_rsa*"`` gives the pattern of several)."""
+    return f"{stage}_provenance.json"
+
+
+#: The stimulus set (a folder stage): its manifest (the documented stimulus-set format, read
+#: by every consumer of a set), the source images left out and the RE selection.
+MANIFEST = "manifest.csv"
+SKIPPED_TABLE = "skipped.csv"
+SELECTED_TABLE = "selection.csv"
+
+
+#: The feature cache of a stimulus set, under :attr:`Layout.root`.
+FEATURES_FOLDER = "features"
+
+
+def features_name(kind: str) -> str:
+    """``features_<kind>.npz``: the activations of one image kind in the feature cache."""
+    return f"features_{kind}.npz"
+
+
+#: The CNN RSA stage (:func:`advlib.analysis.cnn_rsa`) under :attr:`Layout.root`.
+CNN_RSA_TABLE = "cnn_rsa.csv"
+CNN_TREND_TABLE = "cnn_trend.csv"
+CNN_RDMS = "cnn_rdms.npz"
+CNN_RSA_OUTPUTS = (CNN_RSA_TABLE, CNN_TREND_TABLE, CNN_RDMS)
+
+#: The hIT RSA stage (:func:`advlib.analysis.hit_rsa`) under the RDM folder's results.
+HIT_RSA_TABLE = "hit_rsa.csv"
+HIT_CEILING_TABLE = "hit_ceiling.csv"
+HIT_CATEGORIES_TABLE = "hit_categories.csv"
+HIT_RDMS = "hit_rdms.npz"
+HIT_RSA_OUTPUTS = (HIT_RSA_TABLE, HIT_CEILING_TABLE, HIT_CATEGORIES_TABLE, HIT_RDMS)
+
+#: The AI/AN versions of the RDM images (:func:`advlib.analysis.hit_images`).
+HIT_IMAGES_ARRAYS = "hit_images.npz"
+HIT_IMAGES_TABLE = "hit_images.csv"
+
+#: RE/AI/AN against the brain RDMs (:func:`advlib.analysis.hit_adversarial`).
+HIT_ADVERSARIAL_TABLE = "hit_adversarial.csv"
+HIT_DIFFERENCES_TABLE = "hit_differences.csv"
+HIT_AN_CLASSES_TABLE = "hit_an_classes.csv"
+HIT_ADVERSARIAL_BOOT = "hit_adversarial_boot.npz"
+HIT_ADVERSARIAL_OUTPUTS = (HIT_ADVERSARIAL_TABLE, HIT_DIFFERENCES_TABLE, HIT_AN_CLASSES_TABLE,
+                           HIT_ADVERSARIAL_BOOT)
+
+#: The calibration study (:func:`advlib.analysis.calibration_study`) under
+#: :attr:`Layout.calibration_dir`.
+CALIBRATION_TABLE = "calibration.csv"
+COVERAGE_TABLE = "coverage.csv"
+
+
+def _seed(seed: int) -> str:
+    return f"seed-{int(seed):03d}"
+
+
+def seed_table(seed: int) -> str:
+    """``seed-XXX.csv``: one seed of the ground-truth study (under :meth:`Layout.study_dir`)."""
+    return f"{_seed(seed)}.csv"
+
+
+def seed_record(seed: int) -> str:
+    """``seed-XXX_provenance.json``: that seed's stage record."""
+    return record_name(_seed(seed))
+
+
+def searchlight_map(subject: str) -> str:
+    """``<subject>.npz``: a subject's searchlight maps in a :func:`searchlight_name` folder
+    (``"*"`` gives the glob pattern of every subject's)."""
+    return f"{subject}.npz"
+
+
+def searchlight_vertices(subject: str) -> str:
+    """``<subject>_vertices.csv``: the vertices of those maps."""
+    return f"{subject}_vertices.csv"
+
+
+#: The vertex selection (:func:`advlib.fmri.select_dataset`): a folder per subject under
+#: :meth:`Layout.selection_dir`, holding the reliability map and one selection per size.
+SELECTION_FOLDER = "selection"
+RELIABILITY_TABLE = "reliability.csv"
+
+
+def selection_table(n_vertices: int) -> str:
+    """``selection_<n>.csv``: the ``n_vertices`` per ROI selected."""
+    return f"selection_{int(n_vertices)}.csv"
+
+
+def split_half_table(n_vertices: int) -> str:
+    """``split_half_<n>.csv``: the split-half reliability of that selection."""
+    return f"split_half_{int(n_vertices)}.csv"
+
+
+def selection_record(n_vertices: int) -> str:
+    """``selection_<n>_provenance.json``: the stage record of that selection."""
+    return record_name(f"selection_{int(n_vertices)}")
+
+
+#: The executed pages of the book, relative to the checkout (the book is built from them).
+PAGES_FOLDER = "book/generated"
+
+#: ``build_info.json``: what a ``reproduce`` run did, beside the executed pages.
+BUILD_INFO = "build_info.json"
+
+#: The HTML build's record, relative to the book's root (inside Jupyter Book's own output
+#: folder): the key of the sources the HTML was built from.
+BOOK_RECORD = "_build/html/advlib_book.json"
+
+
+def page_name(output: str) -> str:
+    """``<output>.ipynb``: an executed notebook page (or a notebook's source)."""
+    return f"{output}.ipynb"
+
+
+def page_record(output: str) -> str:
+    """``.stages/<output>.json``: the stage record of an executed page, beside the pages
+    (hidden from the book)."""
+    return f".stages/{output}.json"

@@ -6,7 +6,7 @@ atomically and records what made them::
 
     stage = Stage("cnn_rsa", out_dir, outputs=["cnn_rsa.csv", "cnn_trend.csv"],
                   params={"n_perm": 1000, "seed": 0}, inputs=[manifest, *pngs],
-                  code=["advlib.analysis.cnn_rsa"])
+                  code=["advlib.analysis.cnn_analysis"])
     if not stage.up_to_date():
         stage.run(lambda tmp: table.to_csv(tmp / "cnn_rsa.csv"), ...)
 
@@ -43,6 +43,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import AdvlibError, expect
+from .layout import FOLDER_RECORD, record_name
 
 __all__ = ["stage_lock", "file_sha256", "cache_key", "code_key", "advlib_imports", "package_versions",
            "provenance_record", "atomic_path", "atomic_dir", "write_json", "write_csv", "Stage",
@@ -192,7 +193,7 @@ def advlib_imports(module: str) -> frozenset[str]:
     Parameters
     ----------
     module : str
-        Dotted name, e.g. ``"advlib.analysis.brain_rsa"``.
+        Dotted name, e.g. ``"advlib.analysis.brain_analysis"``.
 
     Returns
     -------
@@ -298,8 +299,7 @@ class Stage:
     def __post_init__(self):
         self.root = Path(self.root)
         if self.record is None:
-            self.record = "provenance.json" if self.outputs is None else \
-                f"{self.name}_provenance.json"
+            self.record = FOLDER_RECORD if self.outputs is None else record_name(self.name)
         self._key = None
         self.notes = {}   # the work may add facts here; they go into the record
 

@@ -149,7 +149,7 @@ def test_vertex_intervals_contain_their_estimate_and_cover_at_their_level():
     """Coverage in a simulation: ROIs of 60 vertices drawn from one generative model; the
     68% interval of each draw should contain the mean of the statistic over draws about
     68% of the time, and always its own estimate."""
-    from advlib.analysis.brain_rsa import vertex_interval
+    from advlib.analysis.brain_analysis import vertex_interval
     from advlib.kernels import correlation_rdm, spearman, upper_triangle
 
     rng = np.random.default_rng(3)

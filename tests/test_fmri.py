@@ -61,12 +61,13 @@ def test_a_dataset_folder_holds_one_dataset(dataset, stim_dir, tmp_path):
     assert json.loads((folder / "dataset.json").read_text())["subjects"] == ["sub-01", "sub-02"]
 
 
-def test_selection_files_and_checks(dataset):
-    select_dataset(dataset, progress=False, n_per_hemi=20)
-    sel = load_selection(dataset, "sub-01", 40)
+def test_selection_files_and_checks(dataset, tmp_path):
+    select_dataset(dataset, tmp_path, progress=False, n_per_hemi=20)
+    sel = load_selection(dataset, "sub-01", 40, out_dir=tmp_path)
     assert set(sel.roi) == {"V1", "V2", "V3", "V4", "LO"}
     assert (sel.groupby(["roi", "hemi"]).size() == 20).all()
-    assert (dataset / "sub-01" / "selection" / "reliability.csv").is_file()
+    assert (tmp_path / "sub-01" / "selection" / "reliability.csv").is_file()
+    assert not (dataset / "sub-01" / "selection").exists()
     sub = load_subject(dataset / "sub-01")
     rel, sel2, split = select_subject(sub, n_per_hemi=20)
     checks = fmri_checks(sub, sel2, split, n_vertices=40)
@@ -100,3 +101,85 @@ def test_design_plot_without_events_says_so(tmp_path):
 
     fig = plot_run_design(tmp_path)
     assert "betas only" in fig.axes[0].texts[0].get_text()
+
+
+# --- the selection stage on a tiny synthetic subject (fast) --------------------------------
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    import pandas as pd
+
+    from advlib.fmri import conditions_from_names, write_subject
+    from advlib.fmri.simulation import make_cortex
+
+    cortex = make_cortex(spacing=3.0, seed=0)
+    names = [f"{k}{i:02d}_p{p}" for k in ("re", "an", "ai") for i in range(6) for p in (1, 2)]
+    betas = pd.DataFrame(np.random.default_rng(0).normal(size=(len(names), len(cortex.vertices))),
+                         index=names)
+    write_subject(tmp_path / "data" / "sub-01", betas, conditions_from_names(names),
+                  cortex.vertices, cortex.faces)
+    return tmp_path / "data"
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_selection_is_a_stage_with_its_record(tiny_data, tmp_path, monkeypatch):
+    """The selection is written with a stage record, an up-to-date one is read back without
+    computing, and the data folder is left as it was (issue 25)."""
+    data_before = _files(tiny_data)
+    out = tmp_path / "out"
+    first = select_dataset(tiny_data, out, n_per_hemi=2, progress=False)["sub-01"]
+    folder = out / "sub-01" / "selection"
+    assert _files(folder) == ["reliability.csv", "selection_4.csv", "selection_4_provenance.json",
+                              "split_half_4.csv"]
+    record = json.loads((folder / "selection_4_provenance.json").read_text())
+    assert record["parameters"]["radius_mm"] == 3.0 and record["parameters"]["n_per_hemi"] == 2
+    assert set(record["outputs"]) == {"reliability.csv", "selection_4.csv", "split_half_4.csv"}
+    assert _files(tiny_data) == data_before
+
+    monkeypatch.setattr("advlib.fmri.selection.select_subject", None)   # fails if recomputed
+    again = select_dataset(tiny_data, out, n_per_hemi=2, progress=False)["sub-01"]
+    assert again.equals(first)
+    with pytest.raises(TypeError):
+        select_dataset(tiny_data, out, n_per_hemi=2, progress=False, reuse=False)
+    with pytest.raises(TypeError):                                       # another key
+        select_dataset(tiny_data, out, n_per_hemi=2, radius=4.0, progress=False)
+
+
+def test_a_failed_selection_writes_nothing(tiny_data, tmp_path, monkeypatch):
+    """Two of three tables written, then a failure: none of them, and no record, appears."""
+    from advlib.fmri import selection
+
+    calls, original = [], selection.write_csv
+
+    def broken(path, table):
+        calls.append(path)
+        if len(calls) == 3:
+            raise RuntimeError("planted failure")
+        original(path, table)
+
+    monkeypatch.setattr(selection, "write_csv", broken)
+    with pytest.raises(RuntimeError, match="planted"):
+        select_dataset(tiny_data, tmp_path / "out", n_per_hemi=2, progress=False)
+    assert [f for f in _files(tmp_path / "out") if not f.split("/")[-1].startswith(".")] == []
+
+
+def test_selection_goes_under_the_results_layout_by_default(tiny_data, tmp_path, monkeypatch,
+                                                            capsys):
+    from advlib.cli import main
+    from advlib.layout import selection_dir
+
+    data_before = _files(tiny_data)
+    monkeypatch.setenv("ADVLIB_RESULTS", str(tmp_path / "env-results"))
+    select_dataset(tiny_data, n_per_hemi=2, progress=False)
+    assert (selection_dir(tiny_data) / "sub-01" / "selection" / "selection_4.csv").is_file()
+    assert str(selection_dir(tiny_data)).startswith(str(tmp_path / "env-results" / "selection"))
+
+    results = tmp_path / "r"
+    assert main(["select", "--data", str(tiny_data), "--results", str(results)]) == 0
+    target = selection_dir(tiny_data, results) / "sub-01" / "selection"
+    assert (target / "selection_200_provenance.json").is_file()
+    assert str(target) in capsys.readouterr().out
+    assert _files(tiny_data) == data_before

@@ -340,7 +340,7 @@ def test_two_datasets_with_one_folder_name_never_share_results(tmp_path):
 
 def test_a_claim_without_evidence_never_holds():
     from advlib.analysis import brain_claims
-    from advlib.analysis.brain_rsa import BRAIN_RSA_COLUMNS, DIAGNOSTIC_COLUMNS
+    from advlib.analysis.brain_analysis import BRAIN_RSA_COLUMNS, DIAGNOSTIC_COLUMNS
 
     empty = pd.DataFrame(columns=BRAIN_RSA_COLUMNS + DIAGNOSTIC_COLUMNS)
     claims = brain_claims(empty)

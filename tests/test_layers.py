@@ -154,3 +154,76 @@ def test_one_name_for_the_cache_flag():
                 if "force" in params:
                     found.append(f"{name}.{public}")
     assert not found, found
+
+
+SUBPACKAGES = ["advlib.cnn", "advlib.fmri", "advlib.fmri.simulation", "advlib.analysis",
+               "advlib.book"]
+
+
+def _shadowed_modules(package) -> list[str]:
+    """The modules of ``package`` whose attribute on the package is not the module (a
+    re-exported name of the same spelling hides it)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    shadowed = []
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+        if not inspect.ismodule(getattr(package, info.name)):
+            shadowed.append(info.name)
+    return shadowed
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_no_public_name_hides_a_module(package):
+    """``import advlib.analysis.X as m`` gives the module X: no re-exported name of a
+    subpackage is spelled like one of its modules (issue 25: ``brain_rsa`` was both)."""
+    import importlib
+    import pkgutil
+
+    pkg = importlib.import_module(package)
+    assert not _shadowed_modules(pkg)
+    clash = sorted(set(pkg.__all__) & {i.name for i in pkgutil.iter_modules(pkg.__path__)})
+    assert not clash, f"{package}.__all__ names modules: {clash}"
+
+
+def test_the_shadow_check_would_catch_a_star_import(tmp_path, monkeypatch):
+    """A planted package whose star import rebinds a module name is reported."""
+    import importlib
+
+    (tmp_path / "shadowpkg").mkdir()
+    (tmp_path / "shadowpkg" / "thing.py").write_text(
+        "__all__ = ['thing']\n\ndef thing():\n    return 1\n")
+    (tmp_path / "shadowpkg" / "__init__.py").write_text("from .thing import *  # noqa\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert _shadowed_modules(importlib.import_module("shadowpkg")) == ["thing"]
+    finally:
+        import sys
+        for name in [n for n in sys.modules if n.split(".")[0] == "shadowpkg"]:
+            del sys.modules[name]
+
+
+@pytest.mark.parametrize("package", ["advlib"] + SUBPACKAGES)
+def test_every_listed_public_name_resolves(package):
+    """Every name of a package's ``__all__`` is an attribute of the package, listed once."""
+    import importlib
+
+    pkg = importlib.import_module(package)
+    missing = [name for name in pkg.__all__ if not hasattr(pkg, name)]
+    assert not missing, f"{package}.__all__ lists missing names {missing}"
+    twice = sorted({n for n in pkg.__all__ if pkg.__all__.count(n) > 1})
+    assert not twice, f"{package}.__all__ lists {twice} twice"
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_subpackages_re_export_by_name(package):
+    """Re-exports are explicit (``from .x import a, b``), never ``import *``: a star import
+    is how a function came to hide its module."""
+    import ast
+
+    path = ROOT.joinpath(*package.split(".")[1:], "__init__.py")
+    stars = [node.module for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)]
+    assert not stars, f"{package} star-imports {stars}"

@@ -287,3 +287,47 @@ def test_a_page_is_written_through_the_one_atomic_write_and_its_temp_is_ignored(
                  "notebooks/.a.ipynb.ab12cd34.tmp"):
         ignored = subprocess.run(["git", "check-ignore", "-q", name], cwd=repo)
         assert ignored.returncode == 0, name
+
+
+def test_advlib_notebooks_writes_each_page_through_its_stage(tmp_path, monkeypatch):
+    """``run_notebooks`` (``advlib notebooks``) writes a page with its record, like
+    ``reproduce``; with ``reuse`` an up-to-date page is not executed again; a failed page
+    leaves neither page nor record (issue 25: it wrote pages without records)."""
+
+    from advlib.book import notebooks, run_notebooks
+
+    sources = tmp_path / "nbs"
+    sources.mkdir()
+    (sources / "01_stimuli.ipynb").write_text("{}")
+    runs = []
+
+    def fake(source, output, parameters, progress=True, title=None):
+        runs.append(output)
+        Path(output).write_text(json.dumps(parameters))
+        return Path(output)
+
+    monkeypatch.setattr(notebooks, "run_notebook", fake)
+    out = tmp_path / "pages"
+    args = dict(results_dir=tmp_path / "r", out_dir=out, names=["01_stimuli"],
+                notebooks_dir=sources, progress=False)
+    assert run_notebooks("smoke", **args) == [out / "01_stimuli.ipynb"]
+    record = json.loads((out / ".stages" / "01_stimuli.json").read_text())
+    assert set(record["outputs"]) == {"01_stimuli.ipynb"} and len(runs) == 1
+    run_notebooks("smoke", reuse=True, **args)
+    assert len(runs) == 1                                     # up to date: not executed
+    run_notebooks("smoke", **args)
+    assert len(runs) == 2                                     # the default re-executes
+    (sources / "01_stimuli.ipynb").write_text('{"changed": 1}')
+    run_notebooks("smoke", reuse=True, **args)
+    assert len(runs) == 3                                     # another source: executed
+
+    def broken(source, output, parameters, progress=True, title=None):
+        Path(output).write_text("half a page")
+        raise NotebookError("planted failure")
+
+    monkeypatch.setattr(notebooks, "run_notebook", broken)
+    fresh = tmp_path / "fresh"
+    with pytest.raises(NotebookError, match="planted"):
+        run_notebooks("smoke", **{**args, "out_dir": fresh})
+    assert not (fresh / "01_stimuli.ipynb").exists()
+    assert not (fresh / ".stages" / "01_stimuli.json").exists()

@@ -1,4 +1,4 @@
-"""The ground-truth study on the cheap path (advlib/analysis/observer_study.py)."""
+"""The ground-truth study on the cheap path (advlib/analysis/ground_truth_study.py)."""
 
 import numpy as np
 import pandas as pd
@@ -54,7 +54,7 @@ def test_the_planted_null_is_an_exact_null_for_the_default_analysis(synthetic_ob
 def test_the_study_selects_the_vertices_the_book_selects(synthetic_observer):
     """The study computes the reliability map at the ROIs' vertices only; its selection and
     split-half values are those of the book's select_subject on the same betas."""
-    from advlib.analysis.observer_study import _selection
+    from advlib.analysis.ground_truth_study import _selection
     from advlib.fmri import select_subject
     from advlib.fmri.simulation import session_plan, simulate_betas
 

@@ -127,8 +127,8 @@ def test_code_key_follows_imports():
     # brain_rsa imports the kernels, so its key covers them; the kernels do not import it.
     from advlib.provenance import advlib_imports
 
-    assert "advlib.kernels" in advlib_imports("advlib.analysis.brain_rsa")
-    assert code_key(["advlib.analysis.brain_rsa"]) != code_key(["advlib.kernels"])
+    assert "advlib.kernels" in advlib_imports("advlib.analysis.brain_analysis")
+    assert code_key(["advlib.analysis.brain_analysis"]) != code_key(["advlib.kernels"])
     assert len(code_key(["advlib.kernels"])) == 64
 
 

@@ -1,4 +1,4 @@
-"""advlib reproduce (advlib/book/reproduce.py): the chain runs once, then only what changed."""
+"""advlib reproduce (advlib/book/pipeline.py): the chain runs once, then only what changed."""
 import json
 import re
 from pathlib import Path
@@ -159,10 +159,10 @@ def test_the_book_is_built_again_only_when_a_source_changed(tmp_path, monkeypatc
     """`make book` with nothing changed must not pay a Jupyter Book build (issue 26): the
     build's record keeps the key of every source file; a changed page, a new page or lost
     HTML builds again; a stage record in book/generated/.stages does not."""
-    import importlib
     import subprocess
 
-    module = importlib.import_module("advlib.book.reproduce")   # the module, not the function
+    from advlib.book import pipeline as module
+    from advlib.layout import BOOK_RECORD
     calls = []
 
     def fake_build(cmd, **kwargs):
@@ -190,7 +190,7 @@ def test_the_book_is_built_again_only_when_a_source_changed(tmp_path, monkeypatc
         statuses.append(module._build_book(tmp_path)["status"])
     assert statuses == ["ran", "up to date", "ran", "up to date", "up to date", "ran", "ran"]
     assert len(calls) == 4 and calls[0][1:3] == ["build", "--all"]
-    assert json.loads((tmp_path / module.BOOK_RECORD).read_text())["sources"] == 4
+    assert json.loads((tmp_path / BOOK_RECORD).read_text())["sources"] == 4
 
 
 def test_pages_run_in_parallel_keep_their_order_and_stop_on_an_error():
@@ -199,7 +199,7 @@ def test_pages_run_in_parallel_keep_their_order_and_stop_on_an_error():
     import functools
     import time
 
-    from advlib.book.reproduce import _run_here, _Step
+    from advlib.book.pipeline import _run_here, _Step
 
     def work(seconds, fail=False):
         time.sleep(seconds)

@@ -1,4 +1,4 @@
-"""The chain on Dask (advlib/book/reproduce.py executors): the same tables as one process,
+"""The chain on Dask (advlib/book/pipeline.py executors): the same tables as one process,
 a worker killed mid-task survived, a real failure reported at once, the cross-model chapter.
 
 Each run starts from a copy of the smoke results with the dataset removed, so the

@@ -110,7 +110,7 @@ def test_reproduce_stops_at_the_stimulus_stage(tmp_path):
 
 def test_an_allowed_shortfall_builds_and_shows_on_the_first_page(model, tmp_path):
     from advlib.book.notebooks import DATASETS
-    from advlib.book.reproduce import _write_built_with
+    from advlib.book.pipeline import _write_built_with
     from advlib.cnn.stimulus_set import build_stimulus_set, load_design
 
     stim = tmp_path / "stim"

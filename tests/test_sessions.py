@@ -144,7 +144,7 @@ def test_an_roi_with_too_few_vertices_is_kept_with_its_reason(planted, tmp_path)
     the reason, not a degenerate similarity (nor a silent gap)."""
     import shutil
 
-    from advlib.analysis.brain_rsa import MIN_ROI_VERTICES
+    from advlib.analysis.brain_analysis import MIN_ROI_VERTICES
 
     root = tmp_path / "few"
     shutil.copytree(planted, root)

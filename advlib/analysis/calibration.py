@@ -31,7 +31,7 @@ Families (:data:`FAMILIES`; the function each one calls is the one the book call
     rejects at its level (asserted); on raw betas with plain similarities (as published)
     far above it (shown).
 ``encoding_transfer``
-    Encoding transfer (:func:`advlib.analysis.encoding_analysis.transfer_statistics`,
+    Encoding transfer (:func:`advlib.analysis.encoding_study.transfer_statistics`,
     ``p_perm``). Null: predictions unrelated to the measured responses.
 ``encoding_ai_vs_an``
     Its AI vs AN swap test (``p_diff``). Null: AI and AN transfer alike.
@@ -40,13 +40,13 @@ Families (:data:`FAMILIES`; the function each one calls is the one the book call
     shown, not asserted.
 ``fig_s1``
     Fig S1 low vs high layers over subjects
-    (:func:`advlib.analysis.encoding_analysis.layer_assignment_tests`). Null: no layer
+    (:func:`advlib.analysis.encoding_study.layer_assignment_tests`). Null: no layer
     preference; presentations and ROIs of a subject share its fit.
 ``fig_s1_pooled``
     The paper's pooling of presentations (and ROIs) as independent pairs: not valid;
     shown, not asserted.
 ``searchlight``
-    The searchlight ROI test (:func:`advlib.analysis.brain_rsa.searchlight_roi_tests`).
+    The searchlight ROI test (:func:`advlib.analysis.brain_analysis.searchlight_roi_tests`).
     Null: AN and AI exchangeable.
 
 :func:`interval_coverage` measures the coverage of the Fig 3 intervals (image or vertex
@@ -66,8 +66,9 @@ from tqdm.auto import tqdm
 from ..errors import check_choice, check_positive_int, check_probability, expect
 from ..fmri.data import ROIS
 from ..fmri.normalize import normalize_betas
-from .brain_rsa import searchlight_roi_tests, vertex_bootstrap, vertex_interval
-from .encoding_analysis import layer_assignment_tests, transfer_statistics
+from ..layout import CALIBRATION_TABLE, COVERAGE_TABLE
+from .brain_analysis import searchlight_roi_tests, vertex_bootstrap, vertex_interval
+from .encoding_study import layer_assignment_tests, transfer_statistics
 from .rsa import compare_rdms, compute_rdm
 from .stats import (
     bootstrap_p,
@@ -489,7 +490,7 @@ def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: in
 
     params = {"n_draws": check_positive_int(n_draws, "n_draws"), "alpha": alpha, "seed": seed,
               "coverage_draws": check_positive_int(coverage_draws, "coverage_draws")}
-    stage = Stage("calibration", Path(out_dir), ["calibration.csv", "coverage.csv"], params,
+    stage = Stage("calibration", Path(out_dir), [CALIBRATION_TABLE, COVERAGE_TABLE], params,
                   code=["advlib.analysis.calibration"])
     if reuse and stage.up_to_date():
         return tuple(pd.read_csv(p) for p in stage.output_paths())
@@ -498,8 +499,8 @@ def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: in
         m, n_draws=coverage_draws, seed=seed)} for m in ("images", "subsample", "replacement")])
 
     def write(tmp):
-        table.to_csv(tmp / "calibration.csv", index=False)
-        coverage.to_csv(tmp / "coverage.csv", index=False)
+        table.to_csv(tmp / CALIBRATION_TABLE, index=False)
+        coverage.to_csv(tmp / COVERAGE_TABLE, index=False)
 
     stage.run(write)
     return table, coverage

@@ -7,7 +7,7 @@ pipeline's estimates from the noisy betas, under each analysis variant (normalis
 the betas within session, permutations within or across sessions), can be scored against
 it: bias (estimate - truth), the rate of "RE-AN significant" (the observer's RE-AN truth
 is near zero), and the power to find RE-AI > RE-AN. This module scores one simulated
-dataset of the full path (time series and GLM); :mod:`advlib.analysis.observer_study`
+dataset of the full path (time series and GLM); :mod:`advlib.analysis.ground_truth_study`
 repeats the same analysis over many datasets drawn on the cheap path.
 """
 
@@ -21,11 +21,11 @@ import pandas as pd
 
 from ..cnn.stimulus_set import load_manifest, usable_sources
 from ..errors import expect
-from ..fmri.data import ROIS, DataError, choose_subjects, load_subject
+from ..fmri.data import ROIS, TRUE_BETAS, DataError, choose_subjects, load_subject
 from ..fmri.normalize import normalize_subject
 from ..fmri.selection import select_subject
 from ..kernels import correlation_rdm, spearman, upper_triangle
-from .brain_rsa import kind_patterns, partial_similarities, roi_rsa, source_sessions
+from .brain_analysis import kind_patterns, partial_similarities, roi_rsa, source_sessions
 from .rsa import compare_rdms
 
 __all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "truth_similarities",
@@ -53,7 +53,7 @@ def true_subject(subject, folder) -> object:
     DataError
         Not a simulated subject (no ground truth), or shapes that do not match.
     """
-    path = Path(folder) / "simulation" / "true_betas.npy"
+    path = Path(folder) / TRUE_BETAS
     expect(path.is_file(), "subject", str(folder),
            "a simulated subject with simulation/true_betas.npy (real data have no truth)",
            DataError)

@@ -23,6 +23,14 @@ import pandas as pd
 
 from ..errors import check_probability, expect
 from ..fmri.rdm_data import KRIEGESKORTE92, load_rdm_data
+from ..layout import (
+    HIT_ADVERSARIAL_BOOT,
+    HIT_ADVERSARIAL_OUTPUTS,
+    HIT_ADVERSARIAL_TABLE,
+    HIT_AN_CLASSES_TABLE,
+    HIT_DIFFERENCES_TABLE,
+    HIT_IMAGES_TABLE,
+)
 from ..provenance import Stage
 from .real_images import HIT_IMAGE_OUTPUTS, SETS, hit_images
 from .real_rsa import layer_scores
@@ -33,8 +41,6 @@ __all__ = ["HitAdversarial", "hit_adversarial", "load_hit_adversarial", "set_sco
            "set_differences", "difference_slope", "class_rdms", "adversarial_claims",
            "adversarial_numbers"]
 
-_OUTPUTS = ("hit_adversarial.csv", "hit_differences.csv", "hit_an_classes.csv",
-            "hit_adversarial_boot.npz")
 
 
 @dataclass
@@ -227,7 +233,7 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
     stage = None
     if results_dir is not None:
         results_dir = Path(results_dir)
-        stage = Stage("hit_adversarial", results_dir, list(_OUTPUTS), params,
+        stage = Stage("hit_adversarial", results_dir, list(HIT_ADVERSARIAL_OUTPUTS), params,
                       inputs=data.input_files() + [results_dir / o for o in HIT_IMAGE_OUTPUTS],
                       code=["advlib.analysis.real_adversarial"])
         if reuse and stage.up_to_date():
@@ -250,10 +256,10 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
     an_classes = an_classes.drop(columns="tau_a").assign(n_classes=len(first))
     if stage is not None:
         def write(tmp: Path) -> None:
-            table.to_csv(tmp / "hit_adversarial.csv", index=False)
-            differences.to_csv(tmp / "hit_differences.csv", index=False)
-            an_classes.to_csv(tmp / "hit_an_classes.csv", index=False)
-            with open(tmp / "hit_adversarial_boot.npz", "wb") as handle:
+            table.to_csv(tmp / HIT_ADVERSARIAL_TABLE, index=False)
+            differences.to_csv(tmp / HIT_DIFFERENCES_TABLE, index=False)
+            an_classes.to_csv(tmp / HIT_AN_CLASSES_TABLE, index=False)
+            with open(tmp / HIT_ADVERSARIAL_BOOT, "wb") as handle:
                 np.savez(handle, **{k: replicates[k].to_numpy() for k in replicates})
         stage.run(write, data=str(data.folder), model=model.provenance())
     return HitAdversarial(table, differences, replicates, made.table, an_classes)
@@ -262,15 +268,15 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
 def load_hit_adversarial(results_dir) -> HitAdversarial:
     """The :class:`HitAdversarial` the two stages wrote in ``results_dir``."""
     results_dir = Path(results_dir)
-    missing = [o for o in _OUTPUTS + HIT_IMAGE_OUTPUTS if not (results_dir / o).is_file()]
+    missing = [o for o in HIT_ADVERSARIAL_OUTPUTS + HIT_IMAGE_OUTPUTS if not (results_dir / o).is_file()]
     expect(not missing, "results_dir", str(results_dir), f"the outputs of hit_adversarial "
            f"({missing} missing: run `advlib reproduce`)")
-    with np.load(results_dir / "hit_adversarial_boot.npz") as saved:
+    with np.load(results_dir / HIT_ADVERSARIAL_BOOT) as saved:
         replicates = pd.DataFrame({k: saved[k] for k in saved.files})
-    return HitAdversarial(pd.read_csv(results_dir / "hit_adversarial.csv"),
-                          pd.read_csv(results_dir / "hit_differences.csv"), replicates,
-                          pd.read_csv(results_dir / "hit_images.csv"),
-                          pd.read_csv(results_dir / "hit_an_classes.csv"))
+    return HitAdversarial(pd.read_csv(results_dir / HIT_ADVERSARIAL_TABLE),
+                          pd.read_csv(results_dir / HIT_DIFFERENCES_TABLE), replicates,
+                          pd.read_csv(results_dir / HIT_IMAGES_TABLE),
+                          pd.read_csv(results_dir / HIT_AN_CLASSES_TABLE))
 
 
 def adversarial_claims(result: HitAdversarial, alpha: float = 0.05) -> pd.DataFrame:

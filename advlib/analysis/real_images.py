@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..errors import check_positive_int, check_probability, expect
 from ..fmri.rdm_data import KRIEGESKORTE92, load_rdm_data
+from ..layout import HIT_IMAGES_ARRAYS, HIT_IMAGES_TABLE
 from ..provenance import Stage
 
 __all__ = ["SETS", "HIT_IMAGE_OUTPUTS", "HitImages", "hit_images", "load_hit_images"]
@@ -21,7 +22,7 @@ __all__ = ["SETS", "HIT_IMAGE_OUTPUTS", "HitImages", "hit_images", "load_hit_ima
 #: The image sets, in the paper's order.
 SETS = ("RE", "AI", "AN")
 #: What the hit_images stage writes.
-HIT_IMAGE_OUTPUTS = ("hit_images.npz", "hit_images.csv")
+HIT_IMAGE_OUTPUTS = (HIT_IMAGES_ARRAYS, HIT_IMAGES_TABLE)
 
 
 @dataclass
@@ -113,10 +114,10 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
     images = {"RE": re, "AI": ai.images, "AN": an.images[which]}
     if stage is not None:
         def write(tmp: Path) -> None:
-            with open(tmp / "hit_images.npz", "wb") as handle:
+            with open(tmp / HIT_IMAGES_ARRAYS, "wb") as handle:
                 np.savez_compressed(handle, **{k: np.rint(images[k] * 255).astype(np.uint8)
                                                for k in ("AI", "AN")})
-            table.to_csv(tmp / "hit_images.csv", index=False)
+            table.to_csv(tmp / HIT_IMAGES_TABLE, index=False)
         stage.run(write, data=str(data.folder), model=model.provenance(),
                   optimiser={"AI": ai.params, "AN": an.params})
     return HitImages(images, table)
@@ -130,8 +131,8 @@ def load_hit_images(results_dir, data_folder=KRIEGESKORTE92) -> HitImages:
     missing = [o for o in HIT_IMAGE_OUTPUTS if not (results_dir / o).is_file()]
     expect(not missing, "results_dir", str(results_dir), f"the outputs of hit_images "
            f"({missing} missing: run `advlib reproduce`)")
-    table = pd.read_csv(results_dir / "hit_images.csv")
-    with np.load(results_dir / "hit_images.npz") as saved:
+    table = pd.read_csv(results_dir / HIT_IMAGES_TABLE)
+    with np.load(results_dir / HIT_IMAGES_ARRAYS) as saved:
         images = {k: saved[k].astype(np.float32) / 255 for k in ("AI", "AN")}
     data = load_rdm_data(data_folder)
     expect(list(data.images.file) == list(table.file), "results_dir", str(results_dir),

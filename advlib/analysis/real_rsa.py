@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from ..errors import check_nonnegative_seed, check_positive_int, expect
 from ..fmri.rdm_data import KRIEGESKORTE92, RDMData, load_rdm_data
 from ..kernels import upper_triangle
+from ..layout import HIT_CATEGORIES_TABLE, HIT_CEILING_TABLE, HIT_RDMS, HIT_RSA_OUTPUTS, HIT_RSA_TABLE
 from ..provenance import Stage
 from .rsa import compare_rdms, compute_rdm
 from .stats import bootstrap_references, centred_interval, mann_kendall, permutation_test
@@ -30,7 +31,6 @@ __all__ = ["noise_ceiling", "category_rdm", "category_tests", "layer_scores", "h
 
 #: rsatoolbox's name of each comparison.
 _RSATOOLBOX = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr"}
-_OUTPUTS = ("hit_rsa.csv", "hit_ceiling.csv", "hit_categories.csv", "hit_rdms.npz")
 
 
 def noise_ceiling(subject_rdms, method: str = "spearman") -> tuple[float, float]:
@@ -249,7 +249,7 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
               "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level}
     stage = None
     if results_dir is not None:
-        stage = Stage("hit_rsa", Path(results_dir), list(_OUTPUTS), params,
+        stage = Stage("hit_rsa", Path(results_dir), list(HIT_RSA_OUTPUTS), params,
                       inputs=data.input_files(),
                       code=["advlib.analysis.real_rsa"])
         if reuse and stage.up_to_date():
@@ -267,10 +267,10 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
     categories = category_tests(data.group_rdm(), data.images, n_perm, seed)
     if stage is not None:
         def write(tmp: Path) -> None:
-            table.to_csv(tmp / "hit_rsa.csv", index=False)
-            ceiling.to_csv(tmp / "hit_ceiling.csv", index=False)
-            categories.to_csv(tmp / "hit_categories.csv", index=False)
-            with open(tmp / "hit_rdms.npz", "wb") as handle:
+            table.to_csv(tmp / HIT_RSA_TABLE, index=False)
+            ceiling.to_csv(tmp / HIT_CEILING_TABLE, index=False)
+            categories.to_csv(tmp / HIT_CATEGORIES_TABLE, index=False)
+            with open(tmp / HIT_RDMS, "wb") as handle:
                 np.savez(handle, **{f"rdm/{k}": v for k, v in rdms.items()},
                          **{f"boot/{k}": replicates[k].to_numpy() for k in replicates})
         stage.run(write, data=str(data.folder), model=model.provenance())
@@ -281,16 +281,16 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
 def load_hit_results(results_dir) -> HitResult:
     """The :class:`HitResult` a :func:`hit_rsa` stage wrote in ``results_dir``."""
     results_dir = Path(results_dir)
-    missing = [o for o in _OUTPUTS if not (results_dir / o).is_file()]
+    missing = [o for o in HIT_RSA_OUTPUTS if not (results_dir / o).is_file()]
     expect(not missing, "results_dir", str(results_dir), f"the outputs of hit_rsa ({missing} "
            "missing: run `advlib reproduce`, or advlib.hit_rsa)")
-    table = pd.read_csv(results_dir / "hit_rsa.csv")
-    with np.load(results_dir / "hit_rdms.npz") as saved:
+    table = pd.read_csv(results_dir / HIT_RSA_TABLE)
+    with np.load(results_dir / HIT_RDMS) as saved:
         rdms = {k.split("/", 1)[1]: saved[k] for k in saved.files if k.startswith("rdm/")}
         replicates = pd.DataFrame({k.split("/", 1)[1]: saved[k] for k in saved.files
                                    if k.startswith("boot/")})
-    return HitResult(table, pd.read_csv(results_dir / "hit_ceiling.csv"),
-                     pd.read_csv(results_dir / "hit_categories.csv"), replicates[list(rdms)],
+    return HitResult(table, pd.read_csv(results_dir / HIT_CEILING_TABLE),
+                     pd.read_csv(results_dir / HIT_CATEGORIES_TABLE), replicates[list(rdms)],
                      rdms, mann_kendall(table.similarity.to_numpy()))
 
 

@@ -2,60 +2,85 @@
 whole-chain ``reproduce`` and the claims summary.
 """
 
-from . import explore, notebooks, plotting, reproduce, summary
-from .explore import *  # noqa: F403
-from .notebooks import *  # noqa: F403
-from .plotting import *  # noqa: F403
-from .reproduce import *  # noqa: F403
-from .summary import *  # noqa: F403
+from .explore import (
+    Explorer,
+)
+from .notebooks import (
+    DATASETS,
+    NOTEBOOKS,
+    PAPER_DESIGN,
+    PER_SUBJECT,
+    PROFILES,
+    NotebookError,
+    execute_page,
+    notebook_parameters,
+    notebook_plan,
+    repo_root,
+    run_notebook,
+    run_notebooks,
+    stimulus_options,
+    subject_names,
+)
+from .pipeline import (
+    CLUSTERS,
+    STAGES,
+    reproduce,
+)
+from .plotting import (
+    KIND_COLORS,
+    ROI_COLORS,
+    plot_adversarial_examples,
+    plot_brain_rdms,
+    plot_design_matrix,
+    plot_encoding_accuracy,
+    plot_flat_maps,
+    plot_ground_truth,
+    plot_layer_assignment,
+    plot_layer_profile,
+    plot_layer_profiles,
+    plot_layer_similarities,
+    plot_models_layers,
+    plot_null_distributions,
+    plot_rdm_triplet,
+    plot_roi_similarities,
+    plot_run_design,
+    plot_searchlight_maps,
+    plot_set_profiles,
+    plot_stimulus_grid,
+    setup_page,
+)
+from .summary import (
+    DatasetPage,
+    build_tables,
+    claims_summary,
+    conclusion,
+    dataset_page,
+    glue_texts,
+    load_build_info,
+    models_claims,
+    summary_numbers,
+    table_view,
+)
 
+#: The public names, by module (each module's ``__all__``; tests/test_layers.py checks that
+#: none is missing and that no name hides a module).
 __all__ = [
-    "plot_stimulus_grid",
-    "plot_brain_rdms",
-    "plot_layer_profile",
-    "plot_layer_profiles",
-    "plot_set_profiles",
-    "plot_adversarial_examples",
-    "plot_rdm_triplet",
-    "plot_null_distributions",
-    "plot_layer_similarities",
-    "plot_flat_maps",
-    "plot_design_matrix",
-    "plot_run_design",
-    "plot_roi_similarities",
-    "plot_searchlight_maps",
-    "KIND_COLORS",
-    "ROI_COLORS",
-    "plot_encoding_accuracy",
-    "plot_layer_assignment",
-    "Explorer",
-    "NOTEBOOKS",
-    "PROFILES",
-    "notebook_parameters",
-    "notebook_plan",
-    "run_notebook",
-    "run_notebooks",
-    "PER_SUBJECT",
-    "PAPER_DESIGN",
-    "stimulus_options",
-    "subject_names",
-    "NotebookError",
-    "claims_summary",
-    "summary_numbers",
-    "conclusion",
-    "load_build_info",
-    "build_tables",
-    "glue_texts",
-    "dataset_page",
-    "DatasetPage",
-    "table_view",
-    "reproduce",
-    "STAGES",
-    "DATASETS",
-    "repo_root",
-    "plot_ground_truth",
-    "setup_page",
+    # plotting
+    "plot_stimulus_grid", "plot_brain_rdms", "plot_layer_profile", "plot_layer_profiles",
+    "plot_set_profiles", "plot_adversarial_examples", "plot_rdm_triplet", "plot_null_distributions",
+    "plot_layer_similarities", "plot_flat_maps", "plot_design_matrix", "plot_run_design",
+    "plot_roi_similarities", "plot_searchlight_maps", "KIND_COLORS", "ROI_COLORS",
+    "plot_encoding_accuracy", "plot_layer_assignment", "plot_ground_truth", "setup_page",
     "plot_models_layers",
-    "models_claims",
-    "CLUSTERS",
+    # explore
+    "Explorer",
+    # notebooks
+    "NOTEBOOKS", "PROFILES", "notebook_parameters", "notebook_plan", "run_notebook", "run_notebooks",
+    "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subject_names", "NotebookError", "DATASETS",
+    "repo_root", "execute_page",
+    # summary
+    "claims_summary", "summary_numbers", "conclusion", "load_build_info", "build_tables", "glue_texts",
+    "dataset_page", "DatasetPage", "table_view", "models_claims",
+    # pipeline
+    "reproduce", "STAGES", "CLUSTERS",
 ]

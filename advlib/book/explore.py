@@ -19,6 +19,7 @@ from ..cnn.features import extract_features
 from ..cnn.stimulus_set import KINDS, load_manifest, load_stimulus_images
 from ..errors import expect
 from ..fmri.data import ROIS
+from ..layout import CNN_RDMS
 from .plotting import KIND_COLORS, PAGE_WIDTH_IN
 
 __all__ = ["Explorer"]
@@ -44,7 +45,7 @@ class Explorer:
                  normalize: str = "center"):
         self.model = model
         self.manifest = load_manifest(stim_dir)
-        rdm_path = Path(results_dir) / "cnn_rdms.npz"
+        rdm_path = Path(results_dir) / CNN_RDMS
         expect(rdm_path.is_file(), "results_dir", str(results_dir),
                "a folder with cnn_rdms.npz (run `advlib cnn-rsa` first)")
         with np.load(rdm_path) as data:
@@ -61,7 +62,7 @@ class Explorer:
         self.brain = {}
         self.simulated = False
         if data_dir is not None and (Path(data_dir) / subject).is_dir():
-            from ..analysis.brain_rsa import kind_patterns
+            from ..analysis.brain_analysis import kind_patterns
             from ..fmri.data import load_dataset_info, load_subject
 
             self.simulated = bool(load_dataset_info(data_dir).get("simulated", False))

@@ -25,12 +25,13 @@ from pathlib import Path
 
 from ..cnn.selection import PAPER_CONFIDENCE, PAPER_N_PER_CLASS, PAPER_SUPERCLASSES
 from ..errors import AdvlibError, check_choice, check_probability, expect
-from ..layout import SIMULATION_SPEC, simulation_spec
-from ..provenance import atomic_path
+from ..layout import SIMULATION_SPEC, page_name, page_record, simulation_spec
+from ..provenance import Stage, atomic_path
 
 __all__ = ["NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subject_names",
            "PROFILES", "DATASETS", "repo_root",
-           "notebook_parameters", "notebook_plan", "run_notebook", "run_notebooks", "NotebookError"]
+           "notebook_parameters", "notebook_plan", "run_notebook", "run_notebooks", "NotebookError",
+           "execute_page"]
 
 #: Notebooks in book order (file stem in ``notebooks/``).
 NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa",
@@ -533,8 +534,10 @@ def subject_names(subjects) -> list[str]:
 def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
                   results_dir="results", out_dir="book/generated", names=None,
                   notebooks_dir=None, data: str = "simulated", subjects=None,
-                  progress: bool = True) -> list[Path]:
-    """Execute every notebook of :func:`notebook_plan` (or ``names``) into ``out_dir``.
+                  progress: bool = True, reuse: bool = False) -> list[Path]:
+    """Execute every notebook of :func:`notebook_plan` (or ``names``) into ``out_dir``, each
+    page through its stage (:func:`execute_page`: written whole or not at all, with its
+    record).
 
     Parameters
     ----------
@@ -551,11 +554,15 @@ def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
         (``2`` or ``"sub-02"``); every other page is left as it is. Each must be a subject of
         the dataset.
     progress : bool
+    reuse : bool
+        Leave a page whose record is up to date (same notebook source, parameters and
+        advlib code). Off by default: unlike ``reproduce``, this command does not know the
+        stage records a page reads, so results computed since would not re-execute it.
 
     Returns
     -------
     list of pathlib.Path
-        The executed notebooks, in book order.
+        The executed (or, with ``reuse``, up-to-date) notebooks, in book order.
 
     Raises
     ------
@@ -583,7 +590,48 @@ def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
         expect(not missing, "subjects", missing,
                f"subjects of the dataset ({', '.join(found) or 'none'})")
         plan = [item for item in plan if item["parameters"]["subject"] in wanted]
-    return [run_notebook(notebooks_dir / f"{item['name']}.ipynb",
-                         Path(out_dir) / f"{item['output']}.ipynb", item["parameters"],
-                         title=item.get("title"), progress=progress)
+    return [execute_page(item, notebooks_dir / page_name(item["name"]), out_dir,
+                         progress=progress, reuse=reuse)
             for item in plan]
+
+
+def execute_page(item: dict, source, out_dir, inputs=(), progress: bool = False,
+                 reuse: bool = True) -> Path:
+    """Execute one page of a notebook plan as a cached stage.
+
+    The page ``<output>.ipynb`` is written through :class:`advlib.provenance.Stage` (a
+    failed execution leaves no page and no record); its record ``.stages/<output>.json``
+    (:func:`advlib.layout.page_record`) keys the notebook's source, the page's parameters
+    and title, the files in ``inputs`` and advlib's code.
+
+    Parameters
+    ----------
+    item : dict
+        One entry of :func:`notebook_plan` (``output``, ``parameters``, ``title``).
+    source : str or path
+        The notebook.
+    out_dir : str or path
+        The book's pages folder.
+    inputs : iterable of path
+        Further files the page depends on (the records of the stages it reads); missing
+        ones are left out.
+    progress : bool
+        papermill's per-cell progress bar.
+    reuse : bool
+        Leave an up-to-date page as it is.
+
+    Returns
+    -------
+    pathlib.Path
+        The page.
+    """
+    source, out_dir = Path(source), Path(out_dir)
+    target = page_name(item["output"])
+    stage = Stage(f"notebook:{item['output']}", out_dir, [target],
+                  {"parameters": item["parameters"], "title": item.get("title")},
+                  inputs=[source] + [Path(p) for p in inputs if Path(p).is_file()],
+                  code=["advlib"], record=page_record(item["output"]))
+    if not (reuse and stage.up_to_date()):
+        stage.run(lambda tmp: run_notebook(source, tmp / target, item["parameters"],
+                                           progress=progress, title=item.get("title")))
+    return out_dir / target

@@ -318,9 +318,10 @@ def plot_run_design(subject_dir, run: int = 1, title: str | None = None):
     import matplotlib.pyplot as plt
     import pandas as pd
 
+    from ..fmri.data import events_file
     from ..fmri.glm import run_design_frame
 
-    path = Path(subject_dir) / "events" / f"run-{run:02d}.csv"
+    path = Path(subject_dir) / events_file(run)
     if not path.is_file():
         fig, ax = plt.subplots(figsize=(6, 1.2))
         ax.axis("off")
@@ -363,7 +364,7 @@ def plot_roi_similarities(table, alpha: float = 0.05, title: str = ""):
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`advlib.analysis.brain_rsa.brain_rsa`.
+        From :func:`advlib.analysis.brain_analysis.brain_rsa`.
     alpha : float
         Asterisk above a bar when its permutation p < alpha.
     title : str
@@ -416,7 +417,7 @@ def plot_searchlight_maps(vertices, faces, maps: dict, title: str = ""):
     faces : numpy.ndarray, shape (n_faces, 3)
     maps : dict
         ``re_an`` and ``re_ai`` arrays, shape (n_vertices,) (from
-        :func:`advlib.analysis.brain_rsa.searchlight_rsa`).
+        :func:`advlib.analysis.brain_analysis.searchlight_rsa`).
     title : str
 
     Returns
@@ -440,7 +441,7 @@ def plot_encoding_accuracy(table, alpha: float = 0.05, title: str = ""):
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`advlib.analysis.encoding_analysis.encoding_analysis`.
+        From :func:`advlib.analysis.encoding_study.encoding_analysis`.
     alpha : float
         Asterisk above a bar when its permutation p < alpha.
     title : str
@@ -501,7 +502,7 @@ def plot_layer_assignment(assignment, title: str = ""):
     Parameters
     ----------
     assignment : pandas.DataFrame
-        From :func:`advlib.analysis.encoding_analysis.encoding_analysis` (``layer_assignment``).
+        From :func:`advlib.analysis.encoding_study.encoding_analysis` (``layer_assignment``).
     title : str
 
     Returns

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from ..errors import AdvlibError, expect
+from ..layout import BUILD_INFO, PAGES_FOLDER
 
 __all__ = ["DatasetPage", "dataset_page", "claims_summary", "summary_numbers", "conclusion",
            "models_claims", "load_build_info", "build_tables", "glue_texts", "table_view"]
@@ -35,7 +36,7 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
         row saying so, with the verdict "no evidence". The claims read the numbers of
         resamples from the tables themselves.
     """
-    from ..analysis.brain_rsa import load_brain_results
+    from ..analysis.brain_analysis import load_brain_results
     from ..analysis.claims import (
         NO_EVIDENCE,
         brain_claims,
@@ -45,8 +46,8 @@ def claims_summary(layout, dataset="simulated", alpha: float = 0.05) -> pd.DataF
         searchlight_claims,
         stimulus_claims,
     )
-    from ..analysis.cnn_rsa import load_cnn_results
-    from ..analysis.encoding_analysis import layer_assignment_tests, load_encoding_results
+    from ..analysis.cnn_analysis import load_cnn_results
+    from ..analysis.encoding_study import layer_assignment_tests, load_encoding_results
     from ..analysis.real_adversarial import adversarial_claims, load_hit_adversarial
     from ..analysis.real_rsa import load_hit_results, real_claims
     from ..cnn.stimulus_set import load_design, load_manifest
@@ -178,7 +179,7 @@ def summary_numbers(claims: pd.DataFrame) -> dict[str, str]:
 
 
 def load_build_info(path) -> tuple[dict, pd.DataFrame]:
-    """Read ``build_info.json`` written by :func:`advlib.book.reproduce.reproduce`.
+    """Read ``build_info.json`` written by :func:`advlib.book.pipeline.reproduce`.
 
     Returns
     -------
@@ -215,7 +216,7 @@ def build_tables(path=None) -> dict:
     if path is None:
         from .notebooks import repo_root
 
-        path = repo_root() / "book" / "generated" / "build_info.json"
+        path = repo_root() / PAGES_FOLDER / BUILD_INFO
     if not Path(path).is_file():
         return {"run": pd.DataFrame({"value": [f"no build_info.json at {path}: these notebooks "
                                                "were not executed by `advlib reproduce`"]},

@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import check_positive_int, expect
+from ..layout import features_name
 from ..provenance import Stage
 from .images import as_image_tensor
 from .models import ModelWrapper
@@ -132,7 +133,7 @@ def stimulus_features(model, stim_dir, cache_dir=None, layers=None, batch_size: 
     """
     stim_dir = Path(stim_dir)
     layers = list(model.layers if layers is None else layers)
-    files = [f"features_{k}.npz" for k in KINDS]
+    files = [features_name(k) for k in KINDS]
     stage = None
     if cache_dir is not None:
         stage = Stage("features", cache_dir, files,

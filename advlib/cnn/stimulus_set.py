@@ -14,6 +14,7 @@ import pandas as pd
 from PIL import Image
 
 from ..errors import StimulusError, check_nonnegative_seed, expect
+from ..layout import FOLDER_RECORD, MANIFEST, SELECTED_TABLE, SKIPPED_TABLE
 from ..provenance import Stage, file_sha256
 from . import adversarial as adv
 from .images import (
@@ -136,11 +137,11 @@ def load_design(stim_dir) -> dict:
         ``requested``, ``found``, ``min_confidence``, ``short``, ``allow_short``, ``paper``,
         ``deviation`` (see :func:`advlib.cnn.selection.design_record`).
     """
-    path = Path(stim_dir) / "provenance.json"
+    path = Path(stim_dir) / FOLDER_RECORD
     expect(path.is_file(), "stim_dir", str(stim_dir),
            "a stimulus set with provenance.json (run `advlib stimuli`)")
     record = json.loads(path.read_text()).get("design")
-    expect(isinstance(record, dict), "provenance.json", str(path),
+    expect(isinstance(record, dict), FOLDER_RECORD, str(path),
            "a design record (a stimulus set written by this version; rebuild it)")
     return record
 
@@ -185,11 +186,11 @@ def load_skipped(stim_dir) -> pd.DataFrame:
         ``image`` (the file name; folders are left out, so a page never shows a machine's
         paths), ``true_label``, ``reason``; one row per skipped image.
     """
-    path = Path(stim_dir) / "skipped.csv"
+    path = Path(stim_dir) / SKIPPED_TABLE
     expect(path.is_file(), "stim_dir", str(stim_dir),
            "a stimulus set with skipped.csv (`advlib stimuli`)")
     table = pd.read_csv(path)
-    expect({"source_path", "reason"} <= set(table.columns), "skipped.csv", str(path),
+    expect({"source_path", "reason"} <= set(table.columns), SKIPPED_TABLE, str(path),
            "columns source_path, true_label, reason")
     names = table.source_path.map(lambda p: Path(str(p)).name)
     return pd.DataFrame({"image": names, "true_label": table.get("true_label"),
@@ -249,9 +250,9 @@ def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
     manifest = _score_saved_images(model, tmp, manifest, params["threshold"])
     columns = MANIFEST_COLUMNS + ["true_name", "target_name", "predicted_name", "pixel_r",
                                   "sha256"]
-    manifest[columns].to_csv(tmp / "manifest.csv", index=False)
-    skipped.to_csv(tmp / "skipped.csv", index=False)
-    selected.to_csv(tmp / "selection.csv", index=False)
+    manifest[columns].to_csv(tmp / MANIFEST, index=False)
+    skipped.to_csv(tmp / SKIPPED_TABLE, index=False)
+    selected.to_csv(tmp / SELECTED_TABLE, index=False)
     failed = manifest[~manifest.converged]
     return dict(model=model.provenance(), n_regular=int(len(labels)), design=design,
                 n_skipped=int(len(skipped)), n_not_converged=int(len(failed)),
@@ -302,7 +303,7 @@ def load_manifest(stim_dir: str | os.PathLike) -> pd.DataFrame:
         not pair up.
     """
     stim_dir = Path(stim_dir)
-    path = stim_dir / "manifest.csv"
+    path = stim_dir / MANIFEST
     expect(path.is_file(), "stimuli", str(stim_dir),
            "a folder with manifest.csv (run `advlib stimuli` first)", StimulusError)
     try:
@@ -312,9 +313,9 @@ def load_manifest(stim_dir: str | os.PathLike) -> pd.DataFrame:
                             f"and one row per image ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0][:100]})") from None
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
-    expect(not missing, "manifest.csv columns", missing, f"all of {MANIFEST_COLUMNS}",
+    expect(not missing, f"{MANIFEST} columns", missing, f"all of {MANIFEST_COLUMNS}",
            StimulusError)
-    expect(len(manifest) > 0, "manifest.csv", "a header without rows", "one row per image",
+    expect(len(manifest) > 0, MANIFEST, "a header without rows", "one row per image",
            StimulusError)
     required = ["image_id", "kind", "source_id", "path", "true_label", "target_label",
                 "converged"]
@@ -376,7 +377,7 @@ def stimulus_files(stim_dir: str | os.PathLike) -> list[Path]:
     list of pathlib.Path
     """
     stim_dir = Path(stim_dir)
-    return [stim_dir / "manifest.csv"] + [stim_dir / p for p in load_manifest(stim_dir).path]
+    return [stim_dir / MANIFEST] + [stim_dir / p for p in load_manifest(stim_dir).path]
 
 
 def load_stimulus_images(stim_dir: str | os.PathLike, kind: str, size: int | None = None):

@@ -36,12 +36,36 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AdvlibError, expect
+from ..layout import MANIFEST
 from ..provenance import atomic_dir
 
 __all__ = ["ROIS", "DataError", "Subject", "CONDITION_COLUMNS", "VERTEX_COLUMNS", "write_subject",
            "load_subject", "subject_from_parts", "list_subjects", "conditions_from_names",
-           "load_dataset_info", "subject_files", "SESSION", "image_sessions", "choose_subjects",
-           "check_pairing"]
+           "load_dataset_info", "subject_files",
+           "SESSION", "image_sessions", "choose_subjects", "check_pairing", "DATASET_INFO",
+           "SUBJECT_INFO", "RUNS_TABLE", "TRUE_BETAS", "events_file", "timeseries_file"]
+
+# The file names of the documented data format (book/data_format.md); this module is their
+# owner, the writers (the simulation) and readers elsewhere take them from here.
+
+#: A dataset folder's description (optional for real data; the simulation writes it).
+DATASET_INFO = "dataset.json"
+#: A subject's description (free-form; ``simulated`` marks the simulated observer's).
+SUBJECT_INFO = "subject.json"
+#: The session of each run, beside the time series.
+RUNS_TABLE = "runs.csv"
+#: A simulated subject's noise-free betas (the ground truth; real data have none).
+TRUE_BETAS = "simulation/true_betas.npy"
+
+
+def events_file(run: int) -> str:
+    """``events/run-XX.csv``: the events of run ``run`` (from 1), relative to the subject."""
+    return f"events/run-{int(run):02d}.csv"
+
+
+def timeseries_file(run: int) -> str:
+    """``timeseries/run-XX.npy``: the time series of run ``run`` (from 1)."""
+    return f"timeseries/run-{int(run):02d}.npy"
 
 #: The regions of interest of the paper, in the order of its figures.
 ROIS = ("V1", "V2", "V3", "V4", "LO")
@@ -149,7 +173,7 @@ def write_subject(folder, betas: pd.DataFrame, conditions: pd.DataFrame,
         conditions[columns].to_csv(tmp / "conditions.csv", index=False)
         vertices.to_csv(tmp / "vertices.csv", index=False)
         np.save(tmp / "faces.npy", np.asarray(faces, dtype=np.int64))
-        (tmp / "subject.json").write_text(json.dumps(info or {}, indent=2, default=str) + "\n")
+        (tmp / SUBJECT_INFO).write_text(json.dumps(info or {}, indent=2, default=str) + "\n")
         for rel, value in (extra or {}).items():
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -272,7 +296,7 @@ def check_pairing(dataset, stim_dir) -> bool:
                       "with conditions by image_id without a check", RuntimeWarning,
                       stacklevel=2)
         return False
-    manifest = Path(stim_dir) / "manifest.csv"
+    manifest = Path(stim_dir) / MANIFEST
     expect(manifest.is_file(), "stim_dir", str(stim_dir), "a stimulus set with manifest.csv",
            DataError)
     found = file_sha256(manifest)
@@ -311,7 +335,7 @@ def load_dataset_info(dataset) -> dict:
     DataError
         Not a JSON object, or a field of the wrong type (``"simulated": "no"``).
     """
-    path = Path(dataset) / "dataset.json"
+    path = Path(dataset) / DATASET_INFO
     if not path.is_file():
         return {}
     info = _read_json(path)
@@ -383,7 +407,7 @@ def _betas_from_timeseries(folder: Path, manifest, glm_options):
         data.append(array)
     result = fit_glm(data, events, **(glm_options or {}))
     conditions = conditions_from_names(result.betas.index, manifest)
-    if (folder / "runs.csv").is_file():
+    if (folder / RUNS_TABLE).is_file():
         conditions[SESSION] = _sessions_from_runs(folder, runs, events, conditions)
     return result.betas, conditions
 
@@ -407,7 +431,7 @@ def _check_run_events(events: pd.DataFrame, path: Path, n_frames: int) -> None:
 
 def _sessions_from_runs(folder: Path, runs, events, conditions) -> np.ndarray:
     """Each condition's session from ``runs.csv`` (``run, session``) and the events."""
-    path = folder / "runs.csv"
+    path = folder / RUNS_TABLE
     table = _read_csv(path, ["run", SESSION], "runs")
     of_run = dict(zip(_numeric(table, "run", path, "whole run numbers", integer=True),
                       _numeric(table, SESSION, path, "whole session numbers", integer=True)))
@@ -534,7 +558,7 @@ def load_subject(folder, manifest: pd.DataFrame | None = None, glm_options: dict
     faces_path = folder / "faces.npy"
     expect(faces_path.is_file(), "faces", str(faces_path), "mesh triangles (n_faces, 3)", DataError)
     faces = _load_array(faces_path, "faces")
-    info_path = folder / "subject.json"
+    info_path = folder / SUBJECT_INFO
     info = _read_json(info_path) if info_path.is_file() else {}
     return subject_from_parts(name or folder.name, betas, conditions, vertices, faces, info,
                               manifest=manifest, where=folder,

@@ -56,7 +56,9 @@ from ..errors import check_choice, expect
 from ..provenance import atomic_dir
 from .data import (
     CONDITION_COLUMNS,
+    DATASET_INFO,
     ROIS,
+    RUNS_TABLE,
     SESSION,
     DataError,
     Subject,
@@ -870,7 +872,7 @@ def import_dataset(source, out, fmt: str, manifest: pd.DataFrame | None = None,
         dataset = {"name": source.name, "simulated": False,
                    "description": f"imported from {fmt} ({source})", "subjects": names,
                    **(info or {})}
-        (tmp / "dataset.json").write_text(json.dumps(dataset, indent=2) + "\n")
+        (tmp / DATASET_INFO).write_text(json.dumps(dataset, indent=2) + "\n")
     return [out / n for n in names]
 
 
@@ -968,8 +970,8 @@ def _native_runs(folder: Path, subject: Subject):
     """A native subject's runs: (number, session, events, time series or None)."""
     events = sorted((folder / "events").glob("run-*.csv"))
     sessions = {}
-    if (folder / "runs.csv").is_file():
-        table = pd.read_csv(folder / "runs.csv")
+    if (folder / RUNS_TABLE).is_file():
+        table = pd.read_csv(folder / RUNS_TABLE)
         sessions = dict(zip(table.run.astype(int), table[SESSION].astype(int)))
     of_condition = dict(zip(subject.conditions.condition, subject.conditions[SESSION]))
     out = []

@@ -4,6 +4,7 @@ reliable vertices of each ROI, for any dataset in the documented format.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import expect
-from ..provenance import package_versions, write_csv, write_json
-from .data import ROIS, Subject, choose_subjects, load_subject
+from ..layout import (
+    RELIABILITY_TABLE,
+    SELECTION_FOLDER,
+    selection_dir,
+    selection_record,
+    selection_table,
+    split_half_table,
+)
+from ..provenance import Stage, write_csv
+from .data import ROIS, Subject, choose_subjects, load_subject, subject_files
 from .searchlight import (
     geodesic_disks,
     reliability_map,
@@ -95,12 +104,38 @@ def select_subject(subject: Subject, radius: float = 3.0, n_per_hemi: int = 100,
 
 
 def select_dataset(dataset_dir, out_dir=None, subjects=None, radius: float = 3.0,
-                   n_per_hemi: int = 100, manifest=None, progress: bool = True) -> dict:
-    """Run :func:`select_subject` on every subject and write the results.
+                   n_per_hemi: int = 100, manifest=None, progress: bool = True,
+                   reuse: bool = True) -> dict:
+    """Run :func:`select_subject` on every subject and write the results, one cached stage
+    per subject.
 
     Writes ``OUT/sub-XX/selection/reliability.csv`` (vertex, hemi, roi, reliability),
-    ``selection_<2*n_per_hemi>.csv`` and ``split_half_<2*n_per_hemi>.csv``; ``OUT``
-    defaults to the dataset folder.
+    ``selection_<2*n_per_hemi>.csv`` and ``split_half_<2*n_per_hemi>.csv`` through an
+    :class:`advlib.provenance.Stage` whose record ``selection_<2*n_per_hemi>_provenance.json``
+    lies beside them. The selection is computed from the subject's RE betas only; it does not
+    depend on any network, so it is keyed by the subject's files, ``radius`` and
+    ``n_per_hemi`` (not by a model).
+
+    Parameters
+    ----------
+    dataset_dir : str or path
+        A dataset in the documented format (subject folders ``sub-XX``).
+    out_dir : str or path, optional
+        Output root (default: :func:`advlib.layout.selection_dir` of the dataset under the
+        default results root; never the dataset folder itself).
+    subjects : list of str, optional
+        Subject folders (default: all).
+    radius : float
+        Geodesic disk radius (mm).
+    n_per_hemi : int
+        Vertices per ROI per hemisphere.
+    manifest : pandas.DataFrame, optional
+        Stimulus manifest the subjects are checked against (see
+        :func:`advlib.fmri.load_subject`).
+    progress : bool
+        Progress bar.
+    reuse : bool
+        Read an up-to-date selection back instead of recomputing it.
 
     Returns
     -------
@@ -108,30 +143,40 @@ def select_dataset(dataset_dir, out_dir=None, subjects=None, radius: float = 3.0
         Subject name -> selection table.
     """
     dataset_dir = Path(dataset_dir)
-    out_dir = Path(out_dir) if out_dir is not None else dataset_dir
+    out_dir = Path(out_dir) if out_dir is not None else selection_dir(dataset_dir)
+    n = 2 * n_per_hemi
+    params = {"radius_mm": radius, "n_per_hemi": n_per_hemi, "kind": "RE",
+              "statistic": "Spearman r of presentation-1 vs -2 RE RDMs in the geodesic disk"}
     names = choose_subjects(dataset_dir, subjects)
     result = {}
     for name in tqdm(names, desc="vertex selection", disable=not progress):
-        subject = load_subject(dataset_dir / name, manifest=manifest)
-        rel, sel, split = select_subject(subject, radius, n_per_hemi)
-        target = out_dir / name / "selection"
-        n = 2 * n_per_hemi
-        write_csv(target / "reliability.csv", subject.vertices[["hemi", "roi"]].assign(
-            vertex=np.arange(len(rel)), reliability=rel)[["vertex", "hemi", "roi", "reliability"]])
-        write_csv(target / f"selection_{n}.csv", sel)
-        write_csv(target / f"split_half_{n}.csv", split)
-        write_json(target / f"selection_{n}.json", {
-            "radius_mm": radius, "n_per_hemi": n_per_hemi, "kind": "RE",
-            "statistic": "Spearman r of presentation-1 vs -2 RE RDMs in the geodesic disk",
-            "versions": package_versions()})
-        result[name] = sel
+        stage = Stage("selection", out_dir / name / SELECTION_FOLDER,
+                      [RELIABILITY_TABLE, selection_table(n), split_half_table(n)], params,
+                      inputs=subject_files(dataset_dir, [name]), code=["advlib.fmri.selection"],
+                      record=selection_record(n))
+        if not (reuse and stage.up_to_date()):
+            subject = load_subject(dataset_dir / name, manifest=manifest)
+            stage.run(functools.partial(_write_selection, subject, radius, n_per_hemi),
+                      subject=str((dataset_dir / name).resolve()))
+        result[name] = pd.read_csv(stage.root / selection_table(n))
     return result
 
 
+def _write_selection(subject: Subject, radius: float, n_per_hemi: int, tmp: Path) -> None:
+    """The selection stage's work: the three tables of one subject under ``tmp``."""
+    rel, sel, split = select_subject(subject, radius, n_per_hemi)
+    n = 2 * n_per_hemi
+    write_csv(tmp / RELIABILITY_TABLE, subject.vertices[["hemi", "roi"]].assign(
+        vertex=np.arange(len(rel)), reliability=rel)[["vertex", "hemi", "roi", "reliability"]])
+    write_csv(tmp / selection_table(n), sel)
+    write_csv(tmp / split_half_table(n), split)
+
+
 def load_selection(dataset_dir, subject: str, n_vertices: int = 200, out_dir=None):
-    """Read a subject's ``selection_<n_vertices>.csv`` written by :func:`select_dataset`."""
-    base = Path(out_dir) if out_dir is not None else Path(dataset_dir)
-    path = base / subject / "selection" / f"selection_{n_vertices}.csv"
+    """Read a subject's ``selection_<n_vertices>.csv`` written by :func:`select_dataset`
+    (``out_dir`` as there)."""
+    base = Path(out_dir) if out_dir is not None else selection_dir(dataset_dir)
+    path = base / subject / SELECTION_FOLDER / selection_table(n_vertices)
     expect(path.is_file(), "selection", str(path),
            f"a selection of {n_vertices} vertices per ROI (run `advlib select` first)")
     return pd.read_csv(path)

@@ -3,37 +3,51 @@ paper's fMRI experiment, writing subjects in the documented data format. Nothing
 path (:mod:`advlib.fmri`) imports this package.
 """
 
-from . import betas, cortex, observer, simulate
-from .betas import *  # noqa: F403
-from .cortex import *  # noqa: F403
-from .observer import *  # noqa: F403
-from .simulate import *  # noqa: F403
+from .betas import (
+    BETA_NOISE,
+    beta_noise,
+    dataset_noise,
+    null_responses,
+    simulate_betas,
+    subject_model,
+)
+from .cortex import (
+    AREA_PARAMS,
+    Cortex,
+    make_cortex,
+    make_hemisphere,
+)
+from .observer import (
+    DESIGNS,
+    FIELD_DEG,
+    IMAGE_DEG,
+    ORIENTATIONS_DEG,
+    SF_CPD,
+    SimulatedRuns,
+    gabor_energy,
+    prf_responses,
+    run_events,
+    session_plan,
+    simulate_runs,
+)
+from .simulate import (
+    SIMULATION_DEFAULTS,
+    resolve_dataset,
+    simulate_dataset,
+    simulate_subject,
+    stimulus_energy,
+)
 
+#: The public names, by module (each module's ``__all__``; tests/test_layers.py checks that
+#: none is missing and that no name hides a module).
 __all__ = [
-    "AREA_PARAMS",
-    "Cortex",
-    "make_hemisphere",
-    "make_cortex",
-    "SF_CPD",
-    "ORIENTATIONS_DEG",
-    "FIELD_DEG",
-    "IMAGE_DEG",
-    "gabor_energy",
-    "prf_responses",
-    "session_plan",
-    "run_events",
-    "simulate_runs",
-    "SimulatedRuns",
-    "SIMULATION_DEFAULTS",
-    "simulate_subject",
-    "simulate_dataset",
-    "resolve_dataset",
-    "stimulus_energy",
-    "DESIGNS",
-    "BETA_NOISE",
-    "subject_model",
-    "null_responses",
-    "simulate_betas",
-    "beta_noise",
-    "dataset_noise",
+    # cortex
+    "AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex",
+    # observer
+    "SF_CPD", "ORIENTATIONS_DEG", "FIELD_DEG", "IMAGE_DEG", "gabor_energy", "prf_responses",
+    "session_plan", "run_events", "simulate_runs", "SimulatedRuns", "DESIGNS",
+    # simulate
+    "SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "resolve_dataset", "stimulus_energy",
+    # betas
+    "BETA_NOISE", "subject_model", "null_responses", "simulate_betas", "beta_noise", "dataset_noise",
 ]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import expect
-from ..data import Subject, conditions_from_names
+from ..data import TRUE_BETAS, Subject, conditions_from_names
 from ..design import BLANK
 from .cortex import make_cortex
 from .observer import prf_responses
@@ -252,7 +252,7 @@ def dataset_noise(dataset_dir) -> dict | None:
     measured = []
     for name in choose_subjects(dataset_dir, None):
         folder = Path(dataset_dir) / name
-        path = folder / "simulation" / "true_betas.npy"
+        path = folder / TRUE_BETAS
         if path.is_file():
             sub = load_subject(folder)
             measured.append(beta_noise(sub.betas, np.load(path), sub.conditions, float(snr)))

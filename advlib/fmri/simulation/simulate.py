@@ -18,9 +18,19 @@ from tqdm.auto import tqdm
 
 from ...cnn.stimulus_set import load_manifest, load_stimulus_images, stimulus_files
 from ...errors import check_nonnegative_seed, check_positive_int, expect
-from ...layout import SIMULATION_SPEC, simulation_spec
+from ...layout import MANIFEST, SIMULATION_SPEC, simulation_spec
 from ...provenance import Stage, file_sha256, package_versions, read_record, write_json
-from ..data import conditions_from_names, list_subjects, write_subject
+from ..data import (
+    DATASET_INFO,
+    RUNS_TABLE,
+    SUBJECT_INFO,
+    TRUE_BETAS,
+    conditions_from_names,
+    events_file,
+    list_subjects,
+    timeseries_file,
+    write_subject,
+)
 from ..glm import fit_glm
 from .betas import subject_model
 from .cortex import make_hemisphere
@@ -127,7 +137,7 @@ def _subject_stage(stim_dir, folder: Path, subject: int, seed: int, p: dict,
 def _is_simulated_subject(folder: Path) -> bool:
     """A subject folder written by an earlier version of :func:`simulate_subject`."""
     try:
-        return bool(json.loads((folder / "subject.json").read_text()).get("simulated"))
+        return bool(json.loads((folder / SUBJECT_INFO).read_text()).get("simulated"))
     except (OSError, ValueError):
         return False
 
@@ -159,13 +169,13 @@ def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeser
             "beta_recovery_r": float(np.corrcoef(true.to_numpy().ravel(),
                                                  glm.betas.to_numpy().ravel())[0, 1]),
             "versions": package_versions()}
-    extra = {"simulation/true_betas.npy": true.to_numpy(np.float32)}
+    extra = {TRUE_BETAS: true.to_numpy(np.float32)}
     for i, ev in enumerate(sim.events):
-        extra[f"events/run-{i + 1:02d}.csv"] = ev
+        extra[events_file(i + 1)] = ev
         if save_timeseries:
-            extra[f"timeseries/run-{i + 1:02d}.npy"] = sim.data[i]
+            extra[timeseries_file(i + 1)] = sim.data[i]
     if save_timeseries:
-        extra["runs.csv"] = pd.DataFrame({"run": np.arange(1, len(sim.sessions) + 1),
+        extra[RUNS_TABLE] = pd.DataFrame({"run": np.arange(1, len(sim.sessions) + 1),
                                           "session": sim.sessions})
     write_subject(folder, glm.betas, conditions, cortex.vertices, cortex.faces, info, extra)
 
@@ -180,7 +190,7 @@ def _earlier_subjects(dataset_dir: Path, seed: int, params: dict, manifest_sha: 
         parameters or stimulus set): adding subjects would mix two datasets under one
         ``dataset.json``.
     """
-    path = dataset_dir / "dataset.json"
+    path = dataset_dir / DATASET_INFO
     if not path.is_file():
         return []
     old = read_record(path)
@@ -223,7 +233,7 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
            "distinct subject numbers (each is simulated once)")
     check_nonnegative_seed(seed)
     p = {**SIMULATION_DEFAULTS, **params}
-    manifest_sha = file_sha256(Path(stim_dir) / "manifest.csv")
+    manifest_sha = file_sha256(Path(stim_dir) / MANIFEST)
     earlier = _earlier_subjects(dataset_dir, seed, p, manifest_sha)
     todo = [s for s in subjects if not reuse or not _subject_stage(
         stim_dir, dataset_dir / f"sub-{s:02d}", s, seed, p, save_timeseries).up_to_date()]
@@ -243,8 +253,8 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
             "stimulus_manifest_sha256": manifest_sha,
             "description": "SIMULATED observer data (no human fMRI data): advlib.observer",
             "subjects": listed, "seed": seed, "parameters": p}
-    if read_record(dataset_dir / "dataset.json") != json.loads(json.dumps(info)):
-        write_json(dataset_dir / "dataset.json", info)
+    if read_record(dataset_dir / DATASET_INFO) != json.loads(json.dumps(info)):
+        write_json(dataset_dir / DATASET_INFO, info)
     return folders
 
 

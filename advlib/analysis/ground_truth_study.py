@@ -13,7 +13,7 @@ every seed). A seed is analysed twice:
 
 Each analysis variant (the paper's pipeline as published; the default: betas centred
 within session, permutations within session, partial similarities) selects its own
-vertices and runs the book's ROI tests (:func:`advlib.analysis.brain_rsa.roi_rsa`): the
+vertices and runs the book's ROI tests (:func:`advlib.analysis.brain_analysis.roi_rsa`): the
 permutation tests with ``n_perm`` permutations and the RE-AI vs RE-AN swap test with
 ``n_swap`` swap sets, stopped as soon as p > 0.0001 is certain (the decision at the
 paper's criterion is that of the full test). Every rate comes with its Monte Carlo
@@ -54,9 +54,9 @@ from ..fmri.simulation import (
     stimulus_energy,
     subject_model,
 )
-from ..layout import simulation_spec
+from ..layout import seed_record, seed_table, simulation_spec
 from ..provenance import Stage
-from .brain_rsa import (
+from .brain_analysis import (
     MIN_ROI_VERTICES,
     kind_patterns,
     partial_similarities,
@@ -226,15 +226,15 @@ def _models_cached(stim_dir: str, subjects: tuple, seed: int, spacing: float, va
 
 
 def _seed_stage(folder: Path, stim_dir, params: dict, seed: int) -> Stage:
-    return Stage("observer_study", folder, [f"seed-{seed:03d}.csv"], {**params, "seed": seed},
-                 inputs=stimulus_files(stim_dir), code=["advlib.analysis.observer_study"],
-                 record=f"seed-{seed:03d}_provenance.json")
+    return Stage("observer_study", folder, [seed_table(seed)], {**params, "seed": seed},
+                 inputs=stimulus_files(stim_dir), code=["advlib.analysis.ground_truth_study"],
+                 record=seed_record(seed))
 
 
 def _run_seed(folder, stim_dir, params, seed) -> Path:
     stage = _seed_stage(folder, stim_dir, params, seed)
     if stage.up_to_date():
-        return folder / f"seed-{seed:03d}.csv"
+        return folder / seed_table(seed)
     p = params
     models = _models_cached(str(stim_dir), tuple(p["dataset"]["subjects"]),
                             p["dataset"]["seed"], p["dataset"]["spacing"], p["variation"],
@@ -249,10 +249,10 @@ def _run_seed(folder, stim_dir, params, seed) -> Path:
                                variants=[tuple(v) for v in p["variants"]],
                                n_vertices=p["n_vertices"], n_perm=p["n_perm"],
                                n_swap=p["n_swap"], noise=p["noise"])
-        table.to_csv(tmp / f"seed-{seed:03d}.csv", index=False)
+        table.to_csv(tmp / seed_table(seed), index=False)
 
     stage.run(work)
-    return folder / f"seed-{seed:03d}.csv"
+    return folder / seed_table(seed)
 
 
 def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2),
@@ -304,7 +304,7 @@ def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2),
         work = Parallel(n_jobs=jobs, return_as="generator")(
             delayed(_run_seed)(folder, stim, params, k) for folder, params, k in todo)
         list(tqdm(work, total=len(todo), desc="ground-truth study", disable=not progress))
-    return pd.concat([pd.read_csv(f / f"seed-{k:03d}.csv") for f, _, k in tasks],
+    return pd.concat([pd.read_csv(f / seed_table(k)) for f, _, k in tasks],
                      ignore_index=True)
 
 

@@ -79,7 +79,13 @@ from ..kernels import (
     session_pair_groups,
     spearman,
 )
-from ..layout import analysis_variant, brain_rsa_name, searchlight_name
+from ..layout import (
+    analysis_variant,
+    brain_rsa_name,
+    searchlight_map,
+    searchlight_name,
+    searchlight_vertices,
+)
 from ..provenance import Stage
 from .rsa import MIN_RSA_IMAGES, MIN_RSA_WHY, compute_rdm
 from .stats import (
@@ -777,11 +783,12 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
     if out_dir is not None:
         out_dir = Path(out_dir)
         outputs = [table_name] + ([
-            f"{maps_dir}/{n}{ext}" for n in names for ext in (".npz", "_vertices.csv")]
+            f"{maps_dir}/{file}" for n in names
+            for file in (searchlight_map(n), searchlight_vertices(n))]
             if searchlight else [])
         stage = Stage(Path(table_name).stem, out_dir, outputs, params,
                       inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
-                      code=["advlib.analysis.brain_rsa"])
+                      code=["advlib.analysis.brain_analysis"])
         if reuse and stage.up_to_date():
             return (read_table(out_dir / outputs[0]),
                     load_searchlight_maps(out_dir, names if searchlight else [], n_vertices,
@@ -804,11 +811,11 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
             table.to_csv(tmp / table_name, index=False)
             (tmp / maps_dir).mkdir(exist_ok=True)
             for name, (verts, sl) in maps.items():
-                with open(tmp / maps_dir / f"{name}.npz", "wb") as handle:
+                with open(tmp / maps_dir / searchlight_map(name), "wb") as handle:
                     np.savez(handle, **sl)
                 verts[["hemi", "roi", "x_mm", "y_mm"]].assign(
                     vertex=np.arange(len(verts)), **{k: v for k, v in sl.items()}).to_csv(
-                    tmp / maps_dir / f"{name}_vertices.csv", index=False)
+                    tmp / maps_dir / searchlight_vertices(name), index=False)
         stage.run(write, dataset=load_dataset_info(dataset_dir), images_used=sources,
                   stimuli=str(Path(stim_dir).resolve()))
     return table, maps
@@ -835,14 +842,14 @@ def load_searchlight_maps(out_dir, names=None, n_vertices: int = 200,
     """
     folder = Path(out_dir) / searchlight_name(n_vertices, variant)
     if names is None:
-        names = sorted(p.stem for p in folder.glob("*.npz"))
+        names = sorted(p.stem for p in folder.glob(searchlight_map("*")))
         expect(len(names) > 0, "searchlight maps", str(folder),
                "sub-XX.npz files (run `advlib brain-rsa`)")
     maps = {}
     for name in names:
-        with np.load(folder / f"{name}.npz") as data:
+        with np.load(folder / searchlight_map(name)) as data:
             sl = {k: data[k] for k in data.files}
-        verts = pd.read_csv(folder / f"{name}_vertices.csv",
+        verts = pd.read_csv(folder / searchlight_vertices(name),
                             keep_default_na=False)
         maps[name] = (verts[["hemi", "roi", "x_mm", "y_mm"]], sl)
     return maps

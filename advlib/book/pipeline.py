@@ -45,16 +45,34 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import AdvlibError, check_choice, check_positive_int, expect
+from ..fmri.data import DATASET_INFO
 from ..fmri.rdm_data import KRIEGESKORTE92
-from ..layout import Layout, analysis_variant, brain_rsa_name, encoding_name, simulation_spec
-from ..provenance import Stage, atomic_path, package_versions, write_json
+from ..layout import (
+    BOOK_RECORD,
+    BUILD_INFO,
+    CNN_RSA_TABLE,
+    FOLDER_RECORD,
+    HIT_ADVERSARIAL_TABLE,
+    HIT_RSA_TABLE,
+    PAGES_FOLDER,
+    Layout,
+    analysis_variant,
+    brain_rsa_name,
+    encoding_name,
+    page_name,
+    page_record,
+    record_name,
+    seed_record,
+    simulation_spec,
+)
+from ..provenance import atomic_path, package_versions, write_json
 from .notebooks import (
     DATASETS,
     NOTEBOOKS,
     PROFILES,
+    execute_page,
     notebook_plan,
     repo_root,
-    run_notebook,
     stimulus_options,
 )
 
@@ -113,7 +131,7 @@ def _stimuli(model, stim_dir, options, progress):
 
 
 def _cnn_rsa(model, stim_dir, root, c, progress):
-    from ..analysis.cnn_rsa import cnn_rsa
+    from ..analysis.cnn_analysis import cnn_rsa
 
     cnn_rsa(_model(model), stim_dir, root, n_perm=c["n_perm"], n_boot=c["n_boot"],
             seed=c["seed"], progress=progress)
@@ -141,7 +159,7 @@ def _study_options(g: dict) -> dict:
 
 
 def _ground_truth(results, model, base, g, snr, design, jobs, progress):
-    from ..analysis.observer_study import observer_study
+    from ..analysis.ground_truth_study import observer_study
     from ..fmri.simulation import dataset_noise
 
     layout = Layout(results, model)
@@ -164,7 +182,7 @@ def _subject(stim_dir, dataset_dir, subject, spec):
 
 
 def _brain_rsa(data_dir, stim_dir, out_dir, n_vertices, b, names, jobs, progress, options):
-    from ..analysis.brain_rsa import brain_rsa
+    from ..analysis.brain_analysis import brain_rsa
 
     brain_rsa(data_dir, stim_dir, out_dir, n_vertices=n_vertices, n_perm=b["n_perm"],
               n_boot=b["n_boot"], seed=b["seed"], subjects=names, jobs=jobs,
@@ -173,7 +191,7 @@ def _brain_rsa(data_dir, stim_dir, out_dir, n_vertices, b, names, jobs, progress
 
 def _encoding(model, data_dir, stim_dir, out_dir, e, names, features_dir, jobs, progress,
               options):
-    from ..analysis.encoding_analysis import encoding_analysis
+    from ..analysis.encoding_study import encoding_analysis
 
     encoding_analysis(_model(model), data_dir, stim_dir, out_dir, solver=e["solver"],
                       n_nonzero=e["n_nonzero"], n_folds=e["n_folds"],
@@ -183,15 +201,7 @@ def _encoding(model, data_dir, stim_dir, out_dir, e, names, features_dir, jobs, 
 
 
 def _notebook(item, source, out, inputs, progress):
-    target = f"{item['output']}.ipynb"
-    stage = Stage(f"notebook:{item['output']}", out, [target],
-                  {"parameters": item["parameters"], "title": item.get("title")},
-                  inputs=[source] + [p for p in inputs if Path(p).is_file()], code=["advlib"],
-                  record=f".stages/{item['output']}.json")
-    if stage.up_to_date():
-        return
-    stage.run(lambda tmp: run_notebook(source, tmp / target, item["parameters"],
-                                       progress=progress, title=item.get("title")))
+    execute_page(item, source, out, inputs, progress=progress)
 
 
 def _threads() -> int:
@@ -232,7 +242,7 @@ def _execute(call, records, threads, *_after) -> dict:
 
 def _study_cells(layout, base, g) -> list[list[tuple]]:
     """The ground-truth study's seeds grouped by SNR x design (one step each)."""
-    from ..analysis.observer_study import study_tasks
+    from ..analysis.ground_truth_study import study_tasks
 
     tasks = study_tasks(layout, base, g["snrs"], g["designs"], g["n_seeds"],
                         **_study_options(g))
@@ -258,28 +268,27 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
     hit_dir = layout.dataset_dir(KRIEGESKORTE92)
 
     def record(name: str) -> Path:
-        return results_dir / f"{Path(name).stem}_provenance.json"
+        return results_dir / record_name(Path(name).stem)
 
     P = functools.partial
     steps = [
         _Step("stimuli", "stimuli", P(_stimuli, model, stim, {k: s[k] for k in _STIMULUS_KEYS},
-                                      progress), [stim / "provenance.json"]),
-        _Step("cnn_rsa", "cnn_rsa.csv", P(_cnn_rsa, model, stim, layout.root, c, progress),
-              [layout.root / "cnn_rsa_provenance.json"]),
-        _Step("hit_rsa", "hit_rsa.csv", P(_hit_rsa, model, hit_dir, prof["10_real_brain"],
-                                          progress), [hit_dir / "hit_rsa_provenance.json"]),
-        _Step("hit_adversarial", "hit_adversarial.csv",
+                                      progress), [stim / FOLDER_RECORD]),
+        _Step("cnn_rsa", CNN_RSA_TABLE, P(_cnn_rsa, model, stim, layout.root, c, progress),
+              [layout.root / record_name("cnn_rsa")]),
+        _Step("hit_rsa", HIT_RSA_TABLE, P(_hit_rsa, model, hit_dir, prof["10_real_brain"],
+                                          progress), [hit_dir / record_name("hit_rsa")]),
+        _Step("hit_adversarial", HIT_ADVERSARIAL_TABLE,
               P(_hit_adversarial, model, hit_dir, prof["10_real_brain"], progress),
-              [hit_dir / "hit_images_provenance.json",
-               hit_dir / "hit_adversarial_provenance.json"]),
+              [hit_dir / record_name("hit_images"), hit_dir / record_name("hit_adversarial")]),
     ]
-    subject_records = [data_dir / n / "provenance.json" for n in names]
+    subject_records = [data_dir / n / FOLDER_RECORD for n in names]
     if per_subject and spec is not None:
         steps += [_Step("subjects", f"sub-{n:02d}", P(_subject, stim, data_dir, n, spec), [rec])
                   for n, rec in zip(spec["subjects"], subject_records)]
-        steps.append(_Step("dataset", "dataset.json",
+        steps.append(_Step("dataset", DATASET_INFO,
                            P(_dataset, dataset, results, model, 1, False),
-                           [data_dir / "dataset.json"]))
+                           [data_dir / DATASET_INFO]))
     else:
         steps.append(_Step("subjects", f"{len(names)} simulated" if spec is not None
                            else "real data", P(_dataset, dataset, results, model, jobs,
@@ -291,7 +300,7 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
         steps.append(_Step("ground_truth", f"study {params['design']} SNR {params['snr']:g}",
                            P(_ground_truth, results, model, base, g, params["snr"],
                              params["design"], jobs, progress),
-                           [f / f"seed-{k:03d}_provenance.json" for f, _, k in tasks]))
+                           [f / seed_record(k) for f, _, k in tasks]))
     inner = 1 if per_subject else jobs
     for n_vertices, variant in [(200, ""), (400, ""), (200, PUBLISHED)]:
         options = PUBLISHED_OPTIONS | {"searchlight": False} if variant == PUBLISHED else {}
@@ -318,14 +327,14 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
     subs = spec["subjects"] if spec is not None else None
     rsa_dir = layout.dataset_dir(dataset)
     records = {
-        "stimuli": [layout.stimuli_dir / "provenance.json"],
-        "cnn_rsa": [layout.root / "cnn_rsa_provenance.json"],
-        "subjects": ([rsa_dir / f"sub-{n:02d}" / "provenance.json" for n in spec["subjects"]]
+        "stimuli": [layout.stimuli_dir / FOLDER_RECORD],
+        "cnn_rsa": [layout.root / record_name("cnn_rsa")],
+        "subjects": ([rsa_dir / f"sub-{n:02d}" / FOLDER_RECORD for n in spec["subjects"]]
                      if spec is not None else []),
-        "brain_rsa": sorted(rsa_dir.glob("brain_rsa*_provenance.json")),
-        "encoding": sorted(rsa_dir.glob("encoding*_provenance.json")),
-        "hit_rsa": [layout.dataset_dir(KRIEGESKORTE92) / "hit_rsa_provenance.json"],
-        "hit_adversarial": [layout.dataset_dir(KRIEGESKORTE92) / f"{n}_provenance.json"
+        "brain_rsa": sorted(rsa_dir.glob(record_name("brain_rsa*"))),
+        "encoding": sorted(rsa_dir.glob(record_name("encoding*"))),
+        "hit_rsa": [layout.dataset_dir(KRIEGESKORTE92) / record_name("hit_rsa")],
+        "hit_adversarial": [layout.dataset_dir(KRIEGESKORTE92) / record_name(n)
                             for n in ("hit_images", "hit_adversarial")],
     }
     reads = {"01_stimuli": ["stimuli"], "02_cnn_rsa": ["stimuli", "cnn_rsa"],
@@ -337,19 +346,19 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
     steps = []
     for item in notebook_plan(profile, model, layout.results, data, subs, names, stimuli=s):
         if item["name"] == "07_summary":
-            item["parameters"]["build_info"] = str(out / "build_info.json")
-            inputs = [out / "build_info.json"]          # re-run when the results changed
+            item["parameters"]["build_info"] = str(out / BUILD_INFO)
+            inputs = [out / BUILD_INFO]          # re-run when the results changed
         elif item["name"] == "09_models":
             item["parameters"]["models"] = list(models)
-            inputs = [Layout(results, m).root / "cnn_rsa_provenance.json" for m in models] + [
-                Layout(results, m).dataset_dir(KRIEGESKORTE92) / "hit_rsa_provenance.json"
+            inputs = [Layout(results, m).root / record_name("cnn_rsa") for m in models] + [
+                Layout(results, m).dataset_dir(KRIEGESKORTE92) / record_name("hit_rsa")
                 for m in models]
         else:
             inputs = [p for r in reads.get(item["name"], []) for p in records[r]]
-        source = notebooks_dir / f"{item['name']}.ipynb"
+        source = notebooks_dir / page_name(item["name"])
         steps.append(_Step("notebooks", item["output"], functools.partial(
             _notebook, item, source, out, inputs, progress),
-            [out / ".stages" / f"{item['output']}.json"], model))
+            [out / page_record(item["output"])], model))
     return steps
 
 
@@ -597,8 +606,8 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     model = models[0]
     out = Path(out).resolve()
     root = Path(book_root).resolve() if book_root else repo_root()
-    expect(not (book and notebooks) or out == root / "book" / "generated", "out", str(out),
-           f"{root / 'book' / 'generated'}: the book is built from the pages executed there "
+    expect(not (book and notebooks) or out == root / PAGES_FOLDER, "out", str(out),
+           f"{root / PAGES_FOLDER}: the book is built from the pages executed there "
            "(to execute the notebooks elsewhere, turn the book off: --no-book)")
     if data == "simulated":
         dataset = dict(DATASETS[profile])
@@ -613,7 +622,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         m, profile, dataset, results, s, jobs, progress and not distributed, distributed)]
 
     log = []
-    info_path = out / "build_info.json"
+    info_path = out / BUILD_INFO
     info = {"profile": profile, "model": model, "models": models, "data": str(data),
             "dataset": dataset, "subjects": spec["subjects"] if spec is not None else [],
             "jobs": jobs, "executor": scheduler or (f"dask {cluster} cluster" if cluster
@@ -651,10 +660,6 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     return pd.DataFrame(log, columns=["stage", "item", "status", "seconds"])
 
 
-#: Where the HTML build keeps its record (inside jupyter-book's own output folder).
-BOOK_RECORD = Path("_build") / "html" / "advlib_book.json"
-
-
 def _book_sources(root: Path) -> list[Path]:
     """Every file the HTML is built from: the book's configuration, table of contents,
     pages, executed notebooks, figures and bibliography (not the stage records)."""
@@ -667,7 +672,7 @@ def _book_sources(root: Path) -> list[Path]:
 def _build_book(root: Path) -> dict:
     """Build the HTML with Jupyter Book, unless it was built from these very sources.
 
-    The build's record (:data:`BOOK_RECORD`) keeps the cache key of every source file
+    The build's record (:data:`advlib.layout.BOOK_RECORD`) keeps the cache key of every source file
     (:func:`_book_sources`) and the jupyter-book version; the build runs again when any
     differs or the HTML is missing.
 

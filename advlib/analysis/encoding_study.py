@@ -62,7 +62,7 @@ from ..fmri.normalize import NORMALIZATIONS, normalize_subject
 from ..fmri.selection import check_vertex_count, select_subject
 from ..layout import analysis_variant, encoding_name
 from ..provenance import Stage
-from .brain_rsa import (
+from .brain_analysis import (
     MIN_ROI_VERTICES,
     kind_patterns,
     read_table,
@@ -353,7 +353,7 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
         stage = Stage(Path(outputs[0]).stem, out_dir, outputs,
                       {**params, "model": model.name, "weights": model.weights_sha256},
                       inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names),
-                      code=["advlib.analysis.encoding_analysis"])
+                      code=["advlib.analysis.encoding_study"])
         if reuse and stage.up_to_date():
             return tuple(read_table(p) for p in stage.output_paths())
     feats = stimulus_features(model, stim_dir, cache_dir=features_cache, layers=layers,

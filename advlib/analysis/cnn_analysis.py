@@ -27,6 +27,7 @@ from ..cnn.stimulus_set import (
     usable_sources,
 )
 from ..errors import StimulusError, check_nonnegative_seed, expect
+from ..layout import CNN_RDMS, CNN_RSA_OUTPUTS, CNN_RSA_TABLE, CNN_TREND_TABLE, FEATURES_FOLDER
 from ..provenance import Stage
 from .rsa import MIN_RSA_IMAGES, MIN_RSA_WHY, compute_rdm
 from .stats import (
@@ -153,11 +154,11 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     stage = None
     if results_dir is not None:
         results_dir = Path(results_dir)
-        stage = Stage("cnn_rsa", results_dir, list(_OUTPUTS), params,
-                      inputs=stimulus_files(stim_dir), code=["advlib.analysis.cnn_rsa"])
+        stage = Stage("cnn_rsa", results_dir, list(CNN_RSA_OUTPUTS), params,
+                      inputs=stimulus_files(stim_dir), code=["advlib.analysis.cnn_analysis"])
         if reuse and stage.up_to_date():
             return _load_result(results_dir, usable)
-    cache = None if results_dir is None else results_dir / "features"
+    cache = None if results_dir is None else results_dir / FEATURES_FOLDER
     feats = stimulus_features(model, stim_dir, cache_dir=cache, progress=progress)
     rdms = layer_rdms(feats, metric, rows=rows)
     seeds = np.random.SeedSequence(check_nonnegative_seed(seed)).spawn(len(model.layers))
@@ -192,9 +193,9 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
                           for col in ("re_an", "re_ai")])
     if stage is not None:
         def write(tmp: Path) -> None:
-            table.to_csv(tmp / "cnn_rsa.csv", index=False)
-            trend.to_csv(tmp / "cnn_trend.csv", index=False)
-            with open(tmp / "cnn_rdms.npz", "wb") as handle:
+            table.to_csv(tmp / CNN_RSA_TABLE, index=False)
+            trend.to_csv(tmp / CNN_TREND_TABLE, index=False)
+            with open(tmp / CNN_RDMS, "wb") as handle:
                 np.savez(handle, images=np.array(usable), n_boot=np.array(n_boot),
                          **{f"{k}/{layer}": m for k in KINDS for layer, m in rdms[k].items()},
                          **{f"null_{k}/{layer}": perms[layer][k].null for k in ("AN", "AI")
@@ -206,14 +207,12 @@ def cnn_rsa(model, stim_dir, results_dir=None, *, metric: str = "correlation",
     return CNNRSAResult(table, trend, rdms, perms, boots, usable)
 
 
-_OUTPUTS = ("cnn_rsa.csv", "cnn_trend.csv", "cnn_rdms.npz")
-
 
 def _load_result(results_dir: Path, usable) -> CNNRSAResult:
     """The :class:`CNNRSAResult` of an up-to-date :func:`cnn_rsa` stage, read from disk."""
     table, trend = load_cnn_results(results_dir)
     rdms, perms, boots = {k: {} for k in KINDS}, {}, {}
-    with np.load(results_dir / "cnn_rdms.npz") as data:
+    with np.load(results_dir / CNN_RDMS) as data:
         for row in table.itertuples():
             for k in KINDS:
                 rdms[k][row.layer] = data[f"{k}/{row.layer}"]
@@ -226,7 +225,7 @@ def _load_result(results_dir: Path, usable) -> CNNRSAResult:
                 {k: float(v) for k, v in obs.items()},
                 {k: data[f"boot_{k}/{row.layer}"] for k in ("AN", "AI")}, int(data["n_boot"]))
         images = [str(s) for s in data["images"]]
-    expect(images == list(usable), "cnn_rdms.npz images", images[:4],
+    expect(images == list(usable), f"{CNN_RDMS} images", images[:4],
            f"the usable images of the stimulus set {list(usable)[:4]}...", StimulusError)
     return CNNRSAResult(table, trend, rdms, perms, boots, images)
 
@@ -234,9 +233,9 @@ def _load_result(results_dir: Path, usable) -> CNNRSAResult:
 def load_cnn_results(results_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read ``cnn_rsa.csv`` and ``cnn_trend.csv`` written by :func:`cnn_rsa`."""
     results_dir = Path(results_dir)
-    for name in ("cnn_rsa.csv", "cnn_trend.csv"):
+    for name in (CNN_RSA_TABLE, CNN_TREND_TABLE):
         expect((results_dir / name).is_file(), "results_dir", str(results_dir),
                f"a folder with {name} (run `advlib cnn-rsa` first)", StimulusError)
-    return pd.read_csv(results_dir / "cnn_rsa.csv"), pd.read_csv(results_dir / "cnn_trend.csv")
+    return pd.read_csv(results_dir / CNN_RSA_TABLE), pd.read_csv(results_dir / CNN_TREND_TABLE)
 
 
