@@ -51,7 +51,8 @@ def expect(condition: bool, parameter: str, value, expected: str, exc: type = In
     parameter : str
         Name of the parameter as the caller spells it.
     value : object
-        The offending value (its ``repr`` is shortened to 80 characters).
+        The offending value (its ``repr`` is shortened to 80 characters, keeping its start
+        and its end: a long path keeps its file name).
     expected : str
         What would have been accepted, in words.
     exc : type
@@ -60,7 +61,7 @@ def expect(condition: bool, parameter: str, value, expected: str, exc: type = In
     if not condition:
         text = repr(value)
         if len(text) > 80:
-            text = text[:77] + "..."
+            text = text[:37] + "..." + text[-40:]
         raise exc(f"{parameter}={text}: expected {expected}")
 
 

@@ -113,8 +113,13 @@ _SLOW_FIXTURES = {"model", "alexnet_random", "stim_dir", "smoke_book"}
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        if _SLOW_FIXTURES & names:
             item.add_marker(pytest.mark.slow)
+        if "smoke_book" in names:
+            # under pytest-xdist (`make test` runs 2 workers, --dist loadgroup) the tests of the
+            # smoke book share one worker, so the book is built once per run, not per worker
+            item.add_marker(pytest.mark.xdist_group("smoke_book"))
 
 
 def _synthetic_observer(n_sources=12, spacing=2.5, seed=0):

@@ -49,3 +49,16 @@ def test_the_library_uses_them_the_same_way():
         select_vertices(pd.DataFrame({"hemi": ["lh"], "roi": ["V1"]}), [0.5], n_per_hemi=1.5)
     with pytest.raises(InputError, match="x=1: expected y"):
         expect(False, "x", 1, "y")
+
+
+def test_a_long_value_keeps_its_start_and_its_end():
+    """A long path in a message keeps its file name (the end), whatever the folder's length:
+    it used to be cut after 77 characters, so a message under a deep temporary folder (as
+    under pytest-xdist) named no file."""
+    path = "/tmp/" + "deep/" * 30 + "weights.pth"
+    with pytest.raises(InputError) as info:
+        expect(False, "path", path, "an existing file")
+    shown = str(info.value).split(": expected")[0][len("path="):]
+    assert len(shown) == 80 and shown.startswith("'/tmp/deep/") and shown.endswith("weights.pth'")
+    with pytest.raises(InputError, match=r"^n=3: expected more$"):
+        expect(False, "n", 3, "more")
