@@ -331,3 +331,61 @@ def test_advlib_notebooks_writes_each_page_through_its_stage(tmp_path, monkeypat
         run_notebooks("smoke", **{**args, "out_dir": fresh})
     assert not (fresh / "01_stimuli.ipynb").exists()
     assert not (fresh / ".stages" / "01_stimuli.json").exists()
+
+
+#: ``notebook_plan`` for both profiles and the book's notebook steps (smoke profile; one
+#: network, then two) as they were before the notebook registry (issue 25), written by
+#: :func:`_dump_plan` (``<root>``: the build's folder; ``"<dataset>"``: the profile's
+#: :data:`DATASETS` entry; ``<rdm data>``: the real-data folder's label). The registry must reproduce them exactly, key order included:
+#: a page's parameters are its cache key and its shown parameters cell.
+PLAN_BEFORE_REGISTRY = Path(__file__).parent / "data" / "notebook_plan.json"
+
+
+def _portable(items, root: Path, profile: str):
+    from advlib.book.notebooks import DATASETS
+    from advlib.fmri.rdm_data import KRIEGESKORTE92
+    from advlib.layout import dataset_label
+
+    text = json.dumps(items).replace(str(root), "<root>")
+    text = text.replace(dataset_label(KRIEGESKORTE92), "<rdm data>")   # hashes its path
+    return json.loads(text.replace(json.dumps(DATASETS[profile]), '"<dataset>"'))
+
+
+def _plan_snapshot(root: Path) -> dict:
+    """The plans of both profiles and the notebook steps of ``reproduce`` under ``root``
+    (a few brain RSA and encoding records planted, so that the steps' inputs are listed)."""
+    from advlib.book import pipeline
+    from advlib.book.notebooks import DATASETS
+    from advlib.layout import Layout, record_name
+
+    root = Path(root).resolve()
+    snap = {f"plan {p}": _portable(notebook_plan(p, results_dir=root / "results"), root, p)
+            for p in ("full", "smoke")}
+    rsa_dir = Layout(root / "results", "m1").dataset_dir(DATASETS["smoke"])
+    rsa_dir.mkdir(parents=True)
+    for stem in ("brain_rsa", "brain_rsa_400", "encoding_romp"):
+        (rsa_dir / record_name(stem)).write_text("{}")
+    stimuli = pipeline.stimulus_options("smoke")
+    for models in (["m1"], ["m1", "m2"]):
+        steps = pipeline._notebook_steps("m1", models, "smoke", "simulated", DATASETS["smoke"],
+                                         root / "results", stimuli, root / "pages", False)
+        snap[f"steps {' '.join(models)}"] = _portable(
+            [{"item": st.item, "page": st.call.args[0],
+              "inputs": [str(p) for p in st.call.args[3]],
+              "records": [str(r) for r in st.records]} for st in steps], root, "smoke")
+    return snap
+
+
+def _dump_plan(snap: dict) -> str:
+    """``snap`` as JSON, one page per line."""
+    lines = ["{"]
+    for i, (key, items) in enumerate(snap.items()):
+        lines.append(f" {json.dumps(key)}: [")
+        lines += [f"  {json.dumps(it)}" + ("," if j < len(items) - 1 else "")
+                  for j, it in enumerate(items)]
+        lines.append(" ]" + ("," if i < len(snap) - 1 else ""))
+    return "\n".join(lines + ["}"]) + "\n"
+
+
+def test_the_plan_and_the_notebook_steps_are_those_from_before_the_registry(tmp_path):
+    assert _dump_plan(_plan_snapshot(tmp_path)) == PLAN_BEFORE_REGISTRY.read_text()
