@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from advlib.book import NOTEBOOKS, PROFILES, NotebookError, notebook_plan, run_notebook
+from advlib.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
@@ -163,7 +164,6 @@ def test_a_page_shows_the_parameters_it_ran_with_and_no_absolute_path(tmp_path):
 
 def test_subject_names_and_bad_subject_choices(tmp_path):
     from advlib.book import run_notebooks, subject_names
-    from advlib.errors import InputError
 
     assert subject_names([2, "3", "sub-04", "sub-02"]) == ["sub-02", "sub-03", "sub-04"]
     with pytest.raises(InputError, match=r"subjects='x': expected subject numbers \(2\) or "
@@ -224,38 +224,67 @@ def test_a_path_is_shown_relative_only_where_that_does_not_spell_it_out():
 
 
 def test_a_notebook_registered_as_contributing_says_runs_per_subject(monkeypatch):
-    """CONTRIBUTING's steps (NOTEBOOKS, both PROFILES, PER_SUBJECT, _DATASET_NOTEBOOKS)
-    are all it takes: the new notebook gets one page per subject, with its parameters, the
-    dataset and a title (issue 25: the plan used to test the name "03_fmri")."""
+    """CONTRIBUTING's step (one REGISTRY entry) is all it takes: the new notebook gets one
+    page per subject, with its parameters, the dataset and a title (issue 25: the plan used
+    to test the name "03_fmri", then four tables had to agree)."""
     from advlib.book import notebooks
 
-    monkeypatch.setattr(notebooks, "NOTEBOOKS", notebooks.NOTEBOOKS + ("11_new",))
-    monkeypatch.setattr(notebooks, "PER_SUBJECT", notebooks.PER_SUBJECT + ("11_new",))
-    monkeypatch.setattr(notebooks, "_DATASET_NOTEBOOKS",
-                        notebooks._DATASET_NOTEBOOKS + ("11_new",))
-    for profile in notebooks.PROFILES:
-        monkeypatch.setitem(notebooks.PROFILES[profile], "11_new", {"subject": "sub-01",
-                                                                    "alpha": 0.05})
+    new = notebooks.NotebookSpec("11_new", {"subject": "sub-01", "alpha": 0.05},
+                                 smoke={"alpha": 0.1}, per_subject=True, dataset=True)
+    registry = notebooks.REGISTRY + (new,)
+    monkeypatch.setattr(notebooks, "REGISTRY", registry)
+    monkeypatch.setattr(notebooks, "PROFILES", notebooks._profiles(registry))  # as at import
     plan = [p for p in notebooks.notebook_plan("full", results_dir="/r", subjects=[1, 2])
             if p["name"] == "11_new"]
     assert [p["output"] for p in plan] == ["11_new_sub-01", "11_new_sub-02"]
     assert [p["parameters"]["subject"] for p in plan] == ["sub-01", "sub-02"]
     assert all(p["parameters"]["alpha"] == 0.05 and "dataset" in p["parameters"]
                and p["title"].startswith("11_new") for p in plan)
+    smoke = notebooks.notebook_plan("smoke", results_dir="/r", names=["11_new"])
+    assert [p["parameters"]["alpha"] for p in smoke] == [0.1]
+    with pytest.raises(InputError, match="11_new smoke settings.*parameters of its full"):
+        notebooks.NotebookSpec("11_new", {"alpha": 0.05}, smoke={"beta": 1})
 
 
 def test_the_smoke_profile_is_the_full_one_with_smaller_settings():
     """The smoke profile is derived from the full one: it changes values, never adds a
-    parameter, and shares no list with it (issue 25: it was a second copy)."""
-    from advlib.book import notebooks
+    parameter, and shares no list with it or with the registry (issue 25: it was a second
+    copy)."""
+    from advlib.book.notebooks import REGISTRY
 
-    for name, changes in notebooks._SMOKE.items():
-        assert set(changes) <= set(notebooks._FULL[name]), name
-    for name, params in PROFILES["full"].items():
-        smoke = PROFILES["smoke"][name]
-        assert set(smoke) == set(params)
-        assert {k for k in params if smoke[k] != params[k]} == set(notebooks._SMOKE.get(name, {}))
-        assert not any(isinstance(v, list) and v is smoke[k] for k, v in params.items())
+    for spec in REGISTRY:
+        full, smoke = PROFILES["full"][spec.name], PROFILES["smoke"][spec.name]
+        assert full == spec.parameters
+        assert set(smoke) == set(full)
+        assert {k for k in full if smoke[k] != full[k]} == set(spec.smoke), spec.name
+        assert not any(isinstance(v, list) and (v is smoke[k] or v is spec.parameters[k])
+                       for k, v in full.items())
+
+
+def test_every_notebook_file_has_exactly_one_registry_entry():
+    from advlib.book.notebooks import PER_SUBJECT, REGISTRY
+
+    names = [spec.name for spec in REGISTRY]
+    assert len(names) == len(set(names))
+    assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == sorted(names)
+    assert NOTEBOOKS == tuple(names)
+    assert PER_SUBJECT == tuple(spec.name for spec in REGISTRY if spec.per_subject)
+    # the summary pages run after the others, and they come last in book order
+    after = [spec.after_others for spec in REGISTRY]
+    assert after == sorted(after) and any(after)
+
+
+def test_every_notebook_reads_known_stage_record_groups(tmp_path):
+    """Each name in a registry entry's ``reads`` is a group of records reproduce knows."""
+    from advlib.book.notebooks import DATASETS, REGISTRY
+    from advlib.book.pipeline import _record_groups
+    from advlib.layout import Layout
+
+    groups = _record_groups(Layout(tmp_path / "results", "m"), DATASETS["smoke"],
+                            tmp_path / "pages")
+    unknown = {spec.name: sorted(set(spec.reads) - set(groups)) for spec in REGISTRY}
+    assert not any(unknown.values()), unknown
+    assert all(spec.reads for spec in REGISTRY)          # every page depends on something
 
 
 def test_a_page_is_written_through_the_one_atomic_write_and_its_temp_is_ignored(tmp_path,
@@ -331,3 +360,63 @@ def test_advlib_notebooks_writes_each_page_through_its_stage(tmp_path, monkeypat
         run_notebooks("smoke", **{**args, "out_dir": fresh})
     assert not (fresh / "01_stimuli.ipynb").exists()
     assert not (fresh / ".stages" / "01_stimuli.json").exists()
+
+
+#: ``notebook_plan`` for both profiles and the book's notebook steps (smoke profile; one
+#: network, then two) as they were before the notebook registry (issue 25), written by
+#: :func:`_dump_plan` (``<root>``: the build's folder; ``"<dataset>"``: the profile's
+#: :data:`DATASETS` entry; ``<rdm data>``: the real-data folder's label, a hash of its
+#: path). The registry must reproduce them exactly, key order included: a page's
+#: parameters are its cache key and its shown parameters cell.
+PLAN_BEFORE_REGISTRY = Path(__file__).parent / "data" / "notebook_plan.json"
+
+
+def _portable(items, root: Path, profile: str):
+    from advlib.book.notebooks import DATASETS
+    from advlib.fmri.rdm_data import KRIEGESKORTE92
+    from advlib.layout import dataset_label
+
+    text = json.dumps(items).replace(str(root), "<root>")
+    text = text.replace(dataset_label(KRIEGESKORTE92), "<rdm data>")   # hashes its path
+    return json.loads(text.replace(json.dumps(DATASETS[profile]), '"<dataset>"'))
+
+
+def _plan_snapshot(root: Path) -> dict:
+    """The plans of both profiles and the notebook steps of ``reproduce`` under ``root``
+    (a few brain RSA and encoding records planted, so that the steps' inputs are listed)."""
+    from advlib.book import pipeline
+    from advlib.book.notebooks import DATASETS
+    from advlib.layout import Layout, record_name
+
+    root = Path(root).resolve()
+    snap = {f"plan {p}": _portable(notebook_plan(p, results_dir=root / "results"), root, p)
+            for p in ("full", "smoke")}
+    rsa_dir = Layout(root / "results", "m1").dataset_dir(DATASETS["smoke"])
+    rsa_dir.mkdir(parents=True)
+    for stem in ("brain_rsa", "brain_rsa_400", "encoding_romp"):
+        (rsa_dir / record_name(stem)).write_text("{}")
+    stimuli = pipeline.stimulus_options("smoke")
+    for models in (["m1"], ["m1", "m2"]):
+        pages, after = pipeline._notebook_steps("m1", models, "smoke", "simulated",
+                                                DATASETS["smoke"], root / "results", stimuli,
+                                                root / "pages", False)
+        snap[f"steps {' '.join(models)}"] = _portable(
+            [{"item": st.item, "page": st.call.args[0],
+              "inputs": [str(p) for p in st.call.args[3]],
+              "records": [str(r) for r in st.records]} for st in pages + after], root, "smoke")
+    return snap
+
+
+def _dump_plan(snap: dict) -> str:
+    """``snap`` as JSON, one page per line."""
+    lines = ["{"]
+    for i, (key, items) in enumerate(snap.items()):
+        lines.append(f" {json.dumps(key)}: [")
+        lines += [f"  {json.dumps(it)}" + ("," if j < len(items) - 1 else "")
+                  for j, it in enumerate(items)]
+        lines.append(" ]" + ("," if i < len(snap) - 1 else ""))
+    return "\n".join(lines + ["}"]) + "\n"
+
+
+def test_the_plan_and_the_notebook_steps_are_those_from_before_the_registry(tmp_path):
+    assert _dump_plan(_plan_snapshot(tmp_path)) == PLAN_BEFORE_REGISTRY.read_text()

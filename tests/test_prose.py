@@ -98,9 +98,9 @@ def test_notebook_prose_types_no_result(notebook):
 
 
 def test_the_run_live_notes_type_no_measurement():
-    from advlib.book.notebooks import _LIVE_LIMITS
+    from advlib.book.notebooks import REGISTRY
 
-    found = {name: typed_numbers(text) for name, text in _LIVE_LIMITS.items()}
+    found = {spec.name: typed_numbers(spec.live_limit) for spec in REGISTRY}
     assert not any(found.values()), found
 
 

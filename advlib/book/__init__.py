@@ -11,7 +11,10 @@ from .notebooks import (
     PAPER_DESIGN,
     PER_SUBJECT,
     PROFILES,
+    REGISTRY,
     NotebookError,
+    NotebookSpec,
+    PageVariant,
     execute_page,
     notebook_parameters,
     notebook_plan,
@@ -77,7 +80,7 @@ __all__ = [
     # notebooks
     "NOTEBOOKS", "PROFILES", "notebook_parameters", "notebook_plan", "run_notebook", "run_notebooks",
     "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subject_names", "NotebookError", "DATASETS",
-    "repo_root", "execute_page",
+    "repo_root", "execute_page", "REGISTRY", "NotebookSpec", "PageVariant",
     # summary
     "claims_summary", "summary_numbers", "conclusion", "load_build_info", "build_tables", "glue_texts",
     "dataset_page", "DatasetPage", "table_view", "models_claims",

@@ -1,5 +1,10 @@
 """Execute the project's parameterized notebooks with papermill, per profile.
 
+:data:`REGISTRY` holds one :class:`NotebookSpec` per notebook (its parameters, per-subject
+or not, whether it reads a dataset, further pages, the stage records it reads, when it
+runs, its live-run note); :data:`NOTEBOOKS`, :data:`PER_SUBJECT` and :data:`PROFILES` are
+derived from it.
+
 Profiles
 --------
 ``full``
@@ -21,6 +26,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cnn.selection import PAPER_CONFIDENCE, PAPER_N_PER_CLASS, PAPER_SUPERCLASSES
@@ -28,26 +34,11 @@ from ..errors import AdvlibError, check_choice, check_probability, expect
 from ..layout import SIMULATION_SPEC, page_name, page_record, simulation_spec
 from ..provenance import Stage, atomic_path
 
-__all__ = ["NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN", "stimulus_options", "subject_names",
+__all__ = ["NotebookSpec", "PageVariant", "REGISTRY", "NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN",
+           "stimulus_options", "subject_names",
            "PROFILES", "DATASETS", "repo_root",
            "notebook_parameters", "notebook_plan", "run_notebook", "run_notebooks", "NotebookError",
            "execute_page"]
-
-#: Notebooks in book order (file stem in ``notebooks/``).
-NOTEBOOKS: tuple[str, ...] = ("01_stimuli", "02_cnn_rsa", "03_fmri", "04_brain_rsa",
-                              "05_encoding", "06_explore", "08_ground_truth", "10_real_brain",
-                              "09_models", "07_summary")
-#: Notebooks executed once per subject (one page each).
-PER_SUBJECT: tuple[str, ...] = ("03_fmri",)
-#: The page title of each per-subject notebook (``{what}``: the dataset, ``{subject}``).
-_SUBJECT_TITLES = {"03_fmri": "Fig 2A — {what}, fMRI pipeline and vertex selection ({subject})"}
-#: Further pages of one notebook: (output suffix, parameters changed, page title).
-_VARIANT_PAGES = {"04_brain_rsa": (("s2", {"n_vertices": 400, "show_published": False,
-                                           "show_searchlight": False},
-                                    "Fig S2 — RE-AN and RE-AI similarity with 400 vertices "
-                                    "per ROI"),)}
-_DATASET_NOTEBOOKS = ("03_fmri", "04_brain_rsa", "05_encoding", "06_explore", "07_summary",
-                      "08_ground_truth", "09_models")
 
 #: The dataset of each profile: one specification, passed to every notebook that reads a
 #: dataset as its ``dataset`` parameter (see :func:`advlib.layout.simulation_spec`).
@@ -57,50 +48,194 @@ DATASETS: dict[str, dict] = {
                                                        "max_pcs": 2}},
 }
 
-#: Each notebook's parameters in the full profile (the paper's settings); ``model``,
-#: ``results_dir`` and (for the notebooks that read one) ``dataset`` are added at run time.
-_FULL: dict[str, dict] = {
-    "01_stimuli": {"images": "embedded", "n_images": None, "superclasses": None,
-                   "n_per_class": None, "min_confidence": None, "max_steps": 300, "seed": 0,
-                   "allow_short": False},
-    "02_cnn_rsa": {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
-    "03_fmri": {"subject": "sub-01", "n_vertices": 200},
-    "04_brain_rsa": {"subject": "all", "n_vertices": 200, "n_perm": 1000, "n_boot": 1000,
-                     "seed": 0},
-    "05_encoding": {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 5,
-                    "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0},
-    "06_explore": {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1",
-                   "subject": "sub-01"},
-    "08_ground_truth": {"snrs": [0.4, 0.8, 1.6, 3.2], "designs": ["paper", "interleaved"],
-                        "n_seeds": 20, "variants": [["none", False], ["center", True]],
-                        "n_vertices": 200, "n_perm": 1000, "n_swap": 10000, "seed": 0,
-                        "jobs": 2, "calibration_draws": 400},
-    "10_real_brain": {"method": "spearman", "n_perm": 1000, "n_boot": 1000, "seed": 0,
-                      "adversarial_steps": 300},
-    "09_models": {"models": ["efficientnet_lite0"]},
-    "07_summary": {"profile": "full"},
-}
+@dataclass(frozen=True)
+class PageVariant:
+    """A further page of one notebook, executed with some parameters changed.
 
-#: What the smoke profile changes: tiny settings that still execute every cell (the tests
-#: and CI run it).
-_SMOKE: dict[str, dict] = {
-    "01_stimuli": {"n_images": 4},
-    "02_cnn_rsa": {"n_perm": 50, "n_boot": 50},
-    "04_brain_rsa": {"n_perm": 50, "n_boot": 50},
-    "05_encoding": {"n_folds": 2, "n_perm": 50, "n_boot": 50},
-    "08_ground_truth": {"snrs": [3.2], "n_seeds": 2, "n_perm": 50, "n_swap": 200, "jobs": 1,
-                        "calibration_draws": 20},
-    "10_real_brain": {"n_perm": 50, "n_boot": 50, "adversarial_steps": 1},
-    "07_summary": {"profile": "smoke"},
-}
+    Attributes
+    ----------
+    suffix : str
+        Appended to the notebook's name: the page ``<name>_<suffix>``.
+    changes : dict
+        The parameters this page changes (in both profiles).
+    title : str
+        The page's title (replaces the notebook's own).
+    """
 
+    suffix: str
+    changes: dict
+    title: str
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """Everything the build knows about one notebook; :data:`REGISTRY` holds one per
+    notebook, and every other table of notebooks is derived from it.
+
+    Attributes
+    ----------
+    name : str
+        File stem in ``notebooks/`` (the page's name, the key of its parameters in
+        :data:`PROFILES`).
+    parameters : dict
+        The notebook's parameters in the full profile (the paper's settings); ``model``,
+        ``results_dir`` and (with ``dataset``) ``dataset`` are added at run time.
+    smoke : dict
+        What the smoke profile changes: tiny settings that still execute every cell (the
+        tests and CI run it). Only keys of ``parameters``.
+    per_subject : bool
+        Executed once per subject of the dataset (a page ``<name>_sub-XX`` each, its
+        ``subject`` parameter set).
+    subject_title : str
+        The title of a per-subject page; ``{what}``: the dataset, ``{subject}``: the subject
+        (default ``"<name> — {what} ({subject})"``).
+    dataset : bool
+        Reads a dataset: the profile's :data:`DATASETS` entry (or the real dataset's folder)
+        is passed as its ``dataset`` parameter.
+    variants : tuple of PageVariant
+        Further pages of the notebook, with some parameters changed.
+    reads : tuple of str
+        The stage record groups a page depends on (its inputs in ``advlib reproduce``:
+        results computed since re-execute it): ``stimuli``, ``cnn_rsa``, ``subjects``,
+        ``brain_rsa``, ``encoding``, ``hit_rsa``, ``hit_adversarial``, or ``build_info``
+        (the build's record of its stages, passed as the ``build_info`` parameter).
+    after_others : bool
+        A summary page, executed after every other page.
+    across_models : bool
+        The cross-model chapter: in the book only when several networks were run; it gets
+        their names as its ``models`` parameter and reads the ``reads`` records of each.
+    live_limit : str
+        What running the page live needs beyond a laptop's defaults (said in its
+        ``Run this page live`` note), when that is more than seconds on a CPU.
+    """
+
+    name: str
+    parameters: dict
+    smoke: dict = field(default_factory=dict)
+    per_subject: bool = False
+    subject_title: str = ""
+    dataset: bool = False
+    variants: tuple[PageVariant, ...] = ()
+    reads: tuple[str, ...] = ()
+    after_others: bool = False
+    across_models: bool = False
+    live_limit: str = ""
+
+    def __post_init__(self):
+        unknown = sorted(set(self.smoke) - set(self.parameters))
+        expect(not unknown, f"{self.name} smoke settings", unknown,
+               "parameters of its full profile")
+        expect(isinstance(self.reads, tuple), f"{self.name} reads", self.reads,
+               "a tuple of stage record groups")
+
+    def profile(self, profile: str) -> dict:
+        """This notebook's parameters in a profile.
+
+        Parameters
+        ----------
+        profile : {"full", "smoke"}
+
+        Returns
+        -------
+        dict
+            A fresh copy (no list shared with the registry); the smoke profile is the full
+            one with :attr:`smoke` applied.
+        """
+        check_choice(profile, "profile", _PROFILE_NAMES)
+        changes = self.smoke if profile == "smoke" else {}
+        return copy.deepcopy({**self.parameters, **changes})
+
+
+_PROFILE_NAMES = ("full", "smoke")
+
+#: The book's notebooks in book order (the summary pages last): the one registry. To add a
+#: notebook, add its entry here (and the notebook file and its ``_toc.yml`` entry).
+REGISTRY: tuple[NotebookSpec, ...] = (
+    NotebookSpec(
+        "01_stimuli",
+        {"images": "embedded", "n_images": None, "superclasses": None, "n_per_class": None,
+         "min_confidence": None, "max_steps": 300, "seed": 0, "allow_short": False},
+        smoke={"n_images": 4}, reads=("stimuli",),
+        live_limit="Optimizing the AN and AI images takes minutes on a CPU when the set is "
+                   "not made yet."),
+    NotebookSpec(
+        "02_cnn_rsa", {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
+        smoke={"n_perm": 50, "n_boot": 50}, reads=("stimuli", "cnn_rsa")),
+    NotebookSpec(
+        "03_fmri", {"subject": "sub-01", "n_vertices": 200}, per_subject=True,
+        subject_title="Fig 2A — {what}, fMRI pipeline and vertex selection ({subject})",
+        dataset=True, reads=("stimuli", "subjects"),
+        live_limit="Simulating a subject takes seconds to a minute on a CPU when it is not "
+                   "made yet."),
+    NotebookSpec(
+        "04_brain_rsa",
+        {"subject": "all", "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0},
+        smoke={"n_perm": 50, "n_boot": 50}, dataset=True, reads=("brain_rsa",),
+        variants=(PageVariant("s2", {"n_vertices": 400, "show_published": False,
+                                     "show_searchlight": False},
+                              "Fig S2 — RE-AN and RE-AI similarity with 400 vertices per ROI"),),
+        live_limit="With the paper's 1000 permutations and bootstraps this takes seconds to "
+                   "minutes per subject on a CPU when not made yet."),
+    NotebookSpec(
+        "05_encoding",
+        {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 5,
+         "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0},
+        smoke={"n_folds": 2, "n_perm": 50, "n_boot": 50}, dataset=True, reads=("encoding",),
+        live_limit="Fitting the encoding models takes minutes per subject on a CPU when they "
+                   "are not made yet, for each of the two variants."),
+    NotebookSpec(
+        "06_explore",
+        {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1", "subject": "sub-01"},
+        dataset=True, reads=("stimuli", "cnn_rsa", "subjects")),
+    NotebookSpec(
+        "08_ground_truth",
+        {"snrs": [0.4, 0.8, 1.6, 3.2], "designs": ["paper", "interleaved"], "n_seeds": 20,
+         "variants": [["none", False], ["center", True]], "n_vertices": 200, "n_perm": 1000,
+         "n_swap": 10000, "seed": 0, "jobs": 2, "calibration_draws": 400},
+        smoke={"snrs": [3.2], "n_seeds": 2, "n_perm": 50, "n_swap": 200, "jobs": 1,
+               "calibration_draws": 20},
+        dataset=True, reads=("stimuli", "subjects"),
+        live_limit="The study draws many simulated datasets and analyses each: minutes on a "
+                   "CPU the first time (make book caches every seed), seconds afterwards."),
+    NotebookSpec(
+        "10_real_brain",
+        {"method": "spearman", "n_perm": 1000, "n_boot": 1000, "seed": 0,
+         "adversarial_steps": 300},
+        smoke={"n_perm": 50, "n_boot": 50, "adversarial_steps": 1},
+        reads=("hit_rsa", "hit_adversarial"),
+        live_limit="Making the AI and AN versions of the 92 images takes minutes on a CPU "
+                   "when they are not made yet."),
+    NotebookSpec(
+        "09_models", {"models": ["efficientnet_lite0"]}, dataset=True,
+        reads=("cnn_rsa", "hit_rsa"), after_others=True, across_models=True),
+    NotebookSpec(
+        "07_summary", {"profile": "full"}, smoke={"profile": "smoke"}, dataset=True,
+        reads=("build_info",), after_others=True),
+)
+
+
+def _profiles(registry) -> dict[str, dict[str, dict]]:
+    """Parameters per profile per notebook of ``registry`` (deep copies: no list shared
+    between profiles or with the registry)."""
+    return {profile: {spec.name: spec.profile(profile) for spec in registry}
+            for profile in _PROFILE_NAMES}
+
+
+def _spec(name: str) -> NotebookSpec:
+    """The registry entry of notebook ``name``."""
+    found = [spec for spec in REGISTRY if spec.name == name]
+    expect(len(found) == 1, "notebook", name,
+           f"one of {', '.join(spec.name for spec in REGISTRY)}")
+    return found[0]
+
+
+#: Notebooks in book order (file stem in ``notebooks/``), from :data:`REGISTRY`.
+NOTEBOOKS: tuple[str, ...] = tuple(spec.name for spec in REGISTRY)
+#: Notebooks executed once per subject (one page each), from :data:`REGISTRY`.
+PER_SUBJECT: tuple[str, ...] = tuple(spec.name for spec in REGISTRY if spec.per_subject)
 #: Parameters per profile per notebook: the full profile, and the smoke profile derived
-#: from it.
-PROFILES: dict[str, dict[str, dict]] = {   # deep copies: no list shared between profiles
-    "full": copy.deepcopy(_FULL),
-    "smoke": {name: copy.deepcopy({**params, **_SMOKE.get(name, {})})
-              for name, params in _FULL.items()},
-}
+#: from it (:attr:`NotebookSpec.smoke`), from :data:`REGISTRY`.
+PROFILES: dict[str, dict[str, dict]] = _profiles(REGISTRY)
 
 
 #: The paper's image design: 5 superclasses x 8 categories, one image each, recognised with
@@ -175,31 +310,14 @@ def notebook_parameters(name: str, profile: str, model: str, results_dir) -> dic
     dict
     """
     check_choice(profile, "profile", PROFILES)
-    expect(name in PROFILES[profile], "notebook", name, f"one of {', '.join(NOTEBOOKS)}")
+    expect(name in PROFILES[profile], "notebook", name,
+           f"one of {', '.join(spec.name for spec in REGISTRY)}")
     return {**PROFILES[profile][name], "model": model,
             "results_dir": str(Path(results_dir).resolve())}
 
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _PROGRESS = re.compile(r"\d+%\|")
-
-#: What each notebook needs beyond a laptop's defaults, said on its page (``run live`` note).
-_LIVE_LIMITS = {
-    "01_stimuli": "Optimizing the AN and AI images takes minutes on a CPU when the set is "
-                  "not made yet.",
-    "03_fmri": "Simulating a subject takes seconds to a minute on a CPU when it is not made "
-               "yet.",
-    "04_brain_rsa": "With the paper's 1000 permutations and bootstraps this takes seconds to "
-                    "minutes per subject on a CPU when not made yet.",
-    "05_encoding": "Fitting the encoding models takes minutes per subject on a CPU when they "
-                   "are not made yet, for each of the two variants.",
-    "08_ground_truth": "The study draws many simulated datasets and analyses each: minutes on "
-                       "a CPU the first time (make book caches every seed), seconds "
-                       "afterwards.",
-    "10_real_brain": "Making the AI and AN versions of the 92 images takes minutes on a CPU "
-                     "when they are not made yet.",
-}
-
 
 _WARNING = re.compile(r"^(?:\S*/)?[^/\s:]+\.py:\d+: (\w+(?:Warning|Error)): (.*)$")
 
@@ -367,8 +485,9 @@ def _live_note(nb, name: str) -> None:
             "the executed notebook. Locally, `make lab` opens JupyterLab with the "
             "project's kernel; every notebook finds the results `make book` made, or "
             "computes what is missing.")
-    if name in _LIVE_LIMITS:
-        text += f" {_LIVE_LIMITS[name]}"
+    limit = next((spec.live_limit for spec in REGISTRY if spec.name == name), "")
+    if limit:
+        text += f" {limit}"
     text += "\n```"
     cell = nbformat.v4.new_markdown_cell(text)
     cell.metadata["tags"] = ["advlib-live-note"]
@@ -455,8 +574,10 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
                   names=None, stimuli: dict | None = None) -> list[dict]:
     """Every executed notebook of the book: one per (notebook, subject or variant, model).
 
-    ``03_fmri`` runs once per subject (``03_fmri_sub-XX``), ``04_brain_rsa`` twice (Fig 3
-    with 200 vertices per ROI and ``04_brain_rsa_s2``, Fig S2, with 400); the others once.
+    What each notebook gets comes from its :data:`REGISTRY` entry: a per-subject notebook
+    runs once per subject (``03_fmri_sub-XX``), a notebook with variants once more per
+    variant (``04_brain_rsa`` as Fig 3 with 200 vertices per ROI and ``04_brain_rsa_s2``,
+    Fig S2, with 400); the others once.
 
     Parameters
     ----------
@@ -487,27 +608,29 @@ def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
             dataset["subjects"] = [int(s) for s in subjects]
     else:
         dataset = str(Path(data).resolve())
-    spec = simulation_spec(dataset)
+    simulated = simulation_spec(dataset)
     plan = []
-    for name in (NOTEBOOKS if names is None else names):
+    for name in ([spec.name for spec in REGISTRY] if names is None else names):
+        spec = _spec(name)
         params = notebook_parameters(name, profile, model, results_dir)
         if name == "01_stimuli" and stimuli is not None:
             params.update(stimuli)
-        if name in _DATASET_NOTEBOOKS:
+        if spec.dataset:
             params["dataset"] = dataset
-        if name in PER_SUBJECT:
-            subs = ([f"sub-{int(s):02d}" for s in spec["subjects"]] if spec is not None
-                    else list_subjects(dataset))
-            what = "Simulated observer" if spec is not None else f"Dataset {Path(dataset).name}"
-            title = _SUBJECT_TITLES.get(name, name + " — {what} ({subject})")
+        if spec.per_subject:
+            subs = ([f"sub-{int(s):02d}" for s in simulated["subjects"]]
+                    if simulated is not None else list_subjects(dataset))
+            what = ("Simulated observer" if simulated is not None
+                    else f"Dataset {Path(dataset).name}")
+            title = spec.subject_title or name + " — {what} ({subject})"
             plan += [{"name": name, "output": f"{name}_{sub}",
                       "parameters": {**params, "subject": sub},
                       "title": title.format(what=what, subject=sub)} for sub in subs]
         else:
             plan.append({"name": name, "output": name, "parameters": params})
-            plan += [{"name": name, "output": f"{name}_{suffix}",
-                      "parameters": {**params, **overrides}, "title": title}
-                     for suffix, overrides, title in _VARIANT_PAGES.get(name, ())]
+            plan += [{"name": name, "output": f"{name}_{v.suffix}",
+                      "parameters": {**params, **v.changes}, "title": v.title}
+                     for v in spec.variants]
     return plan
 
 
@@ -581,8 +704,9 @@ def run_notebooks(profile: str = "full", model: str = "efficientnet_lite0",
         dataset_subjects = None
         if data == "simulated" and len(numbers) == len(wanted):
             dataset_subjects = sorted(set(DATASETS[profile]["subjects"]) | set(numbers))
-        chosen = [n for n in (names or NOTEBOOKS) if n in PER_SUBJECT]
-        expect(chosen, "notebooks", names, f"per-subject notebooks ({', '.join(PER_SUBJECT)}) "
+        per_subject = [spec.name for spec in REGISTRY if spec.per_subject]
+        chosen = [n for n in (names or per_subject) if n in per_subject]
+        expect(chosen, "notebooks", names, f"per-subject notebooks ({', '.join(per_subject)}) "
                "when --subjects is given")
         plan = notebook_plan(profile, model, results_dir, data, dataset_subjects, chosen)
         found = [item["parameters"]["subject"] for item in plan]

@@ -68,8 +68,8 @@ from ..layout import (
 from ..provenance import atomic_path, package_versions, write_json
 from .notebooks import (
     DATASETS,
-    NOTEBOOKS,
     PROFILES,
+    REGISTRY,
     execute_page,
     notebook_plan,
     repo_root,
@@ -319,47 +319,58 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
     return steps
 
 
-def _notebook_steps(model, models, profile, data, dataset, results, s, out, progress):
-    """The executed notebooks of the book (the first model's chapters; the cross-model
-    chapter when several models were run)."""
-    layout = Layout(results, model)
+def _record_groups(layout, dataset, out) -> dict[str, list[Path]]:
+    """The stage records a notebook can read (:attr:`NotebookSpec.reads
+    <advlib.book.notebooks.NotebookSpec>`), by group, for one model's ``layout``; ``out``
+    is the pages folder (the build's own record, ``build_info``, is there)."""
     spec = simulation_spec(dataset)
-    subs = spec["subjects"] if spec is not None else None
     rsa_dir = layout.dataset_dir(dataset)
-    records = {
+    hit_dir = layout.dataset_dir(KRIEGESKORTE92)
+    return {
         "stimuli": [layout.stimuli_dir / FOLDER_RECORD],
         "cnn_rsa": [layout.root / record_name("cnn_rsa")],
         "subjects": ([rsa_dir / f"sub-{n:02d}" / FOLDER_RECORD for n in spec["subjects"]]
                      if spec is not None else []),
         "brain_rsa": sorted(rsa_dir.glob(record_name("brain_rsa*"))),
         "encoding": sorted(rsa_dir.glob(record_name("encoding*"))),
-        "hit_rsa": [layout.dataset_dir(KRIEGESKORTE92) / record_name("hit_rsa")],
-        "hit_adversarial": [layout.dataset_dir(KRIEGESKORTE92) / record_name(n)
-                            for n in ("hit_images", "hit_adversarial")],
+        "hit_rsa": [hit_dir / record_name("hit_rsa")],
+        "hit_adversarial": [hit_dir / record_name(n) for n in ("hit_images", "hit_adversarial")],
+        "build_info": [out / BUILD_INFO],
     }
-    reads = {"01_stimuli": ["stimuli"], "02_cnn_rsa": ["stimuli", "cnn_rsa"],
-             "03_fmri": ["stimuli", "subjects"], "04_brain_rsa": ["brain_rsa"],
-             "05_encoding": ["encoding"], "06_explore": ["stimuli", "cnn_rsa", "subjects"],
-             "08_ground_truth": ["stimuli", "subjects"], "10_real_brain": ["hit_rsa", "hit_adversarial"]}
+
+
+def _notebook_steps(model, models, profile, data, dataset, results, s, out, progress):
+    """The executed notebooks of the book (the first model's chapters; the cross-model
+    chapter when several models were run), as two lists: the pages, then the summary pages
+    that run after them (:attr:`NotebookSpec.after_others
+    <advlib.book.notebooks.NotebookSpec>`).
+
+    A page's inputs are the records of the groups its registry entry reads (of every model
+    for the cross-model chapter, which gets their names as ``models``); a page that reads
+    ``build_info`` gets its path as the ``build_info`` parameter.
+    """
+    spec = simulation_spec(dataset)
+    subs = spec["subjects"] if spec is not None else None
+    groups = {m: _record_groups(Layout(results, m), dataset, out) for m in models}
+    registry = {entry.name: entry for entry in REGISTRY}
     notebooks_dir = repo_root() / "notebooks"
-    names = None if len(models) > 1 else [n for n in NOTEBOOKS if n != "09_models"]
-    steps = []
-    for item in notebook_plan(profile, model, layout.results, data, subs, names, stimuli=s):
-        if item["name"] == "07_summary":
-            item["parameters"]["build_info"] = str(out / BUILD_INFO)
-            inputs = [out / BUILD_INFO]          # re-run when the results changed
-        elif item["name"] == "09_models":
+    names = [n for n, entry in registry.items() if len(models) > 1 or not entry.across_models]
+    pages, after = [], []
+    for item in notebook_plan(profile, model, Layout(results, model).results, data, subs,
+                              names, stimuli=s):
+        entry = registry[item["name"]]
+        read_from = models if entry.across_models else [model]
+        if entry.across_models:
             item["parameters"]["models"] = list(models)
-            inputs = [Layout(results, m).root / record_name("cnn_rsa") for m in models] + [
-                Layout(results, m).dataset_dir(KRIEGESKORTE92) / record_name("hit_rsa")
-                for m in models]
-        else:
-            inputs = [p for r in reads.get(item["name"], []) for p in records[r]]
+        if "build_info" in entry.reads:          # re-run when the results changed
+            item["parameters"]["build_info"] = str(out / BUILD_INFO)
+        inputs = [p for r in entry.reads for m in read_from for p in groups[m][r]]
         source = notebooks_dir / page_name(item["name"])
-        steps.append(_Step("notebooks", item["output"], functools.partial(
-            _notebook, item, source, out, inputs, progress),
+        (after if entry.after_others else pages).append(_Step(
+            "notebooks", item["output"], functools.partial(
+                _notebook, item, source, out, inputs, progress),
             [out / page_record(item["output"])], model))
-    return steps
+    return pages, after
 
 
 # --- executors ----------------------------------------------------------------------------
@@ -640,16 +651,14 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
             _write_info(info_path, info, log)   # the summary page reads the stages so far
             _write_built_with(out / "built_with.md", info, Layout(results, model).stimuli_dir,
                               s, log)
-            nb_steps = _notebook_steps(model, models, profile, data, dataset, results, s, out,
-                                       progress and not distributed)
+            pages, after = _notebook_steps(model, models, profile, data, dataset, results, s,
+                                           out, progress and not distributed)
             if client is not None:
-                first = [st for st in nb_steps if st.item not in ("07_summary", "09_models")]
-                _run_on(client, first, log, progress)
-                _run_on(client, [st for st in nb_steps if st not in first], log, progress)
+                _run_on(client, pages, log, progress)
+                _run_on(client, after, log, progress)
             else:       # the pages in parallel (each in its own kernel), the summaries after
-                first = [st for st in nb_steps if st.item not in ("07_summary", "09_models")]
-                _run_here(first, log, progress, jobs)
-                _run_here([st for st in nb_steps if st not in first], log, progress)
+                _run_here(pages, log, progress, jobs)
+                _run_here(after, log, progress)
     finally:
         if client is not None:
             client.close()

@@ -235,10 +235,10 @@ def build_tables(path=None) -> dict:
                        index=["profile", "model", "data", "subjects", "jobs",
                               "results computed", "weights_sha256",
                               "compute time of the results listed"])
-    from .notebooks import NOTEBOOKS
+    from .notebooks import REGISTRY
 
-    shown = [n for n in NOTEBOOKS if n in info["parameters"] and (
-        n != "09_models" or len(info.get("models", [])) > 1)]       # pages of this book
+    shown = [spec.name for spec in REGISTRY if spec.name in info["parameters"] and (
+        not spec.across_models or len(info.get("models", [])) > 1)]   # pages of this book
     params = pd.DataFrame([{"notebook": n, "parameter": k, "value": repr(v)}
                            for n in shown for k, v in info["parameters"][n].items()],
                           columns=["notebook", "parameter", "value"])
