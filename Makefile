@@ -45,13 +45,15 @@ endif
 lint: $(STAMP)
 	$(BIN)/ruff check advlib tests benchmarks
 
-# Everything: lint, then every test (the smoke book and the browser checks included).
+# Everything: lint, then every test (the smoke book and the browser checks included), on
+# TEST_JOBS workers (pytest-xdist; the smoke book's tests share one worker).
+TEST_JOBS ?= 2
 test: $(STAMP) chromium lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup
 
 # The fast loop while editing: no network model, no notebooks, no browser (about a minute).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_JOBS) --dist loadgroup
 
 # Runs the whole pipeline (only what is out of date) on the embedded default model, executes
 # the notebooks and builds the Jupyter Book into _build/html.
