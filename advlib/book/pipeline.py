@@ -451,7 +451,9 @@ def _run_on(client, steps, log, progress):
 
     A stage step waits for the steps of the stages in :data:`_AFTER` (same model); notebook
     steps are independent of each other (the caller submits the summary pages after the
-    others).
+    others). The first failure ends the run at once: every task not yet finished is
+    cancelled (one already running on a worker finishes there, its stage complete or not
+    written at all) and the failure is raised.
     """
     import uuid
 
@@ -469,20 +471,15 @@ def _run_on(client, steps, log, progress):
         futures[key] = future
         by_stage.setdefault((step.model, step.stage), []).append(key)
         order[key] = step
-    failure = None
     for future in as_completed(list(futures.values())):
         try:
             result = future.result()
         except Exception as exc:            # a real failure (or a worker killed too often)
-            failure = failure or exc
-            continue
+            result = {"error": exc}
         if "error" in result:
-            failure = failure or result["error"]
-            continue
+            client.cancel(list(futures.values()))
+            raise result["error"]
         _log_step(log, order[future.key], result, progress)
-    if failure is not None:
-        client.cancel(list(futures.values()))
-        raise failure
 
 
 def _client(scheduler, cluster, jobs):
