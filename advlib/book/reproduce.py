@@ -46,7 +46,7 @@ import pandas as pd
 
 from ..errors import AdvlibError, check_choice, check_positive_int, expect
 from ..fmri.rdm_data import KRIEGESKORTE92
-from ..layout import Layout, analysis_variant, brain_rsa_name, encoding_name, simulation_spec
+from ..layout import DEFAULT_SURFACE, Layout, analysis_variant, brain_rsa_name, encoding_name, simulation_spec
 from ..provenance import Stage, atomic_path, package_versions, write_json
 from .notebooks import (
     DATASETS,
@@ -160,7 +160,7 @@ def _subject(stim_dir, dataset_dir, subject, spec):
 
     simulate_subject(stim_dir, dataset_dir, subject, seed=spec["seed"], progress=False,
                      snr=spec["snr"], spacing=spec["spacing"], max_pcs=spec["max_pcs"],
-                     design=spec["design"])
+                     design=spec["design"], surface=spec.get("surface", DEFAULT_SURFACE))
 
 
 def _brain_rsa(data_dir, stim_dir, out_dir, n_vertices, b, names, jobs, progress, options):
