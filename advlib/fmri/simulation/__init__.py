@@ -14,6 +14,7 @@ __all__ = [
     "Cortex",
     "make_hemisphere",
     "make_cortex",
+    "fsaverage_template",
     "SF_CPD",
     "ORIENTATIONS_DEG",
     "FIELD_DEG",

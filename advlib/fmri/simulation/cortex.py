@@ -45,7 +45,7 @@ from ...errors import check_choice, check_fits, expect
 from ...layout import SURFACES
 from ..data import ROIS
 
-__all__ = ["AREA_PARAMS", "SURFACES", "Cortex", "make_hemisphere", "make_cortex",
+__all__ = ["AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex",
            "fsaverage_template"]
 
 
