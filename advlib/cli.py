@@ -7,10 +7,12 @@ import sys
 
 from .errors import AdvlibError, InputError
 from .layout import (
+    DEFAULT_SURFACE,
     MANIFEST,
     PAGES_FOLDER,
     SELECTION_FOLDER,
     SIMULATION_SPEC,
+    SURFACES,
     Layout,
     analysis_variant,
     brain_rsa_name,
@@ -187,7 +189,8 @@ def _cmd_simulate(args) -> int:
 
     folders = simulate_dataset(args.stimuli, args.out, args.subjects, seed=args.seed,
                                reuse=not args.force, save_timeseries=args.save_timeseries,
-                               snr=args.snr, spacing=args.spacing, max_pcs=args.max_pcs)
+                               snr=args.snr, spacing=args.spacing, max_pcs=args.max_pcs,
+                               surface=args.surface)
     import json
 
     for folder in folders:
@@ -457,7 +460,11 @@ def _add_simulate(sub) -> None:
     p.add_argument("--snr", type=_positive, default=SIMULATION_SPEC["snr"],
                    help="response amplitude / noise SD (default: %(default)s)")
     p.add_argument("--spacing", type=_positive, default=SIMULATION_SPEC["spacing"],
-                   help="vertex spacing in mm")
+                   help="vertex spacing in mm (schematic surface only)")
+    p.add_argument("--surface", choices=SURFACES, default=DEFAULT_SURFACE,
+                   help="the observer's cortex: the schematic flat patch, or fsaverage5's flat "
+                   "maps with a retinotopic template (about 2.7 mm between vertices: select "
+                   "with a larger --radius there) (default: %(default)s)")
     p.add_argument("--max-pcs", type=_count(0), default=SIMULATION_SPEC["max_pcs"], help="largest "
                    "number of GLMdenoise "
                    "noise regressors tried per run")

@@ -29,7 +29,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import expect
+from .errors import check_choice, expect
 
 __all__ = ["Layout", "default_results", "dataset_label", "simulation_spec", "brain_rsa_name",
            "searchlight_name", "analysis_variant", "encoding_name", "SIMULATED", "SIMULATION_SPEC",
@@ -41,7 +41,8 @@ __all__ = ["Layout", "default_results", "dataset_label", "simulation_spec", "bra
            "HIT_ADVERSARIAL_OUTPUTS", "CALIBRATION_TABLE", "COVERAGE_TABLE", "seed_table", "seed_record",
            "searchlight_map", "searchlight_vertices", "SELECTION_FOLDER", "RELIABILITY_TABLE",
            "selection_dir", "selection_table", "split_half_table", "selection_record", "page_name",
-           "page_record", "BUILD_INFO", "PAGES_FOLDER", "BOOK_RECORD"]
+           "page_record", "BUILD_INFO", "PAGES_FOLDER", "BOOK_RECORD", "DEFAULT_SURFACE",
+           "SURFACES"]
 
 #: The ``dataset`` value that means "the simulated observer with the default settings".
 SIMULATED = "simulated"
@@ -54,6 +55,15 @@ SIMULATED = "simulated"
 #: expectation (measured with the embedded 17-image set, 20 datasets per SNR: 46% at 0.8,
 #: 93.0% +- 1.2 at 1.6, 100% at 3.2); the ground-truth chapter re-checks it on every build.
 SIMULATION_SPEC = {"seed": 0, "snr": 3.2, "spacing": 1.0, "max_pcs": 10, "design": "paper"}
+
+#: The simulated observer's default cortex (:data:`advlib.fmri.simulation.SURFACES`). A
+#: specification carries a ``surface`` key only when it names another one, so that the
+#: default datasets' names, records and caches are those of before the option existed.
+DEFAULT_SURFACE = "schematic"
+
+#: The simulated observer's cortices: the schematic flat patch and fsaverage5's flat maps
+#: with a retinotopic template (:func:`advlib.fmri.simulation.make_cortex`).
+SURFACES = ("schematic", "fsaverage5")
 
 
 def default_results() -> Path:
@@ -89,23 +99,34 @@ def simulation_spec(dataset) -> dict | None:
     ----------
     dataset : str, path or dict
         ``"simulated"`` (defaults), a dict ``{"kind": "simulated", "subjects": [...],
-        "seed", "snr", "spacing", "max_pcs", "design"}`` (missing keys take defaults), or
-        the folder of a real dataset.
+        "seed", "snr", "spacing", "max_pcs", "design", "surface"}`` (missing keys take
+        defaults; ``surface``: the observer's cortex, ``"schematic"`` (default) or
+        ``"fsaverage5"``, see :func:`advlib.fmri.simulation.make_cortex`), or the folder
+        of a real dataset.
 
     Returns
     -------
     dict or None
-        ``{"kind": "simulated", "subjects": [...], "seed", "snr", "spacing", "max_pcs"}``.
+        ``{"kind": "simulated", "subjects": [...], "seed", "snr", "spacing", "max_pcs",
+        "design"}``, plus ``"surface"`` when it is not :data:`DEFAULT_SURFACE`.
+
+    Raises
+    ------
+    InputError
+        An unknown key, kind or surface.
     """
     if isinstance(dataset, dict):
         expect(dataset.get("kind", SIMULATED) == SIMULATED, "dataset['kind']",
                dataset.get("kind"), "'simulated' (a real dataset is given by its folder)")
-        unknown = set(dataset) - set(SIMULATION_SPEC) - {"kind", "subjects"}
+        unknown = set(dataset) - set(SIMULATION_SPEC) - {"kind", "subjects", "surface"}
         expect(not unknown, "dataset", sorted(unknown),
-               f"keys from kind, subjects, {', '.join(SIMULATION_SPEC)}")
+               f"keys from kind, subjects, {', '.join(SIMULATION_SPEC)}, surface")
         spec = {**SIMULATION_SPEC, **{k: v for k, v in dataset.items() if k in SIMULATION_SPEC}}
         subjects = [int(s) for s in dataset.get("subjects", (1, 2, 3))]
-        return {"kind": SIMULATED, "subjects": subjects, **spec}
+        surface = dataset.get("surface", DEFAULT_SURFACE)
+        check_choice(surface, "dataset['surface']", SURFACES)
+        extra = {} if surface == DEFAULT_SURFACE else {"surface": surface}
+        return {"kind": SIMULATED, "subjects": subjects, **spec, **extra}
     if isinstance(dataset, str) and dataset == SIMULATED:
         expect(not Path(SIMULATED).is_dir(), "dataset", SIMULATED,
                "the name of the default simulated dataset, but ./simulated is a folder here: "
@@ -118,14 +139,16 @@ def dataset_label(dataset) -> str:
     """The folder name of a dataset's results under an analysis root.
 
     A simulated dataset is named by its settings (``simulated-seed0-snr3.2-spacing1.0-
-    maxpcs10``; the subjects are folders inside it), a real dataset by its folder's name and
+    maxpcs10``, with ``-fsaverage5`` appended on that surface; the subjects are folders
+    inside it), a real dataset by its folder's name and
     a hash of its absolute path, so that ``/labA/data`` and ``/labB/data`` never share one.
     """
     spec = simulation_spec(dataset)
     if spec is not None:
         return (f"simulated-seed{spec['seed']}-snr{float(spec['snr']):g}-"
                 f"spacing{float(spec['spacing']):g}-maxpcs{spec['max_pcs']}"
-                + ("" if spec["design"] == "paper" else f"-{spec['design']}"))
+                + ("" if spec["design"] == "paper" else f"-{spec['design']}")
+                + (f"-{spec['surface']}" if "surface" in spec else ""))
     folder = Path(dataset).expanduser().resolve()
     name = f"data-{folder.name}" if folder.name.startswith(SIMULATED) else folder.name
     return f"{name}-{_short_hash(str(folder))}"            # never a simulated dataset's name

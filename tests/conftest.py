@@ -122,13 +122,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("smoke_book"))
 
 
-def _synthetic_observer(n_sources=12, spacing=2.5, seed=0):
+def _synthetic_observer(n_sources=12, spacing=2.5, seed=0, surface="schematic"):
     """A cortex, a manifest of ``n_sources`` x (RE, AN, AI) and responses: AI near RE, AN
     unrelated; zero outside the ROIs."""
     from advlib.fmri.simulation import make_cortex
 
     rng = np.random.default_rng(seed)
-    cortex = make_cortex(seed, spacing=spacing)
+    cortex = make_cortex(seed, spacing=spacing, surface=surface)
     rows = [(f"{k.lower()}_{i:02d}", k, f"s{i:02d}", True)
             for k in ("RE", "AN", "AI") for i in range(n_sources)]
     manifest = pd.DataFrame(rows, columns=["image_id", "kind", "source_id", "converged"])
@@ -146,7 +146,8 @@ def _synthetic_observer(n_sources=12, spacing=2.5, seed=0):
 
 @pytest.fixture(scope="session")
 def synthetic_observer():
-    """``make(n_sources=12, spacing=2.5, seed=0) -> (cortex, responses, manifest)``: a coarse
+    """``make(n_sources=12, spacing=2.5, seed=0, surface="schematic") -> (cortex, responses,
+    manifest)``: a coarse
     cortex and a manifest of RE, AN and AI images whose responses are latent patterns (AI near
     RE, AN unrelated), for the cheap path's tests."""
     return _synthetic_observer

@@ -90,6 +90,41 @@ def test_flat_maps_and_searchlight_maps():
     assert len(figs) == 2 and all(_n_axes(f) == 2 for f in figs)
 
 
+def _drawn_mesh(ax) -> tuple[int, int]:
+    """Points and triangles of the panel's ``tripcolor`` (a TriMesh with Gouraud shading,
+    one polygon per triangle otherwise)."""
+    from matplotlib.collections import PolyCollection, TriMesh
+
+    (mesh,) = [c for c in ax.collections if isinstance(c, (TriMesh, PolyCollection))]
+    if isinstance(mesh, TriMesh):
+        tri = mesh._triangulation
+        return len(tri.x), len(tri.triangles)
+    corners = np.vstack([path.vertices[:3] for path in mesh.get_paths()])
+    return len(np.unique(corners, axis=0)), len(mesh.get_paths())
+
+
+def test_fig_2a_and_fig_4_on_fsaverage5():
+    """Both hemispheres of fsaverage5's flat maps side by side, left then right, each
+    drawn with all its vertices and triangles."""
+    import matplotlib.pyplot as plt
+
+    cortex = make_cortex(0, surface="fsaverage5")
+    v, f = cortex.vertices, cortex.faces
+    values = np.where(v.roi != "", v.ecc, np.nan)
+    maps = {"re_an": values, "re_ai": -values}
+    figs = [plotting.plot_flat_maps(v, f, rois=True, title="ROIs"),
+            *plotting.plot_searchlight_maps(v, f, maps, title="Fig 4")]
+    for fig in figs:
+        panels = [ax for ax in fig.axes if ax.get_title().endswith("hemisphere")]
+        assert [ax.get_title() for ax in panels] == ["left hemisphere", "right hemisphere"]
+        for ax, hemi in zip(panels, ("lh", "rh")):
+            n_points, n_triangles = _drawn_mesh(ax)
+            assert n_points == (v.hemi == hemi).sum()
+            assert n_triangles == (v.hemi.to_numpy()[f[:, 0]] == hemi).sum()
+        assert panels[0].get_position().x1 <= panels[1].get_position().x0
+        plt.close(fig)
+
+
 def test_run_design(tmp_path):
     fig = plotting.plot_run_design(tmp_path / "sub-01")
     assert "betas only" in fig.axes[0].texts[0].get_text()

@@ -84,11 +84,13 @@ SNR_RULE = {"p": 0.005, "at_least": 14, "of": 15}
 
 
 def observer_models(stim_dir, subjects=(1, 2, 3), seed: int = 0, spacing: float = 1.0,
-                    variation: float = 0.1, radius: float = 3.0) -> dict:
+                    variation: float = 0.1, radius: float = 3.0,
+                    surface: str = "schematic") -> dict:
     """Each simulated subject's cortex, neural responses and searchlight disks.
 
     The same anatomy and responses as the full path's subjects of this dataset seed
-    (:func:`advlib.fmri.simulation.simulate_subject`).
+    (:func:`advlib.fmri.simulation.simulate_subject`); ``surface``: the observer's cortex
+    (:func:`advlib.fmri.simulation.make_cortex`).
 
     Returns
     -------
@@ -102,7 +104,7 @@ def observer_models(stim_dir, subjects=(1, 2, 3), seed: int = 0, spacing: float 
         ss = np.random.SeedSequence([seed, subject])
         r_anat, r_resp = (np.random.default_rng(s) for s in ss.spawn(5)[:2])
         cortex, responses = subject_model(energy, ids, r_anat, r_resp, spacing=spacing,
-                                          variation=variation)
+                                          variation=variation, surface=surface)
         disks = geodesic_disks(cortex.vertices[["x_mm", "y_mm"]].to_numpy(), cortex.faces,
                                radius)
         out[int(subject)] = (cortex, responses, disks)
@@ -221,8 +223,8 @@ def study_seed(models: dict, manifest: pd.DataFrame, *, snr: float, design: str,
 
 @functools.lru_cache(maxsize=2)
 def _models_cached(stim_dir: str, subjects: tuple, seed: int, spacing: float, variation: float,
-                   radius: float) -> dict:
-    return observer_models(stim_dir, subjects, seed, spacing, variation, radius)
+                   radius: float, surface: str) -> dict:
+    return observer_models(stim_dir, subjects, seed, spacing, variation, radius, surface)
 
 
 def _seed_stage(folder: Path, stim_dir, params: dict, seed: int) -> Stage:
@@ -238,7 +240,7 @@ def _run_seed(folder, stim_dir, params, seed) -> Path:
     p = params
     models = _models_cached(str(stim_dir), tuple(p["dataset"]["subjects"]),
                             p["dataset"]["seed"], p["dataset"]["spacing"], p["variation"],
-                            p["radius"])
+                            p["radius"], p["dataset"].get("surface", "schematic"))
     manifest = load_manifest(stim_dir)
 
     def work(tmp):

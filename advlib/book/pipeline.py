@@ -51,6 +51,7 @@ from ..layout import (
     BOOK_RECORD,
     BUILD_INFO,
     CNN_RSA_TABLE,
+    DEFAULT_SURFACE,
     FOLDER_RECORD,
     HIT_ADVERSARIAL_TABLE,
     HIT_RSA_TABLE,
@@ -178,7 +179,7 @@ def _subject(stim_dir, dataset_dir, subject, spec):
 
     simulate_subject(stim_dir, dataset_dir, subject, seed=spec["seed"], progress=False,
                      snr=spec["snr"], spacing=spec["spacing"], max_pcs=spec["max_pcs"],
-                     design=spec["design"])
+                     design=spec["design"], surface=spec.get("surface", DEFAULT_SURFACE))
 
 
 def _brain_rsa(data_dir, stim_dir, out_dir, n_vertices, b, names, jobs, progress, options):

@@ -215,8 +215,11 @@ def plot_flat_maps(vertices, faces, values=None, *, title: str = "", cmap: str =
     Parameters
     ----------
     vertices : pandas.DataFrame
-        ``hemi, roi, x_mm, y_mm`` per vertex.
+        ``hemi, roi, x_mm, y_mm`` per vertex: the schematic patch, fsaverage5's flat maps
+        (:func:`advlib.fmri.simulation.make_cortex`) or any flat map; each hemisphere is
+        drawn in its own panel, left beside right, its triangles with ``tripcolor``.
     faces : numpy.ndarray, shape (n_faces, 3)
+        Triangles (row indices into ``vertices``).
     values : array_like, shape (n_vertices,), optional
         Colour per vertex (NaN: grey); ignored when ``rois``.
     title, cmap, vmin, vmax, label
@@ -290,7 +293,9 @@ def plot_flat_maps(vertices, faces, values=None, *, title: str = "", cmap: str =
             ax.scatter(xy_all[hl, 0], xy_all[hl, 1], s=3, c="k", lw=0)
         ax.set_title({"lh": "left hemisphere", "rh": "right hemisphere"}[hemi], fontsize=10)
         ax.set_aspect("equal")
-        ax.set_xlabel("mm (eccentricity axis)")
+        # the schematic patch's x axis is eccentricity; a real flat map has no such axis
+        ax.set_xlabel("mm (flat map)" if "fsaverage_vertex" in vertices
+                      else "mm (eccentricity axis)")
         ax.set_ylabel("mm")
     if mappable is not None:
         fig.colorbar(mappable, ax=list(axes), shrink=0.7, label=label)

@@ -14,6 +14,7 @@ from .betas import (
 from .cortex import (
     AREA_PARAMS,
     Cortex,
+    fsaverage_template,
     make_cortex,
     make_hemisphere,
 )
@@ -42,7 +43,7 @@ from .simulate import (
 #: none is missing and that no name hides a module).
 __all__ = [
     # cortex
-    "AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex",
+    "AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex", "fsaverage_template",
     # observer
     "SF_CPD", "ORIENTATIONS_DEG", "FIELD_DEG", "IMAGE_DEG", "gabor_energy", "prf_responses",
     "session_plan", "run_events", "simulate_runs", "SimulatedRuns", "DESIGNS",

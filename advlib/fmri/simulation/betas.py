@@ -49,7 +49,7 @@ BETA_NOISE = {"within": 0.445, "session": 0.135, "vertex": 0.18, "gain": 0.045}
 
 
 def subject_model(energy: np.ndarray, image_ids, rng_anatomy, rng_responses, *,
-                  spacing: float = 1.0, variation: float = 0.1):
+                  spacing: float = 1.0, variation: float = 0.1, surface: str = "schematic"):
     """One simulated subject's anatomy and noise-free neural responses.
 
     The full path and the cheap path both start here, so that with the same generators
@@ -64,6 +64,8 @@ def subject_model(energy: np.ndarray, image_ids, rng_anatomy, rng_responses, *,
     rng_anatomy, rng_responses : numpy.random.Generator
     spacing, variation : float
         As in :func:`advlib.fmri.simulation.make_cortex`.
+    surface : {"schematic", "fsaverage5"}
+        The cortex (:func:`advlib.fmri.simulation.make_cortex`).
 
     Returns
     -------
@@ -71,7 +73,7 @@ def subject_model(energy: np.ndarray, image_ids, rng_anatomy, rng_responses, *,
     responses : pandas.DataFrame, shape (n_images, n_vertices)
         Index = image id.
     """
-    cortex = make_cortex(rng_anatomy, spacing=spacing, variation=variation)
+    cortex = make_cortex(rng_anatomy, spacing=spacing, variation=variation, surface=surface)
     responses = pd.DataFrame(prf_responses(energy, cortex.vertices, seed=rng_responses),
                              index=list(image_ids))
     return cortex, responses

@@ -23,19 +23,30 @@ cover the paper's 12 x 12 degree stimuli. The two outer bands ("other", ``roi ==
 stand for the non-visual cortex around the ROIs: they carry no pRF and respond to no
 stimulus, and supply what a GLMdenoise noise pool draws on in a real brain. Subjects differ
 through seeded variation of the magnification, band widths, pRF sizes and vertex positions.
+
+``make_cortex(surface="fsaverage5")`` puts the observer on a real mesh instead: the flat
+maps of FreeSurfer's fsaverage5 as nilearn ships them (both hemispheres, medial wall left
+out), with the same areas, magnification and pRF sizes laid onto it by a retinotopic
+*template* anchored at the occipital pole (:func:`fsaverage_template`). It is a template,
+not a measured atlas: no retinotopic or anatomical label of fsaverage5 is on disk offline
+(nilearn's Destrieux atlas is a download), so the areas' positions follow the template's
+formula, not anyone's data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from ...errors import check_fits, expect
+from ...errors import check_choice, check_fits, expect
+from ...layout import SURFACES
 from ..data import ROIS
 
-__all__ = ["AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex"]
+__all__ = ["AREA_PARAMS", "Cortex", "make_hemisphere", "make_cortex",
+           "fsaverage_template"]
 
 
 #: Per area: band width (mm), pRF size slope and intercept (deg per deg, deg), and the
@@ -56,6 +67,16 @@ _BANDS = (
     ("V2v", "V2", 0.0, 90.0),
     ("V1", "V1", 90.0, -90.0), ("V2d", "V2", -90.0, 0.0), ("V3d", "V3", 0.0, -90.0),
     ("LO", "LO", -90.0, 90.0), ("other", "", np.nan, np.nan),
+)
+
+
+# The template's wedges around the occipital pole, from the dorsal calcarine lip (0 deg)
+# through the lateral occipital cortex (90 deg) to the ventral lip (180 deg):
+# (label, roi, angle at the wedge's start, angle at its end), angles as in _BANDS.
+_WEDGES = (
+    ("V1d", "V1", 0.0, -90.0), ("V2d", "V2", -90.0, 0.0), ("V3d", "V3", 0.0, -90.0),
+    ("LO", "LO", -90.0, 90.0), ("other", "", np.nan, np.nan), ("V4", "V4", -90.0, 90.0),
+    ("V3v", "V3", 90.0, 0.0), ("V2v", "V2", 0.0, 90.0), ("V1v", "V1", 90.0, 0.0),
 )
 
 
@@ -165,7 +186,8 @@ def make_hemisphere(hemi: str = "rh", *, spacing: float = 1.0, max_ecc: float = 
     return Cortex(vertices, faces)
 
 
-def make_cortex(seed=0, spacing: float = 1.0, max_ecc: float = 9.0, variation: float = 0.1):
+def make_cortex(seed=0, spacing: float = 1.0, max_ecc: float = 9.0, variation: float = 0.1,
+                surface: str = "schematic"):
     """Both hemispheres of one simulated subject, with seeded anatomical variation.
 
     Parameters
@@ -174,25 +196,169 @@ def make_cortex(seed=0, spacing: float = 1.0, max_ecc: float = 9.0, variation: f
         Subject seed: magnification (k, a), band widths, pRF size scale and vertex jitter
         vary by about ``variation`` (relative SD) between subjects and hemispheres.
     spacing, max_ecc : float
-        See :func:`make_hemisphere`.
+        See :func:`make_hemisphere`; ``spacing`` applies to the schematic patch only
+        (fsaverage5's mesh has its own, about 2.7 mm between neighbours on the flat map).
     variation : float
         Relative SD of the anatomical parameters.
+    surface : {"schematic", "fsaverage5"}
+        The schematic flat patch (:func:`make_hemisphere`) or fsaverage5's flat maps with
+        the retinotopic template of :func:`fsaverage_template` (every subject has the same
+        mesh; the template's magnification, area widths and pRF sizes vary; no jitter).
 
     Returns
     -------
     Cortex
         ``lh`` rows first, then ``rh``; ``faces`` index the combined rows.
     """
+    check_choice(surface, "surface", SURFACES)
     rng = np.random.default_rng(seed)
     parts, faces, offset = [], [], 0
     for hemi in ("lh", "rh"):
         jit = lambda: float(np.clip(1 + variation * rng.standard_normal(), 0.7, 1.3))  # noqa: E731
-        hemi_cortex = make_hemisphere(
-            hemi, spacing=spacing, max_ecc=max_ecc, k=15.0 * jit(), a=0.75 * jit(),
-            width_scale={r: jit() for r in ROIS}, size_scale=jit(), seed=rng)
+        params = dict(max_ecc=max_ecc, k=15.0 * jit(), a=0.75 * jit(),
+                      width_scale={r: jit() for r in ROIS}, size_scale=jit())
+        if surface == "fsaverage5":
+            hemi_cortex = fsaverage_template(hemi, **params)
+        else:
+            hemi_cortex = make_hemisphere(hemi, spacing=spacing, seed=rng, **params)
         parts.append(hemi_cortex.vertices)
         faces.append(hemi_cortex.faces + offset)
         offset += len(hemi_cortex.vertices)
     return Cortex(pd.concat(parts, ignore_index=True), np.vstack(faces))
 
 
+
+
+@lru_cache(maxsize=2)
+def _fsaverage5_flat(hemi: str):
+    """fsaverage5's flat patch of one hemisphere and where the template is anchored on it.
+
+    Returns
+    -------
+    xy : numpy.ndarray, shape (n_kept, 2)
+        Flat-map position (mm) of the vertices the flat mesh's triangles use (the medial
+        wall's vertices, which keep folded coordinates in the flat file, are left out).
+    faces : numpy.ndarray, shape (n_faces, 3), int64
+        Triangles as indices into ``xy``.
+    kept : numpy.ndarray, shape (n_kept,), int64
+        Index of each kept vertex in fsaverage5's hemisphere mesh.
+    pole : numpy.ndarray, shape (2,)
+        Flat-map position of the border vertex nearest the occipital pole (the most
+        posterior vertex of the pial surface).
+    dorsal, inward : numpy.ndarray, shape (2,)
+        Unit vectors at the pole: along the flat map's edge towards the dorsal (cuneus)
+        lip of the calcarine cut, and perpendicular to it into the patch.
+    """
+    from nilearn.datasets import load_fsaverage
+
+    mesh = load_fsaverage("fsaverage5")
+    part = {"lh": "left", "rh": "right"}[hemi]
+    flat = np.asarray(mesh["flat"].parts[part].coordinates, dtype=np.float64)
+    all_faces = np.asarray(mesh["flat"].parts[part].faces, dtype=np.int64)
+    pial = np.asarray(mesh["pial"].parts[part].coordinates, dtype=np.float64)
+    kept = np.unique(all_faces)
+    remap = np.full(len(flat), -1, dtype=np.int64)
+    remap[kept] = np.arange(kept.size)
+    faces = remap[all_faces]
+    xy = flat[kept, :2]
+    # the patch's border: FreeSurfer's flattening cuts along the calcarine sulcus, so near
+    # the occipital pole the border runs along the calcarine's two lips
+    edges = np.sort(np.vstack([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    unique, count = np.unique(edges, axis=0, return_counts=True)
+    border = np.unique(unique[count == 1])
+    posterior = xy[int(np.argmin(pial[kept, 1]))]      # the most posterior vertex
+    pole = xy[border[np.argmin(np.linalg.norm(xy[border] - posterior, axis=1))]]
+    near = border[np.linalg.norm(xy[border] - pole, axis=1) < _ANCHOR_RADIUS_MM]
+    offsets = xy[near] - pole
+    dorsal = np.linalg.svd(offsets - offsets.mean(0), full_matrices=False)[2][0]
+    height = pial[kept[near], 2]                       # superior (dorsal) is +z
+    if np.sum((offsets @ dorsal) * (height - height.mean())) < 0:
+        dorsal = -dorsal
+    inward = np.array([-dorsal[1], dorsal[0]])
+    if (xy.mean(0) - pole) @ inward < 0:
+        inward = -inward
+    return xy, faces, kept, pole, dorsal, inward
+
+
+#: Radius (mm) around the occipital pole in which the flat patch's border sets the
+#: calcarine direction of :func:`fsaverage_template`.
+_ANCHOR_RADIUS_MM = 25.0
+
+
+def fsaverage_template(hemi: str = "rh", *, max_ecc: float = 9.0, k: float = 15.0,
+                       a: float = 0.75, margin: float = 6.0, width_scale: dict | None = None,
+                       size_scale: float = 1.0) -> Cortex:
+    """One hemisphere of fsaverage5's flat map with a retinotopic template.
+
+    The template (a wedge map around the foveal confluence, after the complex-logarithmic
+    models of Schwartz 1980, Horton & Hoyt 1991 and the wedge-dipole of Balasubramanian et
+    al. 2002 / Schira et al. 2010, simplified):
+
+    - **Anchor.** The fovea sits at the occipital pole, the kept vertex with the most
+      posterior pial coordinate (the foveal confluence of V1-V3 lies at or near the pole;
+      Horton & Hoyt 1991, Schira et al. 2009). FreeSurfer's flattening cuts along the
+      calcarine sulcus, so the patch's border runs from the pole along the calcarine's
+      dorsal and ventral lips: the border's direction within 25 mm of the pole (principal
+      axis, oriented to the superior side) is the template's calcarine axis.
+    - **Eccentricity** grows with the flat-map distance ``r`` (mm) from the pole:
+      ``ecc = a (exp(r / k) - 1)``, the inverse of ``r = k log(1 + ecc / a)`` (magnification
+      ``k / (ecc + a)`` mm/deg, Horton & Hoyt 1991); beyond ``max_ecc`` lies non-visual
+      cortex (``roi == ""``).
+    - **Areas and polar angle** follow the angle ``phi`` of the direction from the pole,
+      0 deg along the dorsal calcarine lip to 180 deg along the ventral one. It is cut into
+      wedges, dorsal to ventral: V1d, V2d, V3d, LO, a non-visual gap of ``margin``, V4,
+      V3v, V2v, V1v, each wedge's share of the 180 deg proportional to the band widths of
+      :data:`AREA_PARAMS` (V1 split in halves). Polar angle runs linearly across a wedge
+      and mirrors at every border as in the schematic (horizontal meridian on the
+      calcarine lips and at V2/V3, vertical meridians at V1/V2 and V3/V4, V3/LO); V4 and
+      LO map a whole hemifield.
+    - **pRF size**: ``size_scale (slope ecc + intercept)`` per area (:data:`AREA_PARAMS`).
+
+    Parameters
+    ----------
+    hemi : {"lh", "rh"}
+        ``rh`` represents the left visual field, ``lh`` the right.
+    max_ecc, k, a, margin, width_scale, size_scale
+        As in :func:`make_hemisphere` (``margin``: the wedge between LO and V4, in the
+        same width units as the areas).
+
+    Returns
+    -------
+    Cortex
+        Vertices in fsaverage5's flat-map millimetres (``x_mm, y_mm``), their index in
+        fsaverage5's hemisphere mesh (``fsaverage_vertex``), ``band`` = the wedge's label;
+        ``faces`` are the flat mesh's triangles among the kept vertices.
+    """
+    expect(hemi in ("lh", "rh"), "hemi", hemi, "'lh' or 'rh'")
+    expect(max_ecc > 0 and k > 0 and a > 0, "max_ecc/k/a", (max_ecc, k, a), "positive numbers")
+    xy, faces, kept, pole, dorsal, inward = _fsaverage5_flat(hemi)
+    width_scale = width_scale or {}
+    widths = np.array([
+        (AREA_PARAMS[roi]["width"] / (2 if roi == "V1" else 1)) * width_scale.get(roi, 1.0)
+        if roi else margin for _, roi, _, _ in _WEDGES])
+    edges = 180.0 * np.concatenate([[0.0], np.cumsum(widths)]) / widths.sum()
+    offsets = xy - pole
+    r = np.linalg.norm(offsets, axis=1)
+    phi = np.clip(np.degrees(np.arctan2(offsets @ inward, offsets @ dorsal)), 0.0, 180.0)
+    wedge = np.clip(np.searchsorted(edges, phi, side="right") - 1, 0, len(_WEDGES) - 1)
+    frac = (phi - edges[wedge]) / np.diff(edges)[wedge]
+    start = np.array([w[2] for w in _WEDGES])[wedge]
+    stop = np.array([w[3] for w in _WEDGES])[wedge]
+    angle = start + frac * (stop - start)
+    ecc = a * np.expm1(r / k)
+    visual = ecc <= max_ecc
+    roi = np.where(visual, np.array([_WEDGES[w][1] for w in wedge]), "")
+    band = np.where(roi == "", "other", np.array([_WEDGES[w][0] for w in wedge]))
+    slope = np.array([AREA_PARAMS[x]["size_slope"] if x else np.nan for x in roi])
+    icpt = np.array([AREA_PARAMS[x]["size_icpt"] if x else np.nan for x in roi])
+    ecc = np.where(roi == "", np.nan, ecc)
+    angle = np.where(roi == "", np.nan, angle)
+    side = -1.0 if hemi == "rh" else 1.0
+    theta = np.deg2rad(angle)
+    vertices = pd.DataFrame({
+        "hemi": hemi, "roi": roi, "band": band, "x_mm": xy[:, 0], "y_mm": xy[:, 1],
+        "ecc": ecc, "angle": angle, "prf_x": side * ecc * np.cos(theta),
+        "prf_y": ecc * np.sin(theta), "prf_size": size_scale * (slope * ecc + icpt),
+        "fsaverage_vertex": kept,
+    })
+    return Cortex(vertices, faces.copy())

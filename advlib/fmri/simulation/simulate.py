@@ -17,8 +17,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...cnn.stimulus_set import load_manifest, load_stimulus_images, stimulus_files
-from ...errors import check_nonnegative_seed, check_positive_int, expect
-from ...layout import MANIFEST, SIMULATION_SPEC, simulation_spec
+from ...errors import check_choice, check_nonnegative_seed, check_positive_int, expect
+from ...layout import DEFAULT_SURFACE, MANIFEST, SIMULATION_SPEC, SURFACES, simulation_spec
 from ...provenance import Stage, file_sha256, package_versions, read_record, write_json
 from ..data import (
     DATASET_INFO,
@@ -42,7 +42,14 @@ __all__ = ["SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "resol
 #: Parameters of the simulated observer (see :func:`simulate_subject`).
 SIMULATION_DEFAULTS = dict(snr=SIMULATION_SPEC["snr"], spacing=SIMULATION_SPEC["spacing"],
                            n_runs_per_session=5, max_pcs=SIMULATION_SPEC["max_pcs"],
-                           variation=0.1, design=SIMULATION_SPEC["design"])
+                           variation=0.1, design=SIMULATION_SPEC["design"],
+                           surface=DEFAULT_SURFACE)
+
+
+def _recorded(p: dict) -> dict:
+    """The parameters a stage record and ``dataset.json`` hold: ``surface`` only when it
+    is not the default, so that records written before the option existed stay valid."""
+    return {k: v for k, v in p.items() if k != "surface" or v != DEFAULT_SURFACE}
 
 
 def stimulus_energy(stim_dir):
@@ -86,9 +93,10 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
         anyway).
     progress : bool
     **params
-        ``snr``, ``spacing``, ``n_runs_per_session``, ``max_pcs``, ``variation``, ``design``
-        (:data:`SIMULATION_DEFAULTS`; ``design``: see
-        :func:`advlib.fmri.simulation.session_plan`).
+        ``snr``, ``spacing``, ``n_runs_per_session``, ``max_pcs``, ``variation``, ``design``,
+        ``surface`` (:data:`SIMULATION_DEFAULTS`; ``design``: see
+        :func:`advlib.fmri.simulation.session_plan`; ``surface``: the observer's cortex,
+        ``"schematic"`` or ``"fsaverage5"``, see :func:`advlib.fmri.simulation.make_cortex`).
 
     Returns
     -------
@@ -123,13 +131,15 @@ def _check_simulation_options(p: dict) -> None:
                and math.isfinite(value) and value > 0, name, value, "a finite number > 0")
     check_positive_int(p["max_pcs"], "max_pcs", minimum=0)
     check_positive_int(p["n_runs_per_session"], "n_runs_per_session")
+    check_choice(p["surface"], "surface", SURFACES)
 
 
 def _subject_stage(stim_dir, folder: Path, subject: int, seed: int, p: dict,
                    save_timeseries: bool) -> Stage:
     """The cached stage of one simulated subject's folder."""
     return Stage("simulated_subject", folder, None,
-                 {"seed": seed, "subject": int(subject), **p, "save_timeseries": save_timeseries},
+                 {"seed": seed, "subject": int(subject), **_recorded(p),
+                  "save_timeseries": save_timeseries},
                  inputs=stimulus_files(stim_dir), code=["advlib.fmri.simulation.simulate"],
                  owned=_is_simulated_subject)
 
@@ -148,7 +158,7 @@ def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeser
     r_anat, r_resp, r_plan, r_runs, r_glm = (np.random.default_rng(s) for s in ss.spawn(5))
     energy, ids = energy if energy is not None else stimulus_energy(stim_dir)
     cortex, responses = subject_model(energy, ids, r_anat, r_resp, spacing=p["spacing"],
-                                      variation=p["variation"])
+                                      variation=p["variation"], surface=p["surface"])
     plan = session_plan(manifest, seed=r_plan, design=p["design"])
     sim = simulate_runs(responses, plan, snr=p["snr"], n_runs_per_session=p["n_runs_per_session"],
                         seed=r_runs, progress=progress)
@@ -197,7 +207,7 @@ def _earlier_subjects(dataset_dir: Path, seed: int, params: dict, manifest_sha: 
     expect(isinstance(old, dict) and old.get("simulated") is True, "dataset folder",
            str(dataset_dir), "a new folder or one written by `advlib simulate` (its "
            "dataset.json describes another dataset)")
-    new = json.loads(json.dumps({"seed": seed, "parameters": params,
+    new = json.loads(json.dumps({"seed": seed, "parameters": _recorded(params),
                                  "stimulus_manifest_sha256": manifest_sha}))
     changed = [k for k in new if old.get(k) != new[k]]
     if "parameters" in changed:
@@ -232,12 +242,16 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     expect(len(set(subjects)) == len(subjects), "subjects", subjects,
            "distinct subject numbers (each is simulated once)")
     check_nonnegative_seed(seed)
+    unknown = set(params) - set(SIMULATION_DEFAULTS)
+    expect(not unknown, "simulation options", sorted(unknown), f"names from "
+           f"{sorted(SIMULATION_DEFAULTS)}")
     p = {**SIMULATION_DEFAULTS, **params}
+    _check_simulation_options(p)
     manifest_sha = file_sha256(Path(stim_dir) / MANIFEST)
     earlier = _earlier_subjects(dataset_dir, seed, p, manifest_sha)
     todo = [s for s in subjects if not reuse or not _subject_stage(
         stim_dir, dataset_dir / f"sub-{s:02d}", s, seed, p, save_timeseries).up_to_date()]
-    if todo:                            # a cortex beyond memory is refused before any work
+    if todo and p["surface"] == "schematic":   # a cortex beyond memory: refused before work
         make_hemisphere("lh", spacing=p["spacing"])
     energy = stimulus_energy(stim_dir) if todo else None   # only when something is simulated
     work = Parallel(n_jobs=jobs, return_as="generator")(
@@ -252,7 +266,7 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     info = {"name": name, "simulated": True, "stimuli": str(Path(stim_dir).resolve()),
             "stimulus_manifest_sha256": manifest_sha,
             "description": "SIMULATED observer data (no human fMRI data): advlib.observer",
-            "subjects": listed, "seed": seed, "parameters": p}
+            "subjects": listed, "seed": seed, "parameters": _recorded(p)}
     if read_record(dataset_dir / DATASET_INFO) != json.loads(json.dumps(info)):
         write_json(dataset_dir / DATASET_INFO, info)
     return folders
@@ -288,5 +302,6 @@ def resolve_dataset(dataset, layout, *, progress: bool = True, jobs: int = 1) ->
     out = layout.dataset_dir(dataset)
     simulate_dataset(layout.stimuli_dir, out, spec["subjects"], seed=spec["seed"],
                      progress=progress, jobs=jobs, snr=spec["snr"], spacing=spec["spacing"],
-                     max_pcs=spec["max_pcs"], design=spec["design"])
+                     max_pcs=spec["max_pcs"], design=spec["design"],
+                     surface=spec.get("surface", DEFAULT_SURFACE))
     return out
