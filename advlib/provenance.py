@@ -34,6 +34,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -186,6 +187,11 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
+#: ``ast.parse`` in two threads at once fails in CPython 3.11 ("AST constructor recursion
+#: depth mismatch"): the notebooks' stages compute their code keys in parallel threads.
+_PARSE_LOCK = threading.Lock()
+
+
 @cache
 def advlib_imports(module: str) -> frozenset[str]:
     """The advlib modules that ``module`` imports directly (read from its source).
@@ -205,7 +211,9 @@ def advlib_imports(module: str) -> frozenset[str]:
     expect(path is not None, "module", module, "an advlib module")
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    with _PARSE_LOCK:      # CPython 3.11's parser is not safe in two threads at once
+        tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")

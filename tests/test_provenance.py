@@ -158,3 +158,22 @@ def test_two_writers_of_one_stage_take_turns(tmp_path):
     with stage_lock(tmp_path, "notebook:01/x"):         # any stage name makes a file name
         assert (tmp_path / ".notebook_01_x.lock").exists()
     assert not list(tmp_path.glob(".*.lock"))             # and none is left behind
+
+
+def test_code_keys_computed_in_parallel_threads():
+    """The notebooks' stages compute their code keys in threads at once (reproduce runs the
+    pages --jobs at a time): CPython 3.11's parser failed there ("AST constructor recursion
+    depth mismatch") until the parse was locked."""
+    import pkgutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    import advlib
+    from advlib.provenance import advlib_imports
+
+    names = [m.name for m in pkgutil.walk_packages(advlib.__path__, "advlib.")]
+    for _ in range(3):
+        advlib_imports.cache_clear()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            found = list(pool.map(advlib_imports, names * 2))
+        assert len(found) == 2 * len(names)
+        assert "advlib.errors" in advlib_imports("advlib.provenance")

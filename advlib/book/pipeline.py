@@ -435,6 +435,9 @@ def _run_here(steps, log, progress, jobs: int = 1):
     else:
         from concurrent.futures import ThreadPoolExecutor
 
+        from ..provenance import code_key
+
+        code_key(["advlib"])     # parse the library once here: the pages' keys then reuse it
         pool = ThreadPoolExecutor(max_workers=jobs)
         results = pool.map(lambda st: _execute(st.call, st.records, threads), steps)
     try:
