@@ -430,7 +430,8 @@ def _run_here(steps, log, progress, jobs: int = 1):
     their work in a subprocess, such as notebooks in their kernels: the order of the log is
     the order of the steps either way)."""
     threads = _threads()
-    if jobs == 1 or len(steps) < 2:
+    parallel = jobs > 1 and len(steps) > 1
+    if not parallel:
         results = (_execute(step.call, step.records, threads) for step in steps)
     else:
         from concurrent.futures import ThreadPoolExecutor
@@ -446,7 +447,7 @@ def _run_here(steps, log, progress, jobs: int = 1):
                 raise result["error"]
             _log_step(log, step, result, progress)
     finally:
-        if jobs > 1 and len(steps) >= 2:
+        if parallel:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -695,7 +696,8 @@ def _build_book(root: Path) -> dict:
 
     t0 = time.perf_counter()
     record = root / BOOK_RECORD
-    key = cache_key({"stage": "book", "versions": package_versions()}, _book_sources(root))
+    sources = _book_sources(root)
+    key = cache_key({"stage": "book", "versions": package_versions()}, sources)
     old = read_record(record) or {}
     if old.get("cache_key") == key and (root / "_build" / "html" / "index.html").is_file():
         status = "up to date"
@@ -705,7 +707,7 @@ def _build_book(root: Path) -> dict:
         expect(done.returncode == 0, "jupyter-book build", f"exit {done.returncode}",
                f"a built book; its output ends with:\n{(done.stdout + done.stderr)[-3000:]}")
         write_json(record, {"stage": "book", "cache_key": key,
-                            "sources": len(_book_sources(root))})
+                            "sources": len(sources)})
         status = "ran"
     return {"stage": "book", "item": "_build/html", "status": status,
             "seconds": round(time.perf_counter() - t0, 2)}
