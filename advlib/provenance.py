@@ -377,7 +377,9 @@ class Stage:
             with stage_lock(self.root.parent, self.root.name):
                 return self._run_folder(timed, extra)
         self.root.mkdir(parents=True, exist_ok=True)
-        with stage_lock(self.root, self.name):
+        # one lock per record: stages of one name that share a folder but write different
+        # outputs (the study's seeds) run side by side; writers of the same outputs take turns
+        with stage_lock(self.root, self.name, key=self.record):
             return self._run_files(timed, extra)
 
     def _run_files(self, work, extra):
@@ -439,11 +441,11 @@ class Stage:
 
 
 @contextmanager
-def stage_lock(folder, name: str):
+def stage_lock(folder, name: str, key: str | None = None):
     """Hold an exclusive lock on stage ``name`` in ``folder`` while writing it.
 
     Two processes (two workers of a cluster, two runs on one machine) that write the same
-    stage take turns. The lock is an advisory ``flock`` on ``folder/.NAME.lock``, released
+    stage take turns. The lock is an advisory ``flock`` on ``folder/.KEY.lock``, released
     by the kernel when its holder exits, also when it is killed. The holder removes the
     file when it is done, so nothing is left beside the outputs; a waiter that then holds
     the lock of a removed file notices (the path no longer names its file) and takes the
@@ -454,14 +456,17 @@ def stage_lock(folder, name: str):
     folder : path
         Where the stage writes.
     name : str
-        The stage's name.
+        The stage's name (in the message to a waiting writer).
+    key : str, optional
+        What is locked (default ``name``): a stage's record, so that stages of one name
+        writing different outputs in one folder do not wait for each other.
     """
     try:
         import fcntl
     except ImportError:                     # not POSIX: no lock, as before
         yield
         return
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in (key or name))
     path = Path(folder) / f".{safe}.lock"
     while True:
         handle = open(path, "a+")
@@ -470,7 +475,8 @@ def stage_lock(folder, name: str):
         except BlockingIOError:             # another writer: say for whom we wait
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            print(f"advlib: waiting for {name} in {folder}: held by {holder}",
+            what = name if key is None or key == name else f"{name} ({key})"
+            print(f"advlib: waiting for {what} in {folder}: held by {holder}",
                   file=sys.stderr, flush=True)
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:

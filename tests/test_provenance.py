@@ -159,6 +159,35 @@ def test_two_writers_of_one_stage_take_turns(tmp_path):
         assert (tmp_path / ".notebook_01_x.lock").exists()
     assert not list(tmp_path.glob(".*.lock"))             # and none is left behind
 
+def test_stages_of_one_name_with_other_outputs_in_one_folder_run_side_by_side(tmp_path):
+    """The lock is per record: the study's seeds (one stage name, one folder, a CSV each)
+    used to wait for each other, so a cell of 20 seeds ran one seed at a time."""
+    import threading
+    import time
+
+    from advlib.provenance import Stage
+
+    events = []
+
+    def work(tmp, who, hold):
+        events.append(f"{who} start")
+        time.sleep(hold)
+        (tmp / f"{who}.csv").write_text(who)
+        events.append(f"{who} end")
+
+    def stage(who):
+        return Stage("seed", tmp_path, [f"{who}.csv"], {"who": who}, record=f"{who}_record.json")
+
+    first = threading.Thread(target=lambda: stage("a").run(lambda tmp: work(tmp, "a", 1.0)))
+    first.start()
+    time.sleep(0.3)
+    stage("b").run(lambda tmp: work(tmp, "b", 0.0))
+    first.join()
+    assert events == ["a start", "b start", "b end", "a end"]
+    assert stage("a").up_to_date() and stage("b").up_to_date()
+    assert not list(tmp_path.glob(".*.lock")) and not list(tmp_path.glob(".*.partial-*"))
+
+
 
 def test_code_keys_computed_in_parallel_threads():
     """The notebooks' stages compute their code keys in threads at once (reproduce runs the
