@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["upper_triangle", "correlation_rdm", "spearman", "rowwise_spearman",
+__all__ = ["upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spearman", "rowwise_spearman",
            "correlation_rdm_vectors", "masked_pearson", "masked_standardize", "masked_rank",
            "tau_a",
            "session_pair_groups", "group_centre", "rank_rows"]
@@ -68,11 +68,35 @@ def correlation_rdm(x: np.ndarray) -> np.ndarray:
     numpy.ndarray, shape (n_conditions, n_conditions)
         Symmetric, zero diagonal; NaN rows where a pattern is constant.
     """
-    centred = x - x.mean(1, keepdims=True)
-    norms = np.sqrt((centred ** 2).sum(1))
+    return correlation_rdm_inplace(np.array(x, dtype=np.float64))
+
+
+def correlation_rdm_inplace(x: np.ndarray, scale: np.ndarray | None = None):
+    """:func:`correlation_rdm`, overwriting ``x`` (the same numbers, no full-size copies).
+
+    For a large pattern set (a CNN layer of 400 000 units and 92 images is 300 MB in
+    float64) each temporary is as large as the patterns; this one centres and scales ``x``
+    in place and squares it a row at a time.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n_conditions, n_units), float64, C-contiguous
+        Overwritten with the unit-norm centred patterns.
+    scale : numpy.ndarray, shape (n_conditions,), optional
+        Filled with each row's norm after centring (for a caller's constant-pattern check).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_conditions, n_conditions)
+    """
+    x -= x.mean(1, keepdims=True)
+    norms = np.array([np.square(row).sum() for row in x])      # as (x ** 2).sum(1), by row
+    np.sqrt(norms, out=norms)
+    if scale is not None:
+        scale[:] = norms
     with np.errstate(invalid="ignore", divide="ignore"):
-        unit = centred / norms[:, None]
-    rdm = 1.0 - unit @ unit.T
+        x /= norms[:, None]
+    rdm = 1.0 - x @ x.T
     rdm = (rdm + rdm.T) / 2.0
     np.fill_diagonal(rdm, 0.0)
     return rdm

@@ -77,3 +77,27 @@ def test_rank_rows_is_rankdata_with_ties_and_nan(rng):
     np.testing.assert_allclose(rank_rows(cube), stats.rankdata(cube, axis=-1))
     np.testing.assert_allclose(rank_rows(x[0]), stats.rankdata(x[0]))
 
+
+
+def test_correlation_rdm_in_place_gives_the_same_numbers_and_compute_rdm_keeps_its_input():
+    """compute_rdm centres a layer's patterns in place on its own float64 copy (no
+    full-size temporaries): the same bits as the plain formula, the caller's array untouched."""
+    from advlib.analysis.rsa import compute_rdm
+    from advlib.kernels import correlation_rdm, correlation_rdm_inplace
+
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        x = (rng.normal(size=(12, 5001)) * 2 + 1).astype(dtype)
+        before = x.copy()
+        plain = x.astype(np.float64)
+        centred = plain - plain.mean(1, keepdims=True)
+        unit = centred / np.sqrt((centred ** 2).sum(1))[:, None]
+        want = 1.0 - unit @ unit.T
+        want = (want + want.T) / 2.0
+        np.fill_diagonal(want, 0.0)
+        assert np.array_equal(compute_rdm(x), want)
+        assert np.array_equal(correlation_rdm(x), want)
+        assert np.array_equal(x, before)                       # the input is not changed
+        work, norms = x.astype(np.float64), np.empty(12)
+        assert np.array_equal(correlation_rdm_inplace(work, norms), want)
+        assert np.allclose(norms, np.linalg.norm(centred, axis=1))

@@ -29,7 +29,7 @@ from scipy import stats
 
 from ..errors import InputError, expect
 from ..kernels import (
-    correlation_rdm,
+    correlation_rdm_inplace,
     group_centre,
     session_pair_groups,
     spearman,
@@ -53,16 +53,16 @@ METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
 COMPARISONS = ("spearman", "pearson", "kendall_tau_a", "kendall_tau_b")
 
 
-def _check_patterns(patterns, name: str) -> np.ndarray:
+def _check_patterns(patterns, name: str, copy: bool = False) -> np.ndarray:
     arr = np.asarray(patterns)
     expect(arr.ndim == 2, f"{name}.shape", arr.shape, "(n_conditions, n_units)")
     expect(arr.shape[0] >= 4, f"{name}.shape", arr.shape,
            "at least 4 conditions (images) for an RDM whose upper triangle can be ranked")
     expect(arr.shape[1] >= 1, f"{name}.shape", arr.shape, "at least 1 unit")
     expect(np.issubdtype(arr.dtype, np.number), f"{name}.dtype", str(arr.dtype), "numbers")
-    arr = arr.astype(np.float64, copy=False)
-    bad = ~np.isfinite(arr)
-    if bad.any():
+    arr = arr.astype(np.float64, order="C", copy=copy)
+    if not np.isfinite(arr).all():
+        bad = ~np.isfinite(arr)
         rows = np.flatnonzero(bad.any(1))
         raise InputError(f"{name}: {int(bad.sum())} NaN/inf values in conditions "
                          f"{rows[:5].tolist()}: expected finite activations")
@@ -94,22 +94,23 @@ def compute_rdm(patterns, metric: str = "correlation", name: str = "patterns") -
         constant across units (correlation and cosine are undefined for it).
     """
     expect(metric in METRICS, "metric", metric, f"one of {', '.join(METRICS)}")
-    x = _check_patterns(patterns, name)
-    if metric in ("correlation", "cosine"):
-        centred = x - x.mean(1, keepdims=True) if metric == "correlation" else x
-        norms = np.sqrt((centred ** 2).sum(1))
+    x = _check_patterns(patterns, name, copy=metric == "correlation")
+    if metric == "correlation":       # in place on the copy: a layer's patterns can be 300 MB
+        scale = np.maximum(x.max(1), -x.min(1)) + 1e-300
+        norms = np.empty(x.shape[0])
+        rdm = correlation_rdm_inplace(x, norms)
+        flat = np.flatnonzero(norms <= 1e-12 * scale * np.sqrt(x.shape[1]))
+        expect(flat.size == 0, f"{name}", f"zero variance in conditions {flat[:5].tolist()}",
+               "activity patterns that vary across units (a constant pattern has no "
+               "correlation distance)")
+        return rdm
+    if metric == "cosine":
+        norms = np.sqrt((x ** 2).sum(1))
         scale = np.abs(x).max(1) + 1e-300
         flat = np.flatnonzero(norms <= 1e-12 * scale * np.sqrt(x.shape[1]))
-        if metric == "correlation":
-            expect(flat.size == 0, f"{name}", f"zero variance in conditions {flat[:5].tolist()}",
-                   "activity patterns that vary across units (a constant pattern has no "
-                   "correlation distance)")
-        else:
-            expect(flat.size == 0, f"{name}", f"all-zero patterns in conditions "
-                   f"{flat[:5].tolist()}", "non-zero activity patterns")
-        if metric == "correlation":
-            return correlation_rdm(x)
-        unit = centred / norms[:, None]
+        expect(flat.size == 0, f"{name}", f"all-zero patterns in conditions "
+               f"{flat[:5].tolist()}", "non-zero activity patterns")
+        unit = x / norms[:, None]
         rdm = 1.0 - unit @ unit.T
     else:
         sq = (x ** 2).sum(1)
