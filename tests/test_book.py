@@ -67,7 +67,7 @@ def _toc_pages(html: Path) -> list[str]:
 
 
 def _open(browser, url):
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
     problems = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
             if m.type == "error" and "favicon.ico" not in str(m.location.get("url")) else None)
@@ -77,19 +77,54 @@ def _open(browser, url):
     return page, problems
 
 
-def test_every_toc_page_loads_cleanly_with_its_figures(site, browser):
+#: What the per-page checks read from every page of the table of contents, collected in
+#: one visit per page at the reading width (1000 px; the tests used to load every page six
+#: times, 100 s of the suite).
+_VISIT_JS = {
+    "images": ("main img", "els => els.map(e => [e.getAttribute('src'), e.complete, "
+                           "e.naturalWidth, e.naturalHeight])"),
+    "hrefs": ("a[href]", "els => els.map(e => e.getAttribute('href'))"),
+    "table_cells": ("main table td", "els => els.map(e => e.innerText)"),
+    "verdict_lefts": ("main table", """tables => tables.flatMap(t => [...t.querySelectorAll('th')]
+        .filter(th => th.innerText.trim().startsWith('verdict'))
+        .map(th => th.getBoundingClientRect().left))"""),
+    "parameter_cells": ("main div.cell.tag_parameters div.cell_input pre",
+                        "els => els.map(e => e.innerText)"),
+    "empty_sections": ("main section section", """secs => secs.filter(s =>
+        s.querySelector('div.cell') && !s.querySelector('div.cell_output')).map(s => s.id)"""),
+    "figure_sizes": ("main div.cell_output img",
+                     "els => els.map(e => [e.getBoundingClientRect().width, e.naturalWidth])"),
+}
+
+
+@pytest.fixture(scope="module")
+def visits(site, browser):
+    """Every table-of-contents page, opened once: ``rel -> dict`` with ``built`` (the file
+    exists), ``problems`` (console errors, page errors, failed requests), ``url`` (after
+    redirects), ``text`` (of ``main``) and the :data:`_VISIT_JS` lists."""
     html, base = site
-    pages = _toc_pages(html)
+    out = {}
+    for rel in _toc_pages(html):
+        if not (html / rel).is_file():
+            out[rel] = {"built": False}
+            continue
+        page, problems = _open(browser, base + rel)
+        seen = {key: page.eval_on_selector_all(sel, js) for key, (sel, js) in _VISIT_JS.items()}
+        out[rel] = {"built": True, "problems": problems, "url": page.url,
+                    "text": page.inner_text("main"), **seen}
+        page.close()
+    return out
+
+
+def test_every_toc_page_loads_cleanly_with_its_figures(site, visits):
+    html, _ = site
+    pages = list(visits)
     assert "book/generated/03_fmri_sub-01.html" in pages and len(pages) >= 14
     n_figures = 0
-    for rel in pages:
-        assert (html / rel).is_file(), f"{rel} is in the table of contents but was not built"
-        page, problems = _open(browser, base + rel)
-        images = page.eval_on_selector_all(
-            "main img", "els => els.map(e => [e.getAttribute('src'), e.complete, "
-            "e.naturalWidth, e.naturalHeight])")
-        page.close()
-        assert not problems, f"{rel}: {problems}"
+    for rel, seen in visits.items():
+        assert seen["built"], f"{rel} is in the table of contents but was not built"
+        assert not seen["problems"], f"{rel}: {seen['problems']}"
+        images = seen["images"]
         for src, complete, w, h in images:
             assert complete and w > 10 and h > 10, f"{rel}: empty or broken image {src}"
         if rel.startswith("book/generated/") and "07_summary" not in rel:
@@ -98,15 +133,12 @@ def test_every_toc_page_loads_cleanly_with_its_figures(site, browser):
     assert n_figures >= 15
 
 
-def test_internal_links_resolve(site, browser):
-    html, base = site
+def test_internal_links_resolve(site, visits):
+    html, _ = site
     broken = []
-    for rel in _toc_pages(html):
-        page, _ = _open(browser, base + rel)
-        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
-        here = page.url                                   # index.html redirects to the root page
-        page.close()
-        for href in hrefs:
+    for rel, seen in visits.items():
+        here = seen["url"]                                # index.html redirects to the root page
+        for href in seen["hrefs"]:
             if urlparse(href).scheme in ("http", "https", "mailto", "data") or href.startswith("#"):
                 continue
             target = urlparse(urljoin(here, href)).path.lstrip("/")
@@ -176,14 +208,12 @@ def test_module_index_has_no_broken_image(site, browser):
     assert not problems and all(w > 0 for _, w in images), images
 
 
-def test_pages_show_no_progress_bars(site, browser):
-    html, base = site
-    for rel in _toc_pages(html):
+def test_pages_show_no_progress_bars(site, visits):
+    html, _ = site
+    for rel, seen in visits.items():
         if not rel.startswith("book/generated/"):
             continue
-        page, _ = _open(browser, base + rel)
-        text = page.inner_text("main")
-        page.close()
+        text = seen["text"]
         assert not re.search(r"\d+%\|", text), f"{rel}: a progress bar is shown"
         assert str(html.parents[1]) not in text and "site-packages" not in text, rel
 
@@ -208,42 +238,29 @@ def test_figures_open_at_full_resolution(site, browser):
     assert links and all(href == src for href, src in links) and not problems
 
 
-def test_tables_are_read_whole_and_verdicts_sit_beside_their_claims(site, browser):
+def test_tables_are_read_whole_and_verdicts_sit_beside_their_claims(visits):
     """At 1000 px: no table cell is cut with an ellipsis, and in every claims table the
     verdict column starts inside the viewport."""
-    html, base = site
-    for rel in _toc_pages(html):
+    for rel, seen in visits.items():
         if not rel.startswith("book/generated/"):
             continue
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.goto(base + rel, wait_until="networkidle")
-        cells = page.eval_on_selector_all("main table td", "els => els.map(e => e.innerText)")
+        cells = seen["table_cells"]
         assert not [c for c in cells if c.rstrip().endswith(("...", "…"))], rel
-        boxes = page.eval_on_selector_all(
-            "main table", """tables => tables.flatMap(t => [...t.querySelectorAll('th')]
-                .filter(th => th.innerText.trim().startsWith('verdict'))
-                .map(th => th.getBoundingClientRect().left))""")
+        boxes = seen["verdict_lefts"]
         assert all(left < 1000 for left in boxes), (rel, boxes)
-        page.close()
 
 
-def test_pages_show_the_parameters_they_ran_with_and_no_empty_section(site, browser):
+def test_pages_show_the_parameters_they_ran_with_and_no_empty_section(visits):
     """Every executed page's parameters cell, as the browser shows it, assigns the values the
     page was executed with (paths: none absolute); no section shows code without output."""
     from advlib.book.notebooks import notebook_plan
 
-    html, base = site
     plan = {item["output"]: item["parameters"] for item in notebook_plan("smoke")}
-    seen = 0
-    for rel in _toc_pages(html):
+    seen_pages = 0
+    for rel, seen in visits.items():
         if not rel.startswith("book/generated/"):
             continue
-        page, _ = _open(browser, base + rel)
-        cells = page.eval_on_selector_all("main div.cell.tag_parameters div.cell_input pre",
-                                          "els => els.map(e => e.innerText)")
-        empty = page.eval_on_selector_all("main section section", """secs => secs.filter(s =>
-            s.querySelector('div.cell') && !s.querySelector('div.cell_output')).map(s => s.id)""")
-        page.close()
+        cells, empty = seen["parameter_cells"], seen["empty_sections"]
         assert not empty, f"{rel}: sections with code and no output: {empty}"
         assert len(cells) == 1, f"{rel}: {len(cells)} parameters cells shown"
         shown: dict = {}
@@ -253,27 +270,20 @@ def test_pages_show_the_parameters_they_ran_with_and_no_empty_section(site, brow
                 assert shown[name] is None or not os.path.isabs(shown[name]), (rel, name)
             else:
                 assert shown[name] == value, (rel, name, shown[name], value)
-        seen += 1
-    assert seen >= 9
+        seen_pages += 1
+    assert seen_pages >= 9
 
 
-def test_figures_are_shown_as_wide_as_the_font_check_assumes(site, browser):
+def test_figures_are_shown_as_wide_as_the_font_check_assumes(visits):
     """tests/conftest.py checks figure text for a 736 px content column at a 1000 px window;
     the browser must show every figure at least that wide (or at its own width)."""
     from conftest import PAGE_PX
 
-    html, base = site
     shown = 0
-    for rel in _toc_pages(html):
+    for rel, seen in visits.items():
         if not rel.startswith("book/generated/"):
             continue
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.goto(base + rel, wait_until="networkidle")
-        sizes = page.eval_on_selector_all(
-            "main div.cell_output img",
-            "els => els.map(e => [e.getBoundingClientRect().width, e.naturalWidth])")
-        page.close()
-        for width, natural in sizes:
+        for width, natural in seen["figure_sizes"]:
             assert width >= min(natural, PAGE_PX) - 1, (rel, width, natural)
             shown += 1
     assert shown >= 10
