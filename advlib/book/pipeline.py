@@ -304,7 +304,10 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
                            [f / seed_record(k) for f, _, k in tasks]))
     inner = 1 if per_subject else jobs
     for n_vertices, variant in [(200, ""), (400, ""), (200, PUBLISHED)]:
-        options = PUBLISHED_OPTIONS | {"searchlight": False} if variant == PUBLISHED else {}
+        # the searchlight maps (Fig 4) do not depend on the ROI size: only the Fig 3 run
+        # computes them (the Fig S2 page, 400 vertices, does not show them)
+        options = (PUBLISHED_OPTIONS | {"searchlight": False} if variant == PUBLISHED
+                   else {"searchlight": n_vertices == 200})
         name = brain_rsa_name(n_vertices, variant)
         steps.append(_Step("brain_rsa", name, P(_brain_rsa, data_dir, stim, results_dir,
                                                 n_vertices, b, names, inner, progress,
