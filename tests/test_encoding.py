@@ -196,3 +196,24 @@ def test_cuda_matches_cpu(rng):
     np.testing.assert_allclose(gpu.toarray(), cpu.toarray(), atol=1e-10)
     np.testing.assert_allclose(b_gpu, b_cpu, atol=1e-10)
     assert _supports(gpu) == supports
+
+
+def test_romp_skips_constant_units_and_its_blocks_do_not_change_the_fit(rng):
+    """The search runs over the units that vary only (a layer's constant units, 13% of
+    efficientnet's first layer, can never be chosen) and in cache-sized blocks: the fit is
+    the one on the varying units alone, whatever the block size."""
+    X = rng.normal(size=(15, 3000))
+    X[:, ::3] = 2.0                                          # constant units
+    Y = X[:, [1, 4, 8]] @ rng.normal(size=(3, 20)) + 0.1 * rng.normal(size=(15, 20))
+    coef, b, info = romp(X, Y, 2, return_info=True)
+    support = info["support"]
+    assert (support >= 0).any() and not np.isin(support[support >= 0], np.arange(0, 3000, 3)).any()
+    varying = np.setdiff1d(np.arange(3000), np.arange(0, 3000, 3))
+    coef_v, b_v, info_v = romp(X[:, varying], Y, 2, return_info=True)
+    mapped = np.where(info_v["support"] >= 0, varying[np.maximum(info_v["support"], 0)], -1)
+    assert np.array_equal(support, mapped)
+    np.testing.assert_allclose(coef[varying].toarray(), coef_v.toarray(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b, b_v, rtol=1e-5, atol=1e-6)
+    small = romp(X, Y, 2, chunk_bytes=2 ** 10, return_info=True)     # 256-unit blocks
+    assert np.array_equal(small[2]["support"], support)
+    np.testing.assert_allclose(small[0].toarray(), coef.toarray(), rtol=1e-5, atol=1e-6)

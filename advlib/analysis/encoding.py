@@ -88,6 +88,10 @@ def _resolve_device(device, *arrays) -> torch.device:
     return torch.device("cpu")
 
 
+#: Units per block of the correlation search on a CPU (see :func:`romp`).
+_CPU_CHUNK_UNITS = 8192
+
+
 def _topk_abs(Xn: torch.Tensor, R: torch.Tensor, k: int, chunk: int):
     """The ``k`` largest ``|Xnᵀ R|`` per column of ``R``, chunked over units.
 
@@ -167,7 +171,8 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
     dtype : torch.dtype
         ``torch.float32`` (default) or ``torch.float64``.
     chunk_bytes : int
-        Memory for one block of correlations (units x targets).
+        Memory for one block of correlations (units x targets); on a CPU a block holds at
+        most 8192 units (:data:`_CPU_CHUNK_UNITS`), which keeps it in cache.
     return_info : bool
         Also return ``{"support": (n_targets, max_support) int array padded with -1,
         "coef_values": (n_targets, max_support) coefficients of those units, "n_iter": int}``.
@@ -218,13 +223,23 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
     R = Yc.clone()
     k = min(n, s + max_support)
     chunk = max(256, int(chunk_bytes // (max(T, 1) * torch.finfo(dtype).bits // 8)))
+    if device.type == "cpu":
+        # blocks that stay in cache: the correlations, their absolute values and their top-k
+        # read each block once more; measured on 401 408 units, 250 and 1000 targets, 2
+        # cores, 8192 units per block was 1.5 times faster than 64 MB blocks (same result)
+        chunk = min(chunk, _CPU_CHUNK_UNITS)
+    # units that never vary cannot be chosen (their correlation is 0): the search skips them
+    kept = usable.nonzero()[:, 0]
+    Xs = Xn[:, kept] if kept.numel() < n else Xn
     n_iter = 0
     for n_iter in range(1, max_support + 1):
         active = (~done).nonzero()[:, 0]
         if active.numel() == 0:
             n_iter -= 1
             break
-        vals, idx = _topk_abs(Xn, R[:, active], k, chunk)          # (A, k)
+        vals, idx = _topk_abs(Xs, R[:, active], min(k, kept.numel()), chunk)   # (A, k)
+        if kept.numel() < n:
+            idx = kept[idx]
         sup = support[active]
         fresh = ~(idx[:, :, None] == sup[:, None, :]).any(-1)
         ok = fresh & (vals > 1e-7 * y_norm[active, None])
