@@ -12,6 +12,7 @@ from advlib.analysis import (
     encoding_analysis,
     encoding_claims,
     layer_assignment_tests,
+    layer_assignment_truth,
     load_encoding_results,
     transfer_statistics,
 )
@@ -217,6 +218,35 @@ def test_encoding_analysis_on_a_small_simulated_dataset(model, stim_dir, results
         layers=["layer3", "layer7"], features_cache=results_root / "features-enc", jobs=2)
     assert (out / "encoding.csv").stat().st_mtime_ns != stamp
     np.testing.assert_array_equal(changed.r, table.r)
+
+
+def test_the_truth_of_fig_s1_is_a_cached_stage(model, stim_dir, results_root, small_dataset,
+                                               tmp_path):
+    """layer_assignment_truth (the encoding page's noise-free Fig S1): shares per ROI sum to
+    1; written once as a stage and read back (make book computes it, the page reads it); the
+    same numbers in a subprocess; real data (no noise-free amplitudes) are refused."""
+    import shutil
+
+    from advlib.fmri.data import TRUE_BETAS, DataError
+
+    out = tmp_path / "out"
+    kw = dict(n_folds=2, progress=False, features_cache=results_root / "features-truth")
+    truth = layer_assignment_truth(model, small_dataset, stim_dir, out, **kw)
+    assert list(truth.columns) == ASSIGNMENT_COLUMNS and set(truth.presentation) == {"truth"}
+    np.testing.assert_allclose(truth.groupby(["test_kind", "roi"]).proportion.sum(), 1.0)
+    path = out / "layer_assignment_truth.csv"
+    stamp = path.stat().st_mtime_ns
+    again = layer_assignment_truth(model, small_dataset, stim_dir, out, **kw)
+    assert path.stat().st_mtime_ns == stamp                   # read back, not recomputed
+    pd.testing.assert_frame_equal(again, truth, check_dtype=False)
+    elsewhere = layer_assignment_truth(model, small_dataset, stim_dir, None, jobs=2, **kw)
+    pd.testing.assert_frame_equal(elsewhere, truth, check_dtype=False)
+    real = tmp_path / "real"
+    shutil.copytree(small_dataset, real)
+    for subject in real.glob("sub-*"):
+        (subject / TRUE_BETAS).unlink()
+    with pytest.raises(DataError, match="true_betas.npy"):
+        layer_assignment_truth(model, real, stim_dir, None, **kw)
 
 
 def test_images_missing_from_the_betas_are_a_clear_error(model, stim_dir, results_root,

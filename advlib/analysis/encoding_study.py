@@ -52,6 +52,8 @@ from ..cnn.stimulus_set import (
 from ..errors import InputError, check_choice, check_fits, check_positive_int, expect
 from ..fmri.data import (
     ROIS,
+    TRUE_BETAS,
+    DataError,
     check_pairing,
     choose_subjects,
     load_dataset_info,
@@ -469,11 +471,12 @@ def _assignment_rows(name, presentation, kind, per_layer, roi_of, layers) -> lis
     return out
 
 
-def layer_assignment_truth(model, dataset_dir, stim_dir, *, subjects=None, solver="romp",
-                           n_nonzero="cv", grid=(1, 2, 4, 8), n_folds: int = 5,
+def layer_assignment_truth(model, dataset_dir, stim_dir, out_dir=None, *, subjects=None,
+                           solver="romp", n_nonzero="cv", grid=(1, 2, 4, 8), n_folds: int = 5,
                            n_vertices: int = 200, radius: float = 3.0, seed: int = 0,
                            normalize: str = "center", features_cache=None,
-                           only_converged: bool = True, progress: bool = True) -> pd.DataFrame:
+                           only_converged: bool = True, jobs: int = 1, reuse: bool = True,
+                           progress: bool = True) -> pd.DataFrame:
     """Fig S1 on the simulated observer's noise-free responses: the layer each vertex "is".
 
     For each subject the vertices are selected as the pipeline selects them (on the noisy
@@ -488,10 +491,19 @@ def layer_assignment_truth(model, dataset_dir, stim_dir, *, subjects=None, solve
     model : ModelWrapper
     dataset_dir, stim_dir : path
         A simulated dataset and its stimulus set.
+    out_dir : path, optional
+        Receives ``layer_assignment_truth.csv`` (the solver's and the normalisation's names
+        added as for :func:`encoding_analysis`) and its stage record: a cached stage, keyed
+        by the parameters, the model's weights, the stimulus files and the subjects' files
+        with their noise-free amplitudes (``make book`` computes it with the encoding).
     subjects : list of str, optional
     solver, n_nonzero, grid, n_folds, n_vertices, radius, seed, normalize, features_cache,
     only_converged, progress
         As in :func:`encoding_analysis`.
+    jobs : int
+        Subjects fitted in parallel (joblib; the numbers do not depend on it).
+    reuse : bool
+        Read the table back when the stage is up to date.
 
     Returns
     -------
@@ -503,34 +515,69 @@ def layer_assignment_truth(model, dataset_dir, stim_dir, *, subjects=None, solve
     DataError
         Real data (no noise-free responses).
     """
-    from .ground_truth import true_subject
-
     manifest = load_manifest(stim_dir)
     all_sources = sorted(manifest.source_id.unique())
     sources = usable_sources(manifest, only_converged)
     rows_idx = [all_sources.index(s) for s in sources]
     names = choose_subjects(dataset_dir, subjects)
+    truths = [Path(dataset_dir) / name / TRUE_BETAS for name in names]
+    for name, path in zip(names, truths):
+        expect(path.is_file(), "subject", str(Path(dataset_dir) / name),
+               "a simulated subject with simulation/true_betas.npy (real data have no truth)",
+               DataError)
+    stage = None
+    if out_dir is not None:
+        table = encoding_name(solver, "layer_assignment_truth",
+                              "" if normalize == "center" else normalize)
+        params = {"solver": solver, "n_nonzero": n_nonzero if isinstance(n_nonzero, str)
+                  else int(n_nonzero), "grid": [int(g) for g in grid], "n_folds": n_folds,
+                  "n_vertices": n_vertices, "radius": radius, "seed": seed,
+                  "normalize": check_choice(normalize, "normalize", NORMALIZATIONS),
+                  "subjects": names, "only_converged": only_converged,
+                  "model": model.name, "weights": model.weights_sha256}
+        stage = Stage(Path(table).stem, Path(out_dir), [table], params,
+                      inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names)
+                      + truths, code=["advlib.analysis.encoding_study"])
+        if reuse and stage.up_to_date():
+            return read_table(stage.output_paths()[0])
     feats = stimulus_features(model, stim_dir, cache_dir=features_cache, progress=False)
     options = dict(n_nonzero=n_nonzero, grid=grid, n_folds=n_folds) if solver == "romp" \
         else dict(n_folds=n_folds)
+    job = delayed(_subject_truth)
+    work = Parallel(n_jobs=jobs, return_as="generator")(
+        job(Path(dataset_dir) / name, manifest, sources, feats, rows_idx, list(model.layers),
+            solver=solver, options=options, seed=seed, n_vertices=n_vertices, radius=radius,
+            normalize=normalize) for name in names)
+    out = [row for rows in tqdm(work, total=len(names), desc="Fig S1 truth",
+                                disable=not progress) for row in rows]
+    result = pd.DataFrame(out, columns=ASSIGNMENT_COLUMNS)
+    if stage is not None:
+        stage.run(lambda tmp: result.to_csv(tmp / table, index=False),
+                  model=model.provenance(), dataset=load_dataset_info(dataset_dir))
+    return result
+
+
+def _subject_truth(folder: Path, manifest, sources, feats, rows_idx, layers, *, solver,
+                   options, seed, n_vertices, radius, normalize) -> list[dict]:
+    """One subject's noise-free layer assignment (a unit of parallel work)."""
+    from .ground_truth import true_subject
+
+    raw = load_subject(folder, manifest=manifest)
+    noisy = normalize_subject(raw, normalize)
+    truth = normalize_subject(true_subject(raw, folder), normalize)
+    _, selection, _ = select_subject(noisy, radius, n_vertices // 2)
+    cols, roi_of = selection.vertex.to_numpy(), selection.roi.to_numpy()
+    pats = {k: v[:, cols] for k, v in kind_patterns(truth, manifest, sources).items()}
+    best = {}
+    for layer in layers:
+        X = {k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")}
+        enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats["RE"])
+        for k in ("AI", "AN"):
+            best.setdefault(k, []).append(_vertex_r(enc.predict(X[k]), pats[k]))
     out = []
-    for name in tqdm(names, desc="Fig S1 truth", disable=not progress):
-        folder = Path(dataset_dir) / name
-        raw = load_subject(folder, manifest=manifest)
-        noisy = normalize_subject(raw, normalize)
-        truth = normalize_subject(true_subject(raw, folder), normalize)
-        _, selection, _ = select_subject(noisy, radius, n_vertices // 2)
-        cols, roi_of = selection.vertex.to_numpy(), selection.roi.to_numpy()
-        pats = {k: v[:, cols] for k, v in kind_patterns(truth, manifest, sources).items()}
-        best = {}
-        for layer in model.layers:
-            X = {k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")}
-            enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats["RE"])
-            for k in ("AI", "AN"):
-                best.setdefault(k, []).append(_vertex_r(enc.predict(X[k]), pats[k]))
-        for k, per_layer in best.items():
-            out += _assignment_rows(name, "truth", k, per_layer, roi_of, list(model.layers))
-    return pd.DataFrame(out, columns=ASSIGNMENT_COLUMNS)
+    for k, per_layer in best.items():
+        out += _assignment_rows(raw.name, "truth", k, per_layer, roi_of, layers)
+    return out
 
 
 def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),

@@ -191,9 +191,10 @@ REGISTRY: tuple[NotebookSpec, ...] = (
         "08_ground_truth",
         {"snrs": [0.4, 0.8, 1.6, 3.2], "designs": ["paper", "interleaved"], "n_seeds": 20,
          "variants": [["none", False], ["center", True]], "n_vertices": 200, "n_perm": 1000,
-         "n_swap": 10000, "seed": 0, "jobs": 2, "calibration_draws": 400},
+         "n_swap": 10000, "seed": 0, "jobs": 2, "calibration_draws": 400,
+         "coverage_draws": 200},
         smoke={"snrs": [3.2], "n_seeds": 2, "n_perm": 50, "n_swap": 200, "jobs": 1,
-               "calibration_draws": 20},
+               "calibration_draws": 20, "coverage_draws": 20},
         dataset=True, reads=("stimuli", "subjects"),
         live_limit="The study draws many simulated datasets and analyses each: minutes on a "
                    "CPU the first time (make book caches every seed), seconds afterwards."),

@@ -79,8 +79,8 @@ from .notebooks import (
 
 __all__ = ["reproduce", "STAGES", "CLUSTERS"]
 
-STAGES = ("stimuli", "cnn_rsa", "hit_rsa", "hit_adversarial", "subjects", "brain_rsa", "encoding",
-          "notebooks", "book")
+STAGES = ("stimuli", "cnn_rsa", "hit_rsa", "hit_adversarial", "calibration", "subjects",
+          "brain_rsa", "encoding", "notebooks", "book")
 
 #: ``cluster`` values: a local cluster, or a batch system through dask-jobqueue.
 CLUSTERS = ("local", "slurm", "pbs", "sge")
@@ -94,6 +94,7 @@ PUBLISHED = analysis_variant(**PUBLISHED_OPTIONS)
 
 #: The stages each kind of step waits for (of the same model) on a cluster.
 _AFTER = {"stimuli": (), "cnn_rsa": ("stimuli",), "hit_rsa": (), "hit_adversarial": (),
+          "calibration": (),
           "subjects": ("stimuli",),
           "ground_truth": ("stimuli", "subjects", "dataset"),
           "dataset": ("subjects",), "brain_rsa": ("dataset",),
@@ -168,6 +169,14 @@ def _ground_truth(results, model, base, g, snr, design, jobs, progress):
                    noise=dataset_noise(layout.dataset_dir(base)), **_study_options(g))
 
 
+def _calibration(out_dir, g, progress):
+    from ..analysis.calibration import calibration_study
+
+    # alpha: the 08_ground_truth page's own (its parameter cell), so the page finds it made
+    calibration_study(out_dir, n_draws=g["calibration_draws"], alpha=0.05, seed=g["seed"],
+                      coverage_draws=g["coverage_draws"], progress=progress)
+
+
 def _dataset(dataset, results, model, jobs, progress):
     from ..fmri.simulation.simulate import resolve_dataset
 
@@ -199,6 +208,16 @@ def _encoding(model, data_dir, stim_dir, out_dir, e, names, features_dir, jobs, 
                       n_vertices=e["n_vertices"], n_perm=e["n_perm"], n_boot=e["n_boot"],
                       seed=e["seed"], subjects=names, features_cache=features_dir, jobs=jobs,
                       progress=progress, **options)
+
+
+def _encoding_truth(model, data_dir, stim_dir, out_dir, e, names, features_dir, jobs,
+                    progress):
+    from ..analysis.encoding_study import layer_assignment_truth
+
+    layer_assignment_truth(_model(model), data_dir, stim_dir, out_dir, subjects=names,
+                           solver=e["solver"], n_nonzero=e["n_nonzero"], n_folds=e["n_folds"],
+                           n_vertices=e["n_vertices"], seed=e["seed"],
+                           features_cache=features_dir, jobs=jobs, progress=progress)
 
 
 def _notebook(item, source, out, inputs, progress):
@@ -295,6 +314,9 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
                            else "real data", P(_dataset, dataset, results, model, jobs,
                                                progress), subject_records))
     g = prof["08_ground_truth"]
+    calibration = layout.calibration_dir
+    steps.append(_Step("calibration", "calibration", P(_calibration, calibration, g, progress),
+                       [calibration / record_name("calibration")]))
     base = spec if spec is not None else simulation_spec({"kind": "simulated"})
     for tasks in _study_cells(layout, base, g):
         folder, params, _ = tasks[0]
@@ -318,6 +340,11 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
             _encoding, model, data_dir, stim, results_dir, e, names, layout.features_dir,
             inner, progress, PUBLISHED_OPTIONS if variant == PUBLISHED else {}),
             [record(name)]))
+    if spec is not None:            # Fig S1's truth: the encoding page shows it beside Fig S1
+        name = encoding_name(e["solver"], "layer_assignment_truth")
+        steps.append(_Step("encoding", name, P(
+            _encoding_truth, model, data_dir, stim, results_dir, e, names,
+            layout.features_dir, inner, progress), [record(name)]))
     for step in steps:
         step.model = model
     return steps
@@ -336,7 +363,8 @@ def _record_groups(layout, dataset, out) -> dict[str, list[Path]]:
         "subjects": ([rsa_dir / f"sub-{n:02d}" / FOLDER_RECORD for n in spec["subjects"]]
                      if spec is not None else []),
         "brain_rsa": sorted(rsa_dir.glob(record_name("brain_rsa*"))),
-        "encoding": sorted(rsa_dir.glob(record_name("encoding*"))),
+        "encoding": sorted(rsa_dir.glob(record_name("encoding*")))
+        + sorted(rsa_dir.glob(record_name("layer_assignment_truth*"))),
         "hit_rsa": [hit_dir / record_name("hit_rsa")],
         "hit_adversarial": [hit_dir / record_name(n) for n in ("hit_images", "hit_adversarial")],
         "build_info": [out / BUILD_INFO],
