@@ -3,6 +3,7 @@ cover; power approximations match simulated power; ROMP does not fit noise
 (advlib/analysis/calibration.py and the statistics it calls)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from advlib.analysis import (
@@ -44,6 +45,10 @@ def test_calibration_table_has_rates_with_standard_errors():
     assert set(table.family) == {"cnn_permutation", "encoding_transfer"}
     assert (table.false_positive_se > 0).all() and (table.power > table.false_positive_rate).all()
     assert set(FAMILIES) >= set(VALID_FAMILIES)
+    # each rate draws from its own seed: the same table on 2 processes (make book's stage)
+    pd.testing.assert_frame_equal(
+        calibration_table(["cnn_permutation", "encoding_transfer"], n_draws=100,
+                          progress=False, jobs=2), table)
 
 
 def test_image_interval_covers_under_clustered_vertices():

@@ -358,7 +358,7 @@ def rejection_rate(family: str, effect: float = 0.0, n_draws: int = 200, alpha: 
 
 
 def calibration_table(families=None, n_draws: int = 400, alpha: float = 0.05, seed: int = 0,
-                      progress: bool = True, **size) -> pd.DataFrame:
+                      progress: bool = True, jobs: int = 1, **size) -> pd.DataFrame:
     """False-positive rate under the exact null and power under a planted effect, per family.
 
     Parameters
@@ -371,6 +371,9 @@ def calibration_table(families=None, n_draws: int = 400, alpha: float = 0.05, se
     alpha : float
     seed : int
     progress : bool
+    jobs : int
+        Rates computed in parallel (joblib processes; each rate draws from its own seed, so
+        the numbers do not depend on it).
     **size
         ``n_images``, ``n_units``, ``n_resamples`` (see :func:`rejection_rate`).
 
@@ -379,21 +382,32 @@ def calibration_table(families=None, n_draws: int = 400, alpha: float = 0.05, se
     pandas.DataFrame
         :data:`CALIBRATION_COLUMNS`, one row per family.
     """
+    from joblib import Parallel, delayed
+
+    check_positive_int(jobs, "jobs")
     names = list(FAMILIES if families is None else families)
     seeds = np.random.SeedSequence(seed).spawn(2 * len(names))
+    tasks = [(name, effect, seeds[2 * i + k], {"n_resamples": _RESAMPLES.get(name, 199), **size})
+             for i, name in enumerate(names) for k, effect in enumerate((0.0, _EFFECTS[name]))]
+    work = Parallel(n_jobs=jobs, return_as="generator")(
+        delayed(_seeded_rate)(name, effect, n_draws, alpha, ss, opts)
+        for name, effect, ss, opts in tasks)
+    rates = list(tqdm(work, total=len(tasks), desc="calibration", disable=not progress))
     rows = []
-    for i, name in enumerate(tqdm(names, desc="calibration", disable=not progress)):
+    for i, name in enumerate(names):
         _, test, null, meaning = FAMILIES[name]
-        opts = {"n_resamples": _RESAMPLES.get(name, 199), **size}
-        fpr, fpr_se, _ = rejection_rate(name, 0.0, n_draws, alpha,
-                                        np.random.default_rng(seeds[2 * i]), **opts)
-        power, power_se, _ = rejection_rate(name, _EFFECTS[name], n_draws, alpha,
-                                            np.random.default_rng(seeds[2 * i + 1]), **opts)
+        (fpr, fpr_se, _), (power, power_se, _) = rates[2 * i], rates[2 * i + 1]
         rows.append({"family": name, "test": test, "null": null, "n_draws": n_draws,
                      "alpha": alpha, "false_positive_rate": fpr, "false_positive_se": fpr_se,
                      "effect": _EFFECTS[name], "effect_meaning": meaning, "power": power,
                      "power_se": power_se})
     return pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
+
+
+def _seeded_rate(name, effect, n_draws, alpha, seed_sequence, opts):
+    """:func:`rejection_rate` from a seed sequence (a unit of parallel work)."""
+    return rejection_rate(name, effect, n_draws, alpha, np.random.default_rng(seed_sequence),
+                          **opts)
 
 
 def _clustered(rng, signal, gain, n_clusters, cluster_size):
@@ -460,8 +474,8 @@ def interval_coverage(method: str = "images", n_draws: int = 200, level: float =
 
 
 def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: int = 0,
-                      coverage_draws: int = 200, reuse: bool = True,
-                      progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      coverage_draws: int = 200, reuse: bool = True, progress: bool = True,
+                      jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`calibration_table` and :func:`interval_coverage`, as a cached stage.
 
     Parameters
@@ -476,6 +490,8 @@ def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: in
     reuse : bool
         Read the tables back when the stage is up to date (same parameters and code).
     progress : bool
+    jobs : int
+        Rates and coverage checks computed in parallel (the numbers do not depend on it).
 
     Returns
     -------
@@ -494,9 +510,14 @@ def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: in
                   code=["advlib.analysis.calibration"])
     if reuse and stage.up_to_date():
         return tuple(pd.read_csv(p) for p in stage.output_paths())
-    table = calibration_table(n_draws=n_draws, alpha=alpha, seed=seed, progress=progress)
-    coverage = pd.DataFrame([{"method": m, "level": 0.68, **interval_coverage(
-        m, n_draws=coverage_draws, seed=seed)} for m in ("images", "subsample", "replacement")])
+    from joblib import Parallel, delayed
+
+    table = calibration_table(n_draws=n_draws, alpha=alpha, seed=seed, progress=progress,
+                              jobs=jobs)
+    methods = ("images", "subsample", "replacement")
+    found = Parallel(n_jobs=jobs)(delayed(interval_coverage)(m, n_draws=coverage_draws,
+                                                             seed=seed) for m in methods)
+    coverage = pd.DataFrame([{"method": m, "level": 0.68, **f} for m, f in zip(methods, found)])
 
     def write(tmp):
         table.to_csv(tmp / CALIBRATION_TABLE, index=False)

@@ -169,12 +169,12 @@ def _ground_truth(results, model, base, g, snr, design, jobs, progress):
                    noise=dataset_noise(layout.dataset_dir(base)), **_study_options(g))
 
 
-def _calibration(out_dir, g, progress):
+def _calibration(out_dir, g, jobs, progress):
     from ..analysis.calibration import calibration_study
 
     # alpha: the 08_ground_truth page's own (its parameter cell), so the page finds it made
     calibration_study(out_dir, n_draws=g["calibration_draws"], alpha=0.05, seed=g["seed"],
-                      coverage_draws=g["coverage_draws"], progress=progress)
+                      coverage_draws=g["coverage_draws"], progress=progress, jobs=jobs)
 
 
 def _dataset(dataset, results, model, jobs, progress):
@@ -315,8 +315,9 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
                                                progress), subject_records))
     g = prof["08_ground_truth"]
     calibration = layout.calibration_dir
-    steps.append(_Step("calibration", "calibration", P(_calibration, calibration, g, progress),
-                       [calibration / record_name("calibration")]))
+    steps.append(_Step("calibration", "calibration", P(
+        _calibration, calibration, g, 1 if per_subject else jobs, progress),
+        [calibration / record_name("calibration")]))
     base = spec if spec is not None else simulation_spec({"kind": "simulated"})
     for tasks in _study_cells(layout, base, g):
         folder, params, _ = tasks[0]
