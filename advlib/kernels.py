@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spearman", "rowwise_spearman",
-           "correlation_rdm_vectors", "masked_pearson", "masked_standardize", "masked_rank",
-           "tau_a",
-           "session_pair_groups", "group_centre", "rank_rows"]
+__all__ = ["upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spearman",
+           "rowwise_spearman", "correlation_rdm_vectors", "masked_pearson", "masked_standardize",
+           "masked_rank", "tau_a", "session_pair_groups", "group_centre", "rank_rows"]
 
 
 def rank_rows(x) -> np.ndarray:

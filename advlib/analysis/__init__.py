@@ -91,6 +91,7 @@ from .ground_truth import (
     VARIANTS,
     ground_truth_rsa,
     ground_truth_summary,
+    true_betas_file,
     true_subject,
     truth_similarities,
 )
@@ -208,8 +209,8 @@ __all__ = [
     "encoding_claims", "claims_side_by_side", "verdict_counts", "no_evidence_table", "design_claims",
     "with_design", "CALIBRATION_NOTE",
     # ground_truth
-    "VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "truth_similarities", "ground_truth_rsa",
-    "ground_truth_summary",
+    "VARIANTS", "GROUND_TRUTH_COLUMNS", "true_betas_file", "true_subject", "truth_similarities",
+    "ground_truth_rsa", "ground_truth_summary",
     # ground_truth_study
     "STUDY_VARIANTS", "STUDY_COLUMNS", "SNR_RULE", "observer_models", "study_seed", "observer_study",
     "study_tasks", "study_tests", "path_check", "study_summary", "snr_rule", "study_claims",

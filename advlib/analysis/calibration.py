@@ -60,6 +60,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
@@ -382,8 +383,6 @@ def calibration_table(families=None, n_draws: int = 400, alpha: float = 0.05, se
     pandas.DataFrame
         :data:`CALIBRATION_COLUMNS`, one row per family.
     """
-    from joblib import Parallel, delayed
-
     check_positive_int(jobs, "jobs")
     names = list(FAMILIES if families is None else families)
     seeds = np.random.SeedSequence(seed).spawn(2 * len(names))
@@ -510,8 +509,6 @@ def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: in
                   code=["advlib.analysis.calibration"])
     if reuse and stage.up_to_date():
         return tuple(pd.read_csv(p) for p in stage.output_paths())
-    from joblib import Parallel, delayed
-
     table = calibration_table(n_draws=n_draws, alpha=alpha, seed=seed, progress=progress,
                               jobs=jobs)
     methods = ("images", "subsample", "replacement")

@@ -52,8 +52,6 @@ from ..cnn.stimulus_set import (
 from ..errors import InputError, check_choice, check_fits, check_positive_int, expect
 from ..fmri.data import (
     ROIS,
-    TRUE_BETAS,
-    DataError,
     check_pairing,
     choose_subjects,
     load_dataset_info,
@@ -336,15 +334,12 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     rows_idx = [all_sources.index(s) for s in sources]
     layers = list(model.layers if layers is None else layers)
     names = choose_subjects(dataset_dir, subjects)
-    params = {"solver": solver, "n_nonzero": n_nonzero if isinstance(n_nonzero, str)
-              else int(n_nonzero), "grid": [int(g) for g in grid], "n_folds": n_folds,
-              "n_vertices": n_vertices, "n_perm": n_perm, "n_boot": n_boot,
-              "ci_level": ci_level, "seed": seed, "radius": radius, "layers": layers,
-              "subjects": names, "only_converged": only_converged,
+    params = {**_fit_params(solver, n_nonzero, grid, n_folds, n_vertices, radius, seed,
+                            normalize, names, only_converged),
+              "n_perm": n_perm, "n_boot": n_boot, "ci_level": ci_level, "layers": layers,
               "train": "RE (presentations averaged)",
               "interval": check_choice(interval, "interval", ("images", "subsample")),
               "n_swap": check_positive_int(n_swap, "n_swap"),
-              "normalize": check_choice(normalize, "normalize", NORMALIZATIONS),
               "within_session": bool(within_session)}
     stage = None
     if out_dir is not None:
@@ -390,6 +385,17 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
         stage.run(write, model=model.provenance(), dataset=load_dataset_info(dataset_dir),
                   images_used=sources, stimuli=str(Path(stim_dir).resolve()))
     return table, assignment
+
+
+def _fit_params(solver, n_nonzero, grid, n_folds, n_vertices, radius, seed, normalize, names,
+                only_converged) -> dict:
+    """The encoders' part of a stage's parameters, as :func:`encoding_analysis` and
+    :func:`layer_assignment_truth` record it (``normalize`` checked)."""
+    return {"solver": solver, "n_nonzero": n_nonzero if isinstance(n_nonzero, str)
+            else int(n_nonzero), "grid": [int(g) for g in grid], "n_folds": n_folds,
+            "n_vertices": n_vertices, "radius": radius, "seed": seed,
+            "normalize": check_choice(normalize, "normalize", NORMALIZATIONS),
+            "subjects": names, "only_converged": only_converged}
 
 
 def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, layers, *, solver,
@@ -519,21 +525,16 @@ def layer_assignment_truth(model, dataset_dir, stim_dir, out_dir=None, *, subjec
     all_sources = sorted(manifest.source_id.unique())
     sources = usable_sources(manifest, only_converged)
     rows_idx = [all_sources.index(s) for s in sources]
+    from .ground_truth import true_betas_file
+
     names = choose_subjects(dataset_dir, subjects)
-    truths = [Path(dataset_dir) / name / TRUE_BETAS for name in names]
-    for name, path in zip(names, truths):
-        expect(path.is_file(), "subject", str(Path(dataset_dir) / name),
-               "a simulated subject with simulation/true_betas.npy (real data have no truth)",
-               DataError)
+    truths = [true_betas_file(Path(dataset_dir) / name) for name in names]
     stage = None
     if out_dir is not None:
         table = encoding_name(solver, "layer_assignment_truth",
                               "" if normalize == "center" else normalize)
-        params = {"solver": solver, "n_nonzero": n_nonzero if isinstance(n_nonzero, str)
-                  else int(n_nonzero), "grid": [int(g) for g in grid], "n_folds": n_folds,
-                  "n_vertices": n_vertices, "radius": radius, "seed": seed,
-                  "normalize": check_choice(normalize, "normalize", NORMALIZATIONS),
-                  "subjects": names, "only_converged": only_converged,
+        params = {**_fit_params(solver, n_nonzero, grid, n_folds, n_vertices, radius, seed,
+                                normalize, names, only_converged),
                   "model": model.name, "weights": model.weights_sha256}
         stage = Stage(Path(table).stem, Path(out_dir), [table], params,
                       inputs=stimulus_files(stim_dir) + subject_files(dataset_dir, names)

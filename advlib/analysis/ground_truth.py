@@ -28,14 +28,29 @@ from ..kernels import correlation_rdm, spearman, upper_triangle
 from .brain_analysis import kind_patterns, partial_similarities, roi_rsa, source_sessions
 from .rsa import compare_rdms
 
-__all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_subject", "truth_similarities",
-           "ground_truth_rsa", "ground_truth_summary"]
+__all__ = ["VARIANTS", "GROUND_TRUTH_COLUMNS", "true_betas_file", "true_subject",
+           "truth_similarities", "ground_truth_rsa", "ground_truth_summary"]
 
 #: Analysis variants scored: (normalize, within_session). The first is the paper's pipeline.
 VARIANTS = (("none", False), ("none", True), ("center", True), ("zscore", True))
 GROUND_TRUTH_COLUMNS = ["subject", "roi", "normalize", "permutation", "n_vertices",
                         "truth_re_an", "truth_re_ai", "re_an", "re_ai", "p_perm_re_an",
                         "p_perm_re_ai", "p_diff"]
+
+
+def true_betas_file(folder) -> Path:
+    """A simulated subject's noise-free amplitudes: ``<folder>/simulation/true_betas.npy``.
+
+    Raises
+    ------
+    DataError
+        Not a simulated subject (real data have no ground truth).
+    """
+    path = Path(folder) / TRUE_BETAS
+    expect(path.is_file(), "subject", str(folder),
+           "a simulated subject with simulation/true_betas.npy (real data have no truth)",
+           DataError)
+    return path
 
 
 def true_subject(subject, folder) -> object:
@@ -53,11 +68,7 @@ def true_subject(subject, folder) -> object:
     DataError
         Not a simulated subject (no ground truth), or shapes that do not match.
     """
-    path = Path(folder) / TRUE_BETAS
-    expect(path.is_file(), "subject", str(folder),
-           "a simulated subject with simulation/true_betas.npy (real data have no truth)",
-           DataError)
-    true = np.load(path).astype(np.float64)
+    true = np.load(true_betas_file(folder)).astype(np.float64)
     expect(true.shape == subject.betas.shape, "true_betas.shape", true.shape,
            f"the betas' shape {subject.betas.shape}", DataError)
     frame = pd.DataFrame(true, index=subject.betas.index, columns=subject.betas.columns)
