@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._allocator import tune_allocator
 from .errors import AdvlibError, InputError
 from .layout import (
     DEFAULT_SURFACE,
@@ -691,6 +692,7 @@ def main(argv=None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    tune_allocator()
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

@@ -14,7 +14,7 @@ from scipy import stats
 
 __all__ = ["upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spearman",
            "rowwise_spearman", "correlation_rdm_vectors", "masked_pearson", "masked_standardize",
-           "masked_rank", "tau_a", "session_pair_groups", "group_centre", "rank_rows"]
+           "masked_rank", "gathered_rank", "tau_a", "session_pair_groups", "group_centre", "rank_rows"]
 
 
 def rank_rows(x) -> np.ndarray:
@@ -282,6 +282,46 @@ def masked_rank(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     numpy.ndarray, shape (n_rows, n)
     """
     return stats.rankdata(np.where(mask, values, np.inf), axis=1)
+
+
+def gathered_rank(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                  mask: np.ndarray) -> np.ndarray:
+    """:func:`masked_rank` of ``matrix[rows, cols]``, without sorting every row.
+
+    A bootstrap resample draws its entries from one small matrix, so each entry's rank
+    follows from how often each distinct value of the matrix was drawn: the values are
+    ranked once (``np.unique``), the draws counted per row (``np.bincount``), and an
+    entry's average rank is read from the cumulative counts. Equal to
+    ``masked_rank(matrix[rows, cols], mask)`` exactly (average ranks are halves of
+    integers) at a fraction of the cost of ``n_rows`` sorts.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray, shape (n, m)
+        The values drawn from (no NaN).
+    rows, cols : numpy.ndarray of int, shape (n_rows, k)
+        Which entry of ``matrix`` each position holds.
+    mask : numpy.ndarray of bool, shape (n_rows, k)
+        Masked-out positions are ranked as +inf (after every kept entry), as in
+        :func:`masked_rank`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows, k), float64
+    """
+    uniq, inverse = np.unique(np.asarray(matrix), return_inverse=True)
+    groups = inverse.reshape(np.shape(matrix))[rows, cols]          # dense value ranks
+    n_rows, k = groups.shape
+    n_groups = uniq.size
+    flat = np.ascontiguousarray(groups, dtype=np.int64)
+    flat += np.arange(n_rows, dtype=np.int64)[:, None] * n_groups  # (row, value) cells
+    counts = np.bincount(flat[mask], minlength=n_rows * n_groups)
+    average = np.cumsum(counts.reshape(n_rows, n_groups), axis=1) - (counts.reshape(
+        n_rows, n_groups) - 1) / 2.0                    # mean of positions end-c+1 .. end
+    out = average.ravel()[flat]
+    kept = mask.sum(1)
+    tail = kept + (k - kept + 1) / 2.0                  # the tied +inf entries' rank
+    return np.where(mask, out, tail[:, None])
 
 
 def tau_a(a: np.ndarray, b: np.ndarray) -> float:

@@ -7,6 +7,7 @@ from scipy import stats
 from advlib.kernels import (
     correlation_rdm,
     correlation_rdm_vectors,
+    gathered_rank,
     masked_pearson,
     masked_rank,
     rank_rows,
@@ -77,6 +78,28 @@ def test_rank_rows_is_rankdata_with_ties_and_nan(rng):
     np.testing.assert_allclose(rank_rows(cube), stats.rankdata(cube, axis=-1))
     np.testing.assert_allclose(rank_rows(x[0]), stats.rankdata(x[0]))
 
+
+
+@pytest.mark.parametrize("levels", [None, 3])
+def test_gathered_rank_equals_rankdata_of_the_resampled_entries(rng, levels):
+    """Bootstrap-style draws from one RDM (with value ties when ``levels`` is set, and
+    masked pairs of an image with itself): the count-based ranks equal scipy's average ranks
+    with masked entries ranked last, exactly."""
+    n = 12
+    a = rng.random((n, n))
+    if levels:
+        a = np.round(a * levels) / levels
+    a = (a + a.T) / 2
+    np.fill_diagonal(a, 0.0)
+    idx = rng.integers(0, n, size=(60, n))
+    iu, ju = np.triu_indices(n, 1)
+    rows, cols = idx[:, iu], idx[:, ju]
+    mask = rows != cols
+    assert (~mask).any()
+    expected = stats.rankdata(np.where(mask, a[rows, cols], np.inf), axis=1)
+    got = gathered_rank(a, rows, cols, mask)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, masked_rank(a[rows, cols], mask))
 
 
 def test_correlation_rdm_in_place_gives_the_same_numbers_and_compute_rdm_keeps_its_input():

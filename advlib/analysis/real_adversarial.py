@@ -199,7 +199,7 @@ def class_rdms(rdms, classes) -> tuple[np.ndarray, np.ndarray]:
 def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
                     method: str = "spearman", n_perm: int = 1000, n_boot: int = 1000,
                     seed: int = 0, ci_level: float = 0.95, max_steps: int = 300,
-                    batch_size: int = 46, reuse: bool = True,
+                    batch_size: int = 8, reuse: bool = True,
                     progress: bool = True) -> HitAdversarial:
     """The RE, AI and AN sets' layer RDMs against the brain RDMs of the RE images.
 

@@ -40,8 +40,8 @@ from scipy import stats
 
 from ..errors import check_fits, check_positive_int, check_probability, expect
 from ..kernels import (
+    gathered_rank,
     group_centre,
-    masked_rank,
     masked_standardize,
     rank_rows,
     session_pair_groups,
@@ -561,10 +561,11 @@ def bootstrap_similarities(rdm_ref, rdms: dict, method: str = "spearman", n_boot
                                 sessions)[ref_name]
 
 
-def _standardized(vectors: np.ndarray, mask: np.ndarray, same, method: str) -> np.ndarray:
-    """Resampled dissimilarities ready for a row-wise dot product (Pearson of ranks for
-    Spearman), partialled for the session pair kinds when ``same`` is given."""
-    x = masked_rank(vectors, mask) if method == "spearman" else vectors
+def _standardized(rdm: np.ndarray, rows: np.ndarray, cols: np.ndarray, mask: np.ndarray, same,
+                  method: str) -> np.ndarray:
+    """Resampled dissimilarities ``rdm[rows, cols]`` ready for a row-wise dot product (Pearson
+    of ranks for Spearman), partialled for the session pair kinds when ``same`` is given."""
+    x = gathered_rank(rdm, rows, cols, mask) if method == "spearman" else rdm[rows, cols]
     if same is not None:
         x = group_centre(x, same, mask)
     return masked_standardize(x, mask)
@@ -616,10 +617,10 @@ def bootstrap_references(refs: dict, rdms: dict, method: str = "spearman", n_boo
     same = None if sess is None else session_pair_groups(sess, rows, cols)
     samples = {r: {} for r in references}
     if method in ("spearman", "pearson"):   # each RDM ranked and standardized once
-        zref = {r: _standardized(a[rows, cols], mask, same, method)
+        zref = {r: _standardized(a, rows, cols, mask, same, method)
                 for r, a in references.items()}
         for k, m in mats.items():
-            z = _standardized(m[rows, cols], mask, same, method)
+            z = _standardized(m, rows, cols, mask, same, method)
             for r in references:
                 samples[r][k] = np.where(enough, (zref[r] * z).sum(1), np.nan)
     else:

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._allocator import tune_allocator
 from ..errors import AdvlibError, check_choice, check_positive_int, expect
 from ..fmri.data import DATASET_INFO
 from ..fmri.rdm_data import KRIEGESKORTE92
@@ -639,6 +640,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     """
     check_choice(profile, "profile", PROFILES)
     check_positive_int(jobs, "jobs")
+    tune_allocator()           # large arrays reused, not re-mapped (here and in workers)
     models = list(dict.fromkeys(models or [model]))
     from ..cnn.models import MODELS
 
