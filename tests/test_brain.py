@@ -102,6 +102,29 @@ def test_searchlight_permutations_match_roi_permutations(rng):
     assert maps["p_re_ai"][0] == pytest.approx(ref.p)
 
 
+@pytest.mark.parametrize("with_kinds", [False, True])
+def test_searchlight_null_equals_a_direct_loop_over_disks_and_permutations(rng, with_kinds):
+    """The row-gather null (pairs as rows) and the re-centred block path against the
+    definition: each disk's permuted vector dotted with its reference vector."""
+    from advlib.analysis.brain_analysis import _searchlight_null
+    from advlib.kernels import group_centre
+
+    n_disks, n_pairs = 300, 21          # 300 > one block of disks
+    z_ref, z_test = rng.normal(size=(2, n_disks, n_pairs))
+    maps = np.stack([rng.permutation(n_pairs) for _ in range(7)])
+    same = rng.integers(0, 3, n_pairs) if with_kinds else None
+    expected = np.empty((len(maps), n_disks))
+    for c, m in enumerate(maps):
+        for v in range(n_disks):
+            x = z_test[v, m]
+            if same is not None:
+                x = group_centre(x[None], same)[0]
+                x = x / np.sqrt((x ** 2).sum())
+            expected[c, v] = x @ z_ref[v]
+    np.testing.assert_allclose(_searchlight_null(z_ref, z_test, maps, same), expected,
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_missing_kind_is_a_clear_error(rng):
     sub, manifest = _synthetic(rng, n_side=4)
     keep = (sub.conditions.kind != "AN").to_numpy()

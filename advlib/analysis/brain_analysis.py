@@ -592,13 +592,8 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
         maxima = []
         for start in range(0, n_perm, chunk):
             maps = pair_index[perms[start:start + chunk][:, iu], perms[start:start + chunk][:, ju]]
-            shuffled = z[k][:, maps].transpose(1, 0, 2)                 # (c, v, P)
-            if same is not None and blocks is None:   # permutations across the pair kinds
-                flat = group_centre(shuffled.reshape(-1, shuffled.shape[-1]), same)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    flat /= np.sqrt((flat ** 2).sum(1, keepdims=True))
-                shuffled = flat.reshape(shuffled.shape)
-            null = np.einsum("vp,cvp->cv", z["RE"], shuffled, optimize=True)
+            null = _searchlight_null(z["RE"], z[k], maps,
+                                     same if same is not None and blocks is None else None)
             count += (null >= obs[None, :] - 1e-12).sum(0)
             maxima.append(np.where(valid[None, :], null, -np.inf).max(1))
         p = (1 + count) / (1 + n_perm)
@@ -609,6 +604,47 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
         fwe[~valid] = np.nan
         out[f"p_fwe_re_{k.lower()}"] = fwe
     return out
+
+
+_VERTEX_BLOCK = 256
+
+
+def _searchlight_null(z_ref: np.ndarray, z_test: np.ndarray, maps: np.ndarray,
+                      same=None) -> np.ndarray:
+    """Every disk's similarity under each permutation of a chunk.
+
+    Parameters
+    ----------
+    z_ref, z_test : numpy.ndarray, shape (n_disks, n_pairs)
+        Centred, unit-norm ranks of each disk's RDM.
+    maps : numpy.ndarray of int, shape (n_chunk, n_pairs)
+        Where each pair goes under each permutation.
+    same : numpy.ndarray of int, shape (n_pairs,), optional
+        Pair kinds to centre each permuted vector within (then rescaled to unit norm).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_chunk, n_disks)
+
+    Notes
+    -----
+    A permutation moves whole pairs, the same for every disk: with pairs as rows
+    (``n_pairs x n_disks``) it is a gather of contiguous rows, and each disk's similarity a
+    sum down a column. Re-centring within pair kinds works on each permuted vector, so
+    that case takes the disks in blocks of :data:`_VERTEX_BLOCK` (a few megabytes each).
+    """
+    if same is None:
+        ref_t, test_t = np.ascontiguousarray(z_ref.T), np.ascontiguousarray(z_test.T)
+        return np.stack([np.einsum("pv,pv->v", ref_t, test_t[m]) for m in maps])
+    null = np.empty((z_ref.shape[0], maps.shape[0]))
+    for v0 in range(0, z_ref.shape[0], _VERTEX_BLOCK):
+        block = slice(v0, v0 + _VERTEX_BLOCK)
+        shuffled = z_test[block][:, maps]                          # (b, c, P)
+        flat = group_centre(shuffled.reshape(-1, shuffled.shape[-1]), same)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            flat /= np.sqrt((flat ** 2).sum(1, keepdims=True))
+        null[block] = np.matmul(flat.reshape(shuffled.shape), z_ref[block, :, None])[..., 0]
+    return null.T
 
 
 def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,

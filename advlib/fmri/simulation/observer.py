@@ -98,6 +98,7 @@ def gabor_energy(images) -> np.ndarray:
     f = np.fft.fftfreq(n, d=1.0 / PX_PER_DEG)  # cycles/deg
     fx, fy = np.meshgrid(f, f)
     spectrum = fft.fft2(contrast)
+    g = n // POOL
     channels = []
     for sf in SF_CPD:
         sigma = sf * (2 ** 0.5 - 1) / (2 ** 0.5 + 1) * 2 / np.sqrt(2 * np.log(2))  # 1 octave
@@ -105,10 +106,9 @@ def gabor_energy(images) -> np.ndarray:
             cx, cy = sf * np.cos(ori), sf * np.sin(ori)
             kernel = np.exp(-((fx - cx) ** 2 + (fy - cy) ** 2) / (2 * sigma ** 2))
             amp = np.abs(fft.ifft2(spectrum * kernel))  # one-sided: quadrature pair
-            channels.append(amp)
-    energy = np.stack(channels, axis=1)  # (n, C, n, n)
-    g = n // POOL
-    energy = energy.reshape(len(arr), len(channels), g, POOL, g, POOL).mean(axis=(3, 5))
+            # pooled at once: the full-resolution channels together would take a gigabyte
+            channels.append(amp.reshape(len(arr), g, POOL, g, POOL).mean(axis=(2, 4)))
+    energy = np.stack(channels, axis=1)  # (n, C, g, g)
     energy /= energy.mean(axis=(0, 2, 3), keepdims=True) + 1e-12
     return energy.astype(np.float32)
 
