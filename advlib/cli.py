@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._allocator import tune_allocator
+from .allocator import tune_allocator
 from .errors import AdvlibError, InputError
 from .layout import (
     DEFAULT_SURFACE,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from advlib._allocator import tune_allocator  # noqa: E402
+from advlib.allocator import tune_allocator  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 tune_allocator()       # as `advlib` does: the tests and the processes they start

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._allocator import tune_allocator
+from ..allocator import tune_allocator
 from ..errors import AdvlibError, check_choice, check_positive_int, expect
 from ..fmri.data import DATASET_INFO
 from ..fmri.rdm_data import KRIEGESKORTE92

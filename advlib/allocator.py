@@ -29,6 +29,8 @@ _SETTINGS = (
     ("MALLOC_TOP_PAD_", -2, 64 * 1024 ** 2),
 )
 
+__all__ = ["tune_allocator"]
+
 _done = False
 
 
