@@ -217,3 +217,25 @@ def test_romp_skips_constant_units_and_its_blocks_do_not_change_the_fit(rng):
     small = romp(X, Y, 2, chunk_bytes=2 ** 10, return_info=True)     # 256-unit blocks
     assert np.array_equal(small[2]["support"], support)
     np.testing.assert_allclose(small[0].toarray(), coef.toarray(), rtol=1e-5, atol=1e-6)
+
+
+def test_romp_searches_only_as_deep_as_it_needs(rng, monkeypatch):
+    """Each round looks at the s + |support| best units only: the fit equals the one whose
+    every round ranks all units."""
+    from advlib.analysis import encoding
+
+    X = rng.normal(size=(20, 400))
+    Y = X[:, [3, 50, 200, 333]] @ rng.normal(size=(4, 30)) + 0.3 * rng.normal(size=(20, 30))
+    fit = romp(X, Y, 3, return_info=True)
+    depths = []
+    search = encoding._topk_abs
+
+    def everything(Xn, R, k, chunk):
+        depths.append(k)
+        return search(Xn, R, Xn.shape[1], chunk)
+
+    monkeypatch.setattr(encoding, "_topk_abs", everything)
+    full = romp(X, Y, 3, return_info=True)
+    assert depths[0] == 3 and max(depths) > 3      # deeper once units are in the supports
+    assert np.array_equal(full[2]["support"], fit[2]["support"])
+    np.testing.assert_allclose(full[0].toarray(), fit[0].toarray(), rtol=1e-6, atol=1e-7)

@@ -223,7 +223,6 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
     y_norm = Yc.norm(dim=0)
     done = y_norm <= torch.finfo(dtype).tiny
     R = Yc.clone()
-    k = min(kept.numel(), s + max_support)
     chunk = max(256, int(chunk_bytes // (max(T, 1) * torch.finfo(dtype).bits // 8)))
     if device.type == "cpu":
         # blocks that stay in cache: the correlations, their absolute values and their top-k
@@ -236,6 +235,8 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
         if active.numel() == 0:
             n_iter -= 1
             break
+        # s fresh candidates are among the s + |support| best (ties aside): no larger search
+        k = min(kept.numel(), s + int(count[active].max()))
         vals, idx = _topk_abs(Xs, R[:, active], k, chunk)          # (A, k)
         if not every:
             idx = kept[idx]
