@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from .errors import expect
+
 __all__ = ["upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spearman",
            "rowwise_spearman", "correlation_rdm_vectors", "masked_pearson", "masked_standardize",
            "masked_rank", "gathered_rank", "tau_a", "session_pair_groups", "group_centre", "rank_rows"]
@@ -310,6 +312,8 @@ def gathered_rank(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     numpy.ndarray, shape (n_rows, k), float64
     """
     uniq, inverse = np.unique(np.asarray(matrix), return_inverse=True)
+    expect(uniq.size == 0 or not np.isnan(uniq[-1]), "matrix", "values with NaN",
+           "finite values (check the RDM first)")
     groups = inverse.reshape(np.shape(matrix))[rows, cols]          # dense value ranks
     n_rows, k = groups.shape
     n_groups = uniq.size

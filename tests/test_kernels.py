@@ -124,3 +124,12 @@ def test_correlation_rdm_in_place_gives_the_same_numbers_and_compute_rdm_keeps_i
         work, norms = x.astype(np.float64), np.empty(12)
         assert np.array_equal(correlation_rdm_inplace(work, norms), want)
         assert np.allclose(norms, np.linalg.norm(centred, axis=1))
+
+
+def test_gathered_rank_refuses_nan():
+    from advlib.errors import InputError
+
+    a = np.array([[0.0, np.nan], [np.nan, 0.0]])
+    rows = cols = np.zeros((2, 1), dtype=int)
+    with pytest.raises(InputError, match="matrix='values with NaN': expected finite values"):
+        gathered_rank(a, rows, cols + 1, np.ones((2, 1), bool))
