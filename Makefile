@@ -53,9 +53,10 @@ TEST_JOBS ?= 0
 test: $(STAMP) chromium lint
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup
 
-# The fast loop while editing: no network model, no notebooks, no browser. On 2 pytest-xdist
-# workers by default (FAST_JOBS): 72 s on 2 cores, 119 s in one process (FAST_JOBS=0); these
-# tests share no expensive fixture, so a second worker pays off here as it does not for `test`.
+# The fast loop while editing: no network model, no notebooks, no browser, no simulation
+# study of 10 s or more. On 2 pytest-xdist workers by default (FAST_JOBS), each with its share
+# of the cores' threads (tests/conftest.py): 58 s on 2 cores; these tests share no expensive
+# fixture, so a second worker pays off here as it does not for `test`.
 FAST_JOBS ?= 2
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n $(FAST_JOBS) --dist loadgroup

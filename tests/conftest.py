@@ -8,10 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from advlib.allocator import tune_allocator  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Under pytest-xdist the cores are shared by the workers: each gets its share of threads
+# (numpy's BLAS spins its threads, so 2 workers x 2 threads on 2 cores ran the BLAS-heavy
+# tests 2 to 7 times slower than 2 workers x 1 thread).
+_THREADS = max(1, min(2, os.cpu_count() or 1)
+               // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+torch.set_num_threads(_THREADS)
+threadpool_limits(_THREADS)
 tune_allocator()       # as `advlib` does: the tests and the processes they start
 
 

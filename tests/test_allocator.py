@@ -8,11 +8,17 @@ import sys
 
 import pytest
 
+from advlib import allocator
+
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
 
+# the module alone (not the advlib package, whose imports take seconds)
 _PROBE = """
-import json, os
-from advlib.allocator import tune_allocator
+import importlib.util, json, os, sys
+spec = importlib.util.spec_from_file_location("allocator", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+tune_allocator = module.tune_allocator
 first = tune_allocator()
 again = tune_allocator()
 print(json.dumps({"first": first, "again": again,
@@ -25,8 +31,8 @@ print(json.dumps({"first": first, "again": again,
 def _probe(extra_env: dict) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env.update(extra_env)
-    out = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", _PROBE, allocator.__file__], env=env,
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 

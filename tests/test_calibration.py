@@ -51,6 +51,7 @@ def test_calibration_table_has_rates_with_standard_errors():
                           progress=False, jobs=2), table)
 
 
+@pytest.mark.slow          # a simulation study of about 10 s: in `make test`, not the fast loop
 def test_image_interval_covers_under_clustered_vertices():
     images = interval_coverage("images", n_draws=150, seed=1)
     vertices = interval_coverage("subsample", n_draws=150, seed=1)

@@ -30,6 +30,7 @@ def _models(synthetic_observer, n_subjects=2, n_sources=16):
     return models, manifest
 
 
+@pytest.mark.slow          # a simulation study of about 10 s: in `make test`, not the fast loop
 def test_the_planted_null_is_an_exact_null_for_the_default_analysis(synthetic_observer):
     """Under the planted null (AN = RE of other images of the session) the default analysis
     calls RE-AN significant at its level; as published, with a session offset shared by an
