@@ -13,7 +13,9 @@ A process's resident memory therefore stays near its peak until it exits. The nu
 computed are the same: only where memory comes from changes.
 
 They are set in this process (``mallopt``) and, through the environment, in every process
-it starts (stage workers, notebook kernels). A variable the user has set is left alone.
+it starts (stage workers, notebook kernels). A ``MALLOC_*`` variable the user has set is left
+alone, and nothing is changed when ``GLIBC_TUNABLES`` sets any ``glibc.malloc`` tunable (the
+user's own allocator settings).
 """
 from __future__ import annotations
 
@@ -40,8 +42,9 @@ def tune_allocator() -> dict:
     Returns
     -------
     dict of str to int
-        The settings applied in this process (empty where the C library is not glibc or a
-        setting was given by the user).
+        The settings applied in this process and exported to its children (empty where the
+        C library is not glibc, or the user tuned the allocator; without a setting glibc
+        refused or the user gave).
     """
     global _done
     if _done or platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
@@ -51,11 +54,13 @@ def tune_allocator() -> dict:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return {}
+    if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
+        return {}                       # the user tuned the allocator already
     applied = {}
     for name, param, value in _SETTINGS:
         if name in os.environ:          # the user's own choice (glibc read it at start)
             continue
-        os.environ[name] = str(value)   # inherited by the processes this one starts
         if libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)) == 1:
             applied[name] = value
+            os.environ[name] = str(value)   # inherited by the processes this one starts
     return applied

@@ -300,7 +300,7 @@ def gathered_rank(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     Parameters
     ----------
     matrix : numpy.ndarray, shape (n, m)
-        The values drawn from (no NaN).
+        The values drawn from (no NaN or +inf; compared as float64, as ``rankdata`` does).
     rows, cols : numpy.ndarray of int, shape (n_rows, k)
         Which entry of ``matrix`` each position holds.
     mask : numpy.ndarray of bool, shape (n_rows, k)
@@ -311,8 +311,9 @@ def gathered_rank(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     -------
     numpy.ndarray, shape (n_rows, k), float64
     """
-    uniq, inverse = np.unique(np.asarray(matrix), return_inverse=True)
-    expect(uniq.size == 0 or not np.isnan(uniq[-1]), "matrix", "values with NaN",
+    mask = np.asarray(mask, dtype=bool)
+    uniq, inverse = np.unique(np.asarray(matrix, dtype=np.float64), return_inverse=True)
+    expect(uniq.size == 0 or np.isfinite(uniq[-1]), "matrix", "values with NaN or +inf",
            "finite values (check the RDM first)")
     groups = inverse.reshape(np.shape(matrix))[rows, cols]          # dense value ranks
     n_rows, k = groups.shape

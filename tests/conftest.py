@@ -19,6 +19,8 @@ _THREADS = max(1, min(2, os.cpu_count() or 1)
                // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 torch.set_num_threads(_THREADS)
 threadpool_limits(_THREADS)
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:   # and the processes the tests start
+    os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))
 tune_allocator()       # as `advlib` does: the tests and the processes they start
 
 

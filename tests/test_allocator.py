@@ -50,3 +50,8 @@ def test_tune_allocator_leaves_a_users_setting_alone():
     assert "MALLOC_MMAP_THRESHOLD_" not in got["first"]
     assert got["env"]["MALLOC_MMAP_THRESHOLD_"] == "65536"
     assert got["env"]["MALLOC_TOP_PAD_"] == str(64 * 1024 ** 2)
+
+
+def test_tune_allocator_leaves_a_users_glibc_tunables_alone():
+    got = _probe({"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"})
+    assert got["first"] == {} and set(got["env"].values()) == {None}

@@ -131,5 +131,6 @@ def test_gathered_rank_refuses_nan():
 
     a = np.array([[0.0, np.nan], [np.nan, 0.0]])
     rows = cols = np.zeros((2, 1), dtype=int)
-    with pytest.raises(InputError, match="matrix='values with NaN': expected finite values"):
+    with pytest.raises(InputError,
+                       match="matrix='values with NaN or \\+inf': expected finite values"):
         gathered_rank(a, rows, cols + 1, np.ones((2, 1), bool))

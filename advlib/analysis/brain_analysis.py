@@ -606,7 +606,8 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
     return out
 
 
-_VERTEX_BLOCK = 256
+#: Entries of the permuted vectors re-centred at once (32 MiB of float64).
+_BLOCK_ENTRIES = 2 ** 22
 
 
 def _searchlight_null(z_ref: np.ndarray, z_test: np.ndarray, maps: np.ndarray,
@@ -631,14 +632,16 @@ def _searchlight_null(z_ref: np.ndarray, z_test: np.ndarray, maps: np.ndarray,
     A permutation moves whole pairs, the same for every disk: with pairs as rows
     (``n_pairs x n_disks``) it is a gather of contiguous rows, and each disk's similarity a
     sum down a column. Re-centring within pair kinds works on each permuted vector, so
-    that case takes the disks in blocks of :data:`_VERTEX_BLOCK` (a few megabytes each).
+    that case takes the disks in blocks whose permuted vectors (``block x n_chunk x
+    n_pairs``) hold at most :data:`_BLOCK_ENTRIES` values.
     """
     if same is None:
         ref_t, test_t = np.ascontiguousarray(z_ref.T), np.ascontiguousarray(z_test.T)
         return np.stack([np.einsum("pv,pv->v", ref_t, test_t[m]) for m in maps])
     null = np.empty((z_ref.shape[0], maps.shape[0]))
-    for v0 in range(0, z_ref.shape[0], _VERTEX_BLOCK):
-        block = slice(v0, v0 + _VERTEX_BLOCK)
+    rows = max(1, _BLOCK_ENTRIES // max(maps.size, 1))
+    for v0 in range(0, z_ref.shape[0], rows):
+        block = slice(v0, v0 + rows)
         shuffled = z_test[block][:, maps]                          # (b, c, P)
         flat = group_centre(shuffled.reshape(-1, shuffled.shape[-1]), same)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -637,6 +637,11 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     pandas.DataFrame
         ``stage, item, status, seconds``: one row per step, status ``ran`` or
         ``up to date``.
+
+    Notes
+    -----
+    On glibc, the calling process keeps large freed blocks for reuse from here on, and the
+    processes it starts inherit the settings (:func:`advlib.allocator.tune_allocator`).
     """
     check_choice(profile, "profile", PROFILES)
     check_positive_int(jobs, "jobs")
