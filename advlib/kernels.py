@@ -16,7 +16,7 @@ from .errors import expect
 
 __all__ = ["upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spearman",
            "rowwise_spearman", "correlation_rdm_vectors", "masked_pearson", "masked_standardize",
-           "masked_rank", "gathered_rank", "tau_a", "session_pair_groups", "group_centre", "rank_rows"]
+           "gathered_rank", "tau_a", "session_pair_groups", "group_centre", "rank_rows"]
 
 
 def rank_rows(x) -> np.ndarray:
@@ -270,32 +270,17 @@ def masked_standardize(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return dx / np.sqrt((dx ** 2).sum(1))[:, None]
 
 
-def masked_rank(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Row-wise average ranks among the entries where ``mask`` is True.
-
-    Parameters
-    ----------
-    values : numpy.ndarray, shape (n_rows, n)
-    mask : numpy.ndarray of bool, shape (n_rows, n)
-        Masked-out entries are ranked as +inf (after every kept entry).
-
-    Returns
-    -------
-    numpy.ndarray, shape (n_rows, n)
-    """
-    return stats.rankdata(np.where(mask, values, np.inf), axis=1)
-
-
 def gathered_rank(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                   mask: np.ndarray) -> np.ndarray:
-    """:func:`masked_rank` of ``matrix[rows, cols]``, without sorting every row.
+    """Row-wise average ranks of ``matrix[rows, cols]`` among the entries where ``mask`` is
+    True, without sorting every row.
 
     A bootstrap resample draws its entries from one small matrix, so each entry's rank
     follows from how often each distinct value of the matrix was drawn: the values are
     ranked once (``np.unique``), the draws counted per row (``np.bincount``), and an
     entry's average rank is read from the cumulative counts. Equal to
-    ``masked_rank(matrix[rows, cols], mask)`` exactly (average ranks are halves of
-    integers) at a fraction of the cost of ``n_rows`` sorts.
+    ``scipy.stats.rankdata(np.where(mask, matrix[rows, cols], np.inf), axis=1)`` exactly
+    (average ranks are halves of integers) at a fraction of the cost of ``n_rows`` sorts.
 
     Parameters
     ----------
@@ -304,8 +289,7 @@ def gathered_rank(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     rows, cols : numpy.ndarray of int, shape (n_rows, k)
         Which entry of ``matrix`` each position holds.
     mask : numpy.ndarray of bool, shape (n_rows, k)
-        Masked-out positions are ranked as +inf (after every kept entry), as in
-        :func:`masked_rank`.
+        Masked-out positions are ranked as +inf (after every kept entry).
 
     Returns
     -------
