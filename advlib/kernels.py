@@ -22,9 +22,10 @@ __all__ = ["upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spea
 def rank_rows(x) -> np.ndarray:
     """Average ranks (1..n) along the last axis, as ``scipy.stats.rankdata(x, axis=-1)``.
 
-    Rows without ties (the rule for continuous dissimilarities) are ranked by one sort,
-    about 4 times faster than ``rankdata``; a row with a tie or a NaN is ranked by
-    ``rankdata``.
+    Rows without ties (the rule for continuous dissimilarities) are ranked by one argsort
+    and one scatter, several times faster than ``rankdata``; a row with a tie or a NaN is
+    ranked by ``rankdata``. Integers of up to 16 bits (e.g. dense codes
+    of the values) are sorted by radix, about twice as fast as floats.
 
     Parameters
     ----------
@@ -34,16 +35,23 @@ def rank_rows(x) -> np.ndarray:
     -------
     numpy.ndarray of float, shape (..., n)
     """
-    x = np.asarray(x, dtype=np.float64)
-    order = np.argsort(x, axis=-1)
-    ordered = np.take_along_axis(x, order, axis=-1)
-    ranks = np.empty(x.shape)
-    steps = np.broadcast_to(np.arange(1, x.shape[-1] + 1, dtype=np.float64), x.shape)
-    np.put_along_axis(ranks, order, steps, axis=-1)
-    odd = ~(np.diff(ordered, axis=-1) > 0).all(axis=-1)       # ties or NaN
+    x = np.asarray(x)
+    small = x.dtype.kind in "iu" and x.dtype.itemsize <= 2       # radix-sorted integers
+    if not small:
+        x = x.astype(np.float64, copy=False)
+    if x.size == 0:
+        return np.empty(x.shape)
+    n = x.shape[-1]
+    rows = x.reshape(-1, n)
+    order = np.argsort(rows, axis=-1, kind="stable" if small else None)
+    order += (np.arange(rows.shape[0]) * n)[:, None]        # flat positions: one scatter
+    ranks = np.empty(rows.shape)
+    ranks.ravel()[order.ravel()] = np.tile(np.arange(1, n + 1, dtype=np.float64), rows.shape[0])
+    ordered = rows.ravel()[order.ravel()].reshape(rows.shape)
+    odd = ~(ordered[:, 1:] > ordered[:, :-1]).all(axis=-1)  # ties or NaN
     if odd.any():
-        ranks[odd] = stats.rankdata(x[odd], axis=-1)
-    return ranks
+        ranks[odd] = stats.rankdata(rows[odd], axis=-1)
+    return ranks.reshape(x.shape)
 
 
 def upper_triangle(rdm) -> np.ndarray:

@@ -77,6 +77,13 @@ def test_rank_rows_is_rankdata_with_ties_and_nan(rng):
     cube = rng.normal(size=(3, 4, 6))
     np.testing.assert_allclose(rank_rows(cube), stats.rankdata(cube, axis=-1))
     np.testing.assert_allclose(rank_rows(x[0]), stats.rankdata(x[0]))
+    assert rank_rows(np.empty((3, 0))).shape == (3, 0)
+    # small integers (dense codes of values) are radix-sorted: the same ranks, ties too
+    codes = rng.integers(0, 30, size=(50, 25)).astype(np.int16)
+    codes[7] = np.arange(25)[::-1]                          # a row without ties
+    np.testing.assert_array_equal(rank_rows(codes), stats.rankdata(codes, axis=-1))
+    np.testing.assert_array_equal(rank_rows(codes.astype(np.uint8)),
+                                  stats.rankdata(codes, axis=-1))
 
 
 

@@ -172,6 +172,27 @@ def test_swap_test_equals_a_plain_loop(rng):
     assert np.allclose(fixed.null, res.observed) and fixed.p == 1.0
 
 
+def test_swap_test_ranks_tied_dissimilarities_as_a_plain_loop(rng):
+    """Spearman swap sets are ranked from the joint RDM's dense value codes: with many tied
+    dissimilarities (a coarse RDM) the null is still that of ranking each swapped RDM."""
+    from advlib.analysis import swap_test
+
+    n = 10
+    x = rng.normal(size=(3 * n, 6))
+    ref = compute_rdm(x[:n])
+    joint = np.round(compute_rdm(x[n:]), 1)                # about 20 distinct values
+    sessions = np.arange(n) % 2
+    for sess in (None, sessions):
+        res = swap_test(ref, joint, n_perm=60, seed=5, sessions=sess)
+        flips = np.random.default_rng(5).random((60, n)) < 0.5
+        loop = []
+        for f in flips:
+            a, b = np.arange(n) + n * f, np.arange(n) + n * ~f
+            loop.append(compare_rdms(ref, joint[np.ix_(a, a)], sessions=sess)
+                        - compare_rdms(ref, joint[np.ix_(b, b)], sessions=sess))
+        np.testing.assert_allclose(res.null, loop, atol=1e-12)
+
+
 def test_a_swap_test_stopped_early_decides_as_the_full_test(rng):
     """Sequential stopping at the paper's p <= 0.0001: the same decision as all swap sets,
     a valid p over those drawn, and no early stop for a test that reaches the level (24

@@ -435,6 +435,14 @@ def swap_indices(n: int, n_perm: int, seed=0, swappable=None) -> np.ndarray:
     return flips
 
 
+def _order_codes(matrix: np.ndarray) -> np.ndarray:
+    """The entries of ``matrix`` (flattened) as dense integer ranks of their values: equal
+    values share a code and codes are ordered as the values, so rows of codes rank exactly
+    as rows of values (int16, which sorts by radix, where the distinct values allow)."""
+    uniq, codes = np.unique(matrix, return_inverse=True)
+    return codes.ravel().astype(np.int16 if uniq.size < 2 ** 15 else np.int64)
+
+
 def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked, same=None) -> np.ndarray:
     """Correlation of every row of ``x`` with a centred reference vector.
 
@@ -448,7 +456,20 @@ def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked, same=None) -> np.n
                          else stats.kendalltau(ref_centred, row, variant="b").statistic
                          for row in x])
     if ranked:
+        # ranks are exact in floating point, so each row's sum of squares about its (kind)
+        # means follows from raw sums without cancellation; and as the reference is centred
+        # (within each kind), x @ ref needs no centred copy of x
         x = rank_rows(x)
+        squares = np.einsum("ij,ij->i", x, x)
+        if same is None:
+            squares -= x.sum(1) ** 2 / x.shape[1]
+        else:
+            _, kind = np.unique(same, return_inverse=True)
+            member = np.zeros((x.shape[1], kind.max() + 1))
+            member[np.arange(x.shape[1]), kind.ravel()] = 1.0
+            squares -= ((x @ member) ** 2 / member.sum(0)).sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (x @ ref_centred) / np.sqrt(squares * (ref_centred ** 2).sum())
     x = x - x.mean(1, keepdims=True) if same is None else group_centre(x, same)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (x @ ref_centred) / np.sqrt((x ** 2).sum(1) * (ref_centred ** 2).sum())
@@ -511,9 +532,16 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
     else:
         ranked, ta = method, upper_triangle(ref)
 
+    # a pair's entry of the joint RDM: A-A plus, per swapped image, a step to the B block
+    # (flat indices; version B's entry is A's mirrored: both versions of a set at once)
+    base, mirror = iu * 2 * n + ju, n * (2 * n + 1)
+    # Spearman ranks depend on the order of the entries only: rank their dense integer
+    # codes (radix-sorted; the same ranks as the values')
+    table = _order_codes(joint) if ranked is True else joint.ravel()
+
     def diff(flips: np.ndarray) -> np.ndarray:
-        a = joint[iu + n * flips[:, iu], ju + n * flips[:, ju]]
-        b = joint[iu + n * (1 - flips[:, iu]), ju + n * (1 - flips[:, ju])]
+        step = n * (2 * n * flips[:, iu] + flips[:, ju])
+        a, b = table[base + step], table[base + mirror - step]
         return _row_corr(a, ta, ranked, same) - _row_corr(b, ta, ranked, same)
 
     observed = float(diff(np.zeros((1, n), dtype=np.int64))[0])
