@@ -123,10 +123,11 @@ def searchlight_rdms(patterns, disks: sparse.csr_matrix) -> np.ndarray:
     expect(bool(np.isfinite(b).all()), "patterns", "array with NaN or inf", "finite values")
     disks = sparse.csr_matrix(disks, dtype=np.float64)
     m = np.asarray(disks.sum(1)).ravel()
-    s = disks @ b.T                       # (centres, conditions): sums
+    bt = np.ascontiguousarray(b.T)        # (vertices, conditions): the products' layout
+    s = disks @ bt                        # (centres, conditions): sums
     iu, ju = np.triu_indices(b.shape[0], 1)
-    ss_diag = disks @ (b ** 2).T          # (centres, conditions)
-    ss_pair = disks @ (b[iu] * b[ju]).T   # (centres, pairs)
+    ss_diag = disks @ (bt ** 2)           # (centres, conditions)
+    ss_pair = disks @ (bt[:, iu] * bt[:, ju])   # (centres, pairs)
     with np.errstate(invalid="ignore", divide="ignore"):   # in place: (centres, pairs) is big
         cov = s[:, iu] * s[:, ju]
         cov /= m[:, None]
@@ -192,13 +193,19 @@ def select_vertices(vertices: pd.DataFrame, reliability, n_per_hemi: int = 100,
     rel = np.asarray(reliability, dtype=np.float64)
     expect(rel.shape == (len(vertices),), "reliability.shape", rel.shape, f"({len(vertices)},)")
     check_positive_int(n_per_hemi, "n_per_hemi")
-    frame = vertices[["hemi", "roi"]].assign(vertex=np.arange(len(vertices)), reliability=rel)
-    frame = frame[np.isfinite(frame.reliability) & frame.roi.isin(rois)]
-    out = (frame.sort_values(["hemi", "roi", "reliability", "vertex"],
-                             ascending=[True, True, False, True])
-           .groupby(["hemi", "roi"], sort=True).head(n_per_hemi).copy())
-    out["rank"] = out.groupby(["hemi", "roi"]).cumcount() + 1
-    return out[["vertex", "hemi", "roi", "reliability", "rank"]].reset_index(drop=True)
+    vertex = np.flatnonzero(np.isfinite(rel) & vertices.roi.isin(rois).to_numpy())
+    hemi, roi = (vertices[c].to_numpy()[vertex] for c in ("hemi", "roi"))
+    _, h_code = np.unique(hemi, return_inverse=True)        # codes in the names' order
+    _, r_code = np.unique(roi, return_inverse=True)
+    # by hemisphere, ROI, reliability (descending), vertex; then the first n of each group
+    order = np.lexsort((vertex, -rel[vertex], r_code, h_code))
+    group = (h_code * (r_code.max(initial=0) + 1) + r_code)[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    rank = np.arange(group.size) - np.repeat(starts, np.diff(np.r_[starts, group.size])) + 1
+    take = order[rank <= n_per_hemi]
+    return pd.DataFrame({"vertex": vertex[take], "hemi": hemi[take], "roi": roi[take],
+                         "reliability": rel[vertex[take]],
+                         "rank": rank[rank <= n_per_hemi].astype(np.int64)})
 
 
 def split_half_reliability(betas: pd.DataFrame, conditions: pd.DataFrame, columns,
