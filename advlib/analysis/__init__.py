@@ -13,6 +13,7 @@ from .brain_analysis import (
     brain_rsa,
     image_halves,
     kind_patterns,
+    kind_rows,
     load_brain_results,
     load_searchlight_maps,
     noise_ceilings,
@@ -195,7 +196,7 @@ __all__ = [
     "CNN_RSA_COLUMNS", "CNNRSAResult", "layer_rdms", "cnn_rsa", "load_cnn_results",
     # brain_analysis
     "BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "STAT_COLUMNS", "MIN_ROI_VERTICES", "read_table",
-    "session_diagnostics", "kind_patterns", "source_sessions", "partial_similarities",
+    "session_diagnostics", "kind_patterns", "kind_rows", "source_sessions", "partial_similarities",
     "swappable_sources", "load_searchlight_maps", "vertex_bootstrap", "vertex_interval",
     "VERTEX_SCHEMES", "INTERVALS", "image_halves", "noise_ceilings", "roi_rsa", "searchlight_rsa",
     "searchlight_roi_tests", "brain_rsa", "load_brain_results", "above_ceiling",

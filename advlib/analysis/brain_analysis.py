@@ -99,7 +99,7 @@ from .stats import (
 )
 
 __all__ = ["BRAIN_RSA_COLUMNS", "DIAGNOSTIC_COLUMNS", "STAT_COLUMNS", "MIN_ROI_VERTICES",
-           "read_table", "session_diagnostics", "kind_patterns", "source_sessions",
+           "read_table", "session_diagnostics", "kind_patterns", "kind_rows", "source_sessions",
            "partial_similarities", "swappable_sources", "load_searchlight_maps",
            "vertex_bootstrap", "vertex_interval",
            "VERTEX_SCHEMES", "INTERVALS", "image_halves", "noise_ceilings", "roi_rsa",
@@ -126,7 +126,7 @@ MIN_ROI_VERTICES = 10
 
 
 def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
-                  presentation: int | None = None) -> dict:
+                  presentation: int | None = None, rows: dict | None = None) -> dict:
     """Presentation-averaged betas of the RE, AN and AI images, rows aligned by source.
 
     Parameters
@@ -138,6 +138,8 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
         Regular images to use (default: all in the manifest), in row order.
     presentation : {None, 1, 2}
         ``None`` averages the two presentations; 1 or 2 takes that one only.
+    rows : dict, optional
+        From :func:`kind_rows` for this subject's conditions (default: looked up here).
 
     Returns
     -------
@@ -149,14 +151,42 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
         The subject lacks a kind (e.g. no AN conditions) or an image's presentations.
     """
     expect(presentation in (None, 1, 2), "presentation", presentation, "None, 1 or 2")
+    rows = kind_rows(subject, manifest, sources) if rows is None else rows
+    values = subject.betas.to_numpy()
+    expect(bool(np.isfinite(values).all()), f"subject {subject.name} betas",
+           "NaN/inf values", "finite betas (load_subject drops vertices without data)", DataError)
+    return {kind: ((values[r[:, 0]] + values[r[:, 1]]) / 2 if presentation is None
+                   else values[r[:, presentation - 1]]) for kind, r in rows.items()}
+
+
+def kind_rows(subject: Subject, manifest: pd.DataFrame, sources=None) -> dict:
+    """The rows of the betas that hold each kind's images, both presentations.
+
+    What :func:`kind_patterns` looks up; computed once, it serves every set of betas with
+    the same conditions (e.g. normalized betas and their noise-free truth).
+
+    Parameters
+    ----------
+    subject : Subject
+    manifest : pandas.DataFrame
+    sources : sequence of str, optional
+        As in :func:`kind_patterns`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray of int, each shape (n_images, 2)
+        ``kind -> rows`` of presentations 1 and 2, rows aligned by source.
+
+    Raises
+    ------
+    DataError
+        The subject lacks a kind or an image's presentations.
+    """
     cond = subject.conditions
     kinds = set(cond.kind)
     missing = [k for k in ("RE", "AN", "AI") if k not in kinds]
     expect(not missing, f"subject {subject.name} conditions", f"no {', '.join(missing)} images",
            "RE, AN and AI conditions (the RSA compares RE with AN and AI)", DataError)
-    values = subject.betas.to_numpy()
-    expect(bool(np.isfinite(values).all()), f"subject {subject.name} betas",
-           "NaN/inf values", "finite betas (load_subject drops vertices without data)", DataError)
     sources = sorted(manifest.source_id.unique()) if sources is None else list(sources)
     index = {(i, int(p)): k for k, (i, p) in enumerate(zip(cond.image_id, cond.presentation))}
     by_source = manifest.set_index(["kind", "source_id"]).image_id
@@ -168,8 +198,7 @@ def kind_patterns(subject: Subject, manifest: pd.DataFrame, sources=None,
         missing = [image for image, pair in zip(ids, rows) if (pair < 0).any()]
         expect(not missing, f"subject {subject.name} conditions", f"{missing[0] if missing else ''}",
                "both presentations of every image", DataError)
-        out[kind] = ((values[rows[:, 0]] + values[rows[:, 1]]) / 2 if presentation is None
-                     else values[rows[:, presentation - 1]])
+        out[kind] = rows
     return out
 
 

@@ -59,6 +59,7 @@ from ..provenance import Stage
 from .brain_analysis import (
     MIN_ROI_VERTICES,
     kind_patterns,
+    kind_rows,
     partial_similarities,
     roi_rsa,
     source_sessions,
@@ -141,22 +142,25 @@ def _analyse(sub, truth, manifest, sources, disks, variants, n_vertices, n_perm,
     """Every variant's ROI tests on one simulated subject, beside the truth."""
     sessions = source_sessions(sub, manifest, sources)
     swappable = swappable_sources(sub, manifest, sources)
+    rows_of = kind_rows(sub, manifest, sources)     # the truth has the same conditions
     rows = []
     for (normalize, within), vs in zip(variants, ss.spawn(len(variants))):
         s = normalize_subject(sub, normalize)
         t = normalize_subject(truth, normalize)
-        patterns = kind_patterns(s, manifest, sources)
-        true_patterns = kind_patterns(t, manifest, sources)
+        patterns = kind_patterns(s, manifest, sources, rows=rows_of)
+        true_patterns = kind_patterns(t, manifest, sources, rows=rows_of)
         selection, split = _selection(s, disks, n_vertices // 2, cache)
         partial = partial_similarities(normalize, within)
         for roi, rs in zip(ROIS, vs.spawn(len(ROIS))):
             cols = selection[selection.roi == roi].vertex.to_numpy()
             if cols.size < MIN_ROI_VERTICES:                   # as the book excludes it
                 continue
+            # sessions only where the blocks do not give them (the diagnostics they add
+            # to the row are not the study's)
             est = roi_rsa(s, patterns, cols, roi, n_perm=n_perm, n_boot=0, n_swap=n_swap,
                           seed=rs, blocks=sessions if within else None, partial=partial,
-                          sessions=sessions if partial else None, stop_above=1e-4,
-                          swappable=swappable if within else None)
+                          sessions=sessions if partial and not within else None,
+                          stop_above=1e-4, swappable=swappable if within else None)
             t_an, t_ai = truth_similarities(true_patterns, cols, sessions if partial else None)
             rows.append({"roi": roi, "normalize": normalize,
                          "permutation": "within session" if within else "across sessions",
