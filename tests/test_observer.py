@@ -50,6 +50,23 @@ def test_prf_responses_follow_position_and_are_zero_outside_rois():
     assert resp[0, v1_rh].mean() > 5 * resp[0, v1_lh].mean()
 
 
+def test_prf_pooling_equals_the_separable_sum_in_any_block(monkeypatch):
+    """The pRF pooling as one matrix product per block of vertices equals the sum over the
+    grid's two axes, whatever the block size (blocks that do and do not divide the
+    vertices)."""
+    from advlib.fmri.simulation import observer
+
+    rng = np.random.default_rng(4)
+    energy = rng.random((3, 2, 72, 72)).astype(np.float32)
+    gx, gy = rng.random((11, 72)), rng.random((11, 72))
+    expected = np.einsum("icyx,vy,vx->vic", energy.astype(np.float64), gy, gx)
+    for block in (1, 4, 11, 512):
+        monkeypatch.setattr(observer, "_PRF_BLOCK", block)
+        got = observer._prf_pool(energy, gx, gy)
+        assert got.shape == (11, 3, 2) and got.dtype == np.float64
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
 def test_run_events_follow_the_papers_design():
     images = [f"{k}{i:02d}" for k in ("re", "an", "ai") for i in range(20)]
     ev = run_events(images, seed=0)

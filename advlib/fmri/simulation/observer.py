@@ -113,6 +113,29 @@ def gabor_energy(images) -> np.ndarray:
     return energy.astype(np.float32)
 
 
+#: Vertices whose pRF maps are weighted together in :func:`prf_responses` (512 x 72 x 72
+#: float64: 21 MB).
+_PRF_BLOCK = 512
+
+
+def _prf_pool(energy: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """Each vertex's pRF-weighted energy: ``pooled[v, i, c] = sum_yx gy[v, y] E[i, c, y, x]
+    gx[v, x]``, shape (n_vertices, n_images, n_channels), float64.
+
+    One matrix product with each vertex's separable pRF as a weight map over the grid, a
+    block of vertices at a time (the maps of every vertex together would take hundreds of
+    MB); about 10 times faster than contracting one grid axis after the other.
+    """
+    n_img, n_ch, g, _ = energy.shape
+    flat = energy.reshape(n_img * n_ch, g * g).astype(np.float64)
+    pooled = np.empty((len(gx), n_img * n_ch))
+    for start in range(0, len(gx), _PRF_BLOCK):
+        block = slice(start, start + _PRF_BLOCK)
+        maps = (gy[block, :, None] * gx[block, None, :]).reshape(-1, g * g)
+        pooled[block] = maps @ flat.T
+    return pooled.reshape(len(gx), n_img, n_ch)
+
+
 def prf_responses(energy: np.ndarray, vertices: pd.DataFrame, seed=0,
                   orientation_bias: float = 0.3) -> np.ndarray:
     """Neural response of every vertex to every image (before the BOLD stage).
@@ -147,9 +170,7 @@ def prf_responses(energy: np.ndarray, vertices: pd.DataFrame, seed=0,
     gy = np.exp(-(-centers[None, :] - y) ** 2 / (2 * s ** 2))  # image row 0 is the top (+y)
     gx /= gx.sum(1, keepdims=True)
     gy /= gy.sum(1, keepdims=True)
-    # pooled[v, i, c] = sum_yx gy[v, y] E[i, c, y, x] gx[v, x]
-    tmp = np.einsum("icyx,vx->vicy", energy, gx.astype(np.float32), optimize=True)
-    pooled = np.einsum("vicy,vy->vic", tmp, gy.astype(np.float32), optimize=True)
+    pooled = _prf_pool(energy, gx, gy)
     sf = np.repeat(np.log2(SF_CPD), len(ORIENTATIONS_DEG))
     ori = np.tile(np.deg2rad(ORIENTATIONS_DEG), len(SF_CPD))
     ecc = vertices.ecc.to_numpy()
@@ -159,7 +180,7 @@ def prf_responses(energy: np.ndarray, vertices: pd.DataFrame, seed=0,
     w_ori = 1.0 + orientation_bias * np.cos(2 * (ori[None, :] - pref_ori[:, None]))
     w = w_sf * w_ori
     w /= w.sum(1, keepdims=True)
-    drive = np.einsum("vic,vc->iv", pooled.astype(np.float64), w)
+    drive = np.einsum("vic,vc->iv", pooled, w)
     exponent = vertices.roi.map({r: p["exponent"] for r, p in AREA_PARAMS.items()}).to_numpy()
     resp = np.maximum(drive, 0) ** exponent[None, :]
     for roi in np.unique(vertices.roi):
