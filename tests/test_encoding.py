@@ -219,6 +219,29 @@ def test_romp_skips_constant_units_and_its_blocks_do_not_change_the_fit(rng):
     np.testing.assert_allclose(small[0].toarray(), coef.toarray(), rtol=1e-5, atol=1e-6)
 
 
+def test_the_blockwise_search_finds_the_top_units_of_a_single_search():
+    """The correlation search in blocks, merging a block only for the targets it can
+    change, returns the k largest |correlations| of one search over all units: blocks
+    smaller than k, k up to every unit, and duplicated units (tied values) included."""
+    from advlib.analysis.encoding import _topk_abs
+
+    g = torch.Generator().manual_seed(3)
+    Xn = torch.randn(9, 700, generator=g, dtype=torch.float64)
+    Xn[:, 600:650] = Xn[:, 100:150]                         # duplicates: tied correlations
+    R = torch.randn(9, 13, generator=g, dtype=torch.float64)
+    full = (R.T @ Xn).abs()
+    for k in (1, 3, 40, 700):
+        expected = torch.topk(full, k, dim=1).values
+        for chunk in (16, 64, 256, 1000):
+            values, idx = _topk_abs(Xn, R, k, chunk)
+            assert values.shape == idx.shape == (13, k)
+            torch.testing.assert_close(values, expected, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(torch.gather(full, 1, idx), values, rtol=1e-12,
+                                       atol=1e-12)
+            assert all(len(set(row.tolist())) == k for row in idx)        # distinct units
+            assert bool((values[:, :-1] >= values[:, 1:]).all())          # descending
+
+
 def test_romp_searches_only_as_deep_as_it_needs(rng, monkeypatch):
     """Each round looks at the s + |support| best units only: the fit equals the one whose
     every round ranks all units."""

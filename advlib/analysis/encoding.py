@@ -89,11 +89,16 @@ def _resolve_device(device, *arrays) -> torch.device:
 
 
 #: Units per block of the correlation search on a CPU (see :func:`romp`).
-_CPU_CHUNK_UNITS = 8192
+_CPU_CHUNK_UNITS = 2048
 
 
 def _topk_abs(Xn: torch.Tensor, R: torch.Tensor, k: int, chunk: int):
     """The ``k`` largest ``|Xnᵀ R|`` per column of ``R``, chunked over units.
+
+    A block can only change a target's best ``k`` where it holds a value at least the
+    current ``k``-th best: the block's top ``k`` are merged for those targets only (the
+    others' merge would keep what they have), about 3 times faster than merging every
+    block for every target, with the same result.
 
     Parameters
     ----------
@@ -106,16 +111,29 @@ def _topk_abs(Xn: torch.Tensor, R: torch.Tensor, k: int, chunk: int):
     values, indices : torch.Tensor, shape (A, k), sorted by decreasing value
     """
     n = Xn.shape[1]
+    Rt = R.T.contiguous()
     best_v = best_i = None
     for start in range(0, n, chunk):
-        block = (R.T @ Xn[:, start:start + chunk]).abs_()          # (A, c)
+        block = (Rt @ Xn[:, start:start + chunk]).abs_()          # (A, c)
+        if best_v is not None and best_v.shape[1] == k:
+            rows = (block.amax(1) >= best_v[:, -1]).nonzero()[:, 0]
+            if rows.numel() == 0:
+                continue
+            block = block[rows]
+        else:
+            rows = None
         v, i = torch.topk(block, min(k, block.shape[1]), dim=1)
         i = i + start
-        if best_v is not None:
-            v, j = torch.topk(torch.cat([best_v, v], 1), min(k, best_v.shape[1] + v.shape[1]),
-                              dim=1)
-            i = torch.gather(torch.cat([best_i, i], 1), 1, j)
-        best_v, best_i = v, i
+        if best_v is None:
+            best_v, best_i = v, i
+            continue
+        old_v, old_i = (best_v, best_i) if rows is None else (best_v[rows], best_i[rows])
+        v, j = torch.topk(torch.cat([old_v, v], 1), min(k, old_v.shape[1] + v.shape[1]), dim=1)
+        i = torch.gather(torch.cat([old_i, i], 1), 1, j)
+        if rows is None:
+            best_v, best_i = v, i
+        else:
+            best_v[rows], best_i[rows] = v, i
     return best_v, best_i
 
 
@@ -172,7 +190,7 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
         ``torch.float32`` (default) or ``torch.float64``.
     chunk_bytes : int
         Memory for one block of correlations (units x targets); on a CPU a block holds at
-        most 8192 units (:data:`_CPU_CHUNK_UNITS`), which keeps it in cache.
+        most 2048 units (:data:`_CPU_CHUNK_UNITS`), which keeps it in cache.
     return_info : bool
         Also return ``{"support": (n_targets, max_support) int array padded with -1,
         "coef_values": (n_targets, max_support) coefficients of those units, "n_iter": int}``.
@@ -225,9 +243,10 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
     R = Yc.clone()
     chunk = max(256, int(chunk_bytes // (max(T, 1) * torch.finfo(dtype).bits // 8)))
     if device.type == "cpu":
-        # blocks that stay in cache: the correlations, their absolute values and their top-k
-        # read each block once more; measured on 401 408 units, 250 and 1000 targets, 2
-        # cores, 8192 units per block was 1.5 times faster than 64 MB blocks (same result)
+        # blocks that stay in cache: the correlations, their absolute values and their
+        # maxima read each block once more; measured on 348 688 units, 1000 targets, one
+        # core, 2048 units per block (the running threshold of _topk_abs) took 0.27 s per
+        # search against 0.83 s for 8192-unit blocks merged for every target
         chunk = min(chunk, _CPU_CHUNK_UNITS)
     n_iter = 0
     for n_iter in range(1, max_support + 1):
