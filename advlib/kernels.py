@@ -24,8 +24,8 @@ def rank_rows(x) -> np.ndarray:
 
     Rows without ties (the rule for continuous dissimilarities) are ranked by one argsort
     and one scatter, several times faster than ``rankdata``; a row with a tie or a NaN is
-    ranked by ``rankdata``. Integers of up to 16 bits (e.g. dense codes
-    of the values) are sorted by radix, about twice as fast as floats.
+    ranked by ``rankdata``. Integers of up to 16 bits (e.g. dense codes of the values) are
+    sorted by radix, about twice as fast as floats.
 
     Parameters
     ----------
