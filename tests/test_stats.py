@@ -193,6 +193,33 @@ def test_swap_test_ranks_tied_dissimilarities_as_a_plain_loop(rng):
         np.testing.assert_allclose(res.null, loop, atol=1e-12)
 
 
+def test_a_swapped_rdm_constant_within_its_session_pairs_gives_nan_not_inf():
+    """A binary joint RDM whose swapped version is constant within every session-pair kind
+    has no within-kind variation: its similarity is undefined (NaN, as compare_rdms refuses
+    it), never +/-inf from rounding in the raw rank sums (found by review)."""
+    from scipy.spatial.distance import squareform
+
+    from advlib.analysis import swap_test
+
+    ref = squareform(np.array([3, 7, 4, 10, 2, 8, 1, 9, 6, 5], float))
+    joint = squareform(np.array([int(c) for c in
+                                 "011101100000001101111100100000000011100101111"], float))
+    sessions, n = [0, 0, 0, 1, 1], 5
+    res = swap_test(ref, joint, n_perm=64, seed=1, sessions=sessions)
+    assert not np.isinf(res.null).any()
+    undefined = []
+    for f in np.random.default_rng(1).random((64, n)) < 0.5:
+        a, b = np.arange(n) + n * f, np.arange(n) + n * ~f
+        try:
+            compare_rdms(ref, joint[np.ix_(a, a)], sessions=sessions)
+            compare_rdms(ref, joint[np.ix_(b, b)], sessions=sessions)
+            undefined.append(False)
+        except InputError:
+            undefined.append(True)
+    np.testing.assert_array_equal(np.isnan(res.null), undefined)
+    assert 0 < sum(undefined) < 64
+
+
 def test_a_swap_test_stopped_early_decides_as_the_full_test(rng):
     """Sequential stopping at the paper's p <= 0.0001: the same decision as all swap sets,
     a valid p over those drawn, and no early stop for a test that reaches the level (24

@@ -460,7 +460,8 @@ def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked, same=None) -> np.n
         # means follows from raw sums without cancellation; and as the reference is centred
         # (within each kind), x @ ref needs no centred copy of x
         x = rank_rows(x)
-        squares = np.einsum("ij,ij->i", x, x)
+        raw = np.einsum("ij,ij->i", x, x)
+        squares = raw.copy()
         if same is None:
             squares -= x.sum(1) ** 2 / x.shape[1]
         else:
@@ -469,7 +470,13 @@ def _row_corr(x: np.ndarray, ref_centred: np.ndarray, ranked, same=None) -> np.n
             member[np.arange(x.shape[1]), kind.ravel()] = 1.0
             squares -= ((x @ member) ** 2 / member.sum(0)).sum(1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (x @ ref_centred) / np.sqrt(squares * (ref_centred ** 2).sum())
+            r = (x @ ref_centred) / np.sqrt(squares * (ref_centred ** 2).sum())
+        # rows (nearly) constant within their kinds lose their spread to cancellation in the
+        # raw sums: those few are computed centred, as for Pearson (a constant row gives NaN)
+        close = squares <= 1e-8 * raw
+        if close.any():
+            r[close] = _row_corr(x[close], ref_centred, False, same)
+        return r
     x = x - x.mean(1, keepdims=True) if same is None else group_centre(x, same)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (x @ ref_centred) / np.sqrt((x ** 2).sum(1) * (ref_centred ** 2).sum())
