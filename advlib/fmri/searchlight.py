@@ -188,12 +188,14 @@ def select_vertices(vertices: pd.DataFrame, reliability, n_per_hemi: int = 100,
     pandas.DataFrame
         One row per selected vertex: ``vertex, hemi, roi, reliability, rank``. Where an
         ROI has fewer vertices than asked in a hemisphere, all with a finite reliability
-        are taken (the table's length says how many).
+        are taken (the table's length says how many). Vertices with no hemisphere (None or
+        NaN) or a non-finite reliability are never selected.
     """
     rel = np.asarray(reliability, dtype=np.float64)
     expect(rel.shape == (len(vertices),), "reliability.shape", rel.shape, f"({len(vertices)},)")
     check_positive_int(n_per_hemi, "n_per_hemi")
-    vertex = np.flatnonzero(np.isfinite(rel) & vertices.roi.isin(rois).to_numpy())
+    vertex = np.flatnonzero(np.isfinite(rel) & vertices.roi.isin(rois).to_numpy()
+                            & vertices.hemi.notna().to_numpy())
     hemi, roi = (vertices[c].to_numpy()[vertex] for c in ("hemi", "roi"))
     _, h_code = np.unique(hemi, return_inverse=True)        # codes in the names' order
     _, r_code = np.unique(roi, return_inverse=True)
