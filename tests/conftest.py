@@ -93,9 +93,12 @@ def rng():
 
 BOOK_FILES = ("_config.yml", "_toc.yml")
 
+#: The smoke book's tests that pytest-xdist failed to group (see pytest_collection_finish).
+_UNGROUPED = pytest.StashKey[list]()
+
 
 @pytest.fixture(scope="session")
-def smoke_book(stim_dir, results_root, tmp_path_factory):
+def smoke_book(stim_dir, results_root, tmp_path_factory, request):
     """The whole chain in the smoke profile (``advlib reproduce``), built into a book.
 
     Returns (book root, reproduce log). The book root is a copy of the repository's book
@@ -107,6 +110,12 @@ def smoke_book(stim_dir, results_root, tmp_path_factory):
 
     from advlib.book import reproduce
 
+    lost = request.config.stash.get(_UNGROUPED, [])
+    if lost:
+        pytest.fail(f"pytest-xdist did not group the smoke book's tests ({lost[0]} has no "
+                    "@smoke_book suffix): each worker would build the book; use a pytest that "
+                    "pytest-xdist supports (pyproject.toml pins pytest<9.2; pytest-xdist "
+                    "issue 1386)")
     repo = Path(__file__).resolve().parent.parent
     root = tmp_path_factory.mktemp("book")
     for name in BOOK_FILES:
@@ -123,6 +132,7 @@ def smoke_book(stim_dir, results_root, tmp_path_factory):
 _SLOW_FIXTURES = {"model", "alexnet_random", "stim_dir", "smoke_book"}
 
 
+@pytest.hookimpl(tryfirst=True)     # before pytest-xdist's hook reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
@@ -132,6 +142,17 @@ def pytest_collection_modifyitems(config, items):
             # under pytest-xdist (`make test` runs 2 workers, --dist loadgroup) the tests of the
             # smoke book share one worker, so the book is built once per run, not per worker
             item.add_marker(pytest.mark.xdist_group("smoke_book"))
+
+
+def pytest_collection_finish(session):
+    """Under ``--dist loadgroup`` pytest-xdist groups tests by appending ``@<group>`` to their
+    node ids on the workers; where that does not take effect (pytest 9.2 made node ids
+    structured: pytest-xdist issue 1386) every worker would build its own smoke book
+    unnoticed. The tests of the book then fail (see ``smoke_book``) instead."""
+    if session.config.getoption("loadgroup", False):
+        session.config.stash[_UNGROUPED] = [
+            item.nodeid for item in session.items
+            if "smoke_book" in item.fixturenames and not item.nodeid.endswith("@smoke_book")]
 
 
 def _synthetic_observer(n_sources=12, spacing=2.5, seed=0, surface="schematic"):
