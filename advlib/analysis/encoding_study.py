@@ -503,8 +503,9 @@ def layer_assignment_truth(model, dataset_dir, stim_dir, out_dir=None, *, subjec
         by the parameters, the model's weights, the stimulus files and the subjects' files
         with their noise-free amplitudes (``make book`` computes it with the encoding).
     subjects : list of str, optional
-    solver, n_nonzero, grid, n_folds, n_vertices, radius, seed, normalize, features_cache,
-    only_converged, progress
+    solver, n_nonzero, grid, n_folds, n_vertices, radius, seed, normalize
+        As in :func:`encoding_analysis`.
+    features_cache, only_converged, progress
         As in :func:`encoding_analysis`.
     jobs : int
         Subjects fitted in parallel (joblib; the numbers do not depend on it).
