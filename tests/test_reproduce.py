@@ -170,7 +170,9 @@ def test_the_book_is_built_again_only_when_a_source_changed(tmp_path, monkeypatc
         html = tmp_path / "_build" / "html"
         html.mkdir(parents=True, exist_ok=True)
         (html / "index.html").write_text("<html></html>")
-        return subprocess.CompletedProcess(cmd, 0, "", "")
+        return subprocess.CompletedProcess(
+            cmd, 0, "\x1b[91m/b/api.md:3: WARNING: duplicate object description\x1b[39;49;00m\n"
+                    "build succeeded, 1 warning.\n", "")
 
     monkeypatch.setattr(module.subprocess, "run", fake_build)
     for name in ("_config.yml", "_toc.yml"):
@@ -190,7 +192,21 @@ def test_the_book_is_built_again_only_when_a_source_changed(tmp_path, monkeypatc
         statuses.append(module._build_book(tmp_path)["status"])
     assert statuses == ["ran", "up to date", "ran", "up to date", "up to date", "ran", "ran"]
     assert len(calls) == 4 and calls[0][1:3] == ["build", "--all"]
-    assert json.loads((tmp_path / BOOK_RECORD).read_text())["sources"] == 4
+    record = json.loads((tmp_path / BOOK_RECORD).read_text())
+    assert record["sources"] == 4
+    assert record["warnings"] == ["/b/api.md:3: WARNING: duplicate object description"]
+
+
+def test_sphinx_warnings_are_read_without_colours_and_once_each():
+    from advlib.book.pipeline import _sphinx_warnings
+
+    out = ("reading sources... [ 50%] intro\n"
+           "\x1b[91m/a.py:docstring of f:3: WARNING: Unexpected indentation.\x1b[39;49;00m\n"
+           "/a.py:docstring of f:3: WARNING: Unexpected indentation.\n"
+           "WARNING: doing serial read\nbuild succeeded, 2 warnings.\n")
+    assert _sphinx_warnings(out) == ["/a.py:docstring of f:3: WARNING: Unexpected indentation.",
+                                     "WARNING: doing serial read"]
+    assert _sphinx_warnings("build succeeded.\n") == []
 
 
 def test_pages_run_in_parallel_keep_their_order_and_stop_on_an_error():

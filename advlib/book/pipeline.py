@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 import time
@@ -719,12 +720,30 @@ def _book_sources(root: Path) -> list[Path]:
     return [p for p in files if p.is_file()]
 
 
+def _sphinx_warnings(output: str) -> list[str]:
+    """The distinct warning lines of a Sphinx build's output, in order, without colours.
+
+    Parameters
+    ----------
+    output : str
+        What ``jupyter-book build`` printed (stdout and stderr).
+
+    Returns
+    -------
+    list of str
+    """
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    lines = [line.strip() for line in plain.splitlines() if "WARNING:" in line]
+    return list(dict.fromkeys(lines))
+
+
 def _build_book(root: Path) -> dict:
     """Build the HTML with Jupyter Book, unless it was built from these very sources.
 
     The build's record (:data:`advlib.layout.BOOK_RECORD`) keeps the cache key of every source file
     (:func:`_book_sources`) and the jupyter-book version; the build runs again when any
-    differs or the HTML is missing.
+    differs or the HTML is missing. It also keeps the build's Sphinx warnings (``warnings``:
+    a broken docstring or reference still builds, but renders badly).
 
     Returns
     -------
@@ -745,8 +764,8 @@ def _build_book(root: Path) -> dict:
         done = subprocess.run(cmd, capture_output=True, text=True)
         expect(done.returncode == 0, "jupyter-book build", f"exit {done.returncode}",
                f"a built book; its output ends with:\n{(done.stdout + done.stderr)[-3000:]}")
-        write_json(record, {"stage": "book", "cache_key": key,
-                            "sources": len(sources)})
+        write_json(record, {"stage": "book", "cache_key": key, "sources": len(sources),
+                            "warnings": _sphinx_warnings(done.stdout + done.stderr)})
         status = "ran"
     return {"stage": "book", "item": "_build/html", "status": status,
             "seconds": round(time.perf_counter() - t0, 2)}
