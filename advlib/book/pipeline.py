@@ -762,10 +762,11 @@ def _build_book(root: Path) -> dict:
     else:
         cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", "--all", str(root)]
         done = subprocess.run(cmd, capture_output=True, text=True)
+        output = done.stdout + done.stderr
         expect(done.returncode == 0, "jupyter-book build", f"exit {done.returncode}",
-               f"a built book; its output ends with:\n{(done.stdout + done.stderr)[-3000:]}")
+               f"a built book; its output ends with:\n{output[-3000:]}")
         write_json(record, {"stage": "book", "cache_key": key, "sources": len(sources),
-                            "warnings": _sphinx_warnings(done.stdout + done.stderr)})
+                            "warnings": _sphinx_warnings(output)})
         status = "ran"
     return {"stage": "book", "item": "_build/html", "status": status,
             "seconds": round(time.perf_counter() - t0, 2)}
