@@ -22,10 +22,12 @@ __all__ = ["upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spea
 def rank_rows(x) -> np.ndarray:
     """Average ranks (1..n) along the last axis, as ``scipy.stats.rankdata(x, axis=-1)``.
 
-    Rows without ties (the rule for continuous dissimilarities) are ranked by one argsort
-    and one scatter, several times faster than ``rankdata``; a row with a tie or a NaN is
-    ranked by ``rankdata``. Integers of up to 16 bits (e.g. dense codes of the values) are
-    sorted by radix, about twice as fast as floats.
+    Each value becomes an unsigned integer key that sorts as the value does, with the
+    column index in its lowest bits; one plain sort of the keys (several times faster than
+    an argsort) then gives every row's order. A row where two keys agree above the index
+    bits (a tie, or values too close for the bits the index takes) or with a NaN is ranked
+    by ``rankdata``, so the ranks are always exactly scipy's. Integers of up to 16 bits
+    (e.g. dense codes of the values) keep every bit and sort as 32-bit keys.
 
     Parameters
     ----------
@@ -36,22 +38,54 @@ def rank_rows(x) -> np.ndarray:
     numpy.ndarray of float, shape (..., n)
     """
     x = np.asarray(x)
-    small = x.dtype.kind in "iu" and x.dtype.itemsize <= 2       # radix-sorted integers
+    small = x.dtype.kind in "iu" and x.dtype.itemsize <= 2
     if not small:
         x = x.astype(np.float64, copy=False)
     if x.size == 0:
         return np.empty(x.shape)
     n = x.shape[-1]
     rows = x.reshape(-1, n)
-    order = np.argsort(rows, axis=-1, kind="stable" if small else None)
-    order += (np.arange(rows.shape[0]) * n)[:, None]        # flat positions: one scatter
+    bits = max(int(n - 1).bit_length(), 1)
+    key = _sort_keys(rows, bits)
+    key.sort(axis=-1)
+    low = key.dtype.type((1 << bits) - 1)
+    top = key >> key.dtype.type(bits)
+    odd = (top[:, 1:] == top[:, :-1]).any(axis=-1)             # ties or too close
+    order = (key & low).astype(np.intp)
+    order += (np.arange(rows.shape[0]) * n)[:, None]          # flat positions: one scatter
     ranks = np.empty(rows.shape)
     ranks.ravel()[order.ravel()] = np.tile(np.arange(1, n + 1, dtype=np.float64), rows.shape[0])
-    ordered = rows.ravel()[order.ravel()].reshape(rows.shape)
-    odd = ~(ordered[:, 1:] > ordered[:, :-1]).all(axis=-1)  # ties or NaN
+    if not small:
+        odd |= np.isnan(rows).any(axis=-1)
     if odd.any():
         ranks[odd] = stats.rankdata(rows[odd], axis=-1)
     return ranks.reshape(x.shape)
+
+
+def _sort_keys(rows: np.ndarray, bits: int) -> np.ndarray:
+    """Unsigned keys ordered as the values of ``rows``, the column index in the low ``bits``.
+
+    Floats: the IEEE bits with the sign bit set for positives and all bits flipped for
+    negatives (``-0.0`` first made ``+0.0``), their lowest ``bits`` replaced by the index.
+    Integers of up to 16 bits: the value shifted to be unsigned, above the index.
+    """
+    n = rows.shape[-1]
+    if rows.dtype.kind in "iu":
+        wide = np.uint32 if 16 + bits <= 32 else np.uint64
+        key = rows.astype(wide)
+        if rows.dtype.kind == "i":
+            key += wide(1 << 15)                # two's complement wraps: order kept
+            key &= wide(0xFFFF)
+        key <<= wide(bits)
+        key |= np.arange(n, dtype=wide)
+        return key
+    key = (rows + 0.0).view(np.uint64)          # a new array, -0.0 as +0.0
+    flip = (key.view(np.int64) >> 63).view(np.uint64)        # all ones where negative
+    flip |= np.uint64(1 << 63)
+    key ^= flip
+    key &= ~np.uint64((1 << bits) - 1)
+    key |= np.arange(n, dtype=np.uint64)
+    return key
 
 
 def upper_triangle(rdm) -> np.ndarray:

@@ -86,3 +86,15 @@ def test_null_an_is_re_permuted_within_the_re_sessions(design, synthetic_observe
     an = manifest[manifest.kind == "AN"].image_id
     assert sorted(map(tuple, every.loc[an].to_numpy().round(9))) == sorted(
         map(tuple, resp.loc[manifest[manifest.kind == "RE"].image_id].to_numpy().round(9)))
+
+
+def test_null_responses_name_an_image_without_a_response_row(synthetic_observer):
+    from advlib.errors import InputError
+
+    cortex, resp, manifest = synthetic_observer()
+    plan = session_plan(manifest, seed=2, design="paper")
+    missing = manifest[manifest.kind == "AN"].image_id.iloc[0]
+    with pytest.raises(InputError, match=f"responses=.*missing rows for {missing}.*expected a row"):
+        null_responses(resp.drop(index=missing), manifest, plan, seed=0)
+    out = null_responses(resp, manifest, plan, seed=0)
+    assert list(out.index) == list(resp.index) and list(out.columns) == list(resp.columns)

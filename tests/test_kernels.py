@@ -86,6 +86,29 @@ def test_rank_rows_is_rankdata_with_ties_and_nan(rng):
                                   stats.rankdata(codes, axis=-1))
 
 
+def test_rank_rows_sorts_keys_exactly_where_values_are_close_or_signed(rng):
+    """The sort keys drop the lowest bits of each value for the column index: values that
+    agree above those bits, -0.0 beside +0.0, negatives, infinities and every integer
+    type's full range still give exactly scipy's ranks."""
+    x = rng.normal(size=(60, 300))                  # 9 index bits
+    x[0, 1] = np.nextafter(x[0, 0], np.inf)         # differ in the last bit only
+    x[1, :2] = [-0.0, 0.0]                          # equal values, different bits
+    x[2] = -np.abs(x[2])
+    x[3, :3] = [np.inf, -np.inf, -np.nan]
+    x[4, 7] = x[4, 9] = -1.5
+    np.testing.assert_array_equal(rank_rows(x), stats.rankdata(x, axis=-1))
+    for n in (1, 2, 256, 257):
+        z = rng.normal(size=(5, n))
+        np.testing.assert_array_equal(rank_rows(z), stats.rankdata(z, axis=-1))
+    for dtype in (np.int8, np.uint8, np.int16, np.uint16):
+        info = np.iinfo(dtype)
+        c = rng.integers(info.min, info.max, size=(40, 50), endpoint=True).astype(dtype)
+        c[0, :2] = [info.min, info.max]
+        np.testing.assert_array_equal(rank_rows(c), stats.rankdata(c, axis=-1))
+    wide = rng.permutation(70_000).astype(np.int64).astype(np.int16)[None]  # 17 index bits
+    np.testing.assert_array_equal(rank_rows(wide), stats.rankdata(wide, axis=-1))
+
+
 
 @pytest.mark.parametrize("levels", [None, 3])
 def test_gathered_rank_equals_rankdata_of_the_resampled_entries(rng, levels):

@@ -116,15 +116,25 @@ def null_responses(responses: pd.DataFrame, manifest: pd.DataFrame, plan: dict,
     an = manifest[manifest.kind == "AN"].set_index("source_id").image_id
     expect(set(an.index) <= set(re.index), "manifest", "AN images without an RE twin",
            "an RE image for every AN image")
-    out = responses.copy()
+    source = responses.to_numpy()
+    values = source.copy()
     sources = np.array(sorted(an.index))
     sessions = (np.array([session_of.get(re[s], 0) for s in sources]) if scope == "session"
                 else np.zeros(len(sources), dtype=int))
     for session in np.unique(sessions):
         group = sources[sessions == session]
         drawn = rng.permutation(group)
-        out.loc[an[group].to_numpy()] = responses.loc[re[drawn].to_numpy()].to_numpy()
-    return out
+        values[_rows(responses, an[group])] = source[_rows(responses, re[drawn])]
+    return pd.DataFrame(values, index=responses.index, columns=responses.columns)
+
+
+def _rows(frame: pd.DataFrame, labels: pd.Series) -> np.ndarray:
+    """Row positions of ``labels`` in ``frame``'s index (each must be there)."""
+    pos = frame.index.get_indexer(labels.to_numpy())
+    expect(bool((pos >= 0).all()), "responses", "missing rows for "
+           f"{', '.join(map(str, labels.to_numpy()[pos < 0][:3]))}",
+           "a row for every RE and AN image of the manifest")
+    return pos
 
 
 def simulate_betas(responses: pd.DataFrame, manifest: pd.DataFrame, plan: dict, cortex, *,
