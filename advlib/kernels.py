@@ -55,11 +55,16 @@ def rank_rows(x) -> np.ndarray:
     order += (np.arange(rows.shape[0]) * n)[:, None]          # flat positions: one scatter
     ranks = np.empty(rows.shape)
     ranks.ravel()[order.ravel()] = np.tile(np.arange(1, n + 1, dtype=np.float64), rows.shape[0])
-    if not small:
-        odd |= np.isnan(rows).any(axis=-1)
+    if not small:       # NaN (and inf) keys sort at or beyond the infinities' (by sign)
+        odd |= (top[:, -1] >= _PINF_TOP >> bits) | (top[:, 0] <= _NINF_TOP >> bits)
     if odd.any():
         ranks[odd] = stats.rankdata(rows[odd], axis=-1)
     return ranks.reshape(x.shape)
+
+
+#: The sort keys of +inf and -inf (:func:`_sort_keys`, before the index bits).
+_PINF_TOP = int(np.array(np.inf).view(np.uint64)) | (1 << 63)
+_NINF_TOP = ~int(np.array(-np.inf).view(np.uint64)) & (2 ** 64 - 1)
 
 
 def _sort_keys(rows: np.ndarray, bits: int) -> np.ndarray:
@@ -79,7 +84,8 @@ def _sort_keys(rows: np.ndarray, bits: int) -> np.ndarray:
         key <<= wide(bits)
         key |= np.arange(n, dtype=wide)
         return key
-    key = (rows + 0.0).view(np.uint64)          # a new array, -0.0 as +0.0
+    with np.errstate(invalid="ignore"):         # a signalling NaN
+        key = (rows + 0.0).view(np.uint64)      # a new array, -0.0 as +0.0
     flip = (key.view(np.int64) >> 63).view(np.uint64)        # all ones where negative
     flip |= np.uint64(1 << 63)
     key ^= flip

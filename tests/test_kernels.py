@@ -96,6 +96,9 @@ def test_rank_rows_sorts_keys_exactly_where_values_are_close_or_signed(rng):
     x[2] = -np.abs(x[2])
     x[3, :3] = [np.inf, -np.inf, -np.nan]
     x[4, 7] = x[4, 9] = -1.5
+    x[5, 0] = np.uint64(0x7FF0000000000001).view(np.float64)   # NaNs of the least payload,
+    x[6, 0] = np.uint64(0xFFF0000000000001).view(np.float64)   # keyed next to the infinities
+    x[7, 4] = np.inf
     np.testing.assert_array_equal(rank_rows(x), stats.rankdata(x, axis=-1))
     for n in (1, 2, 256, 257):
         z = rng.normal(size=(5, n))

@@ -231,14 +231,16 @@ def _models_cached(stim_dir: str, subjects: tuple, seed: int, spacing: float, va
     return observer_models(stim_dir, subjects, seed, spacing, variation, radius, surface)
 
 
-def _seed_stage(folder: Path, stim_dir, params: dict, seed: int) -> Stage:
+def _seed_stage(folder: Path, stim_dir, params: dict, seed: int, inputs=None) -> Stage:
+    """``inputs``: :func:`advlib.cnn.stimulus_files` of ``stim_dir`` where the caller has them
+    (one manifest read for all the seeds of a study)."""
     return Stage("observer_study", folder, [seed_table(seed)], {**params, "seed": seed},
-                 inputs=stimulus_files(stim_dir), code=["advlib.analysis.ground_truth_study"],
-                 record=seed_record(seed))
+                 inputs=stimulus_files(stim_dir) if inputs is None else inputs,
+                 code=["advlib.analysis.ground_truth_study"], record=seed_record(seed))
 
 
-def _run_seed(folder, stim_dir, params, seed) -> Path:
-    stage = _seed_stage(folder, stim_dir, params, seed)
+def _run_seed(folder, stim_dir, params, seed, inputs=None) -> Path:
+    stage = _seed_stage(folder, stim_dir, params, seed, inputs)
     if stage.up_to_date():
         return folder / seed_table(seed)
     p = params
@@ -305,10 +307,11 @@ def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2),
     tasks = study_tasks(layout, base, snrs, designs, n_seeds, variants=variants,
                         n_vertices=n_vertices, n_perm=n_perm, n_swap=n_swap, seed=seed,
                         noise=noise)
-    todo = [t for t in tasks if not _seed_stage(t[0], stim, t[1], t[2]).up_to_date()]
+    files = stimulus_files(stim)
+    todo = [t for t in tasks if not _seed_stage(t[0], stim, t[1], t[2], files).up_to_date()]
     if todo:
         work = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_run_seed)(folder, stim, params, k) for folder, params, k in todo)
+            delayed(_run_seed)(folder, stim, params, k, files) for folder, params, k in todo)
         list(tqdm(work, total=len(todo), desc="ground-truth study", disable=not progress))
     return pd.concat([pd.read_csv(f / seed_table(k)) for f, _, k in tasks],
                      ignore_index=True)

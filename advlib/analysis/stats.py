@@ -367,7 +367,7 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
         tb = np.zeros((n, n))
         tb[iu, ju] = _transform(upper_triangle(b), method)
         tb = tb + tb.T
-        gathered = group_centre(tb[perms[:, iu], perms[:, ju]], same)
+        gathered = group_centre(tb.ravel()[perms[:, iu] * n + perms[:, ju]], same)
         with np.errstate(invalid="ignore", divide="ignore"):
             null = gathered @ ta / np.sqrt((ta ** 2).sum() * (gathered ** 2).sum(1))
     elif method in ("spearman", "pearson"):
@@ -377,7 +377,8 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
         tb = np.zeros((n, n))
         tb[iu, ju] = tb_vec - tb_vec.mean()
         tb = tb + tb.T
-        gathered = tb[perms[:, iu], perms[:, ju]]  # (n_perm, n_pairs), same values reordered
+        # (n_perm, n_pairs), the same values reordered (one flat gather)
+        gathered = tb.ravel()[perms[:, iu] * n + perms[:, ju]]
         null = gathered @ ta / np.sqrt((ta ** 2).sum() * ((tb_vec - tb_vec.mean()) ** 2).sum())
     else:
         va, null = upper_triangle(a), np.empty(n_perm)
