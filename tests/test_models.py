@@ -107,6 +107,32 @@ def test_alexnet_env_file_missing_or_corrupt(tmp_path, monkeypatch):
         load_model("alexnet")
 
 
+def test_check_weights_finds_what_building_would_miss_without_building(tmp_path, monkeypatch,
+                                                                      no_network):
+    """check_weights gives the builders' own messages for missing files, reads nothing it
+    finds, and leaves torchvision's AlexNet without a local file to its download."""
+    from advlib.cnn import check_weights
+    from advlib.errors import InputError
+
+    with pytest.raises(InputError, match="model='vgg': expected one of"):
+        check_weights("vgg")
+    check_weights("efficientnet_lite0")                        # embedded in a package
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.delenv("ADVLIB_CAFFE_ALEXNET", raising=False)
+    with pytest.raises(WeightsNotFoundError, match=r"weights bvlc_alexnet\.caffemodel are not "
+                                                   r"at .*hub/checkpoints"):
+        check_weights("alexnet_caffe")
+    unreadable = tmp_path / "bvlc_alexnet.caffemodel"
+    unreadable.write_bytes(b"not a caffemodel")
+    monkeypatch.setenv("ADVLIB_CAFFE_ALEXNET", str(unreadable))
+    check_weights("alexnet_caffe")                             # there: read when built
+    monkeypatch.delenv(ALEXNET_WEIGHTS_ENV, raising=False)
+    check_weights("alexnet")                                   # may still be downloaded
+    monkeypatch.setenv(ALEXNET_WEIGHTS_ENV, str(tmp_path / "nope.pth"))
+    with pytest.raises(WeightsNotFoundError, match="ADVLIB_ALEXNET_WEIGHTS=.*nope.pth"):
+        check_weights("alexnet")
+
+
 def test_caffe_alexnet_random_init_has_the_papers_layer_shapes():
     """Shapes of bvlc_alexnet's readouts (paper layers 1-8) on 227 x 227 input."""
     model = load_model("alexnet_caffe", device="cpu", pretrained=False)

@@ -88,15 +88,31 @@ def test_a_worker_killed_mid_task_is_survived(one_process, results_root, tmp_pat
     assert not list(root.rglob(".*.partial-*")), "a half-written stage was left behind"
 
 
+def test_missing_weights_stop_the_run_before_any_work(tmp_path, monkeypatch):
+    """Every network's weights are looked for before a worker starts: the second network's
+    missing file is named at once, and nothing is written (it used to surface on a worker
+    after the first network's stimuli and calibration)."""
+    root = tmp_path / "results"
+    monkeypatch.setenv("ADVLIB_CAFFE_ALEXNET", str(tmp_path / "missing.caffemodel"))
+    with pytest.raises(WeightsNotFoundError, match=r"model='alexnet_caffe': the BVLC AlexNet "
+                                                   r"weights missing.caffemodel are not at"):
+        reproduce(profile="smoke", results=root, models=["efficientnet_lite0", "alexnet_caffe"],
+                  cluster="local", jobs=2, notebooks=False, book=False, progress=False)
+    assert not root.exists()
+
+
 def test_a_real_failure_stops_the_run_at_once(results_root, tmp_path, monkeypatch):
     """A bad-input failure on a worker ends the run with its own error, not retried, and the
-    steps that wait for the failed one never run: the network without weights gets no
-    stage output (no wall-clock bound: tests never assert one)."""
+    steps that wait for the failed one never run: the network whose weights file does not
+    parse gets no stage output (no wall-clock bound: tests never assert one)."""
     from advlib.layout import Layout
 
     root = tmp_path / "results"                  # empty: the other network has all to do
-    monkeypatch.setenv("ADVLIB_CAFFE_ALEXNET", str(tmp_path / "missing.caffemodel"))
-    with pytest.raises(WeightsNotFoundError, match="bvlc_alexnet.caffemodel"):
+    bad = tmp_path / "bvlc_alexnet.caffemodel"   # there, so only its reader finds it unusable
+    bad.write_bytes(b"not a caffemodel")
+    monkeypatch.setenv("ADVLIB_CAFFE_ALEXNET", str(bad))
+    with pytest.raises(WeightsNotFoundError, match="bvlc_alexnet.caffemodel: found bytes that "
+                                                   "do not parse"):
         reproduce(profile="smoke", results=root, models=["efficientnet_lite0", "alexnet_caffe"],
                   cluster="local", jobs=2, notebooks=False, book=False, progress=False)
     caffe = Layout(root, "alexnet_caffe").root

@@ -648,10 +648,12 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     check_positive_int(jobs, "jobs")
     tune_allocator()           # large arrays reused, not re-mapped (here and in workers)
     models = list(dict.fromkeys(models or [model]))
-    from ..cnn.models import MODELS
+    from ..cnn.models import MODELS, check_weights
 
     for m in models:
         expect(m in MODELS, "models", m, f"names from {', '.join(MODELS)}")
+    for m in models:            # before any work: not on a worker once the others' is done
+        check_weights(m)
     expect(scheduler is None or cluster is None, "scheduler", scheduler,
            "either a scheduler address or a cluster to start, not both")
     if cluster is not None:

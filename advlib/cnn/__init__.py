@@ -43,6 +43,7 @@ from .models import (
     MODELS,
     ModelWrapper,
     caffe_alexnet_file,
+    check_weights,
     imagenet_categories,
     load_model,
     model_readouts,
@@ -80,7 +81,7 @@ __all__ = [
     "load_caffe_alexnet",
     # models
     "MODELS", "LAYERS", "ModelWrapper", "load_model", "imagenet_categories", "ALEXNET_WEIGHTS_ENV",
-    "CAFFE_ALEXNET_ENV", "caffe_alexnet_file", "model_readouts",
+    "CAFFE_ALEXNET_ENV", "caffe_alexnet_file", "model_readouts", "check_weights",
     # features
     "extract_features", "record_layers", "stimulus_features",
     # adversarial

