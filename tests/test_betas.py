@@ -1,6 +1,7 @@
 """The cheap path of the simulated observer (advlib/fmri/simulation/betas.py)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from advlib.errors import InputError
@@ -98,3 +99,28 @@ def test_null_responses_name_an_image_without_a_response_row(synthetic_observer)
         null_responses(resp.drop(index=missing), manifest, plan, seed=0)
     out = null_responses(resp, manifest, plan, seed=0)
     assert list(out.index) == list(resp.index) and list(out.columns) == list(resp.columns)
+
+
+def test_null_responses_keep_dtypes_attrs_and_a_repeated_unrelated_row(synthetic_observer):
+    """The numpy fast path is taken only for one numpy dtype and a unique index; otherwise
+    the rows are swapped in pandas: every dtype, the attrs and the index stay as given, and
+    the AN rows are the same draws either way."""
+    cortex, resp, manifest = synthetic_observer()
+    plan = session_plan(manifest, seed=2, design="paper")
+    want = null_responses(resp, manifest, plan, seed=3)
+    an = manifest[manifest.kind == "AN"].image_id
+    tagged = resp.copy()
+    tagged.attrs["units"] = "a.u."
+    assert null_responses(tagged, manifest, plan, seed=3).attrs == {"units": "a.u."}
+    mixed = resp.astype({resp.columns[0]: np.float32})
+    out = null_responses(mixed, manifest, plan, seed=3)
+    assert (out.dtypes == mixed.dtypes).all()
+    np.testing.assert_allclose(out.loc[an].to_numpy(), want.loc[an].to_numpy(), rtol=1e-6)
+    ext = null_responses(resp.astype("Float64"), manifest, plan, seed=3)
+    assert (ext.dtypes == "Float64").all()
+    np.testing.assert_array_equal(ext.loc[an].to_numpy(float), want.loc[an].to_numpy())
+    ai = manifest[manifest.kind == "AI"].image_id.iloc[0]
+    twice = pd.concat([resp, resp.loc[[ai]]])                 # an AI row listed twice
+    out = null_responses(twice, manifest, plan, seed=3)
+    assert out.index.equals(twice.index)
+    np.testing.assert_array_equal(out.loc[an].to_numpy(), want.loc[an].to_numpy())

@@ -116,16 +116,25 @@ def null_responses(responses: pd.DataFrame, manifest: pd.DataFrame, plan: dict,
     an = manifest[manifest.kind == "AN"].set_index("source_id").image_id
     expect(set(an.index) <= set(re.index), "manifest", "AN images without an RE twin",
            "an RE image for every AN image")
-    source = responses.to_numpy()
-    values = source.copy()
     sources = np.array(sorted(an.index))
     sessions = (np.array([session_of.get(re[s], 0) for s in sources]) if scope == "session"
                 else np.zeros(len(sources), dtype=int))
-    for session in np.unique(sessions):
-        group = sources[sessions == session]
-        drawn = rng.permutation(group)
-        values[_rows(responses, an[group])] = source[_rows(responses, re[drawn])]
-    return pd.DataFrame(values, index=responses.index, columns=responses.columns)
+    draws = [(an[group], re[rng.permutation(group)])
+             for group in (sources[sessions == s] for s in np.unique(sessions))]
+    dtypes = set(responses.dtypes)
+    if not (responses.index.is_unique and len(dtypes) == 1
+            and isinstance(dtypes.pop(), np.dtype)):
+        out = responses.copy()          # mixed or extension dtypes: kept as they are
+        for to, frm in draws:
+            out.loc[to.to_numpy()] = responses.loc[frm.to_numpy()].to_numpy()
+        return out
+    source = responses.to_numpy()       # one numpy dtype: rows swapped in numpy (faster)
+    values = source.copy()
+    for to, frm in draws:
+        values[_rows(responses, to)] = source[_rows(responses, frm)]
+    out = pd.DataFrame(values, index=responses.index, columns=responses.columns)
+    out.attrs = dict(responses.attrs)
+    return out
 
 
 def _rows(frame: pd.DataFrame, labels: pd.Series) -> np.ndarray:
