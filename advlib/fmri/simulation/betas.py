@@ -116,34 +116,18 @@ def null_responses(responses: pd.DataFrame, manifest: pd.DataFrame, plan: dict,
     an = manifest[manifest.kind == "AN"].set_index("source_id").image_id
     expect(set(an.index) <= set(re.index), "manifest", "AN images without an RE twin",
            "an RE image for every AN image")
+    missing = [i for i in list(re) + list(an) if i not in responses.index]
+    expect(not missing, "responses", f"missing rows for {', '.join(map(str, missing[:3]))}",
+           "a row for every RE and AN image of the manifest")
+    out = responses.copy()
     sources = np.array(sorted(an.index))
     sessions = (np.array([session_of.get(re[s], 0) for s in sources]) if scope == "session"
                 else np.zeros(len(sources), dtype=int))
-    draws = [(an[group], re[rng.permutation(group)])
-             for group in (sources[sessions == s] for s in np.unique(sessions))]
-    dtypes = set(responses.dtypes)
-    if not (responses.index.is_unique and len(dtypes) == 1
-            and isinstance(dtypes.pop(), np.dtype)):
-        out = responses.copy()          # mixed or extension dtypes: kept as they are
-        for to, frm in draws:
-            out.loc[to.to_numpy()] = responses.loc[frm.to_numpy()].to_numpy()
-        return out
-    source = responses.to_numpy()       # one numpy dtype: rows swapped in numpy (faster)
-    values = source.copy()
-    for to, frm in draws:
-        values[_rows(responses, to)] = source[_rows(responses, frm)]
-    out = pd.DataFrame(values, index=responses.index, columns=responses.columns)
-    out.attrs = dict(responses.attrs)
+    for session in np.unique(sessions):
+        group = sources[sessions == session]
+        drawn = rng.permutation(group)
+        out.loc[an[group].to_numpy()] = responses.loc[re[drawn].to_numpy()].to_numpy()
     return out
-
-
-def _rows(frame: pd.DataFrame, labels: pd.Series) -> np.ndarray:
-    """Row positions of ``labels`` in ``frame``'s index (each must be there)."""
-    pos = frame.index.get_indexer(labels.to_numpy())
-    expect(bool((pos >= 0).all()), "responses", "missing rows for "
-           f"{', '.join(map(str, labels.to_numpy()[pos < 0][:3]))}",
-           "a row for every RE and AN image of the manifest")
-    return pos
 
 
 def simulate_betas(responses: pd.DataFrame, manifest: pd.DataFrame, plan: dict, cortex, *,
