@@ -72,7 +72,10 @@ def _as_tensor(values, name: str, ndim: int, device, dtype) -> torch.Tensor:
     else:
         arr = np.asarray(values)
         expect(arr.dtype.kind in "fiub", f"{name}.dtype", str(arr.dtype), "a numeric array")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        # a read-only array (a memory map handed to a worker) is copied: torch has no
+        # read-only tensors
+        t = torch.from_numpy(np.ascontiguousarray(arr) if arr.flags.writeable
+                             else np.array(arr, order="C"))
     expect(t.ndim == ndim, f"{name}.shape", tuple(t.shape),
            "(n_samples, n_features)" if name == "X" else "(n_samples, n_targets)")
     expect(bool(torch.isfinite(t).all()), name, "NaN/inf values", "finite values")

@@ -364,15 +364,26 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     options = dict(n_nonzero=n_nonzero, grid=grid, n_folds=n_folds, **romp_opts) \
         if solver == "romp" else dict(n_folds=n_folds)
     seeds = np.random.SeedSequence(seed).spawn(len(names))
-    job = delayed(_subject_encoding)
-    work = Parallel(n_jobs=jobs, return_as="generator")(
-        job(Path(dataset_dir) / name, manifest, sources, ss, feats, rows_idx, layers,
-            solver=solver, options=options, seed=seed, n_vertices=n_vertices, n_perm=n_perm,
-            n_boot=n_boot, ci_level=ci_level, radius=radius, normalize=normalize,
-            within_session=within_session, n_swap=n_swap, interval=interval)
-        for name, ss in zip(names, seeds))
-    results = list(tqdm(work, total=len(names), desc=f"encoding ({solver})",
-                        disable=not progress))
+    prepared = list(Parallel(n_jobs=jobs)(
+        delayed(_prepare_subject)(Path(dataset_dir) / name, manifest, sources, radius=radius,
+                                  n_vertices=n_vertices, normalize=normalize,
+                                  within_session=within_session) for name in names))
+    layer_seeds = [ss.spawn(len(layers)) for ss in seeds]      # as one subject's loop spawned
+    fits = _by_unit(jobs, feats, rows_idx, layers, prepared, f"encoding ({solver})", progress,
+                    lambda si, li, X: delayed(_layer_encoding)(
+                        prepared[si], X, layers[li], layer_seeds[si][li], solver=solver,
+                        options=options, seed=seed, n_perm=n_perm, n_boot=n_boot,
+                        ci_level=ci_level, n_swap=n_swap, interval=interval))
+    results = []
+    for si, sub in enumerate(prepared):
+        best = {}                        # (presentation, kind) -> per-layer vertex r
+        for li in range(len(layers)):
+            for key, r in fits[si, li][1].items():
+                best.setdefault(key, []).append(r)
+        results.append(([t for li in range(len(layers)) for t in fits[si, li][0]],
+                        [a for (p, k), per_layer in best.items()
+                         for a in _assignment_rows(sub["name"], p, k, per_layer,
+                                                   sub["roi_of"], layers)]))
     rows = [t for sub_rows, _ in results for t in sub_rows]
     assign = [a for _, sub_assign in results for a in sub_assign]
     table = pd.concat(rows, ignore_index=True)[ENCODING_COLUMNS] if rows else \
@@ -398,64 +409,88 @@ def _fit_params(solver, n_nonzero, grid, n_folds, n_vertices, radius, seed, norm
             "subjects": names, "only_converged": only_converged}
 
 
-def _subject_encoding(folder: Path, manifest, sources, ss, feats, rows_idx, layers, *, solver,
-                      options, seed, n_vertices, n_perm, n_boot, ci_level, radius, normalize,
-                      within_session, n_swap, interval):
-    """One subject's Fig 6 rows and Fig S1 assignment rows (a unit of parallel work)."""
+def _by_unit(jobs, feats, rows_idx, layers, prepared, desc, progress, job) -> dict:
+    """Run ``job(subject index, layer index, X)`` for every subject x layer on ``jobs``
+    processes, the layers with the most units first (the units then share the processes
+    evenly; a subject per process left one idle for a third of the time with 3 subjects on
+    2). ``X``: the layer's RE, AI and AN features of the images used.
+
+    Returns
+    -------
+    dict
+        ``(subject index, layer index) -> job's result``.
+    """
+    X = [{k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")} for layer in layers]
+    order = sorted(range(len(layers)), key=lambda li: -X[li]["RE"].shape[1])
+    units = [(si, li) for li in order for si in range(len(prepared))]
+    work = Parallel(n_jobs=jobs, return_as="generator")(job(si, li, X[li]) for si, li in units)
+    return dict(zip(units, tqdm(work, total=len(units), desc=desc, disable=not progress)))
+
+
+def _prepare_subject(folder: Path, manifest, sources, *, radius, n_vertices, normalize,
+                     within_session) -> dict:
+    """One subject's selection and patterns, what each of its layers' fits reads."""
     subject = normalize_subject(load_subject(folder, manifest=manifest), normalize)
     name = subject.name
-    blocks = source_sessions(subject, manifest, sources) if within_session else None
-    swappable = swappable_sources(subject, manifest, sources) if within_session else None
     _, selection, _ = select_subject(subject, radius, n_vertices // 2)
-    cols = selection.vertex.to_numpy()
     roi_of = selection.roi.to_numpy()
     for roi in ROIS:
         got = int((roi_of == roi).sum())
         if got < n_vertices:
             warnings.warn(f"{name} {roi}: {got} vertices selected, {n_vertices} asked "
                           "(all available were used)", RuntimeWarning, stacklevel=2)
-    pats = {p: {k: v[:, cols] for k, v in
-                kind_patterns(subject, manifest, sources, presentation=p).items()}
-            for p in (None, 1, 2)}
-    rows, assign, best = [], [], {}   # best: (presentation, kind) -> per-layer vertex r
-    for layer, ls in zip(layers, ss.spawn(len(layers))):
-        X = {k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")}
-        enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats[None]["RE"])
-        pred = {k: enc.predict(X[k]) for k in ("AI", "AN")}
-        nnz, alpha = _complexity(enc)
-        for roi, rs in zip(ROIS, ls.spawn(len(ROIS) + 1)):
-            v = roi_of == roi
-            if v.sum() < MIN_ROI_VERTICES:
-                rows.append(pd.DataFrame({
-                    "subject": name, "roi": roi, "layer": layer, "test_kind": ["AI", "AN"],
-                    "n_vertices": int(v.sum()), "solver": solver,
-                    "excluded": f"{int(v.sum())} vertices selected; a pattern correlation "
-                                f"over vertices needs at least {MIN_ROI_VERTICES}"}))
-                continue
-            t = transfer_statistics({k: pred[k][:, v] for k in pred},
-                                    {k: pats[None][k][:, v] for k in pred},
-                                    n_perm=n_perm, n_boot=n_boot, n_swap=n_swap,
-                                    ci_level=ci_level, seed=np.random.default_rng(rs),
-                                    blocks=blocks, swappable=swappable, interval=interval)
-            t.insert(0, "layer", layer)
-            t.insert(0, "roi", roi)
-            t.insert(0, "subject", name)
-            t["n_vertices"] = int(v.sum())
-            t["solver"] = solver
-            t["median_n_nonzero"] = np.nan if nnz is None else float(np.median(nnz[v]))
-            t["median_alpha"] = np.nan if alpha is None else float(np.median(alpha[v]))
-            t["excluded"] = ""
-            t["n_perm"], t["n_swap"], t["interval"] = int(n_perm), int(n_swap), interval
-            rows.append(t)
-        for p in (1, 2):
-            fixed = (dict(options, n_nonzero=enc.n_nonzero_, support_cap=enc.support_cap_)
-                     if solver == "romp" else options)
-            enc_p = make_encoder(solver, seed=seed, **fixed).fit(X["RE"], pats[p]["RE"])
-            for k in ("AI", "AN"):
-                best.setdefault((p, k), []).append(_vertex_r(enc_p.predict(X[k]), pats[p][k]))
-    for (p, k), per_layer in best.items():
-        assign += _assignment_rows(name, p, k, per_layer, roi_of, layers)
-    return rows, assign
+    cols = selection.vertex.to_numpy()
+    return {"name": name, "roi_of": roi_of,
+            "blocks": source_sessions(subject, manifest, sources) if within_session else None,
+            "swappable": (swappable_sources(subject, manifest, sources) if within_session
+                          else None),
+            "patterns": {p: {k: v[:, cols] for k, v in
+                             kind_patterns(subject, manifest, sources, presentation=p).items()}
+                         for p in (None, 1, 2)}}
+
+
+def _layer_encoding(sub: dict, X: dict, layer: str, ls, *, solver, options, seed, n_perm,
+                    n_boot, ci_level, n_swap, interval):
+    """One subject's Fig 6 rows of one layer, and its per-presentation vertex r for Fig S1
+    (a unit of parallel work; ``sub`` from :func:`_prepare_subject`, ``ls`` the layer's
+    seed sequence)."""
+    name, roi_of, pats = sub["name"], sub["roi_of"], sub["patterns"]
+    rows, best = [], {}
+    enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats[None]["RE"])
+    pred = {k: enc.predict(X[k]) for k in ("AI", "AN")}
+    nnz, alpha = _complexity(enc)
+    for roi, rs in zip(ROIS, ls.spawn(len(ROIS) + 1)):
+        v = roi_of == roi
+        if v.sum() < MIN_ROI_VERTICES:
+            rows.append(pd.DataFrame({
+                "subject": name, "roi": roi, "layer": layer, "test_kind": ["AI", "AN"],
+                "n_vertices": int(v.sum()), "solver": solver,
+                "excluded": f"{int(v.sum())} vertices selected; a pattern correlation "
+                            f"over vertices needs at least {MIN_ROI_VERTICES}"}))
+            continue
+        t = transfer_statistics({k: pred[k][:, v] for k in pred},
+                                {k: pats[None][k][:, v] for k in pred},
+                                n_perm=n_perm, n_boot=n_boot, n_swap=n_swap,
+                                ci_level=ci_level, seed=np.random.default_rng(rs),
+                                blocks=sub["blocks"], swappable=sub["swappable"],
+                                interval=interval)
+        t.insert(0, "layer", layer)
+        t.insert(0, "roi", roi)
+        t.insert(0, "subject", name)
+        t["n_vertices"] = int(v.sum())
+        t["solver"] = solver
+        t["median_n_nonzero"] = np.nan if nnz is None else float(np.median(nnz[v]))
+        t["median_alpha"] = np.nan if alpha is None else float(np.median(alpha[v]))
+        t["excluded"] = ""
+        t["n_perm"], t["n_swap"], t["interval"] = int(n_perm), int(n_swap), interval
+        rows.append(t)
+    for p in (1, 2):
+        fixed = (dict(options, n_nonzero=enc.n_nonzero_, support_cap=enc.support_cap_)
+                 if solver == "romp" else options)
+        enc_p = make_encoder(solver, seed=seed, **fixed).fit(X["RE"], pats[p]["RE"])
+        for k in ("AI", "AN"):
+            best[(p, k)] = _vertex_r(enc_p.predict(X[k]), pats[p][k])
+    return rows, best
 
 
 def _assignment_rows(name, presentation, kind, per_layer, roi_of, layers) -> list[dict]:
@@ -545,13 +580,19 @@ def layer_assignment_truth(model, dataset_dir, stim_dir, out_dir=None, *, subjec
     feats = stimulus_features(model, stim_dir, cache_dir=features_cache, progress=False)
     options = dict(n_nonzero=n_nonzero, grid=grid, n_folds=n_folds) if solver == "romp" \
         else dict(n_folds=n_folds)
-    job = delayed(_subject_truth)
-    work = Parallel(n_jobs=jobs, return_as="generator")(
-        job(Path(dataset_dir) / name, manifest, sources, feats, rows_idx, list(model.layers),
-            solver=solver, options=options, seed=seed, n_vertices=n_vertices, radius=radius,
-            normalize=normalize) for name in names)
-    out = [row for rows in tqdm(work, total=len(names), desc="Fig S1 truth",
-                                disable=not progress) for row in rows]
+    layers = list(model.layers)
+    prepared = list(Parallel(n_jobs=jobs)(
+        delayed(_prepare_truth)(Path(dataset_dir) / name, manifest, sources, n_vertices=n_vertices,
+                                radius=radius, normalize=normalize) for name in names))
+    fits = _by_unit(jobs, feats, rows_idx, layers, prepared, "Fig S1 truth", progress,
+                    lambda si, li, X: delayed(_layer_truth)(prepared[si], X, solver=solver,
+                                                            options=options, seed=seed))
+    out = []
+    for si, sub in enumerate(prepared):
+        for k in ("AI", "AN"):
+            out += _assignment_rows(sub["name"], "truth", k,
+                                    [fits[si, li][k] for li in range(len(layers))],
+                                    sub["roi_of"], layers)
     result = pd.DataFrame(out, columns=ASSIGNMENT_COLUMNS)
     if stage is not None:
         stage.run(lambda tmp: result.to_csv(tmp / table, index=False),
@@ -559,27 +600,26 @@ def layer_assignment_truth(model, dataset_dir, stim_dir, out_dir=None, *, subjec
     return result
 
 
-def _subject_truth(folder: Path, manifest, sources, feats, rows_idx, layers, *, solver,
-                   options, seed, n_vertices, radius, normalize) -> list[dict]:
-    """One subject's noise-free layer assignment (a unit of parallel work)."""
+def _prepare_truth(folder: Path, manifest, sources, *, n_vertices, radius,
+                   normalize) -> dict:
+    """One subject's selection (on its noisy betas) and noise-free patterns."""
     from .ground_truth import true_subject
 
     raw = load_subject(folder, manifest=manifest)
     noisy = normalize_subject(raw, normalize)
     truth = normalize_subject(true_subject(raw, folder), normalize)
     _, selection, _ = select_subject(noisy, radius, n_vertices // 2)
-    cols, roi_of = selection.vertex.to_numpy(), selection.roi.to_numpy()
-    pats = {k: v[:, cols] for k, v in kind_patterns(truth, manifest, sources).items()}
-    best = {}
-    for layer in layers:
-        X = {k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")}
-        enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats["RE"])
-        for k in ("AI", "AN"):
-            best.setdefault(k, []).append(_vertex_r(enc.predict(X[k]), pats[k]))
-    out = []
-    for k, per_layer in best.items():
-        out += _assignment_rows(raw.name, "truth", k, per_layer, roi_of, layers)
-    return out
+    cols = selection.vertex.to_numpy()
+    return {"name": raw.name, "roi_of": selection.roi.to_numpy(),
+            "patterns": {k: v[:, cols] for k, v in
+                         kind_patterns(truth, manifest, sources).items()}}
+
+
+def _layer_truth(sub: dict, X: dict, *, solver, options, seed) -> dict:
+    """One subject's noise-free AI and AN vertex r of one layer (a unit of parallel work)."""
+    pats = sub["patterns"]
+    enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats["RE"])
+    return {k: _vertex_r(enc.predict(X[k]), pats[k]) for k in ("AI", "AN")}
 
 
 def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
