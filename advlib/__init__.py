@@ -12,104 +12,148 @@ The library is layered (see ``ARCHITECTURE.md``)::
 Every public name lives in one module and is re-exported by name by its subpackage
 (``advlib.analysis.brain_rsa`` is the function of module ``advlib.analysis.brain_analysis``;
 no public name is also a module's name, so ``import advlib.analysis.brain_analysis`` always
-gives the module). This top level keeps a small facade of the names the notebooks use::
+gives the module). This top level keeps a small facade of the names the notebooks use,
+each imported from its module when first used::
 
     import advlib
     model = advlib.load_model("efficientnet_lite0")
     table, maps = advlib.brain_rsa(dataset_dir, stim_dir, out_dir)
 """
 
+from importlib import import_module as _import_module
 from importlib import metadata as _metadata
+from typing import TYPE_CHECKING
 
-from .analysis.brain_analysis import above_ceiling, brain_rsa, load_brain_results
-from .analysis.calibration import (
-    calibration_numbers,
-    calibration_study,
-    calibration_table,
-    interval_coverage,
-)
-from .analysis.claims import (
-    brain_claims,
-    claims_side_by_side,
-    cnn_claims,
-    design_claims,
-    encoding_claims,
-    fmri_checks,
-    searchlight_claims,
-    stimulus_claims,
-    verdict_counts,
-    with_design,
-)
-from .analysis.cnn_analysis import cnn_rsa, load_cnn_results
-from .analysis.encoding_study import (
-    encoding_analysis,
-    layer_assignment_comparison,
-    layer_assignment_tests,
-    layer_assignment_truth,
-    load_encoding_results,
-)
-from .analysis.ground_truth import ground_truth_rsa, ground_truth_summary
-from .analysis.ground_truth_study import (
-    observer_study,
-    path_check,
-    snr_rule,
-    study_claims,
-    study_numbers,
-    study_reliability,
-    study_summary,
-    study_tests,
-)
-from .analysis.real_adversarial import adversarial_claims, adversarial_numbers, hit_adversarial
-from .analysis.real_images import hit_images
-from .analysis.real_rsa import hit_numbers, hit_profiles, hit_rsa, real_claims
-from .book.explore import Explorer
-from .book.pipeline import reproduce
-from .book.plotting import (
-    plot_adversarial_examples,
-    plot_brain_rdms,
-    plot_encoding_accuracy,
-    plot_flat_maps,
-    plot_ground_truth,
-    plot_layer_assignment,
-    plot_layer_profile,
-    plot_layer_profiles,
-    plot_layer_similarities,
-    plot_models_layers,
-    plot_null_distributions,
-    plot_rdm_triplet,
-    plot_roi_similarities,
-    plot_run_design,
-    plot_searchlight_maps,
-    plot_set_profiles,
-    plot_stimulus_grid,
-    setup_page,
-)
-from .book.summary import (
-    build_tables,
-    claims_summary,
-    conclusion,
-    dataset_page,
-    glue_texts,
-    models_claims,
-    summary_numbers,
-    table_view,
-)
-from .cnn.models import LAYERS, MODELS, load_model
-from .cnn.stimulus_set import (
-    build_stimulus_set,
-    load_design,
-    load_manifest,
-    load_skipped,
-    summarize_stimuli,
-)
-from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
-from .fmri.data import DataError, load_dataset_info, load_subject
-from .fmri.normalize import normalize_subject
-from .fmri.rdm_data import load_rdm_data
-from .fmri.selection import select_subject
-from .fmri.simulation.betas import dataset_noise
-from .fmri.simulation.simulate import resolve_dataset
-from .layout import Layout, default_results, simulation_spec
+if TYPE_CHECKING:
+    # The facade's names, each loaded from its module on first use (``__getattr__``): a
+    # page or command pays only for what it uses (torch, for one, takes over a second to
+    # import). Linters and readers read these imports, and so do the cache keys of the
+    # pages (:func:`advlib.provenance.advlib_imports`: imports in any block count).
+    from .analysis.brain_analysis import above_ceiling, brain_rsa, load_brain_results
+    from .analysis.calibration import (
+        calibration_numbers,
+        calibration_study,
+        calibration_table,
+        interval_coverage,
+    )
+    from .analysis.claims import (
+        brain_claims,
+        claims_side_by_side,
+        cnn_claims,
+        design_claims,
+        encoding_claims,
+        fmri_checks,
+        searchlight_claims,
+        stimulus_claims,
+        verdict_counts,
+        with_design,
+    )
+    from .analysis.cnn_analysis import cnn_rsa, load_cnn_results
+    from .analysis.encoding_study import (
+        encoding_analysis,
+        layer_assignment_comparison,
+        layer_assignment_tests,
+        layer_assignment_truth,
+        load_encoding_results,
+    )
+    from .analysis.ground_truth import ground_truth_rsa, ground_truth_summary
+    from .analysis.ground_truth_study import (
+        observer_study,
+        path_check,
+        snr_rule,
+        study_claims,
+        study_numbers,
+        study_reliability,
+        study_summary,
+        study_tests,
+    )
+    from .analysis.real_adversarial import adversarial_claims, adversarial_numbers, hit_adversarial
+    from .analysis.real_images import hit_images
+    from .analysis.real_rsa import hit_numbers, hit_profiles, hit_rsa, real_claims
+    from .book.explore import Explorer
+    from .book.pipeline import reproduce
+    from .book.plotting import (
+        plot_adversarial_examples,
+        plot_brain_rdms,
+        plot_encoding_accuracy,
+        plot_flat_maps,
+        plot_ground_truth,
+        plot_layer_assignment,
+        plot_layer_profile,
+        plot_layer_profiles,
+        plot_layer_similarities,
+        plot_models_layers,
+        plot_null_distributions,
+        plot_rdm_triplet,
+        plot_roi_similarities,
+        plot_run_design,
+        plot_searchlight_maps,
+        plot_set_profiles,
+        plot_stimulus_grid,
+        setup_page,
+    )
+    from .book.summary import (
+        build_tables,
+        claims_summary,
+        conclusion,
+        dataset_page,
+        glue_texts,
+        models_claims,
+        summary_numbers,
+        table_view,
+    )
+    from .cnn.models import LAYERS, MODELS, load_model
+    from .cnn.stimulus_set import (
+        build_stimulus_set,
+        load_design,
+        load_manifest,
+        load_skipped,
+        summarize_stimuli,
+    )
+    from .errors import AdvlibError, InputError, ModelError, StimulusError, WeightsNotFoundError
+    from .fmri.data import DataError, load_dataset_info, load_subject
+    from .fmri.normalize import normalize_subject
+    from .fmri.rdm_data import load_rdm_data
+    from .fmri.selection import select_subject
+    from .fmri.simulation.betas import dataset_noise
+    from .fmri.simulation.simulate import resolve_dataset
+    from .layout import Layout, default_results, simulation_spec
+
+
+def _facade_modules() -> dict[str, str]:
+    """Each facade name's module, read from the imports above (one list, not two)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(__file__).read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If)
+                 and getattr(node.test, "id", None) == "TYPE_CHECKING")
+    return {alias.name: f"{__name__}.{node.module}" for node in block.body
+            for alias in node.names}
+
+
+_WHERE: dict[str, str] = {}
+
+
+def __getattr__(name: str):
+    """A facade name from its module (then kept here), or a subpackage of advlib."""
+    if not _WHERE:
+        _WHERE.update(_facade_modules())
+    if name in _WHERE:
+        value = getattr(_import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    if not name.startswith("_"):
+        from importlib.util import find_spec
+
+        if find_spec(f"{__name__}.{name}") is not None:
+            return _import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 try:
     __version__ = _metadata.version("advlib")

@@ -110,6 +110,25 @@ def test_every_name_the_facade_lists_exists():
 
     missing = [name for name in advlib.__all__ if not hasattr(advlib, name)]
     assert not missing, missing
+    assert not hasattr(advlib, "no_such_name") and not hasattr(advlib, "_no_such_name")
+    assert "brain_rsa" in dir(advlib) and advlib.cnn.models.load_model is advlib.load_model
+
+
+def test_the_facade_loads_a_name_on_first_use_and_the_cache_keys_still_see_it():
+    """``import advlib`` (and so every ``import advlib.<module>``) imports no subpackage and
+    no torch; a facade name loads its module when first used. The pages' cache keys read
+    the facade's imports from its source, so a changed module still re-runs them."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, advlib, advlib.provenance\n"
+             "assert 'torch' not in sys.modules and 'advlib.analysis' not in sys.modules\n"
+             "advlib.brain_rsa\n"
+             "assert 'advlib.analysis.brain_analysis' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", probe], check=True)
+    seen = advlib_imports("advlib")
+    assert {"advlib.analysis.brain_analysis", "advlib.cnn.models", "advlib.book.pipeline",
+            "advlib.fmri.simulation.simulate", "advlib.layout"} <= seen
 
 
 def test_every_public_name_has_one_owner():
