@@ -20,12 +20,13 @@ each imported from its module when first used::
     table, maps = advlib.brain_rsa(dataset_dir, stim_dir, out_dir)
 """
 
-from importlib import import_module as _import_module
 from importlib import metadata as _metadata
 from typing import TYPE_CHECKING
 
+from .exports import lazy_exports
+
 if TYPE_CHECKING:
-    # The facade's names, each loaded from its module on first use (``__getattr__``): a
+    # The facade's names, each loaded from its module on first use (advlib.exports): a
     # page or command pays only for what it uses (torch, for one, takes over a second to
     # import). Linters and readers read these imports, and so do the cache keys of the
     # pages (:func:`advlib.provenance.advlib_imports`: imports in any block count).
@@ -120,41 +121,6 @@ if TYPE_CHECKING:
     from .layout import Layout, default_results, simulation_spec
 
 
-def _facade_modules() -> dict[str, str]:
-    """Each facade name's module, read from the imports above (one list, not two)."""
-    import ast
-    from pathlib import Path
-
-    tree = ast.parse(Path(__file__).read_text())
-    block = next(node for node in tree.body if isinstance(node, ast.If)
-                 and getattr(node.test, "id", None) == "TYPE_CHECKING")
-    return {alias.name: f"{__name__}.{node.module}" for node in block.body
-            for alias in node.names}
-
-
-_WHERE: dict[str, str] = {}
-
-
-def __getattr__(name: str):
-    """A facade name from its module (then kept here), or a subpackage of advlib."""
-    if not _WHERE:
-        _WHERE.update(_facade_modules())
-    if name in _WHERE:
-        value = getattr(_import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    if not name.startswith("_"):
-        from importlib.util import find_spec
-
-        if find_spec(f"{__name__}.{name}") is not None:
-            return _import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
 try:
     __version__ = _metadata.version("advlib")
 except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -188,3 +154,5 @@ __all__ = [
     "plot_models_layers", "models_claims",
     "design_claims", "with_design", "load_design",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__, __all__)

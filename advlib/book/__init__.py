@@ -2,68 +2,74 @@
 whole-chain ``reproduce`` and the claims summary.
 """
 
-from .explore import (
-    Explorer,
-)
-from .notebooks import (
-    DATASETS,
-    NOTEBOOKS,
-    PAPER_DESIGN,
-    PER_SUBJECT,
-    PROFILES,
-    REGISTRY,
-    NotebookError,
-    NotebookSpec,
-    PageVariant,
-    execute_page,
-    notebook_parameters,
-    notebook_plan,
-    repo_root,
-    run_notebook,
-    run_notebooks,
-    stimulus_options,
-    subject_names,
-)
-from .pipeline import (
-    CLUSTERS,
-    STAGES,
-    reproduce,
-)
-from .plotting import (
-    KIND_COLORS,
-    ROI_COLORS,
-    plot_adversarial_examples,
-    plot_brain_rdms,
-    plot_design_matrix,
-    plot_encoding_accuracy,
-    plot_flat_maps,
-    plot_ground_truth,
-    plot_layer_assignment,
-    plot_layer_profile,
-    plot_layer_profiles,
-    plot_layer_similarities,
-    plot_models_layers,
-    plot_null_distributions,
-    plot_rdm_triplet,
-    plot_roi_similarities,
-    plot_run_design,
-    plot_searchlight_maps,
-    plot_set_profiles,
-    plot_stimulus_grid,
-    setup_page,
-)
-from .summary import (
-    DatasetPage,
-    build_tables,
-    claims_summary,
-    conclusion,
-    dataset_page,
-    glue_texts,
-    load_build_info,
-    models_claims,
-    summary_numbers,
-    table_view,
-)
+from typing import TYPE_CHECKING
+
+from ..exports import lazy_exports
+
+if TYPE_CHECKING:   # loaded on first use (advlib.exports); the cache keys read these
+    from .explore import (
+        Explorer,
+    )
+    from .notebooks import (
+        DATASETS,
+        NOTEBOOKS,
+        PAPER_DESIGN,
+        PER_SUBJECT,
+        PROFILES,
+        REGISTRY,
+        NotebookError,
+        NotebookSpec,
+        PageVariant,
+        execute_page,
+        notebook_parameters,
+        notebook_plan,
+        repo_root,
+        run_notebook,
+        run_notebooks,
+        stimulus_options,
+        subject_names,
+    )
+    from .pipeline import (
+        CLUSTERS,
+        STAGES,
+        reproduce,
+    )
+    from .plotting import (
+        KIND_COLORS,
+        ROI_COLORS,
+        plot_adversarial_examples,
+        plot_brain_rdms,
+        plot_design_matrix,
+        plot_encoding_accuracy,
+        plot_flat_maps,
+        plot_ground_truth,
+        plot_layer_assignment,
+        plot_layer_profile,
+        plot_layer_profiles,
+        plot_layer_similarities,
+        plot_models_layers,
+        plot_null_distributions,
+        plot_rdm_triplet,
+        plot_roi_similarities,
+        plot_run_design,
+        plot_searchlight_maps,
+        plot_set_profiles,
+        plot_stimulus_grid,
+        setup_page,
+    )
+    from .summary import (
+        DatasetPage,
+        build_tables,
+        claims_summary,
+        conclusion,
+        dataset_page,
+        glue_texts,
+        load_build_info,
+        models_claims,
+        summary_numbers,
+        table_view,
+    )
+
 
 #: The public names, by module (each module's ``__all__``; tests/test_layers.py checks that
 #: none is missing and that no name hides a module).
@@ -87,3 +93,5 @@ __all__ = [
     # pipeline
     "reproduce", "STAGES", "CLUSTERS",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__, __all__)

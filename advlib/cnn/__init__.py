@@ -2,76 +2,82 @@
 optimizers, image sources, RE selection and the stimulus set on disk.
 """
 
-from .adversarial import (
-    IMAGENET_MEAN_RGB,
-    AdversarialResult,
-    choose_targets,
-    generate_ai,
-    generate_an,
-    image_distances,
-    imagenet_mean_image,
-    quantize,
-)
-from .caffe import (
-    CAFFE_ALEXNET_SHAPES,
-    CAFFE_MEAN_BGR,
-    CaffeAlexNet,
-    caffe_preprocessing,
-    load_caffe_alexnet,
-    read_caffemodel,
-)
-from .features import (
-    extract_features,
-    record_layers,
-    stimulus_features,
-)
-from .images import (
-    ImageSource,
-    as_image_tensor,
-    class_probabilities,
-    discover_images,
-    embedded_images,
-    imagenet_wnids,
-    prepare_image,
-    read_image,
-    read_images,
-)
-from .models import (
-    ALEXNET_WEIGHTS_ENV,
-    CAFFE_ALEXNET_ENV,
-    LAYERS,
-    MODELS,
-    ModelWrapper,
-    caffe_alexnet_file,
-    check_weights,
-    imagenet_categories,
-    load_model,
-    model_readouts,
-)
-from .selection import (
-    PAPER_CONFIDENCE,
-    PAPER_N_PER_CLASS,
-    PAPER_SUPERCLASSES,
-    SUPERCLASSES,
-    check_design,
-    design_counts,
-    design_record,
-    design_text,
-    select_regular,
-)
-from .stimulus_set import (
-    KINDS,
-    MANIFEST_COLUMNS,
-    build_stimulus_set,
-    check_stage_images,
-    load_design,
-    load_manifest,
-    load_skipped,
-    load_stimulus_images,
-    re_image_ids,
-    summarize_stimuli,
-    usable_sources,
-)
+from typing import TYPE_CHECKING
+
+from ..exports import lazy_exports
+
+if TYPE_CHECKING:   # loaded on first use (advlib.exports); the cache keys read these
+    from .adversarial import (
+        IMAGENET_MEAN_RGB,
+        AdversarialResult,
+        choose_targets,
+        generate_ai,
+        generate_an,
+        image_distances,
+        imagenet_mean_image,
+        quantize,
+    )
+    from .caffe import (
+        CAFFE_ALEXNET_SHAPES,
+        CAFFE_MEAN_BGR,
+        CaffeAlexNet,
+        caffe_preprocessing,
+        load_caffe_alexnet,
+        read_caffemodel,
+    )
+    from .features import (
+        extract_features,
+        record_layers,
+        stimulus_features,
+    )
+    from .images import (
+        ImageSource,
+        as_image_tensor,
+        class_probabilities,
+        discover_images,
+        embedded_images,
+        imagenet_wnids,
+        prepare_image,
+        read_image,
+        read_images,
+    )
+    from .models import (
+        ALEXNET_WEIGHTS_ENV,
+        CAFFE_ALEXNET_ENV,
+        LAYERS,
+        MODELS,
+        ModelWrapper,
+        caffe_alexnet_file,
+        check_weights,
+        imagenet_categories,
+        load_model,
+        model_readouts,
+    )
+    from .selection import (
+        PAPER_CONFIDENCE,
+        PAPER_N_PER_CLASS,
+        PAPER_SUPERCLASSES,
+        SUPERCLASSES,
+        check_design,
+        design_counts,
+        design_record,
+        design_text,
+        select_regular,
+    )
+    from .stimulus_set import (
+        KINDS,
+        MANIFEST_COLUMNS,
+        build_stimulus_set,
+        check_stage_images,
+        load_design,
+        load_manifest,
+        load_skipped,
+        load_stimulus_images,
+        re_image_ids,
+        summarize_stimuli,
+        usable_sources,
+    )
+
 
 #: The public names, by module (each module's ``__all__``; tests/test_layers.py checks that
 #: none is missing and that no name hides a module).
@@ -98,3 +104,5 @@ __all__ = [
     "check_stage_images", "load_stimulus_images", "summarize_stimuli", "usable_sources", "re_image_ids",
     "KINDS",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__, __all__)

@@ -16,7 +16,6 @@ from PIL import Image
 from ..errors import StimulusError, check_nonnegative_seed, expect
 from ..layout import FOLDER_RECORD, MANIFEST, SELECTED_TABLE, SKIPPED_TABLE
 from ..provenance import Stage, file_sha256
-from . import adversarial as adv
 from .images import (
     class_probabilities,
     discover_images,
@@ -199,6 +198,8 @@ def load_skipped(stim_dir) -> pd.DataFrame:
 
 def _build(model, tmp: Path, params: dict, sources, progress: bool) -> dict:
     """Select, optimize and write a stimulus set into ``tmp``; returns provenance notes."""
+    from . import adversarial as adv  # torch: only where images are made, not where read
+
     t0 = time.perf_counter()
     selected, re_images, skipped = select_regular(
         model, sources, min_size=params["min_size"], aspect_range=tuple(params["aspect_range"]),
