@@ -14,11 +14,34 @@ and a page that only reads tables does not import the networks.
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
-__all__ = ["lazy_exports", "exported_modules"]
+__all__ = ["lazy_exports", "exported_modules", "parse_source"]
+
+#: ``ast.parse`` in two threads at once fails in CPython 3.11 ("AST constructor recursion
+#: depth mismatch": the depth is module state), and a lock only helps when every parse of the
+#: process takes it: the cache keys' (:func:`advlib.provenance.advlib_imports`) and the
+#: re-exports' parses share this one.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_source(path) -> ast.Module:
+    """``ast.parse`` of a Python source file (UTF-8), one thread at a time.
+
+    Parameters
+    ----------
+    path : str or path
+
+    Returns
+    -------
+    ast.Module
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    with _PARSE_LOCK:
+        return ast.parse(text)
 
 
 def exported_modules(package: str, file: str) -> dict[str, tuple[str, str]]:
@@ -38,7 +61,7 @@ def exported_modules(package: str, file: str) -> dict[str, tuple[str, str]]:
         ``name -> (dotted module, the name in that module)`` (they differ for
         ``import x as name``).
     """
-    tree = ast.parse(Path(file).read_text())
+    tree = parse_source(file)
     found = {}
     for node in tree.body:
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
@@ -82,8 +105,8 @@ def lazy_exports(package: str, file: str, public) -> tuple[Callable, Callable]:
             setattr(pkg, name, value)
             return value
         here = Path(file).parent
-        if not name.startswith("_") and ((here / f"{name}.py").is_file()
-                                         or (here / name / "__init__.py").is_file()):
+        if name.isidentifier() and not name.startswith("_") and (
+                (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file()):
             return import_module(f"{package}.{name}")
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 

@@ -34,7 +34,6 @@ import platform
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import AdvlibError, expect
+from .exports import parse_source
 from .layout import FOLDER_RECORD, record_name
 
 __all__ = ["stage_lock", "file_sha256", "cache_key", "code_key", "advlib_imports", "package_versions",
@@ -187,11 +187,6 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-#: ``ast.parse`` in two threads at once fails in CPython 3.11 ("AST constructor recursion
-#: depth mismatch"): the notebooks' stages compute their code keys in parallel threads.
-_PARSE_LOCK = threading.Lock()
-
-
 @cache
 def advlib_imports(module: str) -> frozenset[str]:
     """The advlib modules that ``module`` imports directly (read from its source).
@@ -211,8 +206,7 @@ def advlib_imports(module: str) -> frozenset[str]:
     expect(path is not None, "module", module, "an advlib module")
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     found = set()
-    with _PARSE_LOCK:      # CPython 3.11's parser is not safe in two threads at once
-        tree = ast.parse(path.read_text())
+    tree = parse_source(path)      # one thread at a time (CPython 3.11)
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level:

@@ -100,3 +100,59 @@ def test_every_package_name_still_resolves_and_torch_comes_with_the_networks():
              "    assert not missing, (p, missing)\n"
              "assert 'torch' in sys.modules\n")
     subprocess.run([sys.executable, "-c", probe], check=True)
+
+
+def test_hasattr_is_false_for_names_that_are_no_identifier():
+    import advlib
+
+    for name in ("", ".", "cnn/models", "../layout", "cnn.models"):
+        assert not hasattr(advlib, name)
+    assert not hasattr(advlib.analysis, "../layout")
+
+
+def test_the_re_exports_and_the_cache_keys_parse_one_thread_at_a_time():
+    """CPython 3.11 keeps the parser's recursion depth in module state: two ``ast.parse`` at
+    once fail ("AST constructor recursion depth mismatch"). The re-exports and the cache keys
+    parse through one lock (:func:`advlib.exports.parse_source`); without it, this race
+    (first uses beside code keys, with the garbage collector switching threads) failed in
+    142 of 400 rounds."""
+    import threading
+
+    import advlib.analysis
+    from advlib import provenance
+    from advlib.exports import parse_source
+
+    errors = []
+
+    class Junk:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):       # Python code run by the collector: a chance to switch threads
+            sum(range(50))
+
+    def deep(n, f):
+        return f() if n == 0 else deep(n - 1, f)
+
+    def exports_side():
+        for _ in range(150):
+            [Junk() for _ in range(50)]
+            try:
+                exported_modules("advlib.analysis", advlib.analysis.__file__)
+            except Exception as exc:         # noqa: BLE001 - any failure is the finding
+                errors.append(repr(exc))
+
+    def keys_side():
+        for _ in range(150):
+            [Junk() for _ in range(50)]
+            try:
+                deep(60, lambda: parse_source(provenance.__file__))
+            except Exception as exc:         # noqa: BLE001
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=exports_side), threading.Thread(target=keys_side)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
