@@ -17,6 +17,7 @@ import ast
 import threading
 from collections.abc import Callable
 from importlib import import_module
+from importlib.util import find_spec
 from pathlib import Path
 
 __all__ = ["lazy_exports", "exported_modules", "parse_source"]
@@ -104,9 +105,8 @@ def lazy_exports(package: str, file: str, public) -> tuple[Callable, Callable]:
             value = getattr(import_module(module), attribute)
             setattr(pkg, name, value)
             return value
-        here = Path(file).parent
-        if name.isidentifier() and not name.startswith("_") and (
-                (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file()):
+        if name.isidentifier() and not name.startswith("_") \
+                and find_spec(f"{package}.{name}") is not None:
             return import_module(f"{package}.{name}")
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 

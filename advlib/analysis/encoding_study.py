@@ -374,18 +374,16 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
                         prepared[si], X, layers[li], layer_seeds[si][li], solver=solver,
                         options=options, seed=seed, n_perm=n_perm, n_boot=n_boot,
                         ci_level=ci_level, n_swap=n_swap, interval=interval))
-    results = []
+    rows, assign = [], []
     for si, sub in enumerate(prepared):
         best = {}                        # (presentation, kind) -> per-layer vertex r
         for li in range(len(layers)):
-            for key, r in fits[si, li][1].items():
+            layer_rows, layer_best = fits[si, li]
+            rows += layer_rows
+            for key, r in layer_best.items():
                 best.setdefault(key, []).append(r)
-        results.append(([t for li in range(len(layers)) for t in fits[si, li][0]],
-                        [a for (p, k), per_layer in best.items()
-                         for a in _assignment_rows(sub["name"], p, k, per_layer,
-                                                   sub["roi_of"], layers)]))
-    rows = [t for sub_rows, _ in results for t in sub_rows]
-    assign = [a for _, sub_assign in results for a in sub_assign]
+        for (p, k), per_layer in best.items():
+            assign += _assignment_rows(sub["name"], p, k, per_layer, sub["roi_of"], layers)
     table = pd.concat(rows, ignore_index=True)[ENCODING_COLUMNS] if rows else \
         pd.DataFrame(columns=ENCODING_COLUMNS)
     assignment = pd.DataFrame(assign, columns=ASSIGNMENT_COLUMNS)
@@ -420,10 +418,15 @@ def _by_unit(jobs, feats, rows_idx, layers, prepared, desc, progress, job) -> di
     dict
         ``(subject index, layer index) -> job's result``.
     """
-    X = [{k: feats[k][layer][rows_idx] for k in ("RE", "AI", "AN")} for layer in layers]
-    order = sorted(range(len(layers)), key=lambda li: -X[li]["RE"].shape[1])
+    order = sorted(range(len(layers)), key=lambda li: -np.shape(feats["RE"][layers[li]])[1])
     units = [(si, li) for li in order for si in range(len(prepared))]
-    work = Parallel(n_jobs=jobs, return_as="generator")(job(si, li, X[li]) for si, li in units)
+
+    def tasks():        # one layer's features sliced at a time, as its units are dispatched
+        for li in order:
+            X = {k: feats[k][layers[li]][rows_idx] for k in ("RE", "AI", "AN")}
+            yield from (job(si, li, X) for si in range(len(prepared)))
+
+    work = Parallel(n_jobs=jobs, return_as="generator")(tasks())
     return dict(zip(units, tqdm(work, total=len(units), desc=desc, disable=not progress)))
 
 
