@@ -1,6 +1,8 @@
 """advlib reproduce (advlib/book/pipeline.py): the chain runs once, then only what changed."""
+import contextlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +36,7 @@ def test_first_run_builds_everything_and_records_it(smoke_book):
 
 @pytest.mark.slow
 def test_second_run_redoes_only_what_a_changed_parameter_touches(smoke_book, results_root,
-                                                                 monkeypatch):
+                                                                 monkeypatch, tmp_path):
     root, _ = smoke_book
     out = root / "book" / "generated"
     info = (out / "build_info.json").read_bytes()
@@ -45,11 +47,32 @@ def test_second_run_redoes_only_what_a_changed_parameter_touches(smoke_book, res
     assert again.loc["_build/html", "status"] == "up to date"   # and builds no HTML
     assert (out / "build_info.json").read_bytes() == info  # nor rewrites the build's record
     assert {p: p.stat().st_mtime_ns for p in out.glob("*.ipynb")} == pages
-    monkeypatch.setitem(PROFILES["smoke"]["05_encoding"], "n_perm", 30)
-    changed = reproduce(profile="smoke", results=results_root, out=out, book=False,
-                        progress=False).set_index("item")
+    with _restored(results_root, out, tmp_path), monkeypatch.context() as m:
+        m.setitem(PROFILES["smoke"]["05_encoding"], "n_perm", 30)
+        changed = reproduce(profile="smoke", results=results_root, out=out, book=False,
+                            progress=False).set_index("item")
     assert set(changed.index[changed.status == "ran"]) == {   # the default and as published
         "encoding.csv", "encoding_published.csv", "05_encoding", "07_summary"}
+    # put back as it was, the book's state is up to date again (the next tests of the book
+    # start from it instead of computing the default's encoding and pages once more)
+    back = reproduce(profile="smoke", results=results_root, out=out, book=False,
+                     progress=False, jobs=2)       # as the fixture: the same build record
+    assert not set(back.item[back.status == "ran"])
+
+
+@contextlib.contextmanager
+def _restored(*folders_and_spare):
+    """Copy each folder aside (times kept), and put the copies back in their place on exit."""
+    *folders, spare = folders_and_spare
+    copies = [spare / f"copy{i}" for i in range(len(folders))]
+    for folder, copy in zip(folders, copies):
+        shutil.copytree(folder, copy, symlinks=True)
+    try:
+        yield
+    finally:
+        for folder, copy in zip(folders, copies):
+            shutil.rmtree(folder)
+            shutil.move(copy, folder)
 
 
 def test_bad_arguments_are_clear_errors(tmp_path):
@@ -102,8 +125,6 @@ def test_a_cli_run_on_another_stimulus_set_leaves_the_book_alone(smoke_book, res
                                                                  tmp_path):
     """The reported scenario: `advlib cnn-rsa --stimuli OTHER` between two book builds used
     to overwrite the book's cnn_rsa.csv, and the next build took it as up to date."""
-    import shutil
-
     from advlib.book.notebooks import DATASETS
     from advlib.cli import main
     from advlib.layout import Layout
@@ -111,7 +132,9 @@ def test_a_cli_run_on_another_stimulus_set_leaves_the_book_alone(smoke_book, res
     root, _ = smoke_book
     out = root / "book" / "generated"
     layout = Layout(results_root, "efficientnet_lite0")
-    reproduce(profile="smoke", results=results_root, out=out, book=False, progress=False)
+    # as the fixture ran it (2 jobs: the same build record, so no page runs again)
+    reproduce(profile="smoke", results=results_root, out=out, book=False, progress=False,
+              jobs=2)
     before = _tables(layout, DATASETS["smoke"])
     pages = {p: p.stat().st_mtime_ns for p in out.glob("0[1-6]*.ipynb")}
     other = tmp_path / "other_set"
@@ -131,7 +154,7 @@ def test_a_cli_run_on_another_stimulus_set_leaves_the_book_alone(smoke_book, res
     assert other_table.read_bytes() != before[layout.cnn_rsa]       # it really differs
     assert _tables(layout, DATASETS["smoke"]) == before             # the book's are untouched
     log = reproduce(profile="smoke", results=results_root, out=out, book=False,
-                    progress=False).set_index("item")
+                    progress=False, jobs=2).set_index("item")
     assert not set(log.index[log.status == "ran"])
     assert _tables(layout, DATASETS["smoke"]) == before
     assert {p: p.stat().st_mtime_ns for p in pages} == pages
@@ -149,7 +172,7 @@ def test_an_overwritten_table_is_not_taken_as_up_to_date(smoke_book, results_roo
     good = layout.cnn_rsa.read_bytes()
     layout.cnn_rsa.write_bytes(good.replace(b"layer1", b"layer1", 1) + b"\n")
     log = reproduce(profile="smoke", results=results_root, out=out, book=False,
-                    progress=False).set_index("item")
+                    progress=False, jobs=2).set_index("item")     # pages 2 at a time
     assert log.loc["cnn_rsa.csv", "status"] == "ran"
     assert {"02_cnn_rsa", "06_explore"} <= set(log.index[log.status == "ran"])
     assert layout.cnn_rsa.read_bytes() == good
