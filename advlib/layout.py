@@ -4,7 +4,8 @@
 
     <results>/<model>/                      the model's analysis root for its own stimulus set
         stimuli/                            the stimulus set (manifest.csv, RE/ AN/ AI/ PNGs)
-        features/                           activations of that set (features_<KIND>.npz)
+        features/                           activations of that set (features_<KIND>.npz),
+                                            the observer's energy (observer_energy.npz)
         cnn_rsa.csv, cnn_trend.csv, cnn_rdms.npz, cnn_rsa_provenance.json
         <dataset>/                          one folder per dataset (simulated subjects live here)
             sub-XX/                         a simulated subject (data format)
@@ -34,7 +35,8 @@ from .errors import check_choice, expect
 __all__ = ["Layout", "default_results", "dataset_label", "simulation_spec", "brain_rsa_name",
            "searchlight_name", "analysis_variant", "encoding_name", "SIMULATED", "SIMULATION_SPEC",
            "FOLDER_RECORD", "record_name", "MANIFEST", "SKIPPED_TABLE", "SELECTED_TABLE",
-           "FEATURES_FOLDER", "features_name", "CNN_RSA_TABLE", "CNN_TREND_TABLE", "CNN_RDMS",
+           "FEATURES_FOLDER", "features_name", "OBSERVER_ENERGY", "CNN_RSA_TABLE",
+           "CNN_TREND_TABLE", "CNN_RDMS",
            "CNN_RSA_OUTPUTS", "HIT_RSA_TABLE", "HIT_CEILING_TABLE", "HIT_CATEGORIES_TABLE", "HIT_RDMS",
            "HIT_RSA_OUTPUTS", "HIT_IMAGES_ARRAYS", "HIT_IMAGES_TABLE", "HIT_ADVERSARIAL_TABLE",
            "HIT_DIFFERENCES_TABLE", "HIT_AN_CLASSES_TABLE", "HIT_ADVERSARIAL_BOOT",
@@ -336,6 +338,12 @@ FEATURES_FOLDER = "features"
 def features_name(kind: str) -> str:
     """``features_<kind>.npz``: the activations of one image kind in the feature cache."""
     return f"features_{kind}.npz"
+
+
+#: The simulated observer's Gabor energy of a stimulus set, in its feature cache
+#: (:func:`advlib.fmri.simulation.stimulus_energy`): computed once, read by the subjects
+#: and by every process of the ground-truth study.
+OBSERVER_ENERGY = "observer_energy.npz"
 
 
 #: The CNN RSA stage (:func:`advlib.analysis.cnn_rsa`) under :attr:`Layout.root`.

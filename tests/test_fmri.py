@@ -38,6 +38,47 @@ def test_same_seed_same_data_and_cache(dataset, stim_dir, tmp_path, monkeypatch)
     simulate_dataset(stim_dir, tmp_path / "again", [1], seed=0, progress=False, **SMALL)
 
 
+def test_the_observers_energy_is_computed_once_per_stimulus_set(dataset, stim_dir, tmp_path,
+                                                                monkeypatch):
+    """The energy is a cached stage in the set's feature cache: the same bytes as computed
+    afresh, read back while the images are the same (a subject simulated from it has the
+    same betas), computed again for another set of images or a damaged file."""
+    import shutil
+
+    import pandas as pd
+
+    from advlib.fmri.simulation import simulate as sim
+
+    cache = tmp_path / "features"
+    fresh, ids = sim.stimulus_energy(stim_dir)
+    assert not cache.exists()
+    made, made_ids = sim.stimulus_energy(stim_dir, cache)
+    assert (cache / "observer_energy.npz").is_file() and made_ids == ids
+    assert made.dtype == fresh.dtype and np.array_equal(made, fresh)
+    with monkeypatch.context() as m:
+        m.setattr(sim, "gabor_energy", None)                 # would fail if computed again
+        read, read_ids = sim.stimulus_energy(stim_dir, cache)
+        assert read_ids == ids and read.dtype == fresh.dtype and np.array_equal(read, fresh)
+        again = simulate_dataset(stim_dir, tmp_path / "again", [1], seed=0, progress=False,
+                                 energy_cache=cache, **SMALL)
+    assert np.array_equal(np.load(again[0] / "betas.npy"), np.load(dataset / "sub-01" / "betas.npy"))
+    other = tmp_path / "other"                  # two AI images swapped: another set
+    shutil.copytree(stim_dir, other)
+    a, b = other / "AI" / "ai00.png", other / "AI" / "ai01.png"
+    a.rename(tmp_path / "swap.png")
+    b.rename(a)
+    (tmp_path / "swap.png").rename(b)
+    manifest = pd.read_csv(other / "manifest.csv")
+    rows = manifest.index[manifest.path.isin(["AI/ai00.png", "AI/ai01.png"])]
+    manifest.loc[rows, "sha256"] = manifest.loc[rows[::-1], "sha256"].to_numpy()
+    manifest.to_csv(other / "manifest.csv", index=False)
+    swapped, _ = sim.stimulus_energy(other, cache)
+    assert not np.array_equal(swapped, fresh)
+    assert np.array_equal(sim.stimulus_energy(other)[0], swapped)
+    (cache / "observer_energy.npz").write_bytes(b"damaged")
+    assert np.array_equal(sim.stimulus_energy(stim_dir, cache)[0], fresh)
+
+
 def test_a_dataset_folder_holds_one_dataset(dataset, stim_dir, tmp_path):
     """Another invocation with other settings may not add subjects to the folder (issue 23);
     one with the same settings keeps the earlier subjects in dataset.json."""

@@ -86,12 +86,14 @@ SNR_RULE = {"p": 0.005, "at_least": 14, "of": 15}
 
 def observer_models(stim_dir, subjects=(1, 2, 3), seed: int = 0, spacing: float = 1.0,
                     variation: float = 0.1, radius: float = 3.0,
-                    surface: str = "schematic") -> dict:
+                    surface: str = "schematic", energy_cache=None) -> dict:
     """Each simulated subject's cortex, neural responses and searchlight disks.
 
     The same anatomy and responses as the full path's subjects of this dataset seed
     (:func:`advlib.fmri.simulation.simulate_subject`); ``surface``: the observer's cortex
-    (:func:`advlib.fmri.simulation.make_cortex`).
+    (:func:`advlib.fmri.simulation.make_cortex`); ``energy_cache``: the stimulus set's
+    feature cache, where :func:`advlib.fmri.simulation.stimulus_energy` reads (or leaves)
+    the images' energy.
 
     Returns
     -------
@@ -99,7 +101,7 @@ def observer_models(stim_dir, subjects=(1, 2, 3), seed: int = 0, spacing: float 
         ``subject -> (cortex, responses, disks)``; ``responses`` has shape
         ``(n_images, n_vertices)``, ``disks`` ``(n_vertices, n_vertices)``.
     """
-    energy, ids = stimulus_energy(stim_dir)
+    energy, ids = stimulus_energy(stim_dir, energy_cache)
     out = {}
     for subject in subjects:
         ss = np.random.SeedSequence([seed, subject])
@@ -227,8 +229,9 @@ def study_seed(models: dict, manifest: pd.DataFrame, *, snr: float, design: str,
 
 @functools.lru_cache(maxsize=2)
 def _models_cached(stim_dir: str, subjects: tuple, seed: int, spacing: float, variation: float,
-                   radius: float, surface: str) -> dict:
-    return observer_models(stim_dir, subjects, seed, spacing, variation, radius, surface)
+                   radius: float, surface: str, energy_cache: str | None) -> dict:
+    return observer_models(stim_dir, subjects, seed, spacing, variation, radius, surface,
+                           energy_cache)
 
 
 def _seed_stage(folder: Path, stim_dir, params: dict, seed: int, inputs=None) -> Stage:
@@ -239,14 +242,15 @@ def _seed_stage(folder: Path, stim_dir, params: dict, seed: int, inputs=None) ->
                  code=["advlib.analysis.ground_truth_study"], record=seed_record(seed))
 
 
-def _run_seed(folder, stim_dir, params, seed, inputs=None) -> Path:
+def _run_seed(folder, stim_dir, params, seed, inputs=None, energy_cache=None) -> Path:
     stage = _seed_stage(folder, stim_dir, params, seed, inputs)
     if stage.up_to_date():
         return folder / seed_table(seed)
     p = params
     models = _models_cached(str(stim_dir), tuple(p["dataset"]["subjects"]),
                             p["dataset"]["seed"], p["dataset"]["spacing"], p["variation"],
-                            p["radius"], p["dataset"].get("surface", "schematic"))
+                            p["radius"], p["dataset"].get("surface", "schematic"),
+                            None if energy_cache is None else str(energy_cache))
     manifest = load_manifest(stim_dir)
 
     def work(tmp):
@@ -274,7 +278,8 @@ def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2),
     ----------
     layout : advlib.layout.Layout
         The stimulus set (what the observer views) and where the study goes
-        (:meth:`advlib.layout.Layout.study_dir`).
+        (:meth:`advlib.layout.Layout.study_dir`); the observer's energy of the images is
+        read from its feature cache (:func:`advlib.fmri.simulation.stimulus_energy`).
     base : dict
         The simulated-dataset specification (subjects, seed, spacing; see
         :func:`advlib.layout.simulation_spec`): whose subjects the study redraws.
@@ -311,7 +316,8 @@ def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2),
     todo = [t for t in tasks if not _seed_stage(t[0], stim, t[1], t[2], files).up_to_date()]
     if todo:
         work = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_run_seed)(folder, stim, params, k, files) for folder, params, k in todo)
+            delayed(_run_seed)(folder, stim, params, k, files, layout.features_dir)
+            for folder, params, k in todo)
         list(tqdm(work, total=len(todo), desc="ground-truth study", disable=not progress))
     return pd.concat([pd.read_csv(f / seed_table(k)) for f, _, k in tasks],
                      ignore_index=True)

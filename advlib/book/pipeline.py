@@ -185,10 +185,11 @@ def _dataset(dataset, results, model, jobs, progress):
     resolve_dataset(dataset, Layout(results, model), progress=progress, jobs=jobs)
 
 
-def _subject(stim_dir, dataset_dir, subject, spec):
+def _subject(stim_dir, dataset_dir, subject, spec, features_dir):
     from ..fmri.simulation.simulate import simulate_subject
 
     simulate_subject(stim_dir, dataset_dir, subject, seed=spec["seed"], progress=False,
+                     energy_cache=features_dir,
                      snr=spec["snr"], spacing=spec["spacing"], max_pcs=spec["max_pcs"],
                      design=spec["design"], surface=spec.get("surface", DEFAULT_SURFACE))
 
@@ -306,7 +307,8 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
     ]
     subject_records = [data_dir / n / FOLDER_RECORD for n in names]
     if per_subject and spec is not None:
-        steps += [_Step("subjects", f"sub-{n:02d}", P(_subject, stim, data_dir, n, spec), [rec])
+        steps += [_Step("subjects", f"sub-{n:02d}", P(_subject, stim, data_dir, n, spec,
+                                                         layout.features_dir), [rec])
                   for n, rec in zip(spec["subjects"], subject_records)]
         steps.append(_Step("dataset", DATASET_INFO,
                            P(_dataset, dataset, results, model, 1, False),

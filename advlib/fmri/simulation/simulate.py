@@ -18,7 +18,14 @@ from tqdm.auto import tqdm
 
 from ...cnn.stimulus_set import load_manifest, load_stimulus_images, stimulus_files
 from ...errors import check_choice, check_nonnegative_seed, check_positive_int, expect
-from ...layout import DEFAULT_SURFACE, MANIFEST, SIMULATION_SPEC, SURFACES, simulation_spec
+from ...layout import (
+    DEFAULT_SURFACE,
+    MANIFEST,
+    OBSERVER_ENERGY,
+    SIMULATION_SPEC,
+    SURFACES,
+    simulation_spec,
+)
 from ...provenance import Stage, file_sha256, package_versions, read_record, write_json
 from ..data import (
     DATASET_INFO,
@@ -52,25 +59,50 @@ def _recorded(p: dict) -> dict:
     return {k: v for k, v in p.items() if k != "surface" or v != DEFAULT_SURFACE}
 
 
-def stimulus_energy(stim_dir):
+def stimulus_energy(stim_dir, cache_dir=None):
     """Gabor energy of every image of a stimulus set, with the image ids in order.
+
+    Parameters
+    ----------
+    stim_dir : str or path
+        The stimulus set.
+    cache_dir : str or path, optional
+        The set's feature cache (:attr:`advlib.layout.Layout.features_dir`): the energy is
+        read from :data:`advlib.layout.OBSERVER_ENERGY` there when it was made from the same
+        images by the same code, else computed and written there (a cached stage; the
+        subjects and every process of the ground-truth study then read it instead of
+        computing it again). ``None``: computed, nothing written.
 
     Returns
     -------
-    energy : numpy.ndarray, shape (n_images, n_channels, G, G)
+    energy : numpy.ndarray, shape (n_images, n_channels, G, G), float32
     image_ids : list of str
     """
+    stage = None
+    if cache_dir is not None:
+        stage = Stage("observer_energy", Path(cache_dir), [OBSERVER_ENERGY], {},
+                      inputs=stimulus_files(stim_dir),
+                      code=["advlib.fmri.simulation.simulate"])
+        if stage.up_to_date():
+            with np.load(stage.output_paths()[0]) as saved:
+                return saved["energy"], [str(i) for i in saved["image_ids"]]
     arrays, ids = [], []
     for kind in ("RE", "AN", "AI"):
         images, rows = load_stimulus_images(stim_dir, kind)
         arrays.append(images)
         ids += list(rows.image_id)
-    return gabor_energy(np.concatenate(arrays)), ids
+    energy = gabor_energy(np.concatenate(arrays))
+    if stage is not None:
+        def write(tmp: Path) -> None:
+            with open(tmp / OBSERVER_ENERGY, "wb") as handle:
+                np.savez(handle, energy=energy, image_ids=np.array(ids, dtype=str))
+        stage.run(write)
+    return energy, ids
 
 
 def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
-                     energy=None, save_timeseries: bool = False, reuse: bool = True,
-                     progress: bool = True, **params) -> Path:
+                     energy=None, energy_cache=None, save_timeseries: bool = False,
+                     reuse: bool = True, progress: bool = True, **params) -> Path:
     """Simulate one subject's experiment and write its folder ``sub-XX`` in the data format.
 
     Parameters
@@ -86,6 +118,9 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
         Dataset seed.
     energy : tuple, optional
         ``(energy, image_ids)`` from :func:`stimulus_energy`, to share across subjects.
+    energy_cache : str or path, optional
+        Without ``energy``: the stimulus set's feature cache, where :func:`stimulus_energy`
+        reads (or leaves) the energy.
     save_timeseries : bool
         Also write ``timeseries/run-XX.npy`` (the alternative input format).
     reuse : bool
@@ -116,6 +151,8 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     stage = _subject_stage(stim_dir, folder, subject, seed, p, save_timeseries)
     if reuse and stage.up_to_date():
         return folder
+    if energy is None:
+        energy = stimulus_energy(stim_dir, energy_cache)
     stage.run(lambda tmp: _simulate(stim_dir, manifest, tmp, subject, seed, p, energy,
                                     save_timeseries, progress))
     return folder
@@ -156,7 +193,7 @@ def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeser
     """Simulate one subject and write its folder (the work of :func:`simulate_subject`)."""
     ss = np.random.SeedSequence([seed, subject])
     r_anat, r_resp, r_plan, r_runs, r_glm = (np.random.default_rng(s) for s in ss.spawn(5))
-    energy, ids = energy if energy is not None else stimulus_energy(stim_dir)
+    energy, ids = energy
     cortex, responses = subject_model(energy, ids, r_anat, r_resp, spacing=p["spacing"],
                                       variation=p["variation"], surface=p["surface"])
     plan = session_plan(manifest, seed=r_plan, design=p["design"])
@@ -223,12 +260,15 @@ def _earlier_subjects(dataset_dir: Path, seed: int, params: dict, manifest_sha: 
 
 def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0,
                      name: str = "simulated", reuse: bool = True, progress: bool = True,
-                     save_timeseries: bool = False, jobs: int = 1, **params) -> list[Path]:
+                     save_timeseries: bool = False, jobs: int = 1, energy_cache=None,
+                     **params) -> list[Path]:
     """Simulate several subjects (the paper had 3) and write ``dataset.json``.
 
     Subjects already simulated with the same parameters are reused (see
     :func:`simulate_subject`); ``jobs`` subjects are simulated in parallel (joblib), with
-    the same numbers as one at a time (each subject has its own seed).
+    the same numbers as one at a time (each subject has its own seed). ``energy_cache``: the
+    stimulus set's feature cache, where :func:`stimulus_energy` reads (or leaves) the energy
+    the subjects share.
 
     Returns
     -------
@@ -253,7 +293,8 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
         stim_dir, dataset_dir / f"sub-{s:02d}", s, seed, p, save_timeseries).up_to_date()]
     if todo and p["surface"] == "schematic":   # a cortex beyond memory: refused before work
         make_hemisphere("lh", spacing=p["spacing"])
-    energy = stimulus_energy(stim_dir) if todo else None   # only when something is simulated
+    # only when something is simulated
+    energy = stimulus_energy(stim_dir, energy_cache) if todo else None
     work = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(simulate_subject)(stim_dir, dataset_dir, s, seed=seed, energy=energy,
                                   reuse=False,   # found out of date just above
@@ -301,7 +342,8 @@ def resolve_dataset(dataset, layout, *, progress: bool = True, jobs: int = 1) ->
         return folder
     out = layout.dataset_dir(dataset)
     simulate_dataset(layout.stimuli_dir, out, spec["subjects"], seed=spec["seed"],
-                     progress=progress, jobs=jobs, snr=spec["snr"], spacing=spec["spacing"],
+                     progress=progress, jobs=jobs, energy_cache=layout.features_dir,
+                     snr=spec["snr"], spacing=spec["spacing"],
                      max_pcs=spec["max_pcs"], design=spec["design"],
                      surface=spec.get("surface", DEFAULT_SURFACE))
     return out
