@@ -67,6 +67,26 @@ def test_failing_notebook_reports_the_cell_and_writes_nothing(tmp_path):
     assert not list((tmp_path / "out").iterdir())
 
 
+def test_a_page_keeps_every_output_and_its_kernel_is_stopped_when_done(tmp_path):
+    """The kernel is stopped at once after the last cell (no polite shutdown: 1 to 2.5 s a
+    page), so its exit handlers never run; every cell's output is in the page."""
+    nb = nbformat.v4.new_notebook()
+    flag = tmp_path / "exit_handler_ran"
+    nb.cells = [nbformat.v4.new_code_cell("n = 2", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(f"import atexit, pathlib\n"
+                                          f"atexit.register(pathlib.Path({str(flag)!r}).touch)"),
+                nbformat.v4.new_code_cell("for i in range(n):\n    print('line', i)\nn * 21")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, tmp_path / "page.ipynb")
+    out = nbformat.read(run_notebook(tmp_path / "page.ipynb", tmp_path / "out.ipynb", {"n": 2},
+                                     progress=False), as_version=4)
+    last = out.cells[-1].outputs
+    assert [o.get("text") for o in last if o.output_type == "stream"] == ["line 0\nline 1\n"]
+    assert [o.data["text/plain"] for o in last if o.output_type == "execute_result"] == ["42"]
+    assert not flag.exists()
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_does_not_depend_on_the_working_directory(name):
     """Defaults find the results wherever the notebook is opened (advlib.default_results)."""
