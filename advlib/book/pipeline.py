@@ -35,6 +35,7 @@ finds everything up to date leaves it, and every page, as they were.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import subprocess
@@ -619,7 +620,9 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         (:data:`advlib.book.notebooks.PAPER_DESIGN`).
     models : list of str, optional
         Several networks (default: ``[model]``). The book's chapters are the first one's;
-        the chapter "Across networks" shows Fig 5 and the claims of each side by side.
+        the chapter "Across networks" shows Fig 5 and the claims of each side by side. Their
+        steps are interleaved (each network's in its order): on a cluster a network whose
+        weights do not load stops the run at once.
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``): run every step there.
     cluster : {"local", "slurm", "pbs", "sge"}, optional
@@ -675,8 +678,13 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
     spec = simulation_spec(dataset)
     s = stimulus_options(profile, images, paper_design, min_confidence, allow_short)
     distributed = scheduler is not None or cluster is not None
-    stage_steps = [step for m in models for step in _model_steps(
-        m, profile, dataset, results, s, jobs, progress and not distributed, distributed)]
+    # the networks' steps interleaved, each network's in its own order: on a cluster the
+    # next network's first steps start beside the first one's, so a network whose weights
+    # do not load stops the run at once, not after the first network's independent stages
+    per_model = [_model_steps(m, profile, dataset, results, s, jobs,
+                              progress and not distributed, distributed) for m in models]
+    stage_steps = [step for steps in itertools.zip_longest(*per_model) for step in steps
+                   if step is not None]
 
     log = []
     info_path = out / BUILD_INFO
