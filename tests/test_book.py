@@ -80,14 +80,16 @@ def _toc_pages(html: Path) -> list[str]:
     return pages
 
 
-def _open(browser, url):
+def _open(browser, url, wait: bool = True):
+    """A new tab at ``url`` with the problems it reports; ``wait``: until the network is
+    idle (``False``: return once the page is requested; wait with ``wait_for_load_state``)."""
     page = browser.new_page(viewport={"width": 1000, "height": 900})
     problems = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
             if m.type == "error" and "favicon.ico" not in str(m.location.get("url")) else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until="networkidle" if wait else "commit")
     return page, problems
 
 
@@ -117,17 +119,18 @@ def visits(site, browser):
     exists), ``problems`` (console errors, page errors, failed requests), ``url`` (after
     redirects), ``text`` (of ``main``) and the :data:`_VISIT_JS` lists."""
     html, base = site
-    out = {}
-    for rel in _toc_pages(html):
-        if not (html / rel).is_file():
-            out[rel] = {"built": False}
-            continue
-        page, problems = _open(browser, base + rel)
+    out = {rel: {"built": False} for rel in _toc_pages(html) if not (html / rel).is_file()}
+    # every page requested first, then each read once its network is idle: the pages load
+    # side by side (19 pages: 17.5 s, against 21.6 s one after the other)
+    opened = [(rel, *_open(browser, base + rel, wait=False))
+              for rel in _toc_pages(html) if rel not in out]
+    for rel, page, problems in opened:
+        page.wait_for_load_state("networkidle")
         seen = {key: page.eval_on_selector_all(sel, js) for key, (sel, js) in _VISIT_JS.items()}
         out[rel] = {"built": True, "problems": problems, "url": page.url,
                     "text": page.inner_text("main"), **seen}
         page.close()
-    return out
+    return {rel: out[rel] for rel in _toc_pages(html)}        # in the table's order
 
 
 def test_every_toc_page_loads_cleanly_with_its_figures(site, visits):

@@ -44,12 +44,23 @@ def _wait_for_server(url: str, proc, timeout: float = 120) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab(smoke_book, results_root, tmp_path_factory):
-    """JupyterLab serving a folder with ``06_explore.ipynb`` set to the smoke profile."""
+def lab(model, stim_dir, results_root, tmp_path_factory):
+    """JupyterLab serving a folder with ``06_explore.ipynb`` set to the smoke profile.
+
+    Only the stimulus set and its CNN RSA (which the explorer reads and does not make) are
+    made beforehand, not the smoke book: the notebook computes the rest it needs (the
+    simulated subject, the features) in its kernel, as on a reader's first visit, and the
+    test runs beside the smoke book's tests instead of after them.
+    """
     import papermill as pm
 
-    from advlib.book import notebook_plan, repo_root
+    from advlib.analysis import cnn_rsa
+    from advlib.book import PROFILES, notebook_plan, repo_root
+    from advlib.layout import Layout
 
+    c = PROFILES["smoke"]["02_cnn_rsa"]
+    cnn_rsa(model, stim_dir, Layout(results_root, model.name).root, n_perm=c["n_perm"],
+            n_boot=c["n_boot"], seed=c["seed"], progress=False)   # as the smoke book makes it
     folder = tmp_path_factory.mktemp("lab")
     params = notebook_plan("smoke", results_dir=results_root, names=["06_explore"])[0]
     pm.execute_notebook(str(repo_root() / "notebooks" / "06_explore.ipynb"),
@@ -96,13 +107,17 @@ def _stop(proc) -> None:
     proc.wait()
 
 
+#: Every code cell ran, or one failed (run-all stops there: the test then reports the
+#: error at once instead of waiting out its timeout).
 _NOTEBOOK_DONE = """() => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   if (!panel || !panel.content || !panel.sessionContext.session) return false;
   const kernel = panel.sessionContext.session.kernel;
   const cells = panel.content.widgets.filter(c => c.model.type === 'code');
+  const failed = cells.some(c => c.model.outputs.toJSON().some(
+      o => o.output_type === 'error'));
   return kernel && kernel.status === 'idle' && cells.length > 0 &&
-         cells.every(c => c.model.executionCount !== null);
+         (failed || cells.every(c => c.model.executionCount !== null));
 }"""
 
 _ERRORS = """() => {
