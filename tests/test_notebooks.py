@@ -69,12 +69,22 @@ def test_failing_notebook_reports_the_cell_and_writes_nothing(tmp_path):
 
 def test_a_page_keeps_every_output_and_its_kernel_is_stopped_when_done(tmp_path):
     """The kernel is stopped at once after the last cell (no polite shutdown: 1 to 2.5 s a
-    page), so its exit handlers never run; every cell's output is in the page."""
+    page), so its exit handlers never run; every cell's output is in the page, and what its
+    worker processes kept in shared memory (loky's semaphores, joblib's memory-mapped
+    arrays), which their own cleanup would have removed, is removed."""
+    import tempfile
+    from pathlib import Path
+
     nb = nbformat.v4.new_notebook()
     flag = tmp_path / "exit_handler_ran"
     nb.cells = [nbformat.v4.new_code_cell("n = 2", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell(f"import atexit, pathlib\n"
                                           f"atexit.register(pathlib.Path({str(flag)!r}).touch)"),
+                nbformat.v4.new_code_cell(      # 16 MB: joblib memory-maps it for the workers
+                    "import os, numpy as np\nfrom joblib import Parallel, delayed\n"
+                    "big = np.ones(2_000_000)\n"
+                    "sums = Parallel(n_jobs=2)(delayed(np.sum)(big) for _ in range(2))\n"
+                    "print('kernel', os.getpid())"),
                 nbformat.v4.new_code_cell("for i in range(n):\n    print('line', i)\nn * 21")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
@@ -85,6 +95,11 @@ def test_a_page_keeps_every_output_and_its_kernel_is_stopped_when_done(tmp_path)
     assert [o.get("text") for o in last if o.output_type == "stream"] == ["line 0\nline 1\n"]
     assert [o.data["text/plain"] for o in last if o.output_type == "execute_result"] == ["42"]
     assert not flag.exists()
+    pid = out.cells[-2].outputs[0]["text"].split()[1]
+    left = [p for folder in {Path("/dev/shm"), Path(tempfile.gettempdir())} if folder.is_dir()
+            for p in folder.iterdir() if f"loky-{pid}-" in p.name
+            or p.name.startswith(f"joblib_memmapping_folder_{pid}_")]
+    assert not left, f"the stopped kernel (pid {pid}) left {left}"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -162,3 +162,35 @@ def test_the_study_is_cached_per_seed_in_a_folder_of_its_parameters(stim_dir, tm
     assert len({f.parents[2] for f in tmp_path.rglob("seed-*.csv")}) == 2   # its own folder
     with pytest.raises(InputError, match="designs"):
         observer_study(layout, base, **{**args, "designs": ["mixed"]})
+
+
+def test_a_process_keeps_the_observer_of_a_set_only_while_its_images_are_the_same(stim_dir,
+                                                                                 tmp_path):
+    """The study's processes keep each observer model for the stimulus set's contents (its
+    manifest), not its path: a set rebuilt at the same path gets its own models."""
+    import shutil
+
+    from advlib.analysis import ground_truth_study as g
+    from advlib.layout import MANIFEST
+    from advlib.provenance import file_sha256
+
+    folder = tmp_path / "set"
+    shutil.copytree(stim_dir, folder)
+
+    def models():
+        return g._models_cached(str(folder), file_sha256(folder / MANIFEST), (1,), 0, 2.5, 0.1,
+                                3.0, "schematic", None)
+
+    first = models()
+    assert models() is first                              # kept while the set is the same
+    a, b = folder / "AI" / "ai00.png", folder / "AI" / "ai01.png"   # rebuilt: two swapped
+    a.rename(tmp_path / "swap.png")
+    b.rename(a)
+    (tmp_path / "swap.png").rename(b)
+    manifest = pd.read_csv(folder / MANIFEST)
+    rows = manifest.index[manifest.path.isin(["AI/ai00.png", "AI/ai01.png"])]
+    manifest.loc[rows, "sha256"] = manifest.loc[rows[::-1], "sha256"].to_numpy()
+    manifest.to_csv(folder / MANIFEST, index=False)
+    second = models()
+    assert second is not first
+    assert not np.array_equal(second[1][1].to_numpy(), first[1][1].to_numpy())

@@ -54,8 +54,8 @@ from ..fmri.simulation import (
     stimulus_energy,
     subject_model,
 )
-from ..layout import seed_record, seed_table, simulation_spec
-from ..provenance import Stage
+from ..layout import MANIFEST, seed_record, seed_table, simulation_spec
+from ..provenance import Stage, file_sha256
 from .brain_analysis import (
     MIN_ROI_VERTICES,
     kind_patterns,
@@ -228,8 +228,12 @@ def study_seed(models: dict, manifest: pd.DataFrame, *, snr: float, design: str,
 
 
 @functools.lru_cache(maxsize=2)
-def _models_cached(stim_dir: str, subjects: tuple, seed: int, spacing: float, variation: float,
-                   radius: float, surface: str, energy_cache: str | None) -> dict:
+def _models_cached(stim_dir: str, manifest_sha256: str, subjects: tuple, seed: int,
+                   spacing: float, variation: float, radius: float, surface: str,
+                   energy_cache: str | None) -> dict:
+    """:func:`observer_models`, once per process for a stimulus set's contents (its
+    manifest lists every image's checksum): a set rebuilt at the same path is not served
+    the models of the old one."""
     return observer_models(stim_dir, subjects, seed, spacing, variation, radius, surface,
                            energy_cache)
 
@@ -247,7 +251,8 @@ def _run_seed(folder, stim_dir, params, seed, inputs=None, energy_cache=None) ->
     if stage.up_to_date():
         return folder / seed_table(seed)
     p = params
-    models = _models_cached(str(stim_dir), tuple(p["dataset"]["subjects"]),
+    models = _models_cached(str(stim_dir), file_sha256(Path(stim_dir) / MANIFEST),
+                            tuple(p["dataset"]["subjects"]),
                             p["dataset"]["seed"], p["dataset"]["spacing"], p["variation"],
                             p["radius"], p["dataset"].get("surface", "schematic"),
                             None if energy_cache is None else str(energy_cache))

@@ -548,6 +548,7 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
     expect(source.is_file(), "notebook", str(source), "an existing .ipynb file")
     output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(output, suffix=".tmp.ipynb") as tmp:     # the one atomic write
+        before = _shared_memory_entries()
         try:
             # the kernel is stopped at once when its last cell is done: every output is in
             # by then, and a polite shutdown request (the kernel tears down torch, the BLAS
@@ -560,6 +561,8 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
             trace = _ANSI.sub("", "\n".join(exc.traceback))[-2000:]
             raise NotebookError(f"notebook {source.name} failed in cell {exc.exec_count}: "
                                 f"{exc.ename}: {exc.evalue}\n{trace}") from None
+        finally:
+            _remove_leftovers(before)
         nb = nbformat.read(tmp, as_version=4)
         _clean_outputs(nb)
         _live_note(nb, source.stem)
@@ -572,6 +575,47 @@ def run_notebook(source, output, parameters: dict, kernel: str = "python3",
             nb.metadata.get("papermill", {}).pop(key, None)
         nbformat.write(nb, tmp)
     return output
+
+
+#: What a kernel's worker processes leave in shared memory when the kernel is killed (its
+#: process group goes with it, so their cleanup never runs): loky's semaphores and joblib's
+#: memory-mapped arrays, each named after the pid of the process that made it.
+_LEFTOVERS = re.compile(r"^(?:sem\.loky-|joblib_memmapping_folder_)(\d+)[-_]")
+
+
+def _shared_memory_entries() -> set[Path]:
+    """The loky and joblib entries in ``/dev/shm`` and the temporary folder (joblib's
+    fallback) now."""
+    import tempfile
+
+    folders = {Path("/dev/shm"), Path(tempfile.gettempdir())}
+    return {p for folder in folders if folder.is_dir()
+            for pattern in ("sem.loky-*", "joblib_memmapping_folder_*")
+            for p in folder.glob(pattern)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:            # another user's process
+        return True
+    return True
+
+
+def _remove_leftovers(before: set[Path]) -> None:
+    """Remove the loky and joblib entries that appeared since ``before`` and whose maker is
+    gone (the stopped kernel and its workers); a live process's entries are kept."""
+    import shutil
+
+    for path in _shared_memory_entries() - before:
+        found = _LEFTOVERS.match(path.name)
+        if found and not _alive(int(found.group(1))):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def notebook_plan(profile: str = "full", model: str = "efficientnet_lite0",
