@@ -48,7 +48,7 @@ from .layout import FOLDER_RECORD, record_name
 
 __all__ = ["stage_lock", "file_sha256", "cache_key", "code_key", "advlib_imports", "package_versions",
            "provenance_record", "atomic_path", "atomic_dir", "write_json", "write_csv", "Stage",
-           "StageError", "read_record"]
+           "StageError", "read_record", "process_alive"]
 
 _PACKAGES = ("advlib", "torch", "torchvision", "timm", "numpy", "scipy", "pandas", "pillow",
              "rsatoolbox", "nilearn", "pymannkendall", "scikit-learn")
@@ -504,7 +504,8 @@ def _writer() -> str:
     return f"{os.getpid()}@{host}"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs on this machine (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -541,7 +542,7 @@ def _clean_leftovers(folder: Path, name: str | None = None, min_age_s: float = 3
             writer = path.name.rsplit(".partial-", 1)[1].split("~", 1)[0]
             pid, _, host = writer.partition("@")
             here = pid.isdigit() and host == this_host
-            stale = (not _alive(int(pid))) if here else (
+            stale = (not process_alive(int(pid))) if here else (
                 now - path.stat().st_mtime > min_age_s)
             if stale:
                 shutil.rmtree(path, ignore_errors=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 from ..cnn.selection import PAPER_CONFIDENCE, PAPER_N_PER_CLASS, PAPER_SUPERCLASSES
 from ..errors import AdvlibError, check_choice, check_probability, expect
 from ..layout import SIMULATION_SPEC, page_name, page_record, simulation_spec
-from ..provenance import Stage, atomic_path
+from ..provenance import Stage, atomic_path, process_alive
 
 __all__ = ["NotebookSpec", "PageVariant", "REGISTRY", "NOTEBOOKS", "PER_SUBJECT", "PAPER_DESIGN",
            "stimulus_options", "subject_names",
@@ -594,16 +594,6 @@ def _shared_memory_entries() -> set[Path]:
             for p in folder.glob(pattern)}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:            # another user's process
-        return True
-    return True
-
-
 def _remove_leftovers(before: set[Path]) -> None:
     """Remove the loky and joblib entries that appeared since ``before`` and whose maker is
     gone (the stopped kernel and its workers); a live process's entries are kept."""
@@ -611,7 +601,7 @@ def _remove_leftovers(before: set[Path]) -> None:
 
     for path in _shared_memory_entries() - before:
         found = _LEFTOVERS.match(path.name)
-        if found and not _alive(int(found.group(1))):
+        if found and not process_alive(int(found.group(1))):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
