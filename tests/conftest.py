@@ -62,6 +62,27 @@ def stim_dir(model, results_root, smoke_stimulus_options):
     return out
 
 
+def _swap_two_images(folder) -> None:
+    """Make ``folder`` (a copy of a stimulus set) another set: its images ``AI/ai00.png``
+    and ``AI/ai01.png`` swapped, with their checksums swapped in the manifest."""
+    a, b = folder / "AI" / "ai00.png", folder / "AI" / "ai01.png"
+    spare = folder / "AI" / "swap.tmp"
+    a.rename(spare)
+    b.rename(a)
+    spare.rename(b)
+    manifest = pd.read_csv(folder / "manifest.csv")
+    rows = manifest.index[manifest.path.isin(["AI/ai00.png", "AI/ai01.png"])]
+    manifest.loc[rows, "sha256"] = manifest.loc[rows[::-1], "sha256"].to_numpy()
+    manifest.to_csv(folder / "manifest.csv", index=False)
+
+
+@pytest.fixture(scope="session")
+def swap_two_images():
+    """``swap(folder)``: turn a copy of a stimulus set into another set of the same images
+    (two AI images swapped, the manifest's checksums with them)."""
+    return _swap_two_images
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Make every socket connection fail, as on a machine without internet."""

@@ -39,13 +39,11 @@ def test_same_seed_same_data_and_cache(dataset, stim_dir, tmp_path, monkeypatch)
 
 
 def test_the_observers_energy_is_computed_once_per_stimulus_set(dataset, stim_dir, tmp_path,
-                                                                monkeypatch):
+                                                                monkeypatch, swap_two_images):
     """The energy is a cached stage in the set's feature cache: the same bytes as computed
     afresh, read back while the images are the same (a subject simulated from it has the
     same betas), computed again for another set of images or a damaged file."""
     import shutil
-
-    import pandas as pd
 
     from advlib.fmri.simulation import simulate as sim
 
@@ -64,14 +62,7 @@ def test_the_observers_energy_is_computed_once_per_stimulus_set(dataset, stim_di
     assert np.array_equal(np.load(again[0] / "betas.npy"), np.load(dataset / "sub-01" / "betas.npy"))
     other = tmp_path / "other"                  # two AI images swapped: another set
     shutil.copytree(stim_dir, other)
-    a, b = other / "AI" / "ai00.png", other / "AI" / "ai01.png"
-    a.rename(tmp_path / "swap.png")
-    b.rename(a)
-    (tmp_path / "swap.png").rename(b)
-    manifest = pd.read_csv(other / "manifest.csv")
-    rows = manifest.index[manifest.path.isin(["AI/ai00.png", "AI/ai01.png"])]
-    manifest.loc[rows, "sha256"] = manifest.loc[rows[::-1], "sha256"].to_numpy()
-    manifest.to_csv(other / "manifest.csv", index=False)
+    swap_two_images(other)
     swapped, _ = sim.stimulus_energy(other, cache)
     assert not np.array_equal(swapped, fresh)
     assert np.array_equal(sim.stimulus_energy(other)[0], swapped)

@@ -164,8 +164,8 @@ def test_the_study_is_cached_per_seed_in_a_folder_of_its_parameters(stim_dir, tm
         observer_study(layout, base, **{**args, "designs": ["mixed"]})
 
 
-def test_a_process_keeps_the_observer_of_a_set_only_while_its_images_are_the_same(stim_dir,
-                                                                                 tmp_path):
+def test_a_process_keeps_the_observer_of_a_set_only_while_its_images_are_the_same(
+        stim_dir, tmp_path, swap_two_images):
     """The study's processes keep each observer model for the stimulus set's contents (its
     manifest), not its path: a set rebuilt at the same path gets its own models."""
     import shutil
@@ -183,14 +183,7 @@ def test_a_process_keeps_the_observer_of_a_set_only_while_its_images_are_the_sam
 
     first = models()
     assert models() is first                              # kept while the set is the same
-    a, b = folder / "AI" / "ai00.png", folder / "AI" / "ai01.png"   # rebuilt: two swapped
-    a.rename(tmp_path / "swap.png")
-    b.rename(a)
-    (tmp_path / "swap.png").rename(b)
-    manifest = pd.read_csv(folder / MANIFEST)
-    rows = manifest.index[manifest.path.isin(["AI/ai00.png", "AI/ai01.png"])]
-    manifest.loc[rows, "sha256"] = manifest.loc[rows[::-1], "sha256"].to_numpy()
-    manifest.to_csv(folder / MANIFEST, index=False)
+    swap_two_images(folder)                               # rebuilt at the same path
     second = models()
     assert second is not first
     assert not np.array_equal(second[1][1].to_numpy(), first[1][1].to_numpy())

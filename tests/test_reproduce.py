@@ -5,7 +5,6 @@ import re
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from advlib.book import PROFILES, notebook_plan, reproduce
@@ -122,7 +121,7 @@ def _tables(layout, dataset):
 
 @pytest.mark.slow
 def test_a_cli_run_on_another_stimulus_set_leaves_the_book_alone(smoke_book, results_root,
-                                                                 tmp_path):
+                                                                 tmp_path, swap_two_images):
     """The reported scenario: `advlib cnn-rsa --stimuli OTHER` between two book builds used
     to overwrite the book's cnn_rsa.csv, and the next build took it as up to date."""
     from advlib.book.notebooks import DATASETS
@@ -139,14 +138,7 @@ def test_a_cli_run_on_another_stimulus_set_leaves_the_book_alone(smoke_book, res
     pages = {p: p.stat().st_mtime_ns for p in out.glob("0[1-6]*.ipynb")}
     other = tmp_path / "other_set"
     shutil.copytree(layout.stimuli_dir, other)
-    a, b = other / "AI" / "ai00.png", other / "AI" / "ai01.png"     # another stimulus set
-    a.rename(tmp_path / "swap.png")
-    b.rename(a)
-    (tmp_path / "swap.png").rename(b)
-    manifest = pd.read_csv(other / "manifest.csv")   # whose manifest lists their checksums
-    rows = manifest.index[manifest.path.isin(["AI/ai00.png", "AI/ai01.png"])]
-    manifest.loc[rows, "sha256"] = manifest.loc[rows[::-1], "sha256"].to_numpy()
-    manifest.to_csv(other / "manifest.csv", index=False)
+    swap_two_images(other)                                  # another stimulus set
     assert main(["cnn-rsa", "--stimuli", str(other), "--results", str(results_root),
                  "--n-perm", "50", "--n-boot", "50"]) == 0
     other_table = Layout(results_root, "efficientnet_lite0", other).cnn_rsa
