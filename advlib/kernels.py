@@ -9,12 +9,14 @@ input; the public functions that call them do.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import stats
 
 from .errors import expect
 
-__all__ = ["upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spearman",
+__all__ = ["triu_pairs", "upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spearman",
            "rowwise_spearman", "correlation_rdm_vectors", "masked_pearson", "masked_standardize",
            "gathered_rank", "tau_a", "session_pair_groups", "group_centre", "rank_rows"]
 
@@ -51,10 +53,12 @@ def rank_rows(x) -> np.ndarray:
     low = key.dtype.type((1 << bits) - 1)
     top = key >> key.dtype.type(bits)
     odd = (top[:, 1:] == top[:, :-1]).any(axis=-1)             # ties or too close
-    order = (key & low).astype(np.intp)
+    order = key & low                                         # < 2 ** bits: a view as intp
+    order = order.view(np.intp) if order.itemsize == np.dtype(np.intp).itemsize \
+        else order.astype(np.intp)
     order += (np.arange(rows.shape[0]) * n)[:, None]          # flat positions: one scatter
     ranks = np.empty(rows.shape)
-    ranks.ravel()[order.ravel()] = np.tile(np.arange(1, n + 1, dtype=np.float64), rows.shape[0])
+    ranks.ravel()[order] = np.arange(1, n + 1, dtype=np.float64)    # broadcast over rows
     if not small:       # NaN (and inf) keys sort at or beyond the infinities' (by sign)
         odd |= (top[:, -1] >= _PINF_TOP >> bits) | (top[:, 0] <= _NINF_TOP >> bits)
     if odd.any():
@@ -94,6 +98,26 @@ def _sort_keys(rows: np.ndarray, bits: int) -> np.ndarray:
     return key
 
 
+@functools.lru_cache(maxsize=64)
+def triu_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(n, 1)``, made once per ``n`` (the analyses ask for the same few
+    sizes many thousand times; building them was 2% of a ground-truth study seed).
+
+    Parameters
+    ----------
+    n : int
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray) of int, each shape (n * (n - 1) / 2,)
+        Rows and columns of the pairs ``i < j`` (row-major); read-only (shared).
+    """
+    iu, ju = np.triu_indices(n, 1)
+    iu.flags.writeable = False
+    ju.flags.writeable = False
+    return iu, ju
+
+
 def upper_triangle(rdm) -> np.ndarray:
     """The upper triangle (``i < j``, row-major) of an ``(n, n)`` RDM as a vector.
 
@@ -102,7 +126,7 @@ def upper_triangle(rdm) -> np.ndarray:
     numpy.ndarray, shape (n * (n - 1) / 2,)
     """
     arr = np.asarray(rdm)
-    return arr[np.triu_indices(arr.shape[0], k=1)]
+    return arr[triu_pairs(arr.shape[0])]
 
 
 def correlation_rdm(x: np.ndarray) -> np.ndarray:
@@ -154,6 +178,12 @@ def correlation_rdm_inplace(x: np.ndarray, scale: np.ndarray | None = None):
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation of two vectors (``scipy.stats.spearmanr``).
 
+    The statistic without the p-value scipy computes beside it: the same two steps as
+    ``spearmanr`` (each vector's average ranks, here by :func:`rank_rows`, which gives
+    exactly ``rankdata``'s; then ``np.corrcoef`` of the two rank columns stacked as
+    ``spearmanr`` stacks them), so the very same float in a third of the time. Vectors with
+    NaN or a constant one go to ``spearmanr`` itself (NaN, with its warning).
+
     Parameters
     ----------
     a, b : numpy.ndarray, shape (n,)
@@ -162,7 +192,13 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     -------
     float
     """
-    return float(stats.spearmanr(a, b).statistic)
+    a, b = np.asarray(a), np.asarray(b)
+    if (a.ndim != 1 or a.shape != b.shape or a.size < 2 or a.dtype.kind not in "iuf"
+            or b.dtype.kind not in "iuf" or np.isnan(a).any() or np.isnan(b).any()
+            or (a[0] == a).all() or (b[0] == b).all()):
+        return float(stats.spearmanr(a, b).statistic)
+    ra, rb = rank_rows(np.stack((a, b)))
+    return float(np.corrcoef(np.column_stack((ra, rb)), rowvar=False)[1, 0])
 
 
 def session_pair_groups(sessions, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -275,7 +311,7 @@ def correlation_rdm_vectors(patterns: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         x = x / norm
     corr = np.einsum("bnv,bmv->bnm", x, x)
-    iu, ju = np.triu_indices(patterns.shape[1], 1)
+    iu, ju = triu_pairs(patterns.shape[1])
     return 1.0 - corr[:, iu, ju]
 
 

@@ -13,6 +13,7 @@ from advlib.kernels import (
     rowwise_spearman,
     spearman,
     tau_a,
+    triu_pairs,
     upper_triangle,
 )
 
@@ -38,6 +39,36 @@ def test_rank_correlations_match_scipy(rng):
     assert spearman(a[0], b[0]) == stats.spearmanr(a[0], b[0]).statistic
     a[1, 3] = np.nan
     assert np.isnan(rowwise_spearman(a, b)[1])
+
+
+def test_spearman_is_scipys_float_exactly(rng):
+    """The same float as spearmanr's statistic (not only close): ties, integers, near
+    ties and lengths from 2 up; NaN and constant vectors go to scipy (NaN, its warning)."""
+    for k in range(400):
+        n = int(rng.integers(2, 200))
+        a, b = rng.normal(size=n), rng.normal(size=n)
+        if k % 3 == 0:
+            a = np.round(a, 1)                                  # ties
+        if k % 5 == 0:
+            b = rng.integers(0, 4, n)                           # integers, many ties
+        if k % 7 == 0:
+            b = a + 1e-13 * rng.normal(size=n)                  # values a few ulp apart
+        want = stats.spearmanr(a, b).statistic
+        assert spearman(a, b) == want or (np.isnan(want) and np.isnan(spearman(a, b)))
+    a = rng.normal(size=10)
+    with pytest.warns(stats.ConstantInputWarning):
+        assert np.isnan(spearman(a, np.ones(10)))
+    a[2] = np.nan
+    assert np.isnan(spearman(a, rng.normal(size=10)))
+
+
+def test_triu_pairs_are_triu_indices_shared_and_read_only():
+    iu, ju = triu_pairs(6)
+    want = np.triu_indices(6, 1)
+    assert np.array_equal(iu, want[0]) and np.array_equal(ju, want[1])
+    assert triu_pairs(6)[0] is iu                               # made once
+    with pytest.raises(ValueError, match="read-only"):
+        iu[0] = 5
 
 
 def test_masked_kernels_match_scipy_on_the_kept_entries(rng):

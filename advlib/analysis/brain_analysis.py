@@ -78,6 +78,7 @@ from ..kernels import (
     rowwise_spearman,
     session_pair_groups,
     spearman,
+    triu_pairs,
 )
 from ..layout import (
     analysis_variant,
@@ -260,7 +261,7 @@ def vertex_bootstrap(patterns: dict, n_boot: int = 1000, seed=0, chunk: int = 10
         idx = np.sort(np.argsort(rng.random((n_boot, n_v)), 1)[:, :size], 1)
     n_img = patterns["RE"].shape[0]
     same = (None if sessions is None else
-            session_pair_groups(np.asarray(sessions), *np.triu_indices(n_img, 1)))
+            session_pair_groups(np.asarray(sessions), *triu_pairs(n_img)))
     out = {"AN": [], "AI": []}
     for start in range(0, n_boot, chunk):
         sel = idx[start:start + chunk]
@@ -391,7 +392,7 @@ def session_diagnostics(rdms: dict, sessions) -> dict:
     """
     s = np.asarray(sessions)
     n = s.size
-    iu, ju = np.triu_indices(n, 1)
+    iu, ju = triu_pairs(n)
     same = s[iu] == s[ju]
     vec = {k: v[iu, ju] for k, v in rdms.items()}
     out = {}
@@ -594,7 +595,7 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
     check_positive_int(n_perm, "n_perm", minimum=0)
     vec = {k: searchlight_rdms(v, disks) for k, v in patterns.items()}
     n = patterns["RE"].shape[0]
-    iu, ju = np.triu_indices(n, 1)
+    iu, ju = triu_pairs(n)
     pair_index = np.full((n, n), -1)
     pair_index[iu, ju] = np.arange(iu.size)
     pair_index[ju, iu] = np.arange(iu.size)
@@ -715,8 +716,8 @@ def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
     rng = rng_from(seed)
     rois = np.asarray(rois)
     n = patterns["RE"].shape[0]
-    iu, ju = np.triu_indices(n, 1)
-    i2, j2 = np.triu_indices(2 * n, 1)
+    iu, ju = triu_pairs(n)
+    i2, j2 = triu_pairs(2 * n)
     where = np.full((2 * n, 2 * n), -1)
     where[i2, j2] = where[j2, i2] = np.arange(i2.size)
     flips = swap_indices(n, n_perm, rng, swappable)

@@ -31,9 +31,11 @@ from ..errors import InputError, expect
 from ..kernels import (
     correlation_rdm_inplace,
     group_centre,
+    rank_rows,
     session_pair_groups,
     spearman,
     tau_a,
+    triu_pairs,
     upper_triangle,
 )
 
@@ -134,7 +136,9 @@ def check_rdm(rdm, name: str = "rdm") -> np.ndarray:
            "a square (n, n) matrix")
     expect(arr.shape[0] >= 4, f"{name}.shape", arr.shape, "at least 4 conditions")
     expect(bool(np.isfinite(arr).all()), name, "matrix with NaN or inf", "finite values")
-    expect(np.allclose(arr, arr.T, atol=1e-10 * (1 + np.abs(arr).max())), name,
+    # exactly symmetric (as every RDM this library makes) needs no tolerance check
+    expect(np.array_equal(arr, arr.T)
+           or np.allclose(arr, arr.T, atol=1e-10 * (1 + np.abs(arr).max())), name,
            "asymmetric matrix", "a symmetric RDM")
     return arr
 
@@ -145,7 +149,7 @@ def square_rdm(vector) -> np.ndarray:
     n = int(round((1 + np.sqrt(1 + 8 * vec.size)) / 2))
     expect(n * (n - 1) // 2 == vec.size, "vector.size", vec.size, "n (n - 1) / 2 for some n")
     out = np.zeros((n, n))
-    out[np.triu_indices(n, 1)] = vec
+    out[triu_pairs(n)] = vec
     return out + out.T
 
 
@@ -203,8 +207,8 @@ def compare_rdms(a, b, method: str = "spearman", names=("a", "b"), sessions=None
                "gives none)")
     sess = check_sessions(sessions, a.shape[0], method)
     if sess is not None:
-        same = session_pair_groups(sess, *np.triu_indices(a.shape[0], 1))
-        x, y = ((stats.rankdata(va), stats.rankdata(vb)) if method == "spearman"
+        same = session_pair_groups(sess, *triu_pairs(a.shape[0]))
+        x, y = (tuple(rank_rows(np.stack((va, vb)))) if method == "spearman"    # rankdata's
                 else (va, vb))
         x, y = group_centre(x, same), group_centre(y, same)
         for name, v in zip(names, (x, y)):

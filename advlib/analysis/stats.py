@@ -46,6 +46,7 @@ from ..kernels import (
     rank_rows,
     session_pair_groups,
     tau_a,
+    triu_pairs,
     upper_triangle,
 )
 from .rsa import COMPARISONS, check_rdm, check_sessions, compare_rdms
@@ -323,7 +324,7 @@ def bootstrap_p(differences) -> float:
 
 
 def _transform(values: np.ndarray, method: str) -> np.ndarray:
-    return stats.rankdata(values) if method == "spearman" else values
+    return rank_rows(values) if method == "spearman" else values     # rankdata's ranks
 
 
 def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: int = 1000,
@@ -359,7 +360,7 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
     check_fits("n_perm", n_perm, 8.0 * n_perm * (n + 2 * n * (n - 1)),
                f"{n_perm} permutations of {n} images")
     perms = permutation_indices(n, n_perm, seed, blocks)
-    iu, ju = np.triu_indices(n, 1)
+    iu, ju = triu_pairs(n)
     sess = check_sessions(sessions, n, method)
     if sess is not None:
         same = session_pair_groups(sess, iu, ju)
@@ -530,7 +531,7 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
     expect(joint.shape == (2 * n, 2 * n), f"{names[1]}+{names[2]}.shape", joint.shape,
            f"({2 * n}, {2 * n}): the {names[1]} and {names[2]} patterns of the reference's "
            f"{n} images, stacked")
-    iu, ju = np.triu_indices(n, 1)
+    iu, ju = triu_pairs(n)
     sess = check_sessions(sessions, n, method)
     same = None if sess is None else session_pair_groups(sess, iu, ju)
     if method in ("spearman", "pearson"):
@@ -646,7 +647,7 @@ def bootstrap_references(refs: dict, rdms: dict, method: str = "spearman", n_boo
                f"{n_boot} bootstrap resamples of {n} images")
     rng = rng_from(seed)
     idx = rng.integers(0, n, size=(n_boot, n))
-    iu, ju = np.triu_indices(n, 1)
+    iu, ju = triu_pairs(n)
     rows, cols = idx[:, iu], idx[:, ju]
     mask = rows != cols  # pairs of two copies of one image are dropped
     enough = mask.sum(1) >= 3
@@ -686,7 +687,7 @@ def bootstrap_references(refs: dict, rdms: dict, method: str = "spearman", n_boo
 def _mk_s(values: np.ndarray) -> np.ndarray:
     """Mann-Kendall S of each row: sum over i < j of sign(x_j - x_i)."""
     v = np.atleast_2d(values)
-    iu, ju = np.triu_indices(v.shape[1], 1)
+    iu, ju = triu_pairs(v.shape[1])
     return np.sign(v[:, ju] - v[:, iu]).sum(1)
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import sparse
 
 from ..errors import check_positive_int, expect
-from ..kernels import correlation_rdm, rowwise_spearman, spearman, upper_triangle
+from ..kernels import correlation_rdm, rowwise_spearman, spearman, triu_pairs, upper_triangle
 from .data import ROIS
 
 __all__ = ["mesh_edges", "geodesic_distances", "geodesic_disks", "searchlight_rdms", "reliability_map",
@@ -125,7 +125,7 @@ def searchlight_rdms(patterns, disks: sparse.csr_matrix) -> np.ndarray:
     m = np.asarray(disks.sum(1)).ravel()
     bt = np.ascontiguousarray(b.T)        # (vertices, conditions): the products' layout
     s = disks @ bt                        # (centres, conditions): sums
-    iu, ju = np.triu_indices(b.shape[0], 1)
+    iu, ju = triu_pairs(b.shape[0])
     ss_diag = disks @ (bt ** 2)           # (centres, conditions)
     ss_pair = disks @ (bt[:, iu] * bt[:, ju])   # (centres, pairs)
     with np.errstate(invalid="ignore", divide="ignore"):   # in place: (centres, pairs) is big
