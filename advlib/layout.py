@@ -35,7 +35,7 @@ from .errors import check_choice, expect
 __all__ = ["Layout", "default_results", "dataset_label", "simulation_spec", "brain_rsa_name",
            "searchlight_name", "analysis_variant", "encoding_name", "SIMULATED", "SIMULATION_SPEC",
            "FOLDER_RECORD", "record_name", "MANIFEST", "SKIPPED_TABLE", "SELECTED_TABLE",
-           "FEATURES_FOLDER", "features_name", "OBSERVER_ENERGY", "CNN_RSA_TABLE",
+           "FEATURES_FOLDER", "features_name", "OBSERVER_ENERGY", "observer_responses_name", "CNN_RSA_TABLE",
            "CNN_TREND_TABLE", "CNN_RDMS",
            "CNN_RSA_OUTPUTS", "HIT_RSA_TABLE", "HIT_CEILING_TABLE", "HIT_CATEGORIES_TABLE", "HIT_RDMS",
            "HIT_RSA_OUTPUTS", "HIT_IMAGES_ARRAYS", "HIT_IMAGES_TABLE", "HIT_ADVERSARIAL_TABLE",
@@ -344,6 +344,14 @@ def features_name(kind: str) -> str:
 #: (:func:`advlib.fmri.simulation.stimulus_energy`): computed once, read by the subjects
 #: and by every process of the ground-truth study.
 OBSERVER_ENERGY = "observer_energy.npz"
+
+
+def observer_responses_name(params: dict) -> str:
+    """``observer_responses-<hash>.npz``: one simulated subject's noise-free neural
+    responses to a stimulus set, in its feature cache
+    (:func:`advlib.fmri.simulation.observer_subject`); other subject parameters, another
+    file."""
+    return f"observer_responses-{_short_hash(json.dumps(params, sort_keys=True))}.npz"
 
 
 #: The CNN RSA stage (:func:`advlib.analysis.cnn_rsa`) under :attr:`Layout.root`.

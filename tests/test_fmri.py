@@ -70,6 +70,37 @@ def test_the_observers_energy_is_computed_once_per_stimulus_set(dataset, stim_di
     assert np.array_equal(sim.stimulus_energy(stim_dir, cache)[0], fresh)
 
 
+def test_a_subjects_responses_are_computed_once_per_stimulus_set(dataset, stim_dir, tmp_path,
+                                                                  monkeypatch):
+    """The observer's noise-free responses of a subject are a cached stage beside the
+    energy: the same numbers as computed afresh, read back by the subjects stage (the same
+    betas) and by anyone asking for the same subject; another subject or setting has its
+    own file; a damaged file is made again."""
+    from advlib.fmri.simulation import simulate as sim
+
+    cache = tmp_path / "features"
+    energy = sim.stimulus_energy(stim_dir)
+    opts = dict(spacing=SMALL["spacing"], variation=0.1, surface="schematic")
+    cortex, fresh = sim.observer_subject(stim_dir, energy, 0, 1, **opts)
+    assert not cache.exists()
+    made_cortex, made = sim.observer_subject(stim_dir, energy, 0, 1, cache_dir=cache, **opts)
+    files = sorted(cache.glob("observer_responses-*.npz"))
+    assert len(files) == 1 and made.equals(fresh)
+    with monkeypatch.context() as m:
+        m.setattr(sim, "subject_model", None)                # would fail if computed again
+        read_cortex, read = sim.observer_subject(stim_dir, energy, 0, 1, cache_dir=cache, **opts)
+        assert read.equals(fresh) and list(read.index) == energy[1]
+        assert read_cortex.vertices.equals(cortex.vertices)
+        assert np.array_equal(read_cortex.faces, cortex.faces)
+        again = simulate_dataset(stim_dir, tmp_path / "again", [1], seed=0, progress=False,
+                                 energy_cache=cache, **SMALL)
+    assert np.array_equal(np.load(again[0] / "betas.npy"), np.load(dataset / "sub-01" / "betas.npy"))
+    _, other = sim.observer_subject(stim_dir, energy, 0, 2, cache_dir=cache, **opts)
+    assert len(list(cache.glob("observer_responses-*.npz"))) == 2 and not other.equals(fresh)
+    files[0].write_bytes(b"damaged")
+    assert sim.observer_subject(stim_dir, energy, 0, 1, cache_dir=cache, **opts)[1].equals(fresh)
+
+
 def test_a_dataset_folder_holds_one_dataset(dataset, stim_dir, tmp_path):
     """Another invocation with other settings may not add subjects to the folder (issue 23);
     one with the same settings keeps the earlier subjects in dataset.json."""

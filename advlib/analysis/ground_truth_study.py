@@ -49,10 +49,10 @@ from ..fmri.simulation import (
     BETA_NOISE,
     DESIGNS,
     null_responses,
+    observer_subject,
     session_plan,
     simulate_betas,
     stimulus_energy,
-    subject_model,
 )
 from ..layout import MANIFEST, seed_record, seed_table, simulation_spec
 from ..provenance import Stage, file_sha256
@@ -93,7 +93,8 @@ def observer_models(stim_dir, subjects=(1, 2, 3), seed: int = 0, spacing: float 
     (:func:`advlib.fmri.simulation.simulate_subject`); ``surface``: the observer's cortex
     (:func:`advlib.fmri.simulation.make_cortex`); ``energy_cache``: the stimulus set's
     feature cache, where :func:`advlib.fmri.simulation.stimulus_energy` reads (or leaves)
-    the images' energy.
+    the images' energy and :func:`advlib.fmri.simulation.observer_subject` each subject's
+    responses (the subjects stage of the same dataset seed leaves them there).
 
     Returns
     -------
@@ -101,13 +102,12 @@ def observer_models(stim_dir, subjects=(1, 2, 3), seed: int = 0, spacing: float 
         ``subject -> (cortex, responses, disks)``; ``responses`` has shape
         ``(n_images, n_vertices)``, ``disks`` ``(n_vertices, n_vertices)``.
     """
-    energy, ids = stimulus_energy(stim_dir, energy_cache)
+    energy = stimulus_energy(stim_dir, energy_cache)
     out = {}
     for subject in subjects:
-        ss = np.random.SeedSequence([seed, subject])
-        r_anat, r_resp = (np.random.default_rng(s) for s in ss.spawn(5)[:2])
-        cortex, responses = subject_model(energy, ids, r_anat, r_resp, spacing=spacing,
-                                          variation=variation, surface=surface)
+        cortex, responses = observer_subject(stim_dir, energy, seed, subject, spacing=spacing,
+                                             variation=variation, surface=surface,
+                                             cache_dir=energy_cache)
         disks = geodesic_disks(cortex.vertices[["x_mm", "y_mm"]].to_numpy(), cortex.faces,
                                radius)
         out[int(subject)] = (cortex, responses, disks)
@@ -139,12 +139,25 @@ def _selection(sub, disks, n_per_hemi: int, cache: dict):
     return cache[key]
 
 
+def _design(sub, manifest, sources, cache: dict) -> tuple:
+    """The sources' sessions, which may swap, and each kind's rows: what the design fixes.
+
+    The observer's data and the planted null of a seed share the session plan and so the
+    conditions table; ``cache`` (keyed by its conditions and sessions) hands the second
+    the first's lookups.
+    """
+    key = ("design", tuple(sub.conditions.condition), tuple(sub.conditions.session))
+    if key not in cache:
+        cache[key] = (source_sessions(sub, manifest, sources),
+                      swappable_sources(sub, manifest, sources),
+                      kind_rows(sub, manifest, sources))   # the truth has the same conditions
+    return cache[key]
+
+
 def _analyse(sub, truth, manifest, sources, disks, variants, n_vertices, n_perm, n_swap,
              ss, cache) -> list[dict]:
     """Every variant's ROI tests on one simulated subject, beside the truth."""
-    sessions = source_sessions(sub, manifest, sources)
-    swappable = swappable_sources(sub, manifest, sources)
-    rows_of = kind_rows(sub, manifest, sources)     # the truth has the same conditions
+    sessions, swappable, rows_of = _design(sub, manifest, sources, cache)
     rows = []
     for (normalize, within), vs in zip(variants, ss.spawn(len(variants))):
         s = normalize_subject(sub, normalize)
@@ -153,8 +166,9 @@ def _analyse(sub, truth, manifest, sources, disks, variants, n_vertices, n_perm,
         true_patterns = kind_patterns(t, manifest, sources, rows=rows_of)
         selection, split = _selection(s, disks, n_vertices // 2, cache)
         partial = partial_similarities(normalize, within)
+        chosen, chosen_roi = selection.vertex.to_numpy(), selection.roi.to_numpy()
         for roi, rs in zip(ROIS, vs.spawn(len(ROIS))):
-            cols = selection[selection.roi == roi].vertex.to_numpy()
+            cols = chosen[chosen_roi == roi]
             if cols.size < MIN_ROI_VERTICES:                   # as the book excludes it
                 continue
             # sessions only where the blocks do not give them (the diagnostics they add

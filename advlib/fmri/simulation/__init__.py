@@ -38,6 +38,7 @@ if TYPE_CHECKING:   # loaded on first use (advlib.exports); the cache keys read 
     )
     from .simulate import (
         SIMULATION_DEFAULTS,
+        observer_subject,
         resolve_dataset,
         simulate_dataset,
         simulate_subject,
@@ -55,6 +56,7 @@ __all__ = [
     "session_plan", "run_events", "simulate_runs", "SimulatedRuns", "DESIGNS",
     # simulate
     "SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "resolve_dataset", "stimulus_energy",
+    "observer_subject",
     # betas
     "BETA_NOISE", "subject_model", "null_responses", "simulate_betas", "beta_noise", "dataset_noise",
 ]

@@ -24,6 +24,8 @@ from ...layout import (
     OBSERVER_ENERGY,
     SIMULATION_SPEC,
     SURFACES,
+    observer_responses_name,
+    record_name,
     simulation_spec,
 )
 from ...provenance import Stage, file_sha256, package_versions, read_record, write_json
@@ -40,11 +42,11 @@ from ..data import (
 )
 from ..glm import fit_glm
 from .betas import subject_model
-from .cortex import make_hemisphere
+from .cortex import make_cortex, make_hemisphere
 from .observer import gabor_energy, session_plan, simulate_runs
 
 __all__ = ["SIMULATION_DEFAULTS", "simulate_subject", "simulate_dataset", "resolve_dataset",
-           "stimulus_energy"]
+           "stimulus_energy", "observer_subject"]
 
 #: Parameters of the simulated observer (see :func:`simulate_subject`).
 SIMULATION_DEFAULTS = dict(snr=SIMULATION_SPEC["snr"], spacing=SIMULATION_SPEC["spacing"],
@@ -100,6 +102,68 @@ def stimulus_energy(stim_dir, cache_dir=None):
     return energy, ids
 
 
+def observer_subject(stim_dir, energy, seed: int, subject: int, *, spacing: float = 1.0,
+                     variation: float = 0.1, surface: str = DEFAULT_SURFACE,
+                     cache_dir=None):
+    """One simulated subject's anatomy and noise-free neural responses, the responses cached.
+
+    :func:`advlib.fmri.simulation.subject_model` with the generators of dataset ``seed``
+    and ``subject`` (the first two children of ``SeedSequence([seed, subject])``, as both
+    the full path and the ground-truth study draw them). The responses (the pRF pooling of
+    the energy: most of the time) are read from the stimulus set's feature cache when they
+    were made from the same images, parameters and code, else computed and written there
+    (a cached stage: the subjects stage leaves them, every process of the ground-truth
+    study reads them). The cortex is rebuilt from its generator (fast), the same as when
+    the responses were made.
+
+    Parameters
+    ----------
+    stim_dir : str or path
+        The stimulus set (what the energy was computed from).
+    energy : tuple
+        ``(energy, image_ids)`` from :func:`stimulus_energy`.
+    seed, subject : int
+    spacing, variation : float
+    surface : {"schematic", "fsaverage5"}
+    cache_dir : str or path, optional
+        The set's feature cache (:attr:`advlib.layout.Layout.features_dir`). ``None``:
+        computed, nothing written.
+
+    Returns
+    -------
+    cortex : Cortex
+    responses : pandas.DataFrame, shape (n_images, n_vertices)
+        Index = image id.
+    """
+    energy, ids = energy
+    r_anat, r_resp = (np.random.default_rng(s)
+                      for s in np.random.SeedSequence([seed, subject]).spawn(5)[:2])
+    if cache_dir is None:
+        return subject_model(energy, ids, r_anat, r_resp, spacing=spacing,
+                             variation=variation, surface=surface)
+    params = {"seed": int(seed), "subject": int(subject), "spacing": float(spacing),
+              "variation": float(variation), "surface": surface}
+    name = observer_responses_name(params)
+    stage = Stage("observer_responses", Path(cache_dir), [name], params,
+                  inputs=stimulus_files(stim_dir), code=["advlib.fmri.simulation.simulate"],
+                  record=record_name(Path(name).stem))
+    if stage.up_to_date():
+        cortex = make_cortex(r_anat, spacing=spacing, variation=variation, surface=surface)
+        with np.load(stage.output_paths()[0]) as saved:
+            values, saved_ids = saved["responses"], [str(i) for i in saved["image_ids"]]
+        if saved_ids == list(ids) and values.shape == (len(ids), len(cortex.vertices)):
+            return cortex, pd.DataFrame(values, index=saved_ids)
+    cortex, responses = subject_model(energy, ids, r_anat, r_resp, spacing=spacing,
+                                      variation=variation, surface=surface)
+
+    def write(tmp: Path) -> None:
+        with open(tmp / name, "wb") as handle:
+            np.savez(handle, responses=responses.to_numpy(),
+                     image_ids=np.array(list(responses.index), dtype=str))
+    stage.run(write)
+    return cortex, responses
+
+
 def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
                      energy=None, energy_cache=None, save_timeseries: bool = False,
                      reuse: bool = True, progress: bool = True, **params) -> Path:
@@ -119,8 +183,9 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     energy : tuple, optional
         ``(energy, image_ids)`` from :func:`stimulus_energy`, to share across subjects.
     energy_cache : str or path, optional
-        Without ``energy``: the stimulus set's feature cache, where :func:`stimulus_energy`
-        reads (or leaves) the energy.
+        The stimulus set's feature cache, where :func:`stimulus_energy` (without
+        ``energy``) reads or leaves the energy and :func:`observer_subject` the subject's
+        noise-free responses.
     save_timeseries : bool
         Also write ``timeseries/run-XX.npy`` (the alternative input format).
     reuse : bool
@@ -154,7 +219,7 @@ def simulate_subject(stim_dir, dataset_dir, subject: int = 1, *, seed: int = 0,
     if energy is None:
         energy = stimulus_energy(stim_dir, energy_cache)
     stage.run(lambda tmp: _simulate(stim_dir, manifest, tmp, subject, seed, p, energy,
-                                    save_timeseries, progress))
+                                    save_timeseries, progress, energy_cache))
     return folder
 
 
@@ -189,13 +254,14 @@ def _is_simulated_subject(folder: Path) -> bool:
         return False
 
 
-def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeseries, progress):
+def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeseries, progress,
+              cache_dir=None):
     """Simulate one subject and write its folder (the work of :func:`simulate_subject`)."""
     ss = np.random.SeedSequence([seed, subject])
-    r_anat, r_resp, r_plan, r_runs, r_glm = (np.random.default_rng(s) for s in ss.spawn(5))
-    energy, ids = energy
-    cortex, responses = subject_model(energy, ids, r_anat, r_resp, spacing=p["spacing"],
-                                      variation=p["variation"], surface=p["surface"])
+    _, _, r_plan, r_runs, r_glm = (np.random.default_rng(s) for s in ss.spawn(5))
+    cortex, responses = observer_subject(stim_dir, energy, seed, subject,
+                                         spacing=p["spacing"], variation=p["variation"],
+                                         surface=p["surface"], cache_dir=cache_dir)
     plan = session_plan(manifest, seed=r_plan, design=p["design"])
     sim = simulate_runs(responses, plan, snr=p["snr"], n_runs_per_session=p["n_runs_per_session"],
                         seed=r_runs, progress=progress)
@@ -297,6 +363,7 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     energy = stimulus_energy(stim_dir, energy_cache) if todo else None
     work = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(simulate_subject)(stim_dir, dataset_dir, s, seed=seed, energy=energy,
+                                  energy_cache=energy_cache,   # the responses' cache
                                   reuse=False,   # found out of date just above
                                   progress=progress and jobs == 1,
                                   save_timeseries=save_timeseries, **params)
