@@ -323,6 +323,19 @@ def bootstrap_p(differences) -> float:
     return float(min(1.0, 2.0 * (1 + against) / (1 + d.size)))
 
 
+def _pair_flat(perms: np.ndarray, iu: np.ndarray, ju: np.ndarray, n: int) -> np.ndarray:
+    """Flat ``(n, n)`` positions of every pair under every permutation, shape
+    (n_perm, n_pairs): ``perms[:, iu] * n + perms[:, ju]``, the same values in the same
+    (column-major) layout, so that what is gathered with them sums in the same order;
+    gathered as rows of the transposed permutations, several times faster than the column
+    gathers."""
+    pt = np.ascontiguousarray(perms.T)
+    out = pt[iu]
+    out *= n
+    out += pt[ju]
+    return out.T
+
+
 def _transform(values: np.ndarray, method: str) -> np.ndarray:
     return rank_rows(values) if method == "spearman" else values     # rankdata's ranks
 
@@ -368,7 +381,7 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
         tb = np.zeros((n, n))
         tb[iu, ju] = _transform(upper_triangle(b), method)
         tb = tb + tb.T
-        gathered = group_centre(tb.ravel()[perms[:, iu] * n + perms[:, ju]], same)
+        gathered = group_centre(tb.ravel()[_pair_flat(perms, iu, ju, n)], same)
         with np.errstate(invalid="ignore", divide="ignore"):
             null = gathered @ ta / np.sqrt((ta ** 2).sum() * (gathered ** 2).sum(1))
     elif method in ("spearman", "pearson"):
@@ -379,7 +392,7 @@ def permutation_test(rdm_fixed, rdm_shuffled, method: str = "spearman", n_perm: 
         tb[iu, ju] = tb_vec - tb_vec.mean()
         tb = tb + tb.T
         # (n_perm, n_pairs), the same values reordered (one flat gather)
-        gathered = tb.ravel()[perms[:, iu] * n + perms[:, ju]]
+        gathered = tb.ravel()[_pair_flat(perms, iu, ju, n)]
         null = gathered @ ta / np.sqrt((ta ** 2).sum() * ((tb_vec - tb_vec.mean()) ** 2).sum())
     else:
         va, null = upper_triangle(a), np.empty(n_perm)
@@ -549,7 +562,8 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
     table = _order_codes(joint) if ranked is True else joint.ravel()
 
     def diff(flips: np.ndarray) -> np.ndarray:
-        step = n * (2 * n * flips[:, iu] + flips[:, ju])
+        ft = np.ascontiguousarray(flips.T)          # see _pair_flat
+        step = (n * (2 * n * ft[iu] + ft[ju])).T
         a, b = table[base + step], table[base + mirror - step]
         return _row_corr(a, ta, ranked, same) - _row_corr(b, ta, ranked, same)
 

@@ -127,13 +127,18 @@ def searchlight_rdms(patterns, disks: sparse.csr_matrix) -> np.ndarray:
     s = disks @ bt                        # (centres, conditions): sums
     iu, ju = triu_pairs(b.shape[0])
     ss_diag = disks @ (bt ** 2)           # (centres, conditions)
-    ss_pair = disks @ (bt[:, iu] * bt[:, ju])   # (centres, pairs)
+    # pair products gathered as rows of the transposed arrays, then viewed transposed:
+    # (centres, pairs) in column-major order, the layout (and so the reductions downstream)
+    # of the column gathers x[:, iu] * x[:, ju], several times faster
+    ss_pair = disks @ (b[iu] * b[ju]).T   # (centres, pairs)
+    st = np.ascontiguousarray(s.T)
     with np.errstate(invalid="ignore", divide="ignore"):   # in place: (centres, pairs) is big
-        cov = s[:, iu] * s[:, ju]
+        cov = (st[iu] * st[ju]).T
         cov /= m[:, None]
         np.subtract(ss_pair, cov, out=cov)
         var = ss_diag - s ** 2 / m[:, None]
-        denom = var[:, iu] * var[:, ju]
+        vt = np.ascontiguousarray(var.T)
+        denom = (vt[iu] * vt[ju]).T
         np.sqrt(denom, out=denom)
         cov /= denom
     cov[(m < 2)] = np.nan
