@@ -316,6 +316,30 @@ def test_permutation_test_with_sessions_equals_a_plain_loop():
         assert res.null == pytest.approx(np.array(loop))
 
 
+def test_permutation_nulls_keep_their_floats_bit_for_bit():
+    """The pairs' positions are gathered as rows of the transposed permutations but keep
+    the column gathers' (column-major) layout, so each null sums in the same order as the
+    plain formula: the same floats, not only close ones (a C-ordered gather changed the
+    last bits of the ground-truth study's p-values and nulls)."""
+    from advlib.analysis import permutation_indices
+    from advlib.kernels import group_centre, session_pair_groups
+
+    rng = np.random.default_rng(7)
+    a, b = _noise_rdms(rng)
+    n, sessions = 10, np.arange(10) % 2
+    iu, ju = np.triu_indices(n, 1)
+    perms = permutation_indices(n, 60, 5, sessions)
+    same = session_pair_groups(sessions, iu, ju)
+    ta = group_centre(stats.rankdata(a[iu, ju]), same)
+    tb = np.zeros((n, n))
+    tb[iu, ju] = stats.rankdata(b[iu, ju])
+    tb = tb + tb.T
+    gathered = group_centre(tb.ravel()[perms[:, iu] * n + perms[:, ju]], same)
+    want = gathered @ ta / np.sqrt((ta ** 2).sum() * (gathered ** 2).sum(1))
+    got = permutation_test(a, b, n_perm=60, seed=5, blocks=sessions, sessions=sessions).null
+    assert np.array_equal(got, want)
+
+
 def test_swap_test_with_sessions_equals_a_plain_loop():
     from advlib.analysis import swap_indices, swap_test
 
