@@ -41,6 +41,8 @@ def rank_rows(x) -> np.ndarray:
     """
     x = np.asarray(x)
     small = x.dtype.kind in "iu" and x.dtype.itemsize <= 2
+    if _wider_than_float64(x):          # values float64 would merge: scipy ranks them
+        return stats.rankdata(x, axis=-1)
     if not small:
         x = x.astype(np.float64, copy=False)
     if x.size == 0:
@@ -64,6 +66,16 @@ def rank_rows(x) -> np.ndarray:
     if odd.any():
         ranks[odd] = stats.rankdata(rows[odd], axis=-1)
     return ranks.reshape(x.shape)
+
+
+def _wider_than_float64(x: np.ndarray) -> bool:
+    """Whether ``x`` holds values that float64 cannot tell apart: floats wider than 8 bytes,
+    or integers beyond 2 ** 53 in magnitude."""
+    if x.dtype.kind == "f":
+        return x.dtype.itemsize > 8
+    if x.dtype.kind in "iu" and x.dtype.itemsize > 4 and x.size:
+        return bool(x.max() > 2 ** 53 or x.min() < -(2 ** 53))
+    return False
 
 
 #: The sort keys of +inf and -inf (:func:`_sort_keys`, before the index bits).
@@ -98,7 +110,6 @@ def _sort_keys(rows: np.ndarray, bits: int) -> np.ndarray:
     return key
 
 
-@functools.lru_cache(maxsize=64)
 def triu_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     """``np.triu_indices(n, 1)``, made once per ``n`` (the analyses ask for the same few
     sizes many thousand times; building them was 2% of a ground-truth study seed).
@@ -112,6 +123,11 @@ def triu_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     (numpy.ndarray, numpy.ndarray) of int, each shape (n * (n - 1) / 2,)
         Rows and columns of the pairs ``i < j`` (row-major); read-only (shared).
     """
+    return _triu_pairs(int(n))                # one entry per size, whatever its int type
+
+
+@functools.lru_cache(maxsize=64)
+def _triu_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     iu, ju = np.triu_indices(n, 1)
     iu.flags.writeable = False
     ju.flags.writeable = False
@@ -194,10 +210,13 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """
     a, b = np.asarray(a), np.asarray(b)
     if (a.ndim != 1 or a.shape != b.shape or a.size < 2 or a.dtype.kind not in "iuf"
-            or b.dtype.kind not in "iuf" or np.isnan(a).any() or np.isnan(b).any()
-            or (a[0] == a).all() or (b[0] == b).all()):
+            or b.dtype.kind not in "iuf"):
         return float(stats.spearmanr(a, b).statistic)
-    ra, rb = rank_rows(np.stack((a, b)))
+    pair = np.column_stack((a, b))              # as spearmanr stacks (and promotes) them
+    if (np.isnan(pair).any() or (pair[0, 0] == pair[:, 0]).all()
+            or (pair[0, 1] == pair[:, 1]).all()):
+        return float(stats.spearmanr(a, b).statistic)
+    ra, rb = rank_rows(np.ascontiguousarray(pair.T))
     return float(np.corrcoef(np.column_stack((ra, rb)), rowvar=False)[1, 0])
 
 

@@ -349,8 +349,8 @@ OBSERVER_ENERGY = "observer_energy.npz"
 def observer_responses_name(params: dict) -> str:
     """``observer_responses-<hash>.npz``: one simulated subject's noise-free neural
     responses to a stimulus set, in its feature cache
-    (:func:`advlib.fmri.simulation.observer_subject`); other subject parameters, another
-    file."""
+    (:func:`advlib.fmri.simulation.observer_subject`); other subject parameters or another
+    energy, another file."""
     return f"observer_responses-{_short_hash(json.dumps(params, sort_keys=True))}.npz"
 
 

@@ -71,11 +71,14 @@ def test_the_observers_energy_is_computed_once_per_stimulus_set(dataset, stim_di
 
 
 def test_a_subjects_responses_are_computed_once_per_stimulus_set(dataset, stim_dir, tmp_path,
-                                                                  monkeypatch):
+                                                                  monkeypatch, swap_two_images):
     """The observer's noise-free responses of a subject are a cached stage beside the
     energy: the same numbers as computed afresh, read back by the subjects stage (the same
     betas) and by anyone asking for the same subject; another subject or setting has its
-    own file; a damaged file is made again."""
+    own file; a damaged file is made again; the energy of other images handed over for this
+    set does not answer for it later (review)."""
+    import shutil
+
     from advlib.fmri.simulation import simulate as sim
 
     cache = tmp_path / "features"
@@ -99,6 +102,14 @@ def test_a_subjects_responses_are_computed_once_per_stimulus_set(dataset, stim_d
     assert len(list(cache.glob("observer_responses-*.npz"))) == 2 and not other.equals(fresh)
     files[0].write_bytes(b"damaged")
     assert sim.observer_subject(stim_dir, energy, 0, 1, cache_dir=cache, **opts)[1].equals(fresh)
+    other_set = tmp_path / "other"                  # two AI images swapped: the same ids
+    shutil.copytree(stim_dir, other_set)
+    swap_two_images(other_set)
+    foreign = sim.stimulus_energy(other_set)
+    poisoned = tmp_path / "poisoned"
+    _, wrong = sim.observer_subject(stim_dir, foreign, 0, 1, cache_dir=poisoned, **opts)
+    assert not wrong.equals(fresh)
+    assert sim.observer_subject(stim_dir, energy, 0, 1, cache_dir=poisoned, **opts)[1].equals(fresh)
 
 
 def test_a_dataset_folder_holds_one_dataset(dataset, stim_dir, tmp_path):

@@ -55,6 +55,13 @@ def test_spearman_is_scipys_float_exactly(rng):
             b = a + 1e-13 * rng.normal(size=n)                  # values a few ulp apart
         want = stats.spearmanr(a, b).statistic
         assert spearman(a, b) == want or (np.isnan(want) and np.isnan(spearman(a, b)))
+    wide = [(np.array([2 ** 53, 2 ** 53 + 1, 2 ** 53 + 2, 2 ** 53 + 3, 0]), np.arange(5)[::-1]),
+            (np.array([2 ** 63, 2 ** 63 + 1, 5, 7], dtype=np.uint64), np.array([1, 2, 3, 0])),
+            (np.array([1, 1 + np.finfo(np.longdouble).eps, 2, 3], dtype=np.longdouble),
+             np.array([1, 0, 3, 2]))]                   # float64 would merge the first two
+    for a, b in wide:                                   # (review)
+        assert spearman(a, b) == stats.spearmanr(a, b).statistic
+        assert np.array_equal(rank_rows(a), stats.rankdata(a))
     a = rng.normal(size=10)
     with pytest.warns(stats.ConstantInputWarning):
         assert np.isnan(spearman(a, np.ones(10)))
@@ -66,7 +73,7 @@ def test_triu_pairs_are_triu_indices_shared_and_read_only():
     iu, ju = triu_pairs(6)
     want = np.triu_indices(6, 1)
     assert np.array_equal(iu, want[0]) and np.array_equal(ju, want[1])
-    assert triu_pairs(6)[0] is iu                               # made once
+    assert triu_pairs(6)[0] is iu and triu_pairs(np.int64(6))[0] is iu   # made once
     with pytest.raises(ValueError, match="read-only"):
         iu[0] = 5
 

@@ -9,6 +9,7 @@ dataset in that format, simulated or real.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def observer_subject(stim_dir, energy, seed: int, subject: int, *, spacing: floa
     and ``subject`` (the first two children of ``SeedSequence([seed, subject])``, as both
     the full path and the ground-truth study draw them). The responses (the pRF pooling of
     the energy: most of the time) are read from the stimulus set's feature cache when they
-    were made from the same images, parameters and code, else computed and written there
+    were made from the same images, energy, parameters and code, else computed and written there
     (a cached stage: the subjects stage leaves them, every process of the ground-truth
     study reads them). The cortex is rebuilt from its generator (fast), the same as when
     the responses were made.
@@ -141,8 +142,12 @@ def observer_subject(stim_dir, energy, seed: int, subject: int, *, spacing: floa
     if cache_dir is None:
         return subject_model(energy, ids, r_anat, r_resp, spacing=spacing,
                              variation=variation, surface=surface)
+    # the energy itself is part of the key: a caller may hand over the energy of other
+    # images than stim_dir's (its own business), which must not answer for stim_dir's
     params = {"seed": int(seed), "subject": int(subject), "spacing": float(spacing),
-              "variation": float(variation), "surface": surface}
+              "variation": float(variation), "surface": surface,
+              "energy_sha256": hashlib.sha256(np.ascontiguousarray(energy).tobytes()
+                                              + "\n".join(ids).encode()).hexdigest()}
     name = observer_responses_name(params)
     stage = Stage("observer_responses", Path(cache_dir), [name], params,
                   inputs=stimulus_files(stim_dir), code=["advlib.fmri.simulation.simulate"],
