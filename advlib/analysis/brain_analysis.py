@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy import stats
 from tqdm.auto import tqdm
 
 from ..cnn.stimulus_set import (
@@ -75,6 +74,7 @@ from ..fmri.selection import check_vertex_count, select_subject
 from ..kernels import (
     correlation_rdm_vectors,
     group_centre,
+    rank_rows,
     rowwise_spearman,
     session_pair_groups,
     spearman,
@@ -605,7 +605,7 @@ def searchlight_rsa(patterns: dict, disks, n_perm: int = 1000, seed=0, chunk: in
         valid &= np.isfinite(v).all(1)
     same = None if sessions is None else session_pair_groups(np.asarray(sessions), iu, ju)
     for k, v in vec.items():
-        r = stats.rankdata(np.where(valid[:, None], v, 0.0), axis=1)
+        r = rank_rows(np.where(valid[:, None], v, 0.0))             # rankdata's ranks
         r = r - r.mean(1, keepdims=True) if same is None else group_centre(r, same)
         norm = np.sqrt((r ** 2).sum(1, keepdims=True))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -742,7 +742,7 @@ def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
         if ok.sum() == 0:
             out[roi] = {"sl_diff": np.nan, "p_sl_diff": np.nan, "sl_n_centres": 0}
             continue
-        ref = centre(stats.rankdata(ref[ok], axis=1))
+        ref = centre(rank_rows(ref[ok]))                     # rankdata's ranks
         ref /= np.sqrt((ref ** 2).sum(1, keepdims=True))
         joint = joint[ok]
         stat = []
@@ -751,7 +751,7 @@ def searchlight_roi_tests(patterns: dict, disks, rois, n_perm: int = 200,
             corr = []
             for s_a in (f, 1 - f):
                 vals = joint[:, where[iu + n * s_a[:, iu], ju + n * s_a[:, ju]]]  # (c, k, P)
-                r = centre(stats.rankdata(vals, axis=2))
+                r = centre(rank_rows(vals))                 # rankdata's, axis 2
                 r /= np.sqrt((r ** 2).sum(2, keepdims=True))
                 corr.append(np.einsum("cp,ckp->ck", ref, r).mean(0))
             stat.append(corr[0] - corr[1])
