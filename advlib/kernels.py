@@ -16,9 +16,10 @@ from scipy import stats
 
 from .errors import expect
 
-__all__ = ["triu_pairs", "upper_triangle", "correlation_rdm", "correlation_rdm_inplace", "spearman",
-           "rowwise_spearman", "correlation_rdm_vectors", "masked_pearson", "masked_standardize",
-           "gathered_rank", "tau_a", "session_pair_groups", "group_centre", "rank_rows"]
+__all__ = ["thread_map", "triu_pairs", "upper_triangle", "correlation_rdm",
+           "correlation_rdm_inplace", "spearman", "rowwise_spearman", "correlation_rdm_vectors",
+           "masked_pearson", "masked_standardize", "gathered_rank", "tau_a",
+           "session_pair_groups", "group_centre", "rank_rows"]
 
 
 def rank_rows(x) -> np.ndarray:
@@ -108,6 +109,33 @@ def _sort_keys(rows: np.ndarray, bits: int) -> np.ndarray:
     key &= ~np.uint64((1 << bits) - 1)
     key |= np.arange(n, dtype=np.uint64)
     return key
+
+
+def thread_map(fn, items, threads: int = 1) -> list:
+    """``[fn(x) for x in items]`` on up to ``threads`` threads, in ``items``' order.
+
+    For independent numpy work on large arrays (numpy releases the GIL in its loops):
+    each call is computed exactly as one at a time, so the results are the same floats
+    whatever ``threads`` is.
+
+    Parameters
+    ----------
+    fn : callable
+    items : iterable
+    threads : int
+        1 (or fewer than 2 items): a plain loop in this thread.
+
+    Returns
+    -------
+    list
+    """
+    items = list(items)
+    if threads <= 1 or len(items) < 2:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(int(threads), len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def triu_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:

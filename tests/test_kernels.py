@@ -13,6 +13,7 @@ from advlib.kernels import (
     rowwise_spearman,
     spearman,
     tau_a,
+    thread_map,
     triu_pairs,
     upper_triangle,
 )
@@ -67,6 +68,14 @@ def test_spearman_is_scipys_float_exactly(rng):
         assert np.isnan(spearman(a, np.ones(10)))
     a[2] = np.nan
     assert np.isnan(spearman(a, rng.normal(size=10)))
+
+
+def test_thread_map_keeps_order_and_floats(rng):
+    x = [rng.normal(size=(200, 50)) for _ in range(5)]
+    one = thread_map(lambda a: (a @ a.T).sum(1), x)
+    two = thread_map(lambda a: (a @ a.T).sum(1), x, threads=2)
+    assert all(np.array_equal(p, q) for p, q in zip(one, two))
+    assert thread_map(len, ["ab", "c"], threads=3) == [2, 1]
 
 
 def test_triu_pairs_are_triu_indices_shared_and_read_only():

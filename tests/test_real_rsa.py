@@ -59,6 +59,10 @@ def test_layer_scores_find_a_related_layer_and_not_an_unrelated_one():
     again, _ = layer_scores({"related": truth, "unrelated": unrelated}, subjects,
                             n_perm=199, n_boot=200, seed=3)
     pd.testing.assert_frame_equal(table, again)          # one seed, the same numbers
+    threaded, threaded_reps = layer_scores({"related": truth, "unrelated": unrelated}, subjects,
+                                           n_perm=199, n_boot=200, seed=3, threads=2)
+    pd.testing.assert_frame_equal(table, threaded, check_exact=True)    # the same floats
+    pd.testing.assert_frame_equal(reps, threaded_reps, check_exact=True)
 
 
 def test_category_tests_find_a_planted_category_structure():

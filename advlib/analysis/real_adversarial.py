@@ -73,7 +73,7 @@ class HitAdversarial:
 
 def set_scores(rdms: dict, subject_rdms, method: str = "spearman", n_perm: int = 1000,
                n_boot: int = 1000, seed: int = 0, ci_level: float = 0.95,
-               progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+               progress: bool = False, threads: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every set's layers against the brain RDMs, in one :func:`layer_scores` call (so the
     image resamples are shared and sets can be compared pairwise).
 
@@ -82,7 +82,7 @@ def set_scores(rdms: dict, subject_rdms, method: str = "spearman", n_perm: int =
     rdms : dict of str to array_like, shape (n, n)
         ``"<set>/<layer>"`` -> the network's RDM of that set's images.
     subject_rdms : array_like, shape (n_subjects, n, n)
-    method, n_perm, n_boot, seed, ci_level, progress
+    method, n_perm, n_boot, seed, ci_level, progress, threads
         As in :func:`advlib.analysis.real_rsa.layer_scores`.
 
     Returns
@@ -93,7 +93,7 @@ def set_scores(rdms: dict, subject_rdms, method: str = "spearman", n_perm: int =
         Paired replicates, columns ``"<set>/<layer>"``.
     """
     table, replicates = layer_scores(rdms, subject_rdms, method, n_perm, n_boot, seed,
-                                     ci_level, progress, tau_a=False)
+                                     ci_level, progress, tau_a=False, threads=threads)
     split = table.layer.str.split("/", n=1, expand=True)
     table.insert(0, "set", split[0])
     table["layer"] = split[1]
@@ -223,6 +223,8 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
     -------
     HitAdversarial
     """
+    import torch
+
     from ..cnn.features import extract_features
 
     made = hit_images(model, data_folder, results_dir, max_steps=max_steps, seed=seed,
@@ -244,15 +246,16 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
         rdms.update({f"{name}/{layer}": compute_rdm(feats[layer], "correlation",
                                                     name=f"{name} images, {layer}")
                      for layer in model.layers})
+    threads = torch.get_num_threads()       # the network's: the numpy work side by side too
     table, replicates = set_scores(rdms, data.subject_rdms(), method, n_perm, n_boot, seed,
-                                   ci_level, progress)
+                                   ci_level, progress, threads)
     table["layer_name"] = [model.paper_names[k] for k in table.layer]
     differences = set_differences(table, replicates, ci_level)
     # the AN images of one class are one image: compare them class by class
     subjects_k, first = class_rdms(data.subject_rdms(), made.table.re_class.to_numpy())
     an_classes, _ = layer_scores({k: rdms[f"AN/{k}"][np.ix_(first, first)] for k in model.layers},
                                  subjects_k, method, n_perm, n_boot, seed, ci_level, False,
-                                 tau_a=False)
+                                 tau_a=False, threads=threads)
     an_classes = an_classes.drop(columns="tau_a").assign(n_classes=len(first))
     if stage is not None:
         def write(tmp: Path) -> None:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..errors import check_nonnegative_seed, check_positive_int, expect
 from ..fmri.rdm_data import KRIEGESKORTE92, RDMData, load_rdm_data
-from ..kernels import upper_triangle
+from ..kernels import thread_map, upper_triangle
 from ..layout import HIT_CATEGORIES_TABLE, HIT_CEILING_TABLE, HIT_RDMS, HIT_RSA_OUTPUTS, HIT_RSA_TABLE
 from ..provenance import Stage
 from .rsa import compare_rdms, compute_rdm
@@ -128,7 +128,8 @@ def category_tests(group_rdm, images: pd.DataFrame, n_perm: int = 1000, seed=0) 
 
 def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_perm: int = 1000,
                  n_boot: int = 1000, seed=0, ci_level: float = 0.95,
-                 progress: bool = False, tau_a: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 progress: bool = False, tau_a: bool = True,
+                 threads: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each layer's similarity to the subjects' brain RDMs, with its tests.
 
     Parameters
@@ -144,6 +145,9 @@ def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_per
     progress : bool
     tau_a : bool
         Give Kendall's tau-a beside the tested comparison (the slowest part).
+    threads : int
+        Layers resampled and tested side by side on this many threads
+        (:func:`advlib.kernels.thread_map`; the same numbers).
 
     Returns
     -------
@@ -162,16 +166,20 @@ def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_per
     ss = np.random.SeedSequence(check_nonnegative_seed(seed))
     perm_seed, boot_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(2))
     boots = bootstrap_references({f"brain RDM {i + 1}": subj for i, subj in enumerate(subjects)},
-                                 dict(layer_rdms), method, n_boot, boot_seed)
+                                 dict(layer_rdms), method, n_boot, boot_seed,
+                                 threads=threads)
     lengths = {len(b.samples[k]) for b in boots.values() for k in layer_rdms}
     expect(len(lengths) == 1, "subject_rdms", f"valid resamples differing by subject "
            f"({sorted(lengths)})", "RDMs valid in the same bootstrap resamples")
     replicates = pd.DataFrame({k: np.mean([b.samples[k] for b in boots.values()], axis=0)
                                for k in layer_rdms})
+    tested = thread_map(lambda item: [permutation_test(subj, item[1], method, n_perm, perm_seed,
+                                                       names=("brain RDM", item[0]))
+                                      for subj in subjects],
+                        list(layer_rdms.items()), threads)
     rows = []
-    for layer, rdm in tqdm(layer_rdms.items(), desc="layers vs brain", disable=not progress):
-        tests = [permutation_test(subj, rdm, method, n_perm, perm_seed,
-                                  names=("brain RDM", layer)) for subj in subjects]
+    for (layer, rdm), tests in tqdm(zip(layer_rdms.items(), tested), total=len(tested),
+                                    desc="layers vs brain", disable=not progress):
         observed = float(np.mean([t.observed for t in tests]))
         null = np.mean([t.null for t in tests], axis=0)
         low, high = centred_interval(observed, replicates[layer].to_numpy(), ci_level)
@@ -258,8 +266,10 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
     rdms = {layer: compute_rdm(feats[layer], "correlation", name=f"92 images, {layer}")
             for layer in model.layers}
     subjects = data.subject_rdms()
+    import torch
+
     table, replicates = layer_scores(rdms, subjects, method, n_perm, n_boot, seed, ci_level,
-                                     progress)
+                                     progress, threads=torch.get_num_threads())  # the network's
     table["layer_name"] = [model.paper_names[k] for k in table.layer]
     ceiling = pd.DataFrame([{"method": m, **dict(zip(("lower", "upper"),
                                                      noise_ceiling(subjects, m)))}

@@ -46,6 +46,7 @@ from ..kernels import (
     rank_rows,
     session_pair_groups,
     tau_a,
+    thread_map,
     triu_pairs,
     upper_triangle,
 )
@@ -623,7 +624,7 @@ def _standardized(rdm: np.ndarray, rows: np.ndarray, cols: np.ndarray, mask: np.
 
 
 def bootstrap_references(refs: dict, rdms: dict, method: str = "spearman", n_boot: int = 1000,
-                         seed=0, sessions=None) -> dict:
+                         seed=0, sessions=None, threads: int = 1) -> dict:
     """:func:`bootstrap_similarities` for several references with the same image resamples.
 
     Every RDM is ranked and standardized once, so comparing ``r`` references with ``k``
@@ -637,6 +638,9 @@ def bootstrap_references(refs: dict, rdms: dict, method: str = "spearman", n_boo
     rdms : dict of str to array_like, shape (n, n)
     method, n_boot, seed, sessions
         As in :func:`bootstrap_similarities`.
+    threads : int
+        RDMs ranked and standardized side by side on this many threads
+        (:func:`advlib.kernels.thread_map`; the same numbers).
 
     Returns
     -------
@@ -668,12 +672,15 @@ def bootstrap_references(refs: dict, rdms: dict, method: str = "spearman", n_boo
     same = None if sess is None else session_pair_groups(sess, rows, cols)
     samples = {r: {} for r in references}
     if method in ("spearman", "pearson"):   # each RDM ranked and standardized once
-        zref = {r: _standardized(a, rows, cols, mask, same, method)
-                for r, a in references.items()}
-        for k, m in mats.items():
-            z = _standardized(m, rows, cols, mask, same, method)
+        standardize = lambda m: _standardized(m, rows, cols, mask, same, method)  # noqa: E731
+        zref = dict(zip(references, thread_map(standardize, references.values(), threads)))
+
+        def scores(m):
+            z = standardize(m)
+            return {r: np.where(enough, (zref[r] * z).sum(1), np.nan) for r in references}
+        for k, found in zip(mats, thread_map(scores, mats.values(), threads)):
             for r in references:
-                samples[r][k] = np.where(enough, (zref[r] * z).sum(1), np.nan)
+                samples[r][k] = found[r]
     else:
         for r, a in references.items():
             va = a[rows, cols]
