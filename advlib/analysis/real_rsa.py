@@ -252,6 +252,8 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
     -------
     HitResult
     """
+    import torch
+
     data = load_rdm_data(data_folder)
     params = {"model": model.name, "weights_sha256": model.weights_sha256, "method": method,
               "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level}
@@ -266,8 +268,6 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
     rdms = {layer: compute_rdm(feats[layer], "correlation", name=f"92 images, {layer}")
             for layer in model.layers}
     subjects = data.subject_rdms()
-    import torch
-
     table, replicates = layer_scores(rdms, subjects, method, n_perm, n_boot, seed, ci_level,
                                      progress, threads=torch.get_num_threads())  # the network's
     table["layer_name"] = [model.paper_names[k] for k in table.layer]

@@ -325,7 +325,7 @@ def bootstrap_p(differences) -> float:
 
 
 def _pair_flat(perms: np.ndarray, iu: np.ndarray, ju: np.ndarray, n: int) -> np.ndarray:
-    """Flat ``(n, n)`` positions of every pair under every permutation, shape
+    """Flat ``(n, n)`` positions of every pair under every permutation (or swap set), shape
     (n_perm, n_pairs): ``perms[:, iu] * n + perms[:, ju]``, the same values in the same
     (column-major) layout, so that what is gathered with them sums in the same order;
     gathered as rows of the transposed permutations, several times faster than the column
@@ -563,8 +563,7 @@ def swap_test(rdm_ref, joint_rdm, method: str = "spearman", n_perm: int = 10000,
     table = _order_codes(joint) if ranked is True else joint.ravel()
 
     def diff(flips: np.ndarray) -> np.ndarray:
-        ft = np.ascontiguousarray(flips.T)          # see _pair_flat
-        step = (n * (2 * n * ft[iu] + ft[ju])).T
+        step = n * _pair_flat(flips, iu, ju, 2 * n)    # n (2n f_i + f_j), its layout kept
         a, b = table[base + step], table[base + mirror - step]
         return _row_corr(a, ta, ranked, same) - _row_corr(b, ta, ranked, same)
 

@@ -103,6 +103,12 @@ def stimulus_energy(stim_dir, cache_dir=None):
     return energy, ids
 
 
+def _subject_rngs(seed: int, subject: int) -> list:
+    """A simulated subject's five generators: anatomy, responses, session plan, runs, GLM
+    (the children of ``SeedSequence([seed, subject])``, in that order)."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence([seed, subject]).spawn(5)]
+
+
 def observer_subject(stim_dir, energy, seed: int, subject: int, *, spacing: float = 1.0,
                      variation: float = 0.1, surface: str = DEFAULT_SURFACE,
                      cache_dir=None):
@@ -137,8 +143,7 @@ def observer_subject(stim_dir, energy, seed: int, subject: int, *, spacing: floa
         Index = image id.
     """
     energy, ids = energy
-    r_anat, r_resp = (np.random.default_rng(s)
-                      for s in np.random.SeedSequence([seed, subject]).spawn(5)[:2])
+    r_anat, r_resp = _subject_rngs(seed, subject)[:2]
     if cache_dir is None:
         return subject_model(energy, ids, r_anat, r_resp, spacing=spacing,
                              variation=variation, surface=surface)
@@ -262,8 +267,7 @@ def _is_simulated_subject(folder: Path) -> bool:
 def _simulate(stim_dir, manifest, folder, subject, seed, p, energy, save_timeseries, progress,
               cache_dir=None):
     """Simulate one subject and write its folder (the work of :func:`simulate_subject`)."""
-    ss = np.random.SeedSequence([seed, subject])
-    _, _, r_plan, r_runs, r_glm = (np.random.default_rng(s) for s in ss.spawn(5))
+    _, _, r_plan, r_runs, r_glm = _subject_rngs(seed, subject)
     cortex, responses = observer_subject(stim_dir, energy, seed, subject,
                                          spacing=p["spacing"], variation=p["variation"],
                                          surface=p["surface"], cache_dir=cache_dir)
