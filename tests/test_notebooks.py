@@ -304,7 +304,7 @@ def test_every_notebook_file_has_exactly_one_registry_entry():
     assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == sorted(names)
     assert NOTEBOOKS == tuple(names)
     assert PER_SUBJECT == tuple(spec.name for spec in REGISTRY if spec.per_subject)
-    # the summary pages run after the others, and they come last in book order
+    # the summary pages are queued after the others, and they come last in book order
     after = [spec.after_others for spec in REGISTRY]
     assert after == sorted(after) and any(after)
 

@@ -246,3 +246,23 @@ def test_pages_run_in_parallel_keep_their_order_and_stop_on_an_error():
     steps[1].call = functools.partial(work, 0.0, fail=True)
     with pytest.raises(InputError, match="page 'b'"):
         _run_here(steps, [], progress=False, jobs=2)
+
+
+def test_the_summary_pages_queue_behind_the_pages_without_waiting_for_them(tmp_path,
+                                                                           monkeypatch):
+    """The summary pages read stage results only: reproduce hands them to the same pool as
+    the other pages, after them (they start as a slot frees up), not to a second pool that
+    waits for every page to finish."""
+    from advlib.book import pipeline
+
+    calls = []
+    monkeypatch.setattr(pipeline, "_model_steps", lambda *a, **k: [])
+    monkeypatch.setattr(pipeline, "_write_built_with", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "_notebook_steps", lambda *a, **k: (
+        [pipeline._Step("notebooks", n, None) for n in ("p1", "p2")],
+        [pipeline._Step("notebooks", "summary", None)]))
+    monkeypatch.setattr(pipeline, "_run_here", lambda steps, log, progress, jobs=1: calls.append(
+        ([step.item for step in steps], jobs)))
+    pipeline.reproduce(profile="smoke", jobs=2, results=tmp_path / "results",
+                       out=tmp_path / "pages", book=False, progress=False)
+    assert calls == [([], 1), (["p1", "p2", "summary"], 2)]

@@ -100,7 +100,9 @@ class NotebookSpec:
         ``brain_rsa``, ``encoding``, ``hit_rsa``, ``hit_adversarial``, or ``build_info``
         (the build's record of its stages, passed as the ``build_info`` parameter).
     after_others : bool
-        A summary page, executed after every other page.
+        A summary page: queued after every other page. It reads stage results only (and
+        ``build_info``, written before any page runs), so it starts as soon as a slot is
+        free, beside the last pages, and does not wait for them to finish.
     across_models : bool
         The cross-model chapter: in the book only when several networks were run; it gets
         their names as its ``models`` parameter and reads the ``reads`` records of each.

@@ -380,7 +380,7 @@ def _record_groups(layout, dataset, out) -> dict[str, list[Path]]:
 def _notebook_steps(model, models, profile, data, dataset, results, s, out, progress):
     """The executed notebooks of the book (the first model's chapters; the cross-model
     chapter when several models were run), as two lists: the pages, then the summary pages
-    that run after them (:attr:`NotebookSpec.after_others
+    queued after them (:attr:`NotebookSpec.after_others
     <advlib.book.notebooks.NotebookSpec>`).
 
     A page's inputs are the records of the groups its registry entry reads (of every model
@@ -492,10 +492,10 @@ def _run_on(client, steps, log, progress):
     """Submit ``steps`` as Dask tasks with their dependencies; wait for all of them.
 
     A stage step waits for the steps of the stages in :data:`_AFTER` (same model); notebook
-    steps are independent of each other (the caller submits the summary pages after the
-    others). The first failure ends the run at once: every task not yet finished is
-    cancelled (one already running on a worker finishes there, its stage complete or not
-    written at all) and the failure is raised.
+    steps are independent of each other (the caller submits the summary pages last). The
+    first failure ends the run at once: every task not yet finished is cancelled (one
+    already running on a worker finishes there, its stage complete or not written at all)
+    and the failure is raised.
     """
     import uuid
 
@@ -707,12 +707,10 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
                               s, log)
             pages, after = _notebook_steps(model, models, profile, data, dataset, results, s,
                                            out, progress and not distributed)
-            if client is not None:
-                _run_on(client, pages, log, progress)
-                _run_on(client, after, log, progress)
-            else:       # the pages in parallel (each in its own kernel), the summaries after
-                _run_here(pages, log, progress, jobs)
-                _run_here(after, log, progress)
+            # the summary pages read stage results only: queued after the other pages, they
+            # start as a slot frees up, beside the last pages (each page in its own kernel)
+            (_run_on(client, pages + after, log, progress) if client is not None
+             else _run_here(pages + after, log, progress, jobs))
     finally:
         if client is not None:
             client.close()
