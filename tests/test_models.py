@@ -149,3 +149,37 @@ def test_caffe_alexnet_random_init_has_the_papers_layer_shapes():
     assert shapes == {"layer1": (96, 55, 55), "layer2": (256, 27, 27), "layer3": (384, 13, 13),
                       "layer4": (384, 13, 13), "layer5": (256, 13, 13), "layer6": (4096,),
                       "layer7": (4096,), "layer8": (1000,)}
+
+
+def test_lazy_model_answers_from_the_registry_and_builds_only_to_compute(model):
+    """``load_model(lazy=True)``: the metadata a stage's up-to-date check reads are the
+    built network's, without building it; a forward pass builds it once and gives the
+    same numbers; anything else is the built network's."""
+    from advlib.cnn import LazyModel, ModelWrapper
+
+    lazy = load_model("efficientnet_lite0", device="cpu", lazy=True)
+    assert isinstance(lazy, LazyModel)
+    for attr in ("name", "weights_sha256", "layers", "paper_names", "readouts", "input_size"):
+        assert getattr(lazy, attr) == getattr(model, attr), attr
+    assert lazy.provenance() == model.provenance()
+    assert lazy._model is None                      # nothing above built it
+    x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        assert torch.equal(lazy(x), model(x))
+    built = lazy._model
+    assert built is not None and lazy.model is built
+    assert lazy.categories == model.categories and lazy.module_for("layer2") is not None
+    feats = extract_features(lazy, x, layers=["layer3"])
+    np.testing.assert_array_equal(feats["layer3"], extract_features(model, x, ["layer3"])["layer3"])
+    # random weights are built at once (nothing to checksum); a bad device fails at once
+    assert isinstance(load_model("alexnet_caffe", pretrained=False, lazy=True), ModelWrapper)
+    with pytest.raises(AdvlibError, match="device='gpu0'"):
+        load_model("efficientnet_lite0", device="gpu0", lazy=True)
+
+
+def test_lazy_model_of_missing_weights_is_the_same_clear_error(tmp_path, monkeypatch):
+    from advlib.cnn import CAFFE_ALEXNET_ENV
+
+    monkeypatch.setenv(CAFFE_ALEXNET_ENV, str(tmp_path / "none.caffemodel"))
+    with pytest.raises(WeightsNotFoundError, match="bvlc_alexnet.caffemodel"):
+        load_model("alexnet_caffe", lazy=True)

@@ -147,6 +147,14 @@ def test_hit_adversarial_on_real_images(model, small_hit, tmp_path):
                             batch_size=5, progress=False)
     assert json.loads(record.read_text()) == before               # read back, not rerun
     pd.testing.assert_frame_equal(again.table, res.table, check_dtype=False)
+    # a lazy network answers the up-to-date checks of both stages without being built
+    from advlib.cnn import load_model
+
+    lazy = load_model(model.name, device="cpu", lazy=True)
+    lazily = hit_adversarial(lazy, small_hit, tmp_path, n_perm=19, n_boot=20, max_steps=2,
+                             batch_size=5, progress=False)
+    assert lazy._model is None and json.loads(record.read_text()) == before
+    pd.testing.assert_frame_equal(lazily.table, res.table, check_dtype=False)
 
 
 @pytest.mark.slow

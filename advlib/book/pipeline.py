@@ -123,10 +123,11 @@ def _stamps(paths) -> dict:
 
 @functools.lru_cache(maxsize=4)
 def _model(name: str):
-    """One loaded network per process (a worker loads it once for all its tasks)."""
+    """One network per process (a worker loads it once for all its tasks), built when a
+    stage first computes with it: a run whose stages are up to date never reads it."""
     from ..cnn.models import load_model
 
-    return load_model(name)
+    return load_model(name, lazy=True)
 
 
 def _stimuli(model, stim_dir, options, progress):

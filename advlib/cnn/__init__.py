@@ -46,6 +46,7 @@ if TYPE_CHECKING:   # loaded on first use (advlib.exports); the cache keys read 
         CAFFE_ALEXNET_ENV,
         LAYERS,
         MODELS,
+        LazyModel,
         ModelWrapper,
         caffe_alexnet_file,
         check_weights,
@@ -86,7 +87,8 @@ __all__ = [
     "CaffeAlexNet", "CAFFE_ALEXNET_SHAPES", "CAFFE_MEAN_BGR", "read_caffemodel", "caffe_preprocessing",
     "load_caffe_alexnet",
     # models
-    "MODELS", "LAYERS", "ModelWrapper", "load_model", "imagenet_categories", "ALEXNET_WEIGHTS_ENV",
+    "MODELS", "LAYERS", "ModelWrapper", "LazyModel", "load_model", "imagenet_categories",
+    "ALEXNET_WEIGHTS_ENV",
     "CAFFE_ALEXNET_ENV", "caffe_alexnet_file", "model_readouts", "check_weights",
     # features
     "extract_features", "record_layers", "stimulus_features",

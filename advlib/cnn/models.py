@@ -74,7 +74,7 @@ from ..errors import InputError, ModelError, WeightsNotFoundError, expect
 from ..provenance import file_sha256
 from .caffe import caffe_preprocessing
 
-__all__ = ["MODELS", "LAYERS", "ModelWrapper", "load_model", "imagenet_categories",
+__all__ = ["MODELS", "LAYERS", "ModelWrapper", "LazyModel", "load_model", "imagenet_categories",
            "ALEXNET_WEIGHTS_ENV", "CAFFE_ALEXNET_ENV", "caffe_alexnet_file", "model_readouts",
            "check_weights"]
 
@@ -400,8 +400,74 @@ def model_readouts() -> list[dict]:
             for name, spec in _SPECS.items() for layer, module in spec.readouts.items()]
 
 
+def _weights_path(name: str) -> Path | None:
+    """A registered network's weights file on this machine, found without building it (None:
+    torchvision's AlexNet, not here, which building may download)."""
+    if name == "alexnet":
+        return _alexnet_local_weights()
+    return _caffe_weights() if name == "alexnet_caffe" else _efficientnet_weights()
+
+
+class LazyModel:
+    """A registered network that reads its weights and builds itself only when it computes.
+
+    What a stage's up-to-date check reads (``name``, ``weights_sha256``, ``provenance()``,
+    ``layers``, ``paper_names``, ``readouts``, ``input_size``) comes from the registry and
+    the weights file's checksum; anything else (a forward pass, ``module_for``, ``device``,
+    ``categories``, ``net``) builds the :class:`ModelWrapper` once and is taken from it. A
+    page whose results are made already so never imports timm or reads the weights (about
+    3 s on 2 cores). From :func:`load_model` with ``lazy=True``.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`MODELS`.
+    device : str or torch.device, optional
+        As in :func:`load_model`.
+    weights : pathlib.Path
+        The weights file (:func:`load_model` finds it).
+    """
+
+    def __init__(self, name: str, device, weights: Path):
+        spec = _SPECS[name]
+        self.name = name
+        self.readouts = dict(spec.readouts)
+        self.paper_names = dict(spec.paper_names)
+        self.input_size = int(spec.input_size)
+        self.layers = list(LAYERS)
+        self.weights_sha256 = file_sha256(weights)
+        self._spec, self._device, self._model = spec, device, None
+
+    @property
+    def model(self) -> ModelWrapper:
+        """The network itself, built on first use (the same checksum, or ModelError)."""
+        if self._model is None:
+            model = load_model(self.name, self._device)
+            expect(model.weights_sha256 == self.weights_sha256, "weights", model.weights_sha256,
+                   f"the file checksummed when {self.name!r} was named ({self.weights_sha256})"
+                   ": the weights changed in between", ModelError)
+            self._model = model
+        return self._model
+
+    def provenance(self) -> dict:
+        """As :meth:`ModelWrapper.provenance` (the same values, float32 mean and std)."""
+        as_float32 = lambda v: torch.tensor(v, dtype=torch.float32).tolist()  # noqa: E731
+        return {"model": self.name, "weights_sha256": self.weights_sha256,
+                "input_size": self.input_size, "readouts": self.readouts,
+                "mean": as_float32(self._spec.mean), "std": as_float32(self._spec.std)}
+
+    def __call__(self, *args, **kwargs):
+        return self.model(*args, **kwargs)
+
+    def __getattr__(self, attr: str):
+        # only for what the instance lacks: the built network's attributes and methods
+        if attr.startswith("_") or attr == "model":
+            raise AttributeError(attr)
+        return getattr(self.model, attr)
+
+
 def load_model(name: str = "efficientnet_lite0", device: str | torch.device | None = None,
-               pretrained: bool = True) -> ModelWrapper:
+               pretrained: bool = True, lazy: bool = False) -> ModelWrapper | LazyModel:
     """Load a classifier by name, in eval mode, with gradients off for its weights.
 
     Parameters
@@ -417,10 +483,15 @@ def load_model(name: str = "efficientnet_lite0", device: str | torch.device | No
         Where to put the model; ``None`` picks CUDA when available, else CPU.
     pretrained : bool
         ``False`` builds the architecture with random weights (for shape tests).
+    lazy : bool
+        Return a :class:`LazyModel`: the network is built when it first computes (a page or
+        stage whose results are made already never builds it). Where the weights are not
+        on this machine (torchvision's AlexNet before its download), or with
+        ``pretrained=False``, the network is built at once.
 
     Returns
     -------
-    ModelWrapper
+    ModelWrapper or LazyModel
 
     Raises
     ------
@@ -442,6 +513,10 @@ def load_model(name: str = "efficientnet_lite0", device: str | torch.device | No
                "a CUDA device, but torch finds none on this machine (use 'cpu')")
         expect(device.index is None or device.index < torch.cuda.device_count(), "device",
                str(device), f"one of the {torch.cuda.device_count()} CUDA devices here")
+    if lazy and pretrained:
+        weights = _weights_path(name)
+        if weights is not None:
+            return LazyModel(name, device, weights)
     net, checksum = spec.build(pretrained)
     wrapper = ModelWrapper(name, net, spec.readouts, spec.paper_names, spec.mean, spec.std,
                            spec.input_size, checksum)
