@@ -184,9 +184,18 @@ class ModelWrapper(nn.Module):
 
     def provenance(self) -> dict:
         """Model name, weights checksum and readout points, for provenance records."""
-        return {"model": self.name, "weights_sha256": self.weights_sha256,
-                "input_size": self.input_size, "readouts": self.readouts,
-                "mean": self.mean.flatten().tolist(), "std": self.std.flatten().tolist()}
+        return _provenance(self.name, self.weights_sha256, self.input_size, self.readouts,
+                           self.mean, self.std)
+
+
+def _provenance(name, weights_sha256, input_size, readouts, mean, std) -> dict:
+    """A network's provenance record (:meth:`ModelWrapper.provenance`, :class:`LazyModel`);
+    ``mean`` and ``std`` as the float32 values the network normalizes with."""
+    def as_float32(v):
+        return torch.as_tensor(v, dtype=torch.float32).flatten().tolist()
+
+    return {"model": name, "weights_sha256": weights_sha256, "input_size": input_size,
+            "readouts": readouts, "mean": as_float32(mean), "std": as_float32(std)}
 
 
 def _alexnet_weights_file() -> Path:
@@ -319,12 +328,7 @@ def check_weights(name: str) -> None:
         still be downloaded when the network is built).
     """
     expect(name in MODELS, "model", name, f"one of {', '.join(MODELS)}")
-    if name == "alexnet":
-        _alexnet_local_weights()
-    elif name == "alexnet_caffe":
-        _caffe_weights()
-    else:
-        _efficientnet_weights()
+    _weights_path(name)
 
 
 def _build_efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, str]:
@@ -402,7 +406,8 @@ def model_readouts() -> list[dict]:
 
 def _weights_path(name: str) -> Path | None:
     """A registered network's weights file on this machine, found without building it (None:
-    torchvision's AlexNet, not here, which building may download)."""
+    torchvision's AlexNet, not here, which building may download); the errors of
+    :func:`check_weights`."""
     if name == "alexnet":
         return _alexnet_local_weights()
     return _caffe_weights() if name == "alexnet_caffe" else _efficientnet_weights()
@@ -451,10 +456,8 @@ class LazyModel:
 
     def provenance(self) -> dict:
         """As :meth:`ModelWrapper.provenance` (the same values, float32 mean and std)."""
-        as_float32 = lambda v: torch.tensor(v, dtype=torch.float32).tolist()  # noqa: E731
-        return {"model": self.name, "weights_sha256": self.weights_sha256,
-                "input_size": self.input_size, "readouts": self.readouts,
-                "mean": as_float32(self._spec.mean), "std": as_float32(self._spec.std)}
+        return _provenance(self.name, self.weights_sha256, self.input_size, self.readouts,
+                           self._spec.mean, self._spec.std)
 
     def __call__(self, *args, **kwargs):
         return self.model(*args, **kwargs)
