@@ -266,3 +266,30 @@ def test_the_summary_pages_queue_behind_the_pages_without_waiting_for_them(tmp_p
     pipeline.reproduce(profile="smoke", jobs=2, results=tmp_path / "results",
                        out=tmp_path / "pages", book=False, progress=False)
     assert calls == [([], 1), (["p1", "p2", "summary"], 2)]
+
+
+def test_the_study_is_one_pool_here_and_one_task_per_cell_on_a_cluster(tmp_path):
+    """On this machine every seed of the ground-truth study goes to one pool (no core idles
+    at the end of each SNR x design cell); on a cluster each cell is its own task. Either
+    way the steps cover every seed's record, once."""
+    from advlib.book import pipeline
+    from advlib.book.notebooks import DATASETS, PROFILES, stimulus_options
+
+    g = PROFILES["full"]["08_ground_truth"]
+    s = stimulus_options("full", None, False, None, False)
+
+    def study(per_subject):
+        steps = pipeline._model_steps("efficientnet_lite0", "full", dict(DATASETS["full"]),
+                                      tmp_path, s, 2, False, per_subject)
+        return [st for st in steps if st.stage == "ground_truth"]
+
+    here, cluster = study(False), study(True)
+    n_cells = len(g["snrs"]) * len(g["designs"])
+    assert len(here) == 1 and len(cluster) == n_cells
+    records = [r for st in cluster for r in st.records]
+    assert len(records) == len(set(records)) == n_cells * g["n_seeds"]
+    assert sorted(here[0].records) == sorted(records)
+    # the one step asks for every SNR and design; a cell's task for its own only
+    assert here[0].call.args[4:6] == (g["snrs"], g["designs"])
+    assert {(tuple(st.call.args[4]), tuple(st.call.args[5])) for st in cluster} == {
+        ((snr,), (d,)) for snr in g["snrs"] for d in g["designs"]}

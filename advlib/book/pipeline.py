@@ -164,12 +164,12 @@ def _study_options(g: dict) -> dict:
             "n_perm": g["n_perm"], "n_swap": g["n_swap"], "seed": g["seed"]}
 
 
-def _ground_truth(results, model, base, g, snr, design, jobs, progress):
+def _ground_truth(results, model, base, g, snrs, designs, jobs, progress):
     from ..analysis.ground_truth_study import observer_study
     from ..fmri.simulation import dataset_noise
 
     layout = Layout(results, model)
-    observer_study(layout, base, [snr], [design], g["n_seeds"], jobs=jobs, progress=progress,
+    observer_study(layout, base, snrs, designs, g["n_seeds"], jobs=jobs, progress=progress,
                    noise=dataset_noise(layout.dataset_dir(base)), **_study_options(g))
 
 
@@ -325,12 +325,19 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
         _calibration, calibration, g, 1 if per_subject else jobs, progress),
         [calibration / record_name("calibration")]))
     base = spec if spec is not None else simulation_spec({"kind": "simulated"})
-    for tasks in _study_cells(layout, base, g):
-        folder, params, _ = tasks[0]
-        steps.append(_Step("ground_truth", f"study {params['design']} SNR {params['snr']:g}",
-                           P(_ground_truth, results, model, base, g, params["snr"],
-                             params["design"], jobs, progress),
-                           [f / seed_record(k) for f, _, k in tasks]))
+    cells = _study_cells(layout, base, g)
+    if per_subject:         # a cluster: one task per SNR x design
+        for tasks in cells:
+            folder, params, _ = tasks[0]
+            steps.append(_Step("ground_truth", f"study {params['design']} SNR {params['snr']:g}",
+                               P(_ground_truth, results, model, base, g, [params["snr"]],
+                                 [params["design"]], jobs, progress),
+                               [f / seed_record(k) for f, _, k in tasks]))
+    else:                   # here: every seed in one pool, no core idle at a cell's end
+        steps.append(_Step("ground_truth", f"study, {len(cells)} SNR x design cells",
+                           P(_ground_truth, results, model, base, g, g["snrs"], g["designs"],
+                             jobs, progress),
+                           [f / seed_record(k) for tasks in cells for f, _, k in tasks]))
     inner = 1 if per_subject else jobs
     for n_vertices, variant in [(200, ""), (400, ""), (200, PUBLISHED)]:
         # the searchlight maps (Fig 4) do not depend on the ROI size: only the Fig 3 run
