@@ -304,9 +304,8 @@ def test_every_notebook_file_has_exactly_one_registry_entry():
     assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == sorted(names)
     assert NOTEBOOKS == tuple(names)
     assert PER_SUBJECT == tuple(spec.name for spec in REGISTRY if spec.per_subject)
-    # the summary pages are queued after the others, and they come last in book order
-    after = [spec.after_others for spec in REGISTRY]
-    assert after == sorted(after) and any(after)
+    # every page says what it costs (reproduce starts the costliest first)
+    assert all(spec.cost > 0 for spec in REGISTRY)
 
 
 def test_every_notebook_reads_known_stage_record_groups(tmp_path):
@@ -432,13 +431,13 @@ def _plan_snapshot(root: Path) -> dict:
         (rsa_dir / record_name(stem)).write_text("{}")
     stimuli = pipeline.stimulus_options("smoke")
     for models in (["m1"], ["m1", "m2"]):
-        pages, after = pipeline._notebook_steps("m1", models, "smoke", "simulated",
-                                                DATASETS["smoke"], root / "results", stimuli,
-                                                root / "pages", False)
+        pages = pipeline._notebook_steps("m1", models, "smoke", "simulated",
+                                         DATASETS["smoke"], root / "results", stimuli,
+                                         root / "pages", False)
         snap[f"steps {' '.join(models)}"] = _portable(
             [{"item": st.item, "page": st.call.args[0],
               "inputs": [str(p) for p in st.call.args[3]],
-              "records": [str(r) for r in st.records]} for st in pages + after], root, "smoke")
+              "records": [str(r) for r in st.records]} for st in pages], root, "smoke")
     return snap
 
 

@@ -248,24 +248,46 @@ def test_pages_run_in_parallel_keep_their_order_and_stop_on_an_error():
         _run_here(steps, [], progress=False, jobs=2)
 
 
-def test_the_summary_pages_queue_behind_the_pages_without_waiting_for_them(tmp_path,
-                                                                           monkeypatch):
-    """The summary pages read stage results only: reproduce hands them to the same pool as
-    the other pages, after them (they start as a slot frees up), not to a second pool that
-    waits for every page to finish."""
+def test_the_pages_start_costliest_first_and_are_logged_in_book_order(tmp_path, monkeypatch):
+    """The pages are independent of each other (a summary page reads stage results only):
+    reproduce hands all of them to one pool, the costliest first (ties in book order), and
+    logs them in book order."""
     from advlib.book import pipeline
 
     calls = []
+    costs = {"p1": 4, "p2": 18, "p3": 4, "summary": 6}
     monkeypatch.setattr(pipeline, "_model_steps", lambda *a, **k: [])
     monkeypatch.setattr(pipeline, "_write_built_with", lambda *a, **k: None)
-    monkeypatch.setattr(pipeline, "_notebook_steps", lambda *a, **k: (
-        [pipeline._Step("notebooks", n, None) for n in ("p1", "p2")],
-        [pipeline._Step("notebooks", "summary", None)]))
-    monkeypatch.setattr(pipeline, "_run_here", lambda steps, log, progress, jobs=1: calls.append(
-        ([step.item for step in steps], jobs)))
-    pipeline.reproduce(profile="smoke", jobs=2, results=tmp_path / "results",
-                       out=tmp_path / "pages", book=False, progress=False)
-    assert calls == [([], 1), (["p1", "p2", "summary"], 2)]
+    monkeypatch.setattr(pipeline, "_notebook_steps", lambda *a, **k: [
+        pipeline._Step("notebooks", n, None, cost=c) for n, c in costs.items()])
+
+    def run_here(steps, log, progress, jobs=1):
+        calls.append(([step.item for step in steps], jobs))
+        log.extend({"stage": step.stage, "item": step.item, "status": "ran", "seconds": 0.0}
+                   for step in steps)
+
+    monkeypatch.setattr(pipeline, "_run_here", run_here)
+    table = pipeline.reproduce(profile="smoke", jobs=2, results=tmp_path / "results",
+                               out=tmp_path / "pages", book=False, progress=False)
+    assert calls == [([], 1), (["p2", "summary", "p1", "p3"], 2)]
+    assert table.item.tolist() == ["p1", "p2", "p3", "summary"]
+
+
+def test_the_registry_costs_order_the_book_pages(tmp_path):
+    """The book's own pages: the network-building page first, the cheapest last."""
+    from advlib.book import pipeline
+    from advlib.book.notebooks import DATASETS, REGISTRY, stimulus_options
+
+    s = stimulus_options("full", None, False, None, False)
+    pages = pipeline._notebook_steps("efficientnet_lite0", ["efficientnet_lite0"], "full",
+                                     "simulated", dict(DATASETS["full"]), tmp_path, s,
+                                     tmp_path / "pages", False)
+    cost = {spec.name: spec.cost for spec in REGISTRY}
+    assert [st.cost for st in pages] == [cost[st.item.split("_sub-")[0].replace("_s2", "")]
+                                        for st in pages]
+    queue = pipeline._costliest_first(pages)
+    assert queue[0].item == "06_explore"
+    assert [st.cost for st in queue] == sorted((st.cost for st in pages), reverse=True)
 
 
 def test_the_study_is_one_pool_here_and_one_task_per_cell_on_a_cluster(tmp_path):

@@ -99,10 +99,12 @@ class NotebookSpec:
         results computed since re-execute it): ``stimuli``, ``cnn_rsa``, ``subjects``,
         ``brain_rsa``, ``encoding``, ``hit_rsa``, ``hit_adversarial``, or ``build_info``
         (the build's record of its stages, passed as the ``build_info`` parameter).
-    after_others : bool
-        A summary page: queued after every other page. It reads stage results only (and
-        ``build_info``, written before any page runs), so it starts as soon as a slot is
-        free, beside the last pages, and does not wait for them to finish.
+    cost : float
+        About how many seconds its page takes to execute (measured with ``make book`` on 2
+        cores, the stages made): ``advlib reproduce`` starts the costliest pages first, so
+        that its slots finish together. It only orders the pages, which are independent of
+        each other (a summary page reads stage results and ``build_info``, written before
+        any page runs); it never changes what a page computes.
     across_models : bool
         The cross-model chapter: in the book only when several networks were run; it gets
         their names as its ``models`` parameter and reads the ``reads`` records of each.
@@ -119,7 +121,7 @@ class NotebookSpec:
     dataset: bool = False
     variants: tuple[PageVariant, ...] = ()
     reads: tuple[str, ...] = ()
-    after_others: bool = False
+    cost: float = 5.0
     across_models: bool = False
     live_limit: str = ""
 
@@ -127,6 +129,8 @@ class NotebookSpec:
         unknown = sorted(set(self.smoke) - set(self.parameters))
         expect(not unknown, f"{self.name} smoke settings", unknown,
                "parameters of its full profile")
+        expect(isinstance(self.cost, (int, float)) and not isinstance(self.cost, bool)
+               and self.cost > 0, f"{self.name} cost", self.cost, "seconds > 0")
         expect(isinstance(self.reads, tuple), f"{self.name} reads", self.reads,
                "a tuple of stage record groups")
 
@@ -157,22 +161,22 @@ REGISTRY: tuple[NotebookSpec, ...] = (
         "01_stimuli",
         {"images": "embedded", "n_images": None, "superclasses": None, "n_per_class": None,
          "min_confidence": None, "max_steps": 300, "seed": 0, "allow_short": False},
-        smoke={"n_images": 4}, reads=("stimuli",),
+        smoke={"n_images": 4}, reads=("stimuli",), cost=6,
         live_limit="Optimizing the AN and AI images takes minutes on a CPU when the set is "
                    "not made yet."),
     NotebookSpec(
         "02_cnn_rsa", {"n_perm": 1000, "n_boot": 1000, "seed": 0, "layer": "layer3"},
-        smoke={"n_perm": 50, "n_boot": 50}, reads=("stimuli", "cnn_rsa")),
+        smoke={"n_perm": 50, "n_boot": 50}, reads=("stimuli", "cnn_rsa"), cost=6),
     NotebookSpec(
         "03_fmri", {"subject": "sub-01", "n_vertices": 200}, per_subject=True,
         subject_title="Fig 2A — {what}, fMRI pipeline and vertex selection ({subject})",
-        dataset=True, reads=("stimuli", "subjects"),
+        dataset=True, reads=("stimuli", "subjects"), cost=5,
         live_limit="Simulating a subject takes seconds to a minute on a CPU when it is not "
                    "made yet."),
     NotebookSpec(
         "04_brain_rsa",
         {"subject": "all", "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0},
-        smoke={"n_perm": 50, "n_boot": 50}, dataset=True, reads=("brain_rsa",),
+        smoke={"n_perm": 50, "n_boot": 50}, dataset=True, reads=("brain_rsa",), cost=4,
         variants=(PageVariant("s2", {"n_vertices": 400, "show_published": False,
                                      "show_searchlight": False},
                               "Fig S2 — RE-AN and RE-AI similarity with 400 vertices per ROI"),),
@@ -183,12 +187,13 @@ REGISTRY: tuple[NotebookSpec, ...] = (
         {"subject": "all", "solver": "romp", "n_nonzero": "cv", "n_folds": 5,
          "n_vertices": 200, "n_perm": 1000, "n_boot": 1000, "seed": 0},
         smoke={"n_folds": 2, "n_perm": 50, "n_boot": 50}, dataset=True, reads=("encoding",),
+        cost=8,
         live_limit="Fitting the encoding models takes minutes per subject on a CPU when they "
                    "are not made yet, for each of the two variants."),
     NotebookSpec(
         "06_explore",
         {"image": 0, "kind": "AI", "layer": "layer1", "roi": "V1", "subject": "sub-01"},
-        dataset=True, reads=("stimuli", "cnn_rsa", "subjects")),
+        dataset=True, reads=("stimuli", "cnn_rsa", "subjects"), cost=18),
     NotebookSpec(
         "08_ground_truth",
         {"snrs": [0.4, 0.8, 1.6, 3.2], "designs": ["paper", "interleaved"], "n_seeds": 20,
@@ -197,7 +202,7 @@ REGISTRY: tuple[NotebookSpec, ...] = (
          "coverage_draws": 200},
         smoke={"snrs": [3.2], "n_seeds": 2, "n_perm": 50, "n_swap": 200, "jobs": 1,
                "calibration_draws": 20, "coverage_draws": 20},
-        dataset=True, reads=("stimuli", "subjects"),
+        dataset=True, reads=("stimuli", "subjects"), cost=12,
         live_limit="The study draws many simulated datasets and analyses each: minutes on a "
                    "CPU the first time (make book caches every seed), seconds afterwards."),
     NotebookSpec(
@@ -205,15 +210,15 @@ REGISTRY: tuple[NotebookSpec, ...] = (
         {"method": "spearman", "n_perm": 1000, "n_boot": 1000, "seed": 0,
          "adversarial_steps": 300},
         smoke={"n_perm": 50, "n_boot": 50, "adversarial_steps": 1},
-        reads=("hit_rsa", "hit_adversarial"),
+        reads=("hit_rsa", "hit_adversarial"), cost=10,
         live_limit="Making the AI and AN versions of the 92 images takes minutes on a CPU "
                    "when they are not made yet."),
     NotebookSpec(
         "09_models", {"models": ["efficientnet_lite0"]}, dataset=True,
-        reads=("cnn_rsa", "hit_rsa"), after_others=True, across_models=True),
+        reads=("cnn_rsa", "hit_rsa"), across_models=True, cost=6),
     NotebookSpec(
         "07_summary", {"profile": "full"}, smoke={"profile": "smoke"}, dataset=True,
-        reads=("build_info",), after_others=True),
+        reads=("build_info",), cost=6),
 )
 
 

@@ -113,6 +113,7 @@ class _Step:
     call: functools.partial
     records: list = field(default_factory=list)
     model: str = ""
+    cost: float = 0.0       # a page's: the costliest start first (see _costliest_first)
 
 
 def _stamps(paths) -> dict:
@@ -387,9 +388,8 @@ def _record_groups(layout, dataset, out) -> dict[str, list[Path]]:
 
 def _notebook_steps(model, models, profile, data, dataset, results, s, out, progress):
     """The executed notebooks of the book (the first model's chapters; the cross-model
-    chapter when several models were run), as two lists: the pages, then the summary pages
-    queued after them (:attr:`NotebookSpec.after_others
-    <advlib.book.notebooks.NotebookSpec>`).
+    chapter when several models were run), in book order; each step's ``cost`` is its
+    page's (:attr:`NotebookSpec.cost <advlib.book.notebooks.NotebookSpec>`).
 
     A page's inputs are the records of the groups its registry entry reads (of every model
     for the cross-model chapter, which gets their names as ``models``); a page that reads
@@ -401,7 +401,7 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
     registry = {entry.name: entry for entry in REGISTRY}
     notebooks_dir = repo_root() / "notebooks"
     names = [n for n, entry in registry.items() if len(models) > 1 or not entry.across_models]
-    pages, after = [], []
+    pages = []
     for item in notebook_plan(profile, model, Layout(results, model).results, data, subs,
                               names, stimuli=s):
         entry = registry[item["name"]]
@@ -412,11 +412,10 @@ def _notebook_steps(model, models, profile, data, dataset, results, s, out, prog
             item["parameters"]["build_info"] = str(out / BUILD_INFO)
         inputs = [p for r in entry.reads for m in read_from for p in groups[m][r]]
         source = notebooks_dir / page_name(item["name"])
-        (after if entry.after_others else pages).append(_Step(
-            "notebooks", item["output"], functools.partial(
-                _notebook, item, source, out, inputs, progress),
-            [out / page_record(item["output"])], model))
-    return pages, after
+        pages.append(_Step("notebooks", item["output"], functools.partial(
+            _notebook, item, source, out, inputs, progress),
+            [out / page_record(item["output"])], model, entry.cost))
+    return pages
 
 
 # --- executors ----------------------------------------------------------------------------
@@ -470,6 +469,18 @@ def _write_info(path: Path, info: dict, log: list) -> None:
         write_json(path, new)
 
 
+def _costliest_first(steps: list) -> list:
+    """``steps`` with the costliest first (ties in their order): with independent pages on
+    a few slots, the long ones no longer start last and leave a slot idle at the end."""
+    return sorted(steps, key=lambda step: -step.cost)
+
+
+def _in_order(rows: list[dict], steps: list) -> list[dict]:
+    """Log ``rows`` in the order of ``steps`` (the book's), whatever order they ran in."""
+    place = {(step.stage, step.item): k for k, step in enumerate(steps)}
+    return sorted(rows, key=lambda row: place.get((row["stage"], row["item"]), len(place)))
+
+
 def _run_here(steps, log, progress, jobs: int = 1):
     """Run ``steps`` on this machine: in order, or ``jobs`` at a time (for steps that do
     their work in a subprocess, such as notebooks in their kernels: the order of the log is
@@ -500,7 +511,7 @@ def _run_on(client, steps, log, progress):
     """Submit ``steps`` as Dask tasks with their dependencies; wait for all of them.
 
     A stage step waits for the steps of the stages in :data:`_AFTER` (same model); notebook
-    steps are independent of each other (the caller submits the summary pages last). The
+    steps are independent of each other (the caller submits the costliest first). The
     first failure ends the run at once: every task not yet finished is cancelled (one
     already running on a worker finishes there, its stage complete or not written at all)
     and the failure is raised.
@@ -713,12 +724,13 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
             _write_info(info_path, info, log)   # the summary page reads the stages so far
             _write_built_with(out / "built_with.md", info, Layout(results, model).stimuli_dir,
                               s, log)
-            pages, after = _notebook_steps(model, models, profile, data, dataset, results, s,
-                                           out, progress and not distributed)
-            # the summary pages read stage results only: queued after the other pages, they
-            # start as a slot frees up, beside the last pages (each page in its own kernel)
-            (_run_on(client, pages + after, log, progress) if client is not None
-             else _run_here(pages + after, log, progress, jobs))
+            pages = _notebook_steps(model, models, profile, data, dataset, results, s,
+                                    out, progress and not distributed)
+            done = len(log)
+            queue = _costliest_first(pages)     # independent pages, each in its own kernel
+            (_run_on(client, queue, log, progress) if client is not None
+             else _run_here(queue, log, progress, jobs))
+            log[done:] = _in_order(log[done:], pages)
     finally:
         if client is not None:
             client.close()
