@@ -3,8 +3,11 @@
 Measured in one run on this machine: ``advlib reproduce`` (the call behind `make book`) on
 a copy of the book's sources and an empty results folder, then again with nothing
 changed. Printed per stage (stimuli, CNN RSA, the real-data stages, subjects, the
-ground-truth study, brain RSA, encoding, notebooks, book): the wall time, the number of
-steps and the share of the run's total; then the ten longest steps.
+ground-truth study, brain RSA, encoding, notebooks, book): the steps' time, the number of
+steps and its share of the run's wall time; then the ten longest steps. The pages run 2
+at a time, and so do the stage steps of the process pool (the calibration beside the
+subjects and the study, the brain RSA beside the study): their shares add up to more
+than the wall time they took.
 
 Targets (issue 26, 2 cores, full profile): the run from nothing at most 8 minutes; the
 no-op at most 15 s, executing no notebook and building no HTML.

@@ -315,3 +315,65 @@ def test_the_study_is_one_pool_here_and_one_task_per_cell_on_a_cluster(tmp_path)
     assert here[0].call.args[4:6] == (g["snrs"], g["designs"])
     assert {(tuple(st.call.args[4]), tuple(st.call.args[5])) for st in cluster} == {
         ((snr,), (d,)) for snr in g["snrs"] for d in g["designs"]}
+
+
+def _timed_steps(plan, spans, fail=None):
+    """Stage steps that sleep and note when they ran: ``plan`` is ``(stage, item, s)``."""
+    import functools
+    import time
+
+    from advlib.book.pipeline import _Step
+
+    def work(item, seconds):
+        start = time.perf_counter()
+        time.sleep(seconds)
+        spans[item] = (start, time.perf_counter())
+        if item == fail:
+            raise InputError(f"step {item!r}: expected something else")
+
+    return [_Step(stage, item, functools.partial(work, item, s), model="m")
+            for stage, item, s in plan]
+
+
+def test_pooled_stage_steps_run_two_at_a_time_after_what_they_read():
+    """With jobs > 1 two steps of the process pool run side by side (the calibration beside
+    the subjects), a step waits for the steps it reads (the study and the brain RSA for the
+    subjects), a step outside the pool (the network's) runs alone, and the log keeps the
+    steps' order."""
+    from advlib.book.pipeline import _run_stages_here
+
+    plan = [("stimuli", "stimuli", 0.2), ("subjects", "subjects", 0.4),
+            ("calibration", "calibration", 0.6), ("ground_truth", "study", 0.3),
+            ("brain_rsa", "brain", 0.2), ("hit_adversarial", "hit", 0.2)]
+    spans, log = {}, []
+    _run_stages_here(_timed_steps(plan, spans), log, progress=False, jobs=2)
+    assert [row["item"] for row in log] == [item for _, item, _ in plan]
+
+    def overlap(a, b):
+        return spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]
+
+    assert overlap("subjects", "calibration")            # independent, both in the pool
+    assert spans["study"][0] >= spans["subjects"][1]     # reads the subjects' dataset
+    assert overlap("study", "calibration")
+    assert spans["brain"][0] >= spans["subjects"][1]
+    for item in ("stimuli", "hit"):                      # the network's steps run alone
+        assert not any(overlap(item, other) for other in spans if other != item)
+    # one process: one step at a time, in order
+    spans.clear()
+    _run_stages_here(_timed_steps(plan, spans), [], progress=False, jobs=1)
+    ends = [spans[item] for _, item, _ in plan]
+    assert all(a[1] <= b[0] for a, b in zip(ends, ends[1:]))
+
+
+def test_a_failed_stage_step_starts_nothing_more_and_is_raised():
+    """A step that fails: the step beside it finishes, no later step starts, the error is
+    raised."""
+    from advlib.book.pipeline import _run_stages_here
+
+    plan = [("subjects", "subjects", 0.1), ("calibration", "calibration", 0.4),
+            ("brain_rsa", "brain", 0.1)]
+    spans = {}
+    with pytest.raises(InputError, match="step 'subjects'"):
+        _run_stages_here(_timed_steps(plan, spans, fail="subjects"), [], progress=False,
+                         jobs=2)
+    assert set(spans) == {"subjects", "calibration"}     # the calibration ran to its end

@@ -11,8 +11,10 @@ whether its records were rewritten. Every path comes from :class:`advlib.layout.
 
 Executors
 ---------
-Without a scheduler the steps run in order on this machine; independent per-subject work
-(simulation, brain RSA, encoding) runs on up to ``jobs`` processes inside its step. With
+Without a scheduler the steps start in order on this machine; independent per-subject work
+(simulation, brain RSA, encoding, the study's seeds) runs on up to ``jobs`` processes inside
+its step, and two steps whose work is all in those processes run side by side once what
+they read is made (the calibration beside the subjects and the study). With
 ``scheduler`` (the address of a running ``dask.distributed`` scheduler) or ``cluster``
 (``"local"``: a ``LocalCluster`` of ``jobs`` worker processes; ``"slurm"``, ``"pbs"``,
 ``"sge"``: ``dask-jobqueue``, configured in the Dask configuration file), every model x
@@ -94,6 +96,10 @@ PUBLISHED_OPTIONS = {"normalize": "none", "within_session": False}
 _STIMULUS_KEYS = ("images", "n_images", "superclasses", "n_per_class", "min_confidence",
                   "max_steps", "seed", "allow_short")
 PUBLISHED = analysis_variant(**PUBLISHED_OPTIONS)
+
+#: The stages whose steps do their work in joblib's worker processes (``jobs`` of them,
+#: shared): on this machine two such steps may run at a time (:func:`_run_stages_here`).
+_POOLED = frozenset({"subjects", "calibration", "ground_truth", "brain_rsa", "encoding"})
 
 #: The stages each kind of step waits for (of the same model) on a cluster.
 _AFTER = {"stimuli": (), "cnn_rsa": ("stimuli",), "hit_rsa": (), "hit_adversarial": (),
@@ -507,6 +513,65 @@ def _run_here(steps, log, progress, jobs: int = 1):
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _depends(step, earlier) -> bool:
+    """Whether ``step`` reads what ``earlier`` (a step before it) makes: a stage of
+    :data:`_AFTER` of the same model (here the subjects step makes the dataset too)."""
+    after = set(_AFTER.get(step.stage, ()))
+    if "dataset" in after:
+        after.add("subjects")
+    return earlier.model == step.model and earlier.stage in after
+
+
+def _run_stages_here(steps, log, progress, jobs: int = 1):
+    """Run the stage ``steps`` on this machine, in their order; with ``jobs > 1``, two at
+    a time where both do their work in the process pool (:data:`_POOLED`).
+
+    Such a step's own process only hands tasks to joblib's ``jobs`` worker processes, which
+    every step shares: a second step beside it fills the workers where the first leaves one
+    idle (3 subjects on 2 processes, the end of a stage). A step starts once the steps it
+    reads (:func:`_depends`) are done; a step outside the pool (the network's passes, on
+    every core of this process) runs alone. Each step computes what it computes alone,
+    so the tables are the same. The log keeps the steps' order. A failure starts no further
+    step; a step running beside it finishes (its stage complete or not written), then the
+    failure is raised.
+    """
+    if jobs < 2 or len(steps) < 2:
+        return _run_here(steps, log, progress)
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    threads = _threads()
+    rows: dict[int, list] = {}
+    running: dict = {}              # future -> index of its step
+    failure, k = None, 0
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
+        while running or (k < len(steps) and failure is None):
+            alone = any(steps[i].stage not in _POOLED for i in running.values())
+            if (k < len(steps) and failure is None and not alone and len(running) < 2
+                    and (steps[k].stage in _POOLED or not running)
+                    and not any(_depends(steps[k], steps[i]) for i in running.values())):
+                step = steps[k]
+                running[pool.submit(_execute, step.call, step.records, threads)] = k
+                k += 1
+                continue
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                i = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:        # a real failure, not a bad input
+                    result = {"error": exc}
+                if "error" in result:
+                    failure = failure or result["error"]
+                else:
+                    _log_step(rows.setdefault(i, []), steps[i], result, progress)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failure is not None:
+        raise failure
+    log.extend(row for i in sorted(rows) for row in rows[i])
+
+
 def _run_on(client, steps, log, progress):
     """Submit ``steps`` as Dask tasks with their dependencies; wait for all of them.
 
@@ -719,7 +784,7 @@ def reproduce(model: str = "efficientnet_lite0", data: str = "simulated", subjec
         if client is not None and progress:
             print(f"[reproduce] Dask dashboard: {client.dashboard_link}", file=sys.stderr)
         (_run_on(client, stage_steps, log, progress) if client is not None
-         else _run_here(stage_steps, log, progress))
+         else _run_stages_here(stage_steps, log, progress, jobs))
         if notebooks:
             _write_info(info_path, info, log)   # the summary page reads the stages so far
             _write_built_with(out / "built_with.md", info, Layout(results, model).stimuli_dir,
