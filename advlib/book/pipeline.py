@@ -340,7 +340,7 @@ def _model_steps(model, profile, dataset, results, s, jobs, progress, per_subjec
                                P(_ground_truth, results, model, base, g, [params["snr"]],
                                  [params["design"]], jobs, progress),
                                [f / seed_record(k) for f, _, k in tasks]))
-    else:                   # here: every seed in one pool, no core idle at a cell's end
+    elif cells:             # here: every seed in one pool, no core idle at a cell's end
         steps.append(_Step("ground_truth", f"study, {len(cells)} SNR x design cells",
                            P(_ground_truth, results, model, base, g, g["snrs"], g["designs"],
                              jobs, progress),
