@@ -438,7 +438,7 @@ def test_a_waiting_writer_says_for_whom_it_waits(tmp_path, capfd):
     script = tmp_path / "hold.py"
     script.write_text("import sys, time\nfrom advlib.provenance import stage_lock\n"
                       "with stage_lock(sys.argv[1], 'demo'):\n"
-                      "    print('held', flush=True)\n    time.sleep(2)\n")
+                      "    print('held', flush=True)\n    time.sleep(0.5)\n")
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
                             text=True)
     assert proc.stdout.readline().strip() == "held"

@@ -4,7 +4,6 @@ end to end in the smoke profile."""
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from advlib.book import NOTEBOOKS, PROFILES, NotebookError, notebook_plan, run_notebook
@@ -14,6 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
 #: The smoke book's pages: one network, so no cross-model chapter (09_models).
 BOOK_PAGES = [item for item in notebook_plan("smoke") if item["name"] != "09_models"]
+
+
+@pytest.fixture
+def nbformat():
+    """The nbformat module, imported by the tests that write or read notebooks: importing it
+    takes 1 to 3 s (jsonschema builds a grammar), which every test process would otherwise
+    pay when it collects this file."""
+    import nbformat
+
+    return nbformat
 
 
 def test_every_notebook_is_registered_in_both_profiles():
@@ -37,7 +46,7 @@ def test_notebook_is_thin(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("item", BOOK_PAGES, ids=lambda item: item["output"])
-def test_notebook_executes_in_smoke_profile(item, smoke_book):
+def test_notebook_executes_in_smoke_profile(item, smoke_book, nbformat):
     root, _ = smoke_book
     nb = nbformat.read(root / "book" / "generated" / f"{item['output']}.ipynb", as_version=4)
     assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -54,7 +63,7 @@ def test_notebook_executes_in_smoke_profile(item, smoke_book):
         assert heading == f"# {item['title']}"
 
 
-def test_failing_notebook_reports_the_cell_and_writes_nothing(tmp_path):
+def test_failing_notebook_reports_the_cell_and_writes_nothing(tmp_path, nbformat):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("raise ValueError(f'bad x={x}')")]
@@ -67,7 +76,7 @@ def test_failing_notebook_reports_the_cell_and_writes_nothing(tmp_path):
     assert not list((tmp_path / "out").iterdir())
 
 
-def test_a_page_keeps_every_output_and_its_kernel_is_stopped_when_done(tmp_path):
+def test_a_page_keeps_every_output_and_its_kernel_is_stopped_when_done(tmp_path, nbformat):
     """The kernel is stopped at once after the last cell (no polite shutdown: 1 to 2.5 s a
     page), so its exit handlers never run; every cell's output is in the page, and what its
     worker processes kept in shared memory (loky's semaphores, joblib's memory-mapped
@@ -113,7 +122,8 @@ def test_notebook_does_not_depend_on_the_working_directory(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("item", BOOK_PAGES, ids=lambda item: item["output"])
-def test_pages_show_no_progress_bars_or_machine_paths(item, smoke_book, results_root):
+def test_pages_show_no_progress_bars_or_machine_paths(item, smoke_book, results_root,
+                                                       nbformat):
     root, _ = smoke_book
     nb = nbformat.read(root / "book" / "generated" / f"{item['output']}.ipynb", as_version=4)
     shown = [json.dumps(o) for c in nb.cells if c.cell_type == "code"
@@ -154,7 +164,8 @@ def _executed_parameters(nb) -> dict:
 
 
 @pytest.mark.slow
-def test_subjects_reexecute_only_their_per_subject_pages(smoke_book, results_root, tmp_path):
+def test_subjects_reexecute_only_their_per_subject_pages(smoke_book, results_root, tmp_path,
+                                                        nbformat):
     from advlib.book import run_notebooks
 
     out = tmp_path / "generated"
@@ -168,7 +179,7 @@ def test_subjects_reexecute_only_their_per_subject_pages(smoke_book, results_roo
     assert _executed_parameters(page) == _executed_parameters(ref)   # the book's parameters
 
 
-def test_a_page_shows_the_parameters_it_ran_with_and_no_absolute_path(tmp_path):
+def test_a_page_shows_the_parameters_it_ran_with_and_no_absolute_path(tmp_path, nbformat):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# Title"),
                 nbformat.v4.new_code_cell("n = 1      # how many\nresults_dir = None  # root\n"
@@ -210,7 +221,7 @@ def test_subject_names_and_bad_subject_choices(tmp_path):
                       subjects=[1])
 
 
-def test_executed_pages_keep_warnings_without_paths_and_drop_progress_bars(tmp_path):
+def test_executed_pages_keep_warnings_without_paths_and_drop_progress_bars(tmp_path, nbformat):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# A page"),
                 nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
@@ -321,8 +332,8 @@ def test_every_notebook_reads_known_stage_record_groups(tmp_path):
     assert all(spec.reads for spec in REGISTRY)          # every page depends on something
 
 
-def test_a_page_is_written_through_the_one_atomic_write_and_its_temp_is_ignored(tmp_path,
-                                                                               monkeypatch):
+def test_a_page_is_written_through_the_one_atomic_write_and_its_temp_is_ignored(
+        tmp_path, monkeypatch, nbformat):
     """run_notebook writes through provenance.atomic_path (issue 25: it had its own temp
     name that neither the clean-up nor .gitignore knew); git ignores that temp name."""
     import subprocess

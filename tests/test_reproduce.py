@@ -342,9 +342,9 @@ def test_pooled_stage_steps_run_two_at_a_time_after_what_they_read():
     steps' order."""
     from advlib.book.pipeline import _run_stages_here
 
-    plan = [("stimuli", "stimuli", 0.2), ("subjects", "subjects", 0.4),
-            ("calibration", "calibration", 0.6), ("ground_truth", "study", 0.3),
-            ("brain_rsa", "brain", 0.2), ("hit_adversarial", "hit", 0.2)]
+    plan = [("stimuli", "stimuli", 0.05), ("subjects", "subjects", 0.1),
+            ("calibration", "calibration", 0.25), ("ground_truth", "study", 0.1),
+            ("brain_rsa", "brain", 0.05), ("hit_adversarial", "hit", 0.05)]
     spans, log = {}, []
     _run_stages_here(_timed_steps(plan, spans), log, progress=False, jobs=2)
     assert [row["item"] for row in log] == [item for _, item, _ in plan]
@@ -370,8 +370,8 @@ def test_a_failed_stage_step_starts_nothing_more_and_is_raised():
     raised."""
     from advlib.book.pipeline import _run_stages_here
 
-    plan = [("subjects", "subjects", 0.1), ("calibration", "calibration", 0.4),
-            ("brain_rsa", "brain", 0.1)]
+    plan = [("subjects", "subjects", 0.05), ("calibration", "calibration", 0.2),
+            ("brain_rsa", "brain", 0.05)]
     spans = {}
     with pytest.raises(InputError, match="step 'subjects'"):
         _run_stages_here(_timed_steps(plan, spans, fail="subjects"), [], progress=False,
