@@ -55,8 +55,9 @@ test: $(STAMP) chromium lint
 
 # The fast loop while editing: no network model, no notebooks, no browser, no simulation
 # study of 10 s or more. On 2 pytest-xdist workers by default (FAST_JOBS), each with its share
-# of the cores' threads (tests/conftest.py): 57.8 s on 2 cores (534 tests, 2026-12-05, one
-# run; 77-81 s before the subpackages imported on first use, 58 s when the suite was smaller).
+# of the cores' threads (tests/conftest.py): pytest 54.4-59.2 s on 2 cores (549 tests,
+# 2026-12-06, three runs; 57.8 s for 534 tests the day before, 77-81 s before the
+# subpackages imported on first use).
 FAST_JOBS ?= 2
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n $(FAST_JOBS) --dist loadgroup
