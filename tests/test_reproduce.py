@@ -377,3 +377,123 @@ def test_a_failed_stage_step_starts_nothing_more_and_is_raised():
         _run_stages_here(_timed_steps(plan, spans, fail="subjects"), [], progress=False,
                          jobs=2)
     assert set(spans) == {"subjects", "calibration"}     # the calibration ran to its end
+
+
+def test_the_failure_raised_is_the_steps_own_not_the_pools_end():
+    """A failed task makes joblib end the shared pool, and the step beside it then fails
+    with that: the error raised is the failed step's own, even when the other one's arrives
+    first; the pool's end is recognised as joblib reports it."""
+    import functools
+    import threading
+    import time
+
+    from joblib import Parallel, delayed
+
+    from advlib.book.pipeline import _pool_ended, _run_stages_here, _Step
+
+    ended = RuntimeError("The executor underlying Parallel has been shutdown. This is ...")
+
+    def fail(seconds, exc):
+        time.sleep(seconds)
+        raise exc
+
+    steps = [_Step("subjects", "beside", functools.partial(fail, 0.02, ended), model="m"),
+             _Step("calibration", "failed", functools.partial(
+                 fail, 0.1, InputError("calibration: expected something else")), model="m")]
+    with pytest.raises(InputError, match="calibration: expected"):
+        _run_stages_here(steps, [], progress=False, jobs=2)
+    # what joblib really raises in the call beside a failed one
+    seen = {}
+
+    def slow():
+        try:
+            list(Parallel(n_jobs=2, return_as="generator")(
+                delayed(time.sleep)(0.5) for _ in range(12)))
+        except Exception as exc:            # noqa: BLE001 - the test looks at it
+            seen["beside"] = exc
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.7)                         # its tasks run; this one queues behind 4 of them
+    with pytest.raises(ZeroDivisionError):
+        Parallel(n_jobs=2)(delayed(divmod)(1, 0) for _ in range(1))
+    thread.join(30)
+    assert not thread.is_alive() and _pool_ended(seen["beside"]), seen
+    assert not _pool_ended(InputError("x")) and not _pool_ended(RuntimeError("other"))
+
+
+def test_an_interrupt_stops_the_steps_running_beside_each_other():
+    """Ctrl-C (or SIGTERM, raised as it) while two pooled steps compute: the pool's workers
+    end at once, so the interrupt surfaces in seconds, not when the steps are done."""
+    import signal
+    import threading
+    import time
+
+    from joblib import Parallel, delayed
+
+    from advlib.book.pipeline import _run_stages_here, _Step
+
+    def work():
+        list(Parallel(n_jobs=2, return_as="generator")(
+            delayed(time.sleep)(20) for _ in range(2)))
+
+    steps = [_Step("subjects", "a", work, model="m"), _Step("calibration", "b", work,
+                                                              model="m")]
+    main = threading.main_thread().ident
+    timer = threading.Timer(1.0, signal.pthread_kill, (main, signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        _run_stages_here(steps, [], progress=False, jobs=2)
+    assert time.perf_counter() - start < 10
+
+
+def test_steps_that_write_the_same_records_or_use_one_network_wait_for_each_other():
+    """The calibration (one for every network) runs once; one network's encodings run one
+    after another (they may extract its features in this process); other steps of other
+    networks do not wait for each other."""
+    from advlib.book.pipeline import _depends, _Step
+
+    def step(stage, model, records=()):
+        return _Step(stage, stage, None, list(records), model)
+
+    calibration = ["results/calibration/calibration_provenance.json"]
+    assert _depends(step("calibration", "b", calibration), step("calibration", "a",
+                                                                 calibration))
+    assert _depends(step("encoding", "a", ["e2"]), step("encoding", "a", ["e1"]))
+    assert not _depends(step("encoding", "b", ["e2"]), step("encoding", "a", ["e1"]))
+    assert not _depends(step("brain_rsa", "b", ["r2"]), step("subjects", "a", ["s1"]))
+    assert _depends(step("brain_rsa", "a", ["r2"]), step("subjects", "a", ["s1"]))
+    assert not _depends(step("calibration", "a", ["c"]), step("subjects", "a", ["s1"]))
+
+
+def test_the_thread_counts_are_set_once_for_steps_side_by_side_and_restored():
+    """Steps that overlap all compute with the caller's torch thread count, BLAS included,
+    and the process's settings are as before afterwards (each step setting and restoring
+    them itself left one step with the other's restored count)."""
+    import functools
+    import time
+
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from advlib.book.pipeline import _run_stages_here, _Step
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    if not blas or torch.get_num_threads() < 2:
+        pytest.skip("needs a BLAS threadpoolctl controls and 2 torch threads")
+    seen = []
+
+    def record(before, after):
+        time.sleep(before)
+        seen.append(max(i["num_threads"] for i in threadpool_info()
+                        if i["user_api"] == "blas"))
+        time.sleep(after)
+
+    threads = torch.get_num_threads()
+    with threadpool_limits(limits=1, user_api="blas"):
+        steps = [_Step("subjects", "a", functools.partial(record, 0.0, 0.05), model="m"),
+                 _Step("calibration", "b", functools.partial(record, 0.1, 0.0), model="m")]
+        _run_stages_here(steps, [], progress=False, jobs=2)
+        after = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    assert seen == [threads, threads] and after == 1

@@ -36,6 +36,7 @@ finds everything up to date leaves it, and every page, as they were.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -243,31 +244,41 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
-def _execute(call, records, threads, *_after) -> dict:
+def _execute(call, records, threads, *_after, pin: bool = True) -> dict:
     """Run one step; its status from its records. A bad-input error is returned, not
     raised, so that the scheduler does not retry it.
 
     ``threads`` pins torch's and the BLAS libraries' thread counts to the submitting
     process's: floating-point sums split over another number of threads round
     differently, and a Dask worker starts with one thread (``OMP_NUM_THREADS=1``), so
-    without this a table made on a worker would differ in its last digits.
+    without this a table made on a worker would differ in its last digits. ``pin=False``:
+    the caller has pinned them for every step it runs (:func:`_pinned`).
     """
+    t0 = time.perf_counter()
+    before = _stamps(records)
+    try:
+        with _pinned(threads) if pin else contextlib.nullcontext():
+            call()
+    except AdvlibError as exc:
+        return {"error": exc}
+    status = "ran" if _stamps(records) != before else "up to date"
+    return {"status": status, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+@contextlib.contextmanager
+def _pinned(threads: int):
+    """torch's and the BLAS libraries' thread counts set to ``threads``, and restored after
+    (they are the process's: steps run side by side share one setting, made here once)."""
     import torch
     from threadpoolctl import threadpool_limits
 
-    t0 = time.perf_counter()
-    before = _stamps(records)
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(threads)
         with threadpool_limits(limits=threads):
-            call()
-    except AdvlibError as exc:
-        return {"error": exc}
+            yield
     finally:
         torch.set_num_threads(previous)
-    status = "ran" if _stamps(records) != before else "up to date"
-    return {"status": status, "seconds": round(time.perf_counter() - t0, 2)}
 
 
 # --- the plan -----------------------------------------------------------------------------
@@ -514,12 +525,42 @@ def _run_here(steps, log, progress, jobs: int = 1):
 
 
 def _depends(step, earlier) -> bool:
-    """Whether ``step`` reads what ``earlier`` (a step before it) makes: a stage of
-    :data:`_AFTER` of the same model (here the subjects step makes the dataset too)."""
+    """Whether ``step`` waits for ``earlier`` (a step before it): it reads what ``earlier``
+    makes (a stage of :data:`_AFTER` of the same model; here the subjects step makes the
+    dataset too), both write the same records (the calibration, one for every network), or
+    both are encodings of one network (they may extract its features, in this process: a
+    network records its layers through hooks, one extraction at a time)."""
+    if {str(r) for r in step.records} & {str(r) for r in earlier.records}:
+        return True
+    if earlier.model != step.model:
+        return False
     after = set(_AFTER.get(step.stage, ()))
     if "dataset" in after:
         after.add("subjects")
-    return earlier.model == step.model and earlier.stage in after
+    return earlier.stage in after or step.stage == earlier.stage == "encoding"
+
+
+def _pool_ended(exc: BaseException) -> bool:
+    """Whether ``exc`` is joblib's report that the process pool was shut down under a step:
+    what the step beside a failed one sees (joblib ends the shared pool on a failure)."""
+    from joblib.externals.loky.process_executor import (
+        ShutdownExecutorError,
+        TerminatedWorkerError,
+    )
+
+    return isinstance(exc, (ShutdownExecutorError, TerminatedWorkerError)) or (
+        isinstance(exc, RuntimeError) and "executor underlying Parallel has been shutdown"
+        in str(exc))
+
+
+def _stop_workers() -> None:
+    """End joblib's worker processes at once: the steps computing in them fail, and their
+    stages write nothing (each removes what it had begun)."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=False, kill_workers=True)
 
 
 def _run_stages_here(steps, log, progress, jobs: int = 1):
@@ -529,11 +570,16 @@ def _run_stages_here(steps, log, progress, jobs: int = 1):
     Such a step's own process only hands tasks to joblib's ``jobs`` worker processes, which
     every step shares: a second step beside it fills the workers where the first leaves one
     idle (3 subjects on 2 processes, the end of a stage). A step starts once the steps it
-    reads (:func:`_depends`) are done; a step outside the pool (the network's passes, on
-    every core of this process) runs alone. Each step computes what it computes alone,
-    so the tables are the same. The log keeps the steps' order. A failure starts no further
-    step; a step running beside it finishes (its stage complete or not written), then the
-    failure is raised.
+    waits for (:func:`_depends`) are done; a step outside the pool (the network's passes,
+    on every core of this process) runs alone. torch's and the BLAS thread counts are set
+    once for all of them, as for one step. Each step computes what it computes alone, so
+    the tables are the same. The log keeps the steps' order.
+
+    A failure starts no further step. A task's failure makes joblib end the shared pool, so
+    a step running beside it may fail too, with the pool's end (its stage writes nothing):
+    the failure raised is the first step's, in plan order, that is not the pool's end. An
+    interrupt (Ctrl-C, SIGTERM) ends the pool's workers at once, so that the running steps
+    stop instead of running to their end.
     """
     if jobs < 2 or len(steps) < 2:
         return _run_here(steps, log, progress)
@@ -542,33 +588,40 @@ def _run_stages_here(steps, log, progress, jobs: int = 1):
     threads = _threads()
     rows: dict[int, list] = {}
     running: dict = {}              # future -> index of its step
-    failure, k = None, 0
+    failures: dict[int, BaseException] = {}
+    k = 0
     pool = ThreadPoolExecutor(max_workers=2)
     try:
-        while running or (k < len(steps) and failure is None):
-            alone = any(steps[i].stage not in _POOLED for i in running.values())
-            if (k < len(steps) and failure is None and not alone and len(running) < 2
-                    and (steps[k].stage in _POOLED or not running)
-                    and not any(_depends(steps[k], steps[i]) for i in running.values())):
-                step = steps[k]
-                running[pool.submit(_execute, step.call, step.records, threads)] = k
-                k += 1
-                continue
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in finished:
-                i = running.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:        # a real failure, not a bad input
-                    result = {"error": exc}
-                if "error" in result:
-                    failure = failure or result["error"]
-                else:
-                    _log_step(rows.setdefault(i, []), steps[i], result, progress)
+        with _pinned(threads):
+            while running or (k < len(steps) and not failures):
+                alone = any(steps[i].stage not in _POOLED for i in running.values())
+                if (k < len(steps) and not failures and not alone and len(running) < 2
+                        and (steps[k].stage in _POOLED or not running)
+                        and not any(_depends(steps[k], steps[i]) for i in running.values())):
+                    step = steps[k]
+                    running[pool.submit(_execute, step.call, step.records, threads,
+                                        pin=False)] = k
+                    k += 1
+                    continue
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    i = running.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:        # a real failure, not a bad input
+                        result = {"error": exc}
+                    if "error" in result:
+                        failures[i] = result["error"]
+                    else:
+                        _log_step(rows.setdefault(i, []), steps[i], result, progress)
+    except BaseException:               # an interrupt: the running steps stop now
+        _stop_workers()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    if failure is not None:
-        raise failure
+    if failures:
+        own = [i for i in sorted(failures) if not _pool_ended(failures[i])]
+        raise failures[(own or sorted(failures))[0]]
     log.extend(row for i in sorted(rows) for row in rows[i])
 
 
