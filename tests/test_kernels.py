@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.spatial import distance
 
 from advlib.kernels import (
     correlation_rdm,
@@ -30,6 +31,25 @@ def test_batched_rdms_match_one_at_a_time(rng):
     got = correlation_rdm_vectors(x)
     want = np.stack([upper_triangle(correlation_rdm(b)) for b in x])
     np.testing.assert_allclose(got, want, atol=1e-12)
+    scipy_rdm = [distance.pdist(b, "correlation") for b in x]
+    np.testing.assert_allclose(got, scipy_rdm, atol=1e-12)
+    x[2, 1] = 3.0                                       # a constant pattern: its pairs NaN
+    got = correlation_rdm_vectors(x)
+    bad = np.isnan(got[2])
+    assert bad.sum() == 5 and not np.isnan(np.delete(got, 2, axis=0)).any()
+
+
+def test_batched_rdms_are_the_same_floats_whatever_the_thread_count(rng):
+    """The products go through BLAS: its threads split the output, not the sums, so the
+    results (and the tables downstream) do not depend on the thread count."""
+    import threadpoolctl
+
+    x = rng.normal(size=(40, 17, 200))
+    got = []
+    for threads in (1, 2, 4):
+        with threadpoolctl.threadpool_limits(threads):
+            got.append(correlation_rdm_vectors(x))
+    assert all(np.array_equal(got[0], g) for g in got[1:])
 
 
 def test_rank_correlations_match_scipy(rng):
