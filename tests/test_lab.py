@@ -141,6 +141,7 @@ def test_explorer_runs_and_redraws_in_jupyterlab(lab):
                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            page.set_default_timeout(120_000)   # a loaded machine: not Playwright's 30 s
             crashes = []
             page.on("pageerror", lambda e: crashes.append(str(e)))
             page.goto(f"{lab}/lab/tree/06_explore.ipynb?token={TOKEN}")
