@@ -70,6 +70,24 @@ def test_image_distances_known_answers():
     assert np.isinf(image_distances(a, a)["psnr"]).all()
 
 
+def test_image_distances_are_each_images_own_whatever_the_block():
+    """Computed a few images at a time: every image gets the floats it gets alone, and the
+    order of the images is kept (19 images: two full blocks and a partial one)."""
+    rng = np.random.default_rng(3)
+    a = rng.random((19, 3, 32, 32), dtype=np.float32)
+    b = np.clip(a + rng.normal(0, 0.05, a.shape).astype(np.float32), 0, 1)
+    b[4] = a[4]                                        # identical: PSNR inf
+    d = image_distances(a, b)
+    alone = [image_distances(a[i:i + 1], b[i:i + 1]) for i in range(len(a))]
+    for key, values in d.items():
+        assert values.shape == (19,)
+        assert np.array_equal(values, np.concatenate([x[key] for x in alone])), key
+    assert np.isinf(d["psnr"][4]) and np.isfinite(np.delete(d["psnr"], 4)).all()
+    with pytest.raises(InputError, match=r"images.shape=\(19, 3, 32, 32\): expected the "
+                                         r"shape of references \(18, 3, 32, 32\)"):
+        image_distances(a, b[:18])
+
+
 def test_embedded_set_reaches_threshold_for_two_images(model, stim_dir):
     """AN and AI images reach P >= 0.99 on the saved PNGs, for 2 embedded images."""
     re, re_rows = load_stimulus_images(stim_dir, "RE")
