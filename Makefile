@@ -57,7 +57,7 @@ test: $(STAMP) chromium lint
 # study of 10 s or more. On 2 pytest-xdist workers by default (FAST_JOBS), each with its share
 # of the cores' threads (tests/conftest.py): pytest 54.4-59.2 s on 2 cores (549 tests,
 # 2026-12-06, three runs; 57.8 s for 534 tests the day before, 77-81 s before the
-# subpackages imported on first use).
+# subpackages imported on first use; 67-69 s in the slowest hour, the older code too).
 FAST_JOBS ?= 2
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n $(FAST_JOBS) --dist loadgroup
