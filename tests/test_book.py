@@ -82,8 +82,9 @@ def _toc_pages(html: Path) -> list[str]:
 
 
 def _open(browser, url, wait: bool = True):
-    """A new tab at ``url`` with the problems it reports; ``wait``: until the network is
-    idle (``False``: return once the page is requested; wait with ``wait_for_load_state``)."""
+    """A new tab at ``url`` with the problems it reports; ``wait``: until it has loaded and
+    its network is idle (``False``: return once the page is requested; then
+    :func:`_settle`)."""
     page = browser.new_page(viewport={"width": 1000, "height": 900})
     page.set_default_timeout(_LOAD_TIMEOUT_MS)
     problems = []
@@ -91,8 +92,37 @@ def _open(browser, url, wait: bool = True):
             if m.type == "error" and "favicon.ico" not in str(m.location.get("url")) else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-    page.goto(url, wait_until="networkidle" if wait else "commit")
+    inflight = set()          # the requests not yet finished (or failed), for _settle
+    page.on("request", lambda r: inflight.add(r))
+    page.on("requestfinished", lambda r: inflight.discard(r))
+    page.on("requestfailed", lambda r: inflight.discard(r))
+    page.inflight = inflight
+    page.goto(url, wait_until="commit")
+    if wait:
+        _settle(page)
     return page, problems
+
+
+def _settle(page, quiet_ms: int = 500) -> None:
+    """Wait until ``page`` has loaded and none of its requests has been open for
+    ``quiet_ms``: Playwright's own ``networkidle`` state, counted here. Playwright can lose
+    that state when requests start and finish before DOMContentLoaded (microsoft/playwright
+    issue 42598), and then waits forever: it did so at random in loaded CI runs."""
+    import time
+
+    page.wait_for_load_state("load")
+    deadline = time.monotonic() + _LOAD_TIMEOUT_MS / 1000
+    quiet_since = None
+    while time.monotonic() < deadline:
+        if page.inflight:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_ms / 1000:
+            return
+        page.wait_for_timeout(100)            # lets Playwright deliver the request events
+    raise AssertionError(f"{page.url}: requests still open after {_LOAD_TIMEOUT_MS} ms: "
+                         f"{sorted(r.url for r in page.inflight)[:5]}")
 
 
 #: Tabs loading at once in :func:`visits`, and how long one page may take to go idle (a
@@ -138,7 +168,7 @@ def visits(site, browser):
             rel = todo.pop(0)
             opened.append((rel, *_open(browser, base + rel, wait=False)))
         rel, page, problems = opened.popleft()
-        page.wait_for_load_state("networkidle")
+        _settle(page)
         seen = {key: page.eval_on_selector_all(sel, js) for key, (sel, js) in _VISIT_JS.items()}
         out[rel] = {"built": True, "problems": problems, "url": page.url,
                     "text": page.inner_text("main"), **seen}
