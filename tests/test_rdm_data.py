@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
+from advlib.errors import InputError
 from advlib.fmri import DataError
 from advlib.fmri.rdm_data import KRIEGESKORTE92, check_rdm_stack, load_rdm_data
 
@@ -15,6 +16,42 @@ def test_the_shipped_hit_rdms_load():
     assert data.subjects == ["BE", "KO", "SN", "TI"] and data.sessions == ["1", "2"]
     assert data.images.category.iloc[0] == "human bodypart"
     assert data.subject_rdms().shape == (4, 92, 92) and data.group_rdm().shape == (92, 92)
+
+
+def test_a_subset_is_its_images_with_their_rows_and_columns():
+    """``subset``: the images a 0/1 column marks, in order, and exactly their entries of
+    every subject's and session's RDM."""
+    full = load_rdm_data()
+    part = load_rdm_data(subset="rand24")
+    keep = np.flatnonzero(full.images.rand24.to_numpy() == 1)
+    assert part.subset == "rand24" and full.subset is None
+    assert len(part.images) == keep.size == 22 and (part.images.rand24 == 1).all()
+    assert list(part.images.file) == list(full.images.file.iloc[keep])
+    assert part.rdms.shape == (4, 2, 22, 22)
+    assert np.array_equal(part.rdms, full.rdms[:, :, keep][:, :, :, keep])
+    assert part.subjects == full.subjects and part.folder == full.folder
+    assert part.input_files() == full.input_files()       # the same files key its stages
+
+
+@pytest.mark.parametrize("subset, words", [
+    ("category", r"subset='category': expected a 0/1 membership column of .*stimuli.csv "
+                 r"\(animate, inanim, .*rand24.*\) or None"),
+    ("nonesuch", r"subset='nonesuch': expected a 0/1 membership column"),
+])
+def test_a_subset_must_be_a_membership_column(subset, words):
+    with pytest.raises(InputError, match=words):
+        load_rdm_data(subset=subset)
+
+
+def test_a_subset_of_fewer_than_4_images_is_refused(copy):
+    import pandas as pd
+
+    table = pd.read_csv(copy / "stimuli.csv")
+    table["few"] = (table.index < 3).astype(int)
+    table.to_csv(copy / "stimuli.csv", index=False)
+    with pytest.raises(InputError, match=r"subset='few': expected a column marking at least "
+                                         r"4 images \(3 marked\)"):
+        load_rdm_data(copy, subset="few")
 
 
 @pytest.fixture

@@ -211,3 +211,39 @@ def test_the_an_rule_on_classes_keeps_its_level_where_images_do_not():
         class_hits += per_class.p_perm[0] < 0.05
     assert class_hits / 100 <= 0.09            # nominal 0.05; Monte Carlo SE about 0.02
     assert image_hits / 100 >= 0.3
+
+
+def test_a_subset_gives_what_a_folder_of_its_images_gives(model, tmp_path):
+    """``subset`` (a 0/1 column of stimuli.csv, the smoke profile's ``rand24``): the RSA, the
+    AI/AN images and their comparison are those of a folder holding only those images."""
+    import shutil
+
+    from advlib.analysis.real_rsa import hit_rsa
+    from advlib.fmri.rdm_data import KRIEGESKORTE92
+
+    keep = [0, 1, 2, 12, 13, 14, 48, 49, 50, 51]       # bodies, faces, inanimate objects
+    whole, alone = tmp_path / "whole", tmp_path / "alone"
+    shutil.copytree(KRIEGESKORTE92, whole)
+    table = pd.read_csv(whole / "stimuli.csv")
+    table["mine"] = table.index.isin(keep).astype(int)
+    table.to_csv(whole / "stimuli.csv", index=False)
+    (alone / "stimuli").mkdir(parents=True)
+    part = table.iloc[keep].drop(columns="mine").assign(index=range(1, len(keep) + 1))
+    for f in part.file:
+        shutil.copy(KRIEGESKORTE92 / f, alone / f)
+    part.to_csv(alone / "stimuli.csv", index=False)
+    rdms = np.load(KRIEGESKORTE92 / "hit_rdms.npz")["rdms"]
+    np.savez(alone / "hit_rdms.npz", rdms=rdms[..., keep, :][..., keep])
+    opts = {"n_perm": 9, "n_boot": 10, "progress": False}
+    a = hit_adversarial(model, whole, tmp_path / "a", max_steps=1, subset="mine", **opts)
+    b = hit_adversarial(model, alone, tmp_path / "b", max_steps=1, **opts)
+    for got, want in ((a.table, b.table), (a.an_classes, b.an_classes),
+                      (a.images, b.images)):               # images: targets, steps, distances
+        pd.testing.assert_frame_equal(got, want)
+    ra = hit_rsa(model, whole, tmp_path / "a", subset="mine", **opts)
+    rb = hit_rsa(model, alone, tmp_path / "b", **opts)
+    pd.testing.assert_frame_equal(ra.table, rb.table)
+    pd.testing.assert_frame_equal(ra.categories, rb.categories)
+    # the subset keys the stages: the whole set is another stage, not read back as this one
+    record = json.loads((tmp_path / "a" / "hit_rsa_provenance.json").read_text())
+    assert record["parameters"]["subset"] == "mine"

@@ -199,7 +199,7 @@ def class_rdms(rdms, classes) -> tuple[np.ndarray, np.ndarray]:
 def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
                     method: str = "spearman", n_perm: int = 1000, n_boot: int = 1000,
                     seed: int = 0, ci_level: float = 0.95, max_steps: int = 300,
-                    batch_size: int = 8, reuse: bool = True,
+                    batch_size: int = 8, subset: str | None = None, reuse: bool = True,
                     progress: bool = True) -> HitAdversarial:
     """The RE, AI and AN sets' layer RDMs against the brain RDMs of the RE images.
 
@@ -214,7 +214,7 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
     method, n_perm, n_boot, seed, ci_level
         As in :func:`advlib.analysis.real_rsa.layer_scores` (``seed`` also picks the AI
         targets).
-    max_steps, batch_size
+    max_steps, batch_size, subset
         As in :func:`hit_images`.
     reuse : bool
     progress : bool
@@ -228,10 +228,11 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
     from ..cnn.features import extract_features
 
     made = hit_images(model, data_folder, results_dir, max_steps=max_steps, seed=seed,
-                      batch_size=batch_size, reuse=reuse, progress=progress)
-    data = load_rdm_data(data_folder)
+                      batch_size=batch_size, subset=subset, reuse=reuse, progress=progress)
+    data = load_rdm_data(data_folder, subset)
     params = {"model": model.name, "weights_sha256": model.weights_sha256, "method": method,
-              "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level}
+              "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level,
+              "subset": subset}
     stage = None
     if results_dir is not None:
         results_dir = Path(results_dir)

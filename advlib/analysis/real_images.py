@@ -46,7 +46,8 @@ class HitImages:
 
 def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps: int = 300,
                threshold: float = 0.99, seed: int = 0, batch_size: int = 8,
-               reuse: bool = True, progress: bool = True) -> HitImages:
+               subset: str | None = None, reuse: bool = True,
+               progress: bool = True) -> HitImages:
     """AI and AN versions of an RDM dataset's images, as a cached stage.
 
     The AI target of each image is a seeded class that none of the images has
@@ -70,6 +71,9 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
         shares the passes). 8: on 2 CPU cores a forward and backward pass of
         efficientnet_lite0 costs about 36 ms per image in batches of 8 to 16 and 62 ms in
         a batch of 46, whose activations no longer fit the caches.
+    subset : str, optional
+        Only the images of this 0/1 column of ``stimuli.csv``
+        (:func:`advlib.fmri.rdm_data.load_rdm_data`).
     reuse : bool
         Read the images back when the stage is up to date.
     progress : bool
@@ -84,17 +88,17 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
     check_positive_int(max_steps, "max_steps")
     check_positive_int(batch_size, "batch_size")
     check_probability(threshold, "threshold", low_open=True, high_open=True)
-    data = load_rdm_data(data_folder)
+    data = load_rdm_data(data_folder, subset)
     params = {"model": model.name, "weights_sha256": model.weights_sha256,
               "max_steps": max_steps, "threshold": threshold, "seed": seed,
-              "batch_size": batch_size}
+              "batch_size": batch_size, "subset": subset}
     stage = None
     if results_dir is not None:
         stage = Stage("hit_images", Path(results_dir), list(HIT_IMAGE_OUTPUTS), params,
                       inputs=data.input_files(),
                       code=["advlib.analysis.real_images"])
         if reuse and stage.up_to_date():
-            return load_hit_images(results_dir, data_folder)
+            return load_hit_images(results_dir, data_folder, subset)
     re = read_images(data.images.path, model.input_size)
     probs = class_probabilities(model, re, batch_size)
     classes, p_re = probs.argmax(1), probs.max(1)
@@ -126,8 +130,10 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
     return HitImages(images, table)
 
 
-def load_hit_images(results_dir, data_folder=KRIEGESKORTE92) -> HitImages:
-    """The :class:`HitImages` a :func:`hit_images` stage wrote (RE read from the data)."""
+def load_hit_images(results_dir, data_folder=KRIEGESKORTE92,
+                    subset: str | None = None) -> HitImages:
+    """The :class:`HitImages` a :func:`hit_images` stage wrote (RE read from the data;
+    ``subset`` as the stage was given it)."""
     from ..cnn.images import read_images
 
     results_dir = Path(results_dir)
@@ -137,7 +143,7 @@ def load_hit_images(results_dir, data_folder=KRIEGESKORTE92) -> HitImages:
     table = pd.read_csv(results_dir / HIT_IMAGES_TABLE)
     with np.load(results_dir / HIT_IMAGES_ARRAYS) as saved:
         images = {k: saved[k].astype(np.float32) / 255 for k in ("AI", "AN")}
-    data = load_rdm_data(data_folder)
+    data = load_rdm_data(data_folder, subset)
     expect(list(data.images.file) == list(table.file), "results_dir", str(results_dir),
            f"images made from {data.folder}'s images in its order")
     images["RE"] = read_images(data.images.path, images["AI"].shape[-1])

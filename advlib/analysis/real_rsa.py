@@ -230,7 +230,8 @@ def _image_features(model, data: RDMData, progress: bool) -> dict:
 
 def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str = "spearman",
             n_perm: int = 1000, n_boot: int = 1000, seed: int = 0, ci_level: float = 0.95,
-            reuse: bool = True, progress: bool = True) -> HitResult:
+            subset: str | None = None, reuse: bool = True,
+            progress: bool = True) -> HitResult:
     """The network's layers against real brain RDMs, as a cached stage.
 
     Parameters
@@ -244,6 +245,9 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
         ``hit_rdms.npz`` go; nothing is written when ``None``.
     method, n_perm, n_boot, seed, ci_level
         As in :func:`layer_scores`.
+    subset : str, optional
+        Only the images of this 0/1 column of ``stimuli.csv``
+        (:func:`advlib.fmri.rdm_data.load_rdm_data`; the smoke profile's ``rand24``).
     reuse : bool
         Read the results back when the stage is up to date.
     progress : bool
@@ -254,9 +258,10 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
     """
     import torch
 
-    data = load_rdm_data(data_folder)
+    data = load_rdm_data(data_folder, subset)
     params = {"model": model.name, "weights_sha256": model.weights_sha256, "method": method,
-              "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level}
+              "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level,
+              "subset": subset}
     stage = None
     if results_dir is not None:
         stage = Stage("hit_rsa", Path(results_dir), list(HIT_RSA_OUTPUTS), params,
@@ -265,7 +270,8 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
         if reuse and stage.up_to_date():
             return load_hit_results(results_dir)
     feats = _image_features(model, data, progress)
-    rdms = {layer: compute_rdm(feats[layer], "correlation", name=f"92 images, {layer}")
+    rdms = {layer: compute_rdm(feats[layer], "correlation",
+                               name=f"{len(data.images)} images, {layer}")
             for layer in model.layers}
     subjects = data.subject_rdms()
     table, replicates = layer_scores(rdms, subjects, method, n_perm, n_boot, seed, ci_level,

@@ -155,7 +155,7 @@ def _hit_rsa(model, out, h, progress):
     from ..analysis.real_rsa import hit_rsa
 
     hit_rsa(_model(model), results_dir=out, method=h["method"], n_perm=h["n_perm"],
-            n_boot=h["n_boot"], seed=h["seed"], progress=progress)
+            n_boot=h["n_boot"], seed=h["seed"], subset=h["subset"], progress=progress)
 
 
 def _hit_adversarial(model, out, h, progress):
@@ -163,7 +163,7 @@ def _hit_adversarial(model, out, h, progress):
 
     hit_adversarial(_model(model), results_dir=out, method=h["method"], n_perm=h["n_perm"],
                     n_boot=h["n_boot"], seed=h["seed"], max_steps=h["adversarial_steps"],
-                    progress=progress)
+                    subset=h["subset"], progress=progress)
 
 
 def _study_options(g: dict) -> dict:

@@ -44,6 +44,8 @@ class RDMData:
     rdms : numpy.ndarray, shape (n_subjects, n_sessions, n, n)
     subjects : list of str
     sessions : list of str
+    subset : str or None
+        The 0/1 column of ``stimuli.csv`` whose images these are (``None``: all).
     """
 
     folder: Path
@@ -51,6 +53,7 @@ class RDMData:
     rdms: np.ndarray
     subjects: list
     sessions: list
+    subset: str | None = None
 
     def subject_rdms(self) -> np.ndarray:
         """Each subject's RDM, the mean over its sessions: shape (n_subjects, n, n)."""
@@ -166,13 +169,17 @@ def _read_rdms(folder: Path) -> tuple[np.ndarray, list, list, str]:
     return arr, subjects, sessions, path.name
 
 
-def load_rdm_data(folder=KRIEGESKORTE92) -> RDMData:
+def load_rdm_data(folder=KRIEGESKORTE92, subset: str | None = None) -> RDMData:
     """Load and validate a folder of brain RDMs with their images.
 
     Parameters
     ----------
     folder : str or path
         Default: the 92-image hIT data of Kriegeskorte et al. (2008) in the checkout.
+    subset : str, optional
+        A 0/1 membership column of ``stimuli.csv``: only the images marked 1, in their
+        order, with their rows and columns of every RDM (the 92-image data has ``rand24``,
+        a random 22 of its images, and others). ``None``: every image.
 
     Returns
     -------
@@ -195,4 +202,19 @@ def load_rdm_data(folder=KRIEGESKORTE92) -> RDMData:
     expect(len(subjects) == arr.shape[0] and len(sessions) == arr.shape[1], f"{name} subjects",
            (len(subjects), len(sessions)), f"names for {arr.shape[0]} subjects and "
            f"{arr.shape[1]} sessions", DataError)
-    return RDMData(folder.resolve(), images, arr, list(subjects), list(sessions))
+    data = RDMData(folder.resolve(), images, arr, list(subjects), list(sessions))
+    return data if subset is None else _subset(data, subset)
+
+
+def _subset(data: RDMData, column: str) -> RDMData:
+    """The images of ``data`` whose ``column`` is 1, with their rows and columns of the RDMs."""
+    table = data.images
+    members = [c for c in table.columns if c not in ("index", "file", "category", "path")
+               and table[c].isin([0, 1]).all()]
+    expect(column in members, "subset", column, "a 0/1 membership column of "
+           f"{data.folder / 'stimuli.csv'} ({', '.join(members) or 'it has none'}) or None")
+    keep = np.flatnonzero(table[column].to_numpy() == 1)
+    expect(keep.size >= 4, "subset", column, f"a column marking at least 4 images "
+           f"({keep.size} marked)")
+    return RDMData(data.folder, table.iloc[keep].reset_index(drop=True),
+                   data.rdms[:, :, keep[:, None], keep], data.subjects, data.sessions, column)
