@@ -357,8 +357,10 @@ def correlation_rdm_vectors(patterns: np.ndarray) -> np.ndarray:
     norm = np.sqrt((x ** 2).sum(2, keepdims=True))
     with np.errstate(invalid="ignore", divide="ignore"):
         x = x / norm
-    corr = x @ x.transpose(0, 2, 1)       # BLAS: 3-4 times einsum's loop, the same floats
-    iu, ju = triu_pairs(patterns.shape[1])  # whatever the thread count (tests/test_kernels)
+    # einsum's own loop, not BLAS (x @ x^T is 3-4 times faster, but OpenBLAS splits larger
+    # products over its threads and its floats then depend on the thread count)
+    corr = np.einsum("bnv,bmv->bnm", x, x)
+    iu, ju = triu_pairs(patterns.shape[1])
     return 1.0 - corr[:, iu, ju]
 
 
