@@ -92,11 +92,18 @@ def _open(browser, url, wait: bool = True):
             if m.type == "error" and "favicon.ico" not in str(m.location.get("url")) else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-    inflight = set()          # the requests not yet finished (or failed), for _settle
-    page.on("request", lambda r: inflight.add(r))
-    page.on("requestfinished", lambda r: inflight.discard(r))
-    page.on("requestfailed", lambda r: inflight.discard(r))
-    page.inflight = inflight
+    # for _settle: the requests not yet finished (or failed), and a count of every request
+    # event (one that starts and ends between two looks still restarts the quiet time)
+    inflight, events = set(), [0]
+
+    def seen(request, done):
+        (inflight.discard if done else inflight.add)(request)
+        events[0] += 1
+
+    page.on("request", lambda r: seen(r, False))
+    page.on("requestfinished", lambda r: seen(r, True))
+    page.on("requestfailed", lambda r: seen(r, True))
+    page.inflight, page.request_events = inflight, events
     page.goto(url, wait_until="commit")
     if wait:
         _settle(page)
@@ -112,13 +119,13 @@ def _settle(page, quiet_ms: int = 500) -> None:
 
     page.wait_for_load_state("load")
     deadline = time.monotonic() + _LOAD_TIMEOUT_MS / 1000
-    quiet_since = None
+    quiet_since, last = None, None
     while time.monotonic() < deadline:
-        if page.inflight:
-            quiet_since = None
-        elif quiet_since is None:
+        if page.inflight or page.request_events[0] != last:
+            quiet_since, last = None, page.request_events[0]
+        if not page.inflight and quiet_since is None:
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since >= quiet_ms / 1000:
+        elif quiet_since is not None and time.monotonic() - quiet_since >= quiet_ms / 1000:
             return
         page.wait_for_timeout(100)            # lets Playwright deliver the request events
     raise AssertionError(f"{page.url}: requests still open after {_LOAD_TIMEOUT_MS} ms: "

@@ -247,3 +247,9 @@ def test_a_subset_gives_what_a_folder_of_its_images_gives(model, tmp_path):
     # the subset keys the stages: the whole set is another stage, not read back as this one
     record = json.loads((tmp_path / "a" / "hit_rsa_provenance.json").read_text())
     assert record["parameters"]["subset"] == "mine"
+    from advlib.analysis.real_images import load_hit_images
+
+    assert len(load_hit_images(tmp_path / "a", whole, "mine").table) == len(keep)
+    with pytest.raises(AdvlibError, match=r"images in its order, with subset=None \(the "
+                                          r"subset the hit_images stage was given\)"):
+        load_hit_images(tmp_path / "a", whole)

@@ -80,6 +80,24 @@ def test_category_tests_find_a_planted_category_structure():
     assert (table.within < table.between).loc["animate vs inanimate"]
 
 
+def test_a_contrast_a_subset_cannot_test_has_no_row():
+    """A subset of the images (``subset``) can hold one side of a contrast only: that
+    contrast is left out (it used to stop hit_rsa after the network's work)."""
+    rng = np.random.default_rng(3)
+    rdm = compute_rdm(rng.normal(size=(8, 10)))
+    animate = pd.DataFrame({"animate": 1, "face": [1, 1, 1, 0, 0, 0, 0, 0],
+                            "body": [0, 0, 0, 1, 1, 1, 1, 1]})
+    table = category_tests(rdm, animate, n_perm=19, seed=0)
+    assert table.contrast.tolist() == ["faces vs bodies"] and table.n_images.tolist() == [8]
+    one_face = animate.assign(animate=[1] * 4 + [0] * 4, face=[1, 0, 0, 0, 0, 0, 0, 0])
+    table = category_tests(rdm, one_face, n_perm=19, seed=0)
+    assert table.contrast.tolist() == ["animate vs inanimate"]
+    table = category_tests(rdm, animate.assign(face=0, body=0), n_perm=19, seed=0)
+    assert table.empty and "p_perm" in table.columns
+    claims = real_claims(dataclasses.replace(_result([0.1, 0.2, 0.3], 0.05), categories=table))
+    assert len(claims) and not claims.claim.str.contains("separates").any()
+
+
 def _result(similarity, ci, p=0.001, ceiling=(0.4, 0.6)):
     n = len(similarity)
     table = pd.DataFrame({"layer": [f"layer{i + 1}" for i in range(n)],

@@ -145,6 +145,7 @@ def load_hit_images(results_dir, data_folder=KRIEGESKORTE92,
         images = {k: saved[k].astype(np.float32) / 255 for k in ("AI", "AN")}
     data = load_rdm_data(data_folder, subset)
     expect(list(data.images.file) == list(table.file), "results_dir", str(results_dir),
-           f"images made from {data.folder}'s images in its order")
+           f"images made from {data.folder}'s images in its order, with subset={subset!r} "
+           "(the subset the hit_images stage was given)")
     images["RE"] = read_images(data.images.path, images["AI"].shape[-1])
     return HitImages({k: images[k] for k in SETS}, table)

@@ -98,7 +98,8 @@ def category_tests(group_rdm, images: pd.DataFrame, n_perm: int = 1000, seed=0) 
         ``contrast, n_images, similarity, p_perm, p_perm_lower, within, between``:
         ``p_perm`` tests a similarity above chance, ``p_perm_lower`` one below it (the same
         permutations, the other tail); ``within`` and ``between`` are the mean
-        dissimilarities within and between the categories.
+        dissimilarities within and between the categories. A contrast with fewer than 2
+        images on a side (a subset of the images, say all animate) has no row.
     """
     rdm = np.asarray(group_rdm, dtype=np.float64)
     contrasts = []
@@ -109,6 +110,8 @@ def category_tests(group_rdm, images: pd.DataFrame, n_perm: int = 1000, seed=0) 
         keep = (((images.face == 1) | (images.body == 1)) & (images.animate == 1)).to_numpy()
         contrasts.append(("faces vs bodies", keep, images.face.to_numpy()))
     expect(contrasts, "images", list(images.columns), "an 'animate' column (0/1)")
+    contrasts = [(name, keep, labels) for name, keep, labels in contrasts
+                 if min(np.sum(labels[keep] == 1), np.sum(labels[keep] != 1)) >= 2]
     rows = []
     for (name, keep, labels), rng in zip(contrasts, np.random.SeedSequence(
             check_nonnegative_seed(seed)).spawn(len(contrasts))):
@@ -123,7 +126,8 @@ def category_tests(group_rdm, images: pd.DataFrame, n_perm: int = 1000, seed=0) 
                      "p_perm_lower": (1 + np.count_nonzero(test.null <= test.observed + 1e-12))
                      / (1 + test.null.size), "within": float(vec[same].mean()),
                      "between": float(vec[~same].mean())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["contrast", "n_images", "similarity", "p_perm",
+                                       "p_perm_lower", "within", "between"])
 
 
 def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_perm: int = 1000,
