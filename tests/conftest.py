@@ -277,17 +277,29 @@ def readable_figures(request):
         plt.close("all")
 
 
+def _hit_folder(folder, keep):
+    """``folder`` made an RDM-data folder of the 92 images at positions ``keep`` (in that
+    order, renumbered 1..n) with their rows and columns of the RDMs; returns it."""
+    from advlib.fmri.rdm_data import KRIEGESKORTE92
+
+    keep = list(keep)
+    images = pd.read_csv(KRIEGESKORTE92 / "stimuli.csv").iloc[keep]
+    (folder / "stimuli").mkdir(parents=True)
+    for f in images.file:
+        shutil.copy(KRIEGESKORTE92 / f, folder / f)
+    images.assign(index=range(1, len(keep) + 1)).to_csv(folder / "stimuli.csv", index=False)
+    rdms = np.load(KRIEGESKORTE92 / "hit_rdms.npz")["rdms"]
+    np.savez(folder / "hit_rdms.npz", rdms=rdms[..., keep, :][..., keep])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def hit_folder():
+    """``make(folder, keep)``: a folder of the 92 images at positions ``keep`` alone."""
+    return _hit_folder
+
+
 @pytest.fixture(scope="session")
 def small_hit(tmp_path_factory):
     """The first 10 of the 92 images with their RDMs: a small real dataset."""
-    from advlib.fmri.rdm_data import KRIEGESKORTE92
-
-    folder = tmp_path_factory.mktemp("hit10")
-    images = pd.read_csv(KRIEGESKORTE92 / "stimuli.csv").iloc[:10]
-    (folder / "stimuli").mkdir()
-    for f in images.file:
-        shutil.copy(KRIEGESKORTE92 / f, folder / f)
-    images.to_csv(folder / "stimuli.csv", index=False)
-    rdms = np.load(KRIEGESKORTE92 / "hit_rdms.npz")["rdms"][..., :10, :10]
-    np.savez(folder / "hit_rdms.npz", rdms=rdms)
-    return folder
+    return _hit_folder(tmp_path_factory.mktemp("hit10"), range(10))

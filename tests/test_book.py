@@ -165,9 +165,9 @@ def visits(site, browser):
     html, base = site
     pages = _toc_pages(html)
     out = {rel: {"built": False} for rel in pages if not (html / rel).is_file()}
-    # a few pages load side by side, each read once its network is idle (19 pages: 17.5 s,
-    # against 21.6 s one after the other). All 19 at once timed out in a loaded CI run: the
-    # first page waited while every tab competed for the two cores.
+    # a few pages load side by side, each read once its network is idle (19 pages 16.8 s,
+    # 21.6 s one after the other, 17.5 s all at once; under 4 CPU hogs 23.2 s, and 26.8 s
+    # all at once)
     todo = [rel for rel in pages if rel not in out]
     opened = deque()
     while todo or opened:

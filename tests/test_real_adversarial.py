@@ -213,7 +213,7 @@ def test_the_an_rule_on_classes_keeps_its_level_where_images_do_not():
     assert image_hits / 100 >= 0.3
 
 
-def test_a_subset_gives_what_a_folder_of_its_images_gives(model, tmp_path):
+def test_a_subset_gives_what_a_folder_of_its_images_gives(model, hit_folder, tmp_path):
     """``subset`` (a 0/1 column of stimuli.csv, the smoke profile's ``rand24``): the RSA, the
     AI/AN images and their comparison are those of a folder holding only those images."""
     import shutil
@@ -222,18 +222,12 @@ def test_a_subset_gives_what_a_folder_of_its_images_gives(model, tmp_path):
     from advlib.fmri.rdm_data import KRIEGESKORTE92
 
     keep = [0, 1, 2, 12, 13, 14, 48, 49, 50, 51]       # bodies, faces, inanimate objects
-    whole, alone = tmp_path / "whole", tmp_path / "alone"
+    whole = tmp_path / "whole"
     shutil.copytree(KRIEGESKORTE92, whole)
     table = pd.read_csv(whole / "stimuli.csv")
     table["mine"] = table.index.isin(keep).astype(int)
     table.to_csv(whole / "stimuli.csv", index=False)
-    (alone / "stimuli").mkdir(parents=True)
-    part = table.iloc[keep].drop(columns="mine").assign(index=range(1, len(keep) + 1))
-    for f in part.file:
-        shutil.copy(KRIEGESKORTE92 / f, alone / f)
-    part.to_csv(alone / "stimuli.csv", index=False)
-    rdms = np.load(KRIEGESKORTE92 / "hit_rdms.npz")["rdms"]
-    np.savez(alone / "hit_rdms.npz", rdms=rdms[..., keep, :][..., keep])
+    alone = hit_folder(tmp_path / "alone", keep)
     opts = {"n_perm": 9, "n_boot": 10, "progress": False}
     a = hit_adversarial(model, whole, tmp_path / "a", max_steps=1, subset="mine", **opts)
     b = hit_adversarial(model, alone, tmp_path / "b", max_steps=1, **opts)
