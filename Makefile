@@ -54,10 +54,10 @@ test: $(STAMP) chromium lint
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup
 
 # The fast loop while editing: no network model, no notebooks, no browser, no simulation
-# study of 10 s or more. On 2 pytest-xdist workers by default (FAST_JOBS), each with its share
-# of the cores' threads (tests/conftest.py): pytest 54.4-59.2 s on 2 cores (549 tests,
-# 2026-12-06, three runs; 57.8 s for 534 tests the day before, 77-81 s before the
-# subpackages imported on first use; 67-69 s in the slowest hour, the older code too).
+# of 4 s or more (those run in `make test`). On 2 pytest-xdist workers by default (FAST_JOBS),
+# each with its share of the cores' threads (tests/conftest.py): pytest 48.9-49.3 s on 2 cores
+# (558 tests, 2026-12-06, two runs; 61.2-62.4 s in the same hour with the three 4 s
+# simulations in it; 3 workers: 80.0 s).
 FAST_JOBS ?= 2
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n $(FAST_JOBS) --dist loadgroup

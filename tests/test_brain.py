@@ -235,6 +235,7 @@ def test_above_ceiling_names_the_rois():
     assert above_ceiling(table.iloc[1:]) == ""
 
 
+@pytest.mark.slow          # 800 ROI analyses (about 4 s): in `make test`, not the fast loop
 def test_the_default_analysis_has_no_similarity_on_pure_noise():
     """Centring within session gives every RDM one session structure; the default analysis
     compares RDMs by partial correlation given it, so pure noise gives RE-AN ~ 0 (issue 21)."""

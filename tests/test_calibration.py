@@ -22,7 +22,12 @@ _DRAWS = {"searchlight": 200, "fig_s1": 400, "encoding_ai_vs_an": 400, "re_ai_vs
 _RESAMPLES = {"searchlight": 99}
 
 
-@pytest.mark.parametrize("family", VALID_FAMILIES)
+#: Simulations of 4 s or more run in `make test`, not in the fast loop (`make test-fast`).
+_SLOW_FAMILIES = {"fig_s1"}
+
+
+@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.slow)
+                                    if f in _SLOW_FAMILIES else f for f in VALID_FAMILIES])
 def test_false_positive_rate_is_at_the_level(family):
     n = _DRAWS.get(family, 400)
     rate, se, p = rejection_rate(family, 0.0, n_draws=n, seed=11,
@@ -39,6 +44,7 @@ def test_the_published_variants_are_not_valid_tests(family):
     assert rate > 0.3
 
 
+@pytest.mark.slow          # two tables, one on a process pool (about 4 s): not the fast loop
 def test_calibration_table_has_rates_with_standard_errors():
     table = calibration_table(["cnn_permutation", "encoding_transfer"], n_draws=100,
                               progress=False)
@@ -51,7 +57,7 @@ def test_calibration_table_has_rates_with_standard_errors():
                           progress=False, jobs=2), table)
 
 
-@pytest.mark.slow          # a simulation study of about 10 s: in `make test`, not the fast loop
+@pytest.mark.slow          # a simulation study of about 10 s
 def test_image_interval_covers_under_clustered_vertices():
     images = interval_coverage("images", n_draws=150, seed=1)
     vertices = interval_coverage("subsample", n_draws=150, seed=1)
