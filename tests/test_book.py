@@ -42,6 +42,15 @@ def test_the_book_builds_without_sphinx_warnings(smoke_book):
     assert left == [], left
 
 
+def test_the_real_data_page_says_which_images_it_used(smoke_book):
+    """The smoke profile runs the real-data page on a subset of the 92 images: the page
+    says so (glued from the data), instead of a count typed for the full set."""
+    page = smoke_book[0] / "_build" / "html" / "book" / "generated" / "10_real_brain.html"
+    text = re.sub(r"<[^>]+>", "", page.read_text())
+    assert "This page uses 22 of the 92 images (subset rand24)" in " ".join(text.split())
+    assert "{glue" not in text
+
+
 @pytest.fixture(scope="module")
 def site(smoke_book):
     html = smoke_book[0] / "_build" / "html"

@@ -31,6 +31,9 @@ def test_a_subset_is_its_images_with_their_rows_and_columns():
     assert np.array_equal(part.rdms, full.rdms[:, :, keep][:, :, :, keep])
     assert part.subjects == full.subjects and part.folder == full.folder
     assert part.input_files() == full.input_files()       # the same files key its stages
+    # what a page says it used
+    assert full.describe() == "all 92 images"
+    assert part.describe() == "22 of the 92 images (subset rand24)"
 
 
 @pytest.mark.parametrize("subset, words", [

@@ -46,6 +46,8 @@ class RDMData:
     sessions : list of str
     subset : str or None
         The 0/1 column of ``stimuli.csv`` whose images these are (``None``: all).
+    n_all : int or None
+        The number of images in the folder (``None``: ``len(images)``).
     """
 
     folder: Path
@@ -54,6 +56,15 @@ class RDMData:
     subjects: list
     sessions: list
     subset: str | None = None
+    n_all: int | None = None
+
+    def describe(self) -> str:
+        """Which of the folder's images these are, for a page's prose: ``"all 92 images"``,
+        or ``"22 of the 92 images (subset rand24)"``."""
+        total = len(self.images) if self.n_all is None else self.n_all
+        if self.subset is None:
+            return f"all {total} images"
+        return f"{len(self.images)} of the {total} images (subset {self.subset})"
 
     def subject_rdms(self) -> np.ndarray:
         """Each subject's RDM, the mean over its sessions: shape (n_subjects, n, n)."""
@@ -217,4 +228,5 @@ def _subset(data: RDMData, column: str) -> RDMData:
     expect(keep.size >= 4, "subset", column, f"a column marking at least 4 images "
            f"({keep.size} marked)")
     return RDMData(data.folder, table.iloc[keep].reset_index(drop=True),
-                   data.rdms[:, :, keep[:, None], keep], data.subjects, data.sessions, column)
+                   data.rdms[:, :, keep[:, None], keep], data.subjects, data.sessions, column,
+                   len(table))
