@@ -165,3 +165,7 @@ def test_cross_model_chapter_shows_every_network(smoke_book, results_root, tmp_p
     html = "".join(o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))
     assert "efficientnet_lite0: verdict" in html and "alexnet_caffe: verdict" in html
     assert html.count("<td>holds</td>") >= 2
+    # the real-data profiles say how many images they hold (the smoke profile's subset)
+    from advlib.analysis.real_rsa import hit_profiles
+
+    assert set(hit_profiles(root, ["efficientnet_lite0", "alexnet_caffe"]).n_images) == {22}

@@ -446,7 +446,8 @@ def hit_profiles(results, models) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :func:`layer_scores`'s columns and ``model``, ``ceiling_lower``, ``ceiling_upper``;
+        :func:`layer_scores`'s columns and ``model``, ``ceiling_lower``, ``ceiling_upper``,
+        ``n_images`` (the images the network's RDMs hold: fewer than 92 for a subset);
         a network without results has no rows.
     """
     from ..errors import AdvlibError
@@ -459,8 +460,9 @@ def hit_profiles(results, models) -> pd.DataFrame:
         except AdvlibError:
             continue
         ceil = res.ceiling.set_index("method").loc[res.table.method.iloc[0]]
+        n_images = next(iter(res.layer_rdms.values())).shape[0]
         parts.append(res.table.assign(model=m, ceiling_lower=ceil.lower,
-                                      ceiling_upper=ceil.upper))
+                                      ceiling_upper=ceil.upper, n_images=n_images))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["model", "layer", "similarity", "ci_low", "ci_high", "p_perm",
-                 "ceiling_lower", "ceiling_upper"])
+                 "ceiling_lower", "ceiling_upper", "n_images"])
