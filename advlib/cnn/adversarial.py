@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import InputError, check_positive_int, check_probability, expect
+from ..errors import check_positive_int, check_probability, expect
 from .images import as_image_tensor
 from .models import ModelWrapper
 
@@ -304,12 +304,12 @@ def image_distances(images, references) -> dict[str, np.ndarray]:
     """
     a = np.asarray(images)
     b = np.asarray(references)
-    if a.shape != b.shape:
-        raise InputError(f"images.shape={a.shape}: expected the shape of references {b.shape}")
+    expect(a.ndim == 4 and len(a) >= 1, "images.shape", a.shape, "(n, 3, H, W) with n >= 1")
+    expect(a.shape == b.shape, "images.shape", a.shape, f"the shape of references {b.shape}")
     # a few images at a time: each image's numbers are its own row's reductions, the same
     # floats as all at once, without float64 copies of the whole sets (92 images: 2.7 s)
     parts = [_distances(a[i:i + _DISTANCE_CHUNK], b[i:i + _DISTANCE_CHUNK])
-             for i in range(0, max(len(a), 1), _DISTANCE_CHUNK)]
+             for i in range(0, len(a), _DISTANCE_CHUNK)]
     return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
 
 
