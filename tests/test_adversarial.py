@@ -86,7 +86,7 @@ def test_image_distances_are_each_images_own_whatever_the_block():
     with pytest.raises(InputError, match=r"images.shape=\(19, 3, 32, 32\): expected the "
                                          r"shape of references \(18, 3, 32, 32\)"):
         image_distances(a, b[:18])
-    for bad in (a[:0], a[0]):                          # no image; one image without its axis
+    for bad in (a[:0], a[0], a[:, :1]):                # no image; no image axis; 1 channel
         with pytest.raises(InputError, match=r"images.shape=\(.*\): expected \(n, 3, H, W\) "
                                              r"with n >= 1"):
             image_distances(bad, bad)

@@ -34,6 +34,9 @@ def test_a_subset_is_its_images_with_their_rows_and_columns():
     # what a page says it used
     assert full.describe() == "all 92 images"
     assert part.describe() == "22 of the 92 images (subset rand24)"
+    import dataclasses
+
+    assert dataclasses.replace(part, n_all=None).describe() == "22 images (subset rand24)"
 
 
 @pytest.mark.parametrize("subset, words", [

@@ -304,7 +304,8 @@ def image_distances(images, references) -> dict[str, np.ndarray]:
     """
     a = np.asarray(images)
     b = np.asarray(references)
-    expect(a.ndim == 4 and len(a) >= 1, "images.shape", a.shape, "(n, 3, H, W) with n >= 1")
+    expect(a.ndim == 4 and len(a) >= 1 and a.shape[1] == 3, "images.shape", a.shape,
+           "(n, 3, H, W) with n >= 1")
     expect(a.shape == b.shape, "images.shape", a.shape, f"the shape of references {b.shape}")
     # a few images at a time: each image's numbers are its own row's reductions, the same
     # floats as all at once, without float64 copies of the whole sets (92 images: 2.7 s)

@@ -61,10 +61,12 @@ class RDMData:
     def describe(self) -> str:
         """Which of the folder's images these are, for a page's prose: ``"all 92 images"``,
         or ``"22 of the 92 images (subset rand24)"``."""
-        total = len(self.images) if self.n_all is None else self.n_all
+        n = len(self.images)
         if self.subset is None:
-            return f"all {total} images"
-        return f"{len(self.images)} of the {total} images (subset {self.subset})"
+            return f"all {n if self.n_all is None else self.n_all} images"
+        if self.n_all is None:
+            return f"{n} images (subset {self.subset})"
+        return f"{n} of the {self.n_all} images (subset {self.subset})"
 
     def subject_rdms(self) -> np.ndarray:
         """Each subject's RDM, the mean over its sessions: shape (n_subjects, n, n)."""
