@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import check_probability, expect
-from ..fmri.rdm_data import KRIEGESKORTE92, load_rdm_data
+from ..fmri.rdm_data import KRIEGESKORTE92
 from ..layout import (
     HIT_ADVERSARIAL_BOOT,
     HIT_ADVERSARIAL_OUTPUTS,
@@ -229,7 +229,7 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
 
     made = hit_images(model, data_folder, results_dir, max_steps=max_steps, seed=seed,
                       batch_size=batch_size, subset=subset, reuse=reuse, progress=progress)
-    data = load_rdm_data(data_folder, subset)
+    data = made.data                 # loaded and validated once, by hit_images
     params = {"model": model.name, "weights_sha256": model.weights_sha256, "method": method,
               "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level,
               "subset": subset}

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import check_positive_int, check_probability, expect
-from ..fmri.rdm_data import KRIEGESKORTE92, load_rdm_data
+from ..fmri.rdm_data import KRIEGESKORTE92, RDMData, load_rdm_data
 from ..layout import HIT_IMAGES_ARRAYS, HIT_IMAGES_TABLE
 from ..provenance import Stage
 
@@ -38,10 +38,13 @@ class HitImages:
         One row per image: ``file, category, re_class, re_name, re_p, ai_target,
         ai_target_name, ai_p, ai_steps, ai_converged, ai_l2, ai_linf, ai_psnr, an_p,
         an_steps, an_converged``.
+    data : advlib.fmri.rdm_data.RDMData
+        The brain RDMs and images they were made from (the subset's, for a subset).
     """
 
     images: dict
     table: pd.DataFrame
+    data: RDMData
 
 
 def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps: int = 300,
@@ -127,7 +130,7 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
             table.to_csv(tmp / HIT_IMAGES_TABLE, index=False)
         stage.run(write, data=str(data.folder), model=model.provenance(),
                   optimiser={"AI": ai.params, "AN": an.params})
-    return HitImages(images, table)
+    return HitImages(images, table, data)
 
 
 def load_hit_images(results_dir, data_folder=KRIEGESKORTE92,
@@ -148,4 +151,4 @@ def load_hit_images(results_dir, data_folder=KRIEGESKORTE92,
            f"images made from {data.folder}'s images in its order, with subset={subset!r} "
            "(the subset the hit_images stage was given)")
     images["RE"] = read_images(data.images.path, images["AI"].shape[-1])
-    return HitImages({k: images[k] for k in SETS}, table)
+    return HitImages({k: images[k] for k in SETS}, table, data)
