@@ -158,6 +158,28 @@ def test_cross_validation_prefers_the_true_sparsity(rng):
         choose_n_nonzero(X, Y, grid=(50,))
 
 
+@pytest.mark.parametrize("options", [{}, {"fit_intercept": False, "dtype": torch.float64}])
+def test_cross_validation_shares_each_folds_design_and_gets_what_separate_fits_get(rng,
+                                                                                  options):
+    # each fold's design is centred and normalized once for the whole grid: the held-out
+    # errors are bit for bit those of one romp call per fold and level; a constant column
+    # (skipped by the search) exercises the kept-units path
+    X = rng.standard_normal((30, 90))
+    X[:, 7] = 2.0
+    Y = rng.standard_normal((30, 12))
+    from advlib.analysis.encoding import _folds
+
+    _, cv_mse, grid = choose_n_nonzero(X, Y, grid=(1, 2, 4), n_folds=3, seed=5, **options)
+    sse = np.zeros((3, 12))
+    for train, test in _folds(30, 3, 5):
+        for gi, s in enumerate(grid):
+            coef, b = romp(X[train], Y[train], int(s), **options)
+            sse[gi] += ((np.asarray(coef.T @ X[test].T).T + b - Y[test]) ** 2).sum(0)
+    np.testing.assert_array_equal(cv_mse, sse / 30)
+    with pytest.raises(InputError, match="no unit varies"):
+        choose_n_nonzero(np.ones((30, 5)), Y, grid=(1,), n_folds=3)
+
+
 def test_same_seed_same_model(rng):
     X, Y = rng.standard_normal((20, 100)), rng.standard_normal((20, 30))
     a = ROMPEncoder(seed=3, cv_targets=10).fit(X, Y)

@@ -211,8 +211,59 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
         or no unit varies over the samples.
     """
     device = _resolve_device(device, X, Y)
-    single = np.ndim(Y) == 1 if not isinstance(Y, torch.Tensor) else Y.ndim == 1
     X = _as_tensor(X, "X", 2, device, dtype)
+    return _romp(_Design(X, fit_intercept), Y, n_nonzero, max_support=max_support, tol=tol,
+                 chunk_bytes=chunk_bytes, return_info=return_info)
+
+
+class _Design:
+    """A design's centring and unit-norm columns, made on first use and kept: the fits of
+    one fold at every sparsity level of the cross-validation grid share them.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (m, n)
+        Validated (:func:`_as_tensor`).
+    fit_intercept : bool
+    """
+
+    def __init__(self, X: torch.Tensor, fit_intercept: bool):
+        self.X, self.fit_intercept = X, fit_intercept
+        self._parts = None
+
+    def parts(self) -> tuple:
+        """``(Xc, x_mean, Xs, kept, every)``: the centred design (``X`` itself without an
+        intercept), the column means (None without), the usable columns scaled to unit
+        norm, their indices and whether every column is usable.
+
+        Raises
+        ------
+        InputError
+            No column varies over the samples.
+        """
+        if self._parts is None:
+            X, dtype = self.X, self.X.dtype
+            x_mean = X.mean(0) if self.fit_intercept else None
+            Xc = X - x_mean if self.fit_intercept else X
+            norms = Xc.norm(dim=0)
+            usable = norms > 1e-6 * norms.max().clamp_min(torch.finfo(dtype).tiny)
+            expect(bool(usable.any()), "X", "no unit varies over the samples",
+                   "at least one non-constant feature column")
+            # units that never vary cannot be chosen (their correlation is 0): the search
+            # skips them
+            kept = usable.nonzero()[:, 0]
+            every = kept.numel() == X.shape[1]
+            Xs = (Xc if every else Xc[:, kept]) / norms[kept].clamp_min(torch.finfo(dtype).tiny)
+            self._parts = (Xc, x_mean, Xs, kept, every)
+        return self._parts
+
+
+def _romp(design: _Design, Y, n_nonzero: int, *, max_support: int | None = None,
+          tol: float = 1e-6, chunk_bytes: int = 2 ** 26, return_info: bool = False):
+    """:func:`romp` on a prepared design (its device, dtype and intercept)."""
+    X, fit_intercept = design.X, design.fit_intercept
+    device, dtype = X.device, X.dtype
+    single = np.ndim(Y) == 1 if not isinstance(Y, torch.Tensor) else Y.ndim == 1
     Y = _as_tensor(Y[:, None] if single else Y, "Y", 2, device, dtype)
     m, n = X.shape
     expect(Y.shape[0] == m, "Y.shape", tuple(Y.shape), f"({m}, n_targets): one row per row of X")
@@ -223,19 +274,12 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
            "units than training images)")
     max_support = min(2 * int(n_nonzero), cap, n) if max_support is None else int(max_support)
     expect(1 <= max_support <= min(cap, n), "max_support", max_support, f"1..{min(cap, n)}")
+    Xc, x_mean, Xs, kept, every = design.parts()
     if fit_intercept:
-        x_mean, y_mean = X.mean(0), Y.mean(0)
-        Xc, Yc = X - x_mean, Y - y_mean
+        y_mean = Y.mean(0)
+        Yc = Y - y_mean
     else:
-        Xc, Yc = X, Y
-    norms = Xc.norm(dim=0)
-    usable = norms > 1e-6 * norms.max().clamp_min(torch.finfo(dtype).tiny)
-    expect(bool(usable.any()), "X", "no unit varies over the samples",
-           "at least one non-constant feature column")
-    # units that never vary cannot be chosen (their correlation is 0): the search skips them
-    kept = usable.nonzero()[:, 0]
-    every = kept.numel() == n
-    Xs = (Xc if every else Xc[:, kept]) / norms[kept].clamp_min(torch.finfo(dtype).tiny)
+        Yc = Y
     T = Y.shape[1]
     s = int(n_nonzero)
     support = torch.full((T, max_support), -1, dtype=torch.long, device=device)
@@ -347,12 +391,19 @@ def choose_n_nonzero(X, Y, grid=(1, 2, 4, 8), n_folds: int = 5, seed: int = 0, *
     kept = np.array(sorted({int(g) for g in grid if 1 <= int(g) <= cap}))
     expect(kept.size > 0, "grid", tuple(grid), f"at least one n_nonzero in 1..{cap} "
            f"(training folds hold {smallest} images)")
+    options = dict(romp_options)
+    device = _resolve_device(options.pop("device", None), X, Y)
+    dtype = options.pop("dtype", torch.float32)
+    intercept = options.pop("fit_intercept", True)
     sse = np.zeros((kept.size, Y.shape[1]))
     for train, test in folds:
+        # the fold's design is validated, centred and normalized once for the whole grid
+        design = _Design(_as_tensor(X[train], "X", 2, device, dtype), intercept)
+        x_test, y_train, y_test = X[test].T, Y[train], Y[test]
         for gi, s in enumerate(kept):
-            coef, b = romp(X[train], Y[train], int(s), **romp_options)
-            pred = np.asarray(coef.T @ X[test].T).T + b
-            sse[gi] += ((pred - Y[test]) ** 2).sum(0)
+            coef, b = _romp(design, y_train, int(s), **options)
+            pred = np.asarray(coef.T @ x_test).T + b
+            sse[gi] += ((pred - y_test) ** 2).sum(0)
     cv_mse = sse / len(X)
     return kept[cv_mse.argmin(0)], cv_mse, kept
 
