@@ -180,6 +180,23 @@ def test_cross_validation_shares_each_folds_design_and_gets_what_separate_fits_g
         choose_n_nonzero(np.ones((30, 5)), Y, grid=(1,), n_folds=3)
 
 
+def test_cross_validation_refuses_what_romp_refuses_before_any_work(rng):
+    X, Y = rng.standard_normal((20, 30)), rng.standard_normal((20, 4))
+    bad = X.copy()
+    bad[3, 4] = np.nan          # the keyword is refused first, as a call to romp would
+    with pytest.raises(TypeError, match="romp\\(\\) got an unexpected keyword argument 'foo'"):
+        choose_n_nonzero(bad, Y, foo=1)
+    with pytest.raises(TypeError, match="romp\\(\\) got an unexpected keyword argument 'foo'"):
+        ROMPEncoder(foo=1).fit(X, Y)
+    with pytest.raises(TypeError, match="romp\\(\\) got multiple values for argument 'n_nonzero'"):
+        choose_n_nonzero(X, Y, n_nonzero=2)
+    for call in (lambda: romp(X, Y, 2, dtype=None),
+                 lambda: choose_n_nonzero(X, Y, dtype=torch.int64),
+                 lambda: ROMPEncoder(dtype="float64").fit(X, Y)):
+        with pytest.raises(InputError, match="dtype=.*: expected torch.float32 or torch.float64"):
+            call()
+
+
 def test_same_seed_same_model(rng):
     X, Y = rng.standard_normal((20, 100)), rng.standard_normal((20, 30))
     a = ROMPEncoder(seed=3, cv_targets=10).fit(X, Y)

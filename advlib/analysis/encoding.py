@@ -82,6 +82,25 @@ def _as_tensor(values, name: str, ndim: int, device, dtype) -> torch.Tensor:
     return t.to(device=device, dtype=dtype)
 
 
+def _check_dtype(dtype) -> torch.dtype:
+    expect(dtype in (torch.float32, torch.float64), "dtype", dtype,
+           "torch.float32 or torch.float64")
+    return dtype
+
+
+def _check_romp_options(options: dict) -> None:
+    """Refuse keyword arguments :func:`romp` does not take before any work (as calling it
+    would, with the same message)."""
+    import inspect
+
+    try:
+        inspect.signature(romp).bind(None, None, 1, **options)
+    except TypeError as exc:
+        message = str(exc)
+        raise TypeError(f"romp() {message if message.startswith('got') else 'got ' + message}"
+                        ) from None
+
+
 def _resolve_device(device, *arrays) -> torch.device:
     if device is not None:
         return torch.device(device)
@@ -211,7 +230,7 @@ def romp(X, Y, n_nonzero: int, *, max_support: int | None = None, fit_intercept:
         or no unit varies over the samples.
     """
     device = _resolve_device(device, X, Y)
-    X = _as_tensor(X, "X", 2, device, dtype)
+    X = _as_tensor(X, "X", 2, device, _check_dtype(dtype))
     return _romp(_Design(X, fit_intercept), Y, n_nonzero, max_support=max_support, tol=tol,
                  chunk_bytes=chunk_bytes, return_info=return_info)
 
@@ -384,6 +403,7 @@ def choose_n_nonzero(X, Y, grid=(1, 2, 4, 8), n_folds: int = 5, seed: int = 0, *
         Mean squared held-out error per candidate.
     grid : numpy.ndarray of int, shape (n_grid_kept,)
     """
+    _check_romp_options(romp_options)
     X, Y = _check_xy(X, Y)
     folds = _folds(len(X), n_folds, seed)
     smallest = min(len(train) for train, _ in folds)
@@ -393,7 +413,7 @@ def choose_n_nonzero(X, Y, grid=(1, 2, 4, 8), n_folds: int = 5, seed: int = 0, *
            f"(training folds hold {smallest} images)")
     options = dict(romp_options)
     device = _resolve_device(options.pop("device", None), X, Y)
-    dtype = options.pop("dtype", torch.float32)
+    dtype = _check_dtype(options.pop("dtype", torch.float32))
     intercept = options.pop("fit_intercept", True)
     sse = np.zeros((kept.size, Y.shape[1]))
     for train, test in folds:
@@ -404,6 +424,7 @@ def choose_n_nonzero(X, Y, grid=(1, 2, 4, 8), n_folds: int = 5, seed: int = 0, *
             coef, b = _romp(design, y_train, int(s), **options)
             pred = np.asarray(coef.T @ x_test).T + b
             sse[gi] += ((pred - y_test) ** 2).sum(0)
+        del design, x_test      # not alive beside the next fold's: the peak stays one fold's
     cv_mse = sse / len(X)
     return kept[cv_mse.argmin(0)], cv_mse, kept
 
