@@ -1,4 +1,6 @@
 import hashlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -183,3 +185,23 @@ def test_lazy_model_of_missing_weights_is_the_same_clear_error(tmp_path, monkeyp
     monkeypatch.setenv(CAFFE_ALEXNET_ENV, str(tmp_path / "none.caffemodel"))
     with pytest.raises(WeightsNotFoundError, match="bvlc_alexnet.caffemodel"):
         load_model("alexnet_caffe", lazy=True)
+
+
+def test_naming_a_network_and_reading_what_it_made_import_no_torch():
+    """A page whose results are made already names its network (a LazyModel) and reads the
+    stages' tables: none of that imports torch (1.5 to 2 s of each such page's kernel), and
+    the lazy network still pickles (for workers) and builds when it computes."""
+    probe = ("import pickle, sys\n"
+             "import advlib\n"
+             "m = advlib.load_model('efficientnet_lite0', lazy=True)\n"
+             "record = m.provenance()\n"
+             "import advlib.analysis.calibration, advlib.analysis.cnn_analysis\n"
+             "import advlib.analysis.encoding_study, advlib.book.summary, advlib.cnn.features\n"
+             "assert 'torch' not in sys.modules, 'torch imported'\n"
+             "again = pickle.loads(pickle.dumps(m))\n"
+             "assert again.provenance() == record\n"
+             "from advlib.cnn.models import ModelWrapper\n"
+             "assert 'torch' in sys.modules and isinstance(again.model, ModelWrapper)\n"
+             "assert again.model.provenance() == record\n"
+             "assert type(pickle.loads(pickle.dumps(again.model))) is ModelWrapper\n")
+    subprocess.run([sys.executable, "-c", probe], check=True)

@@ -29,6 +29,9 @@ proportions of vertices per ROI and layer form ``layer_assignment.csv``. The pap
 them over its "six independent measurements" (subjects x presentations), but the two
 presentations of a subject share its fit and its vertices: :func:`layer_assignment_tests`
 tests over subjects.
+
+:mod:`advlib.analysis.encoding` (torch) is imported inside the functions that fit or compare,
+so that a page reading the tables this module made does not import torch.
 """
 
 from __future__ import annotations
@@ -69,7 +72,6 @@ from .brain_analysis import (
     source_sessions,
     swappable_sources,
 )
-from .encoding import ENCODERS, make_encoder, pattern_correlation_parts
 from .stats import centred_interval, permutation_indices, rng_from, swap_indices
 
 __all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "S1_STATISTICS", "transfer_statistics",
@@ -188,6 +190,8 @@ def transfer_statistics(predicted: dict, measured: dict, n_perm: int = 1000,
     check_choice(interval, "interval", ("images", "subsample"))
     for name, value in (("n_perm", n_perm), ("n_boot", n_boot), ("n_swap", n_swap)):
         check_positive_int(value, name)
+    from .encoding import pattern_correlation_parts
+
     rng = rng_from(seed)
     parts = {k: pattern_correlation_parts(predicted[k], measured[k]) for k in kinds}
     # each kind standardised (vertices centred over its images, one scale per kind): its own
@@ -241,6 +245,8 @@ def transfer_statistics(predicted: dict, measured: dict, n_perm: int = 1000,
 
 def _vertex_r(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:
     """Correlation over images per vertex: (n_images, n_vertices) x 2 -> (n_vertices,)."""
+    from .encoding import pattern_correlation_parts
+
     parts = pattern_correlation_parts(predicted, measured)
     with np.errstate(invalid="ignore", divide="ignore"):
         return parts["pm"] / np.sqrt(parts["pp"] * parts["mm"])
@@ -321,6 +327,8 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     assignment : pandas.DataFrame
         Proportion of each ROI's vertices best predicted by each layer.
     """
+    from .encoding import ENCODERS
+
     expect(solver in ENCODERS, "solver", solver, f"one of {', '.join(ENCODERS)}")
     check_vertex_count(n_vertices)
     manifest = load_manifest(stim_dir)
@@ -457,6 +465,8 @@ def _layer_encoding(sub: dict, X: dict, layer: str, ls, *, solver, options, seed
     """One subject's Fig 6 rows of one layer, and its per-presentation vertex r for Fig S1
     (a unit of parallel work; ``sub`` from :func:`_prepare_subject`, ``ls`` the layer's
     seed sequence)."""
+    from .encoding import make_encoder
+
     name, roi_of, pats = sub["name"], sub["roi_of"], sub["patterns"]
     rows, best = [], {}
     enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats[None]["RE"])
@@ -620,6 +630,8 @@ def _prepare_truth(folder: Path, manifest, sources, *, n_vertices, radius,
 
 def _layer_truth(sub: dict, X: dict, *, solver, options, seed) -> dict:
     """One subject's noise-free AI and AN vertex r of one layer (a unit of parallel work)."""
+    from .encoding import make_encoder
+
     pats = sub["patterns"]
     enc = make_encoder(solver, seed=seed, **options).fit(X["RE"], pats["RE"])
     return {k: _vertex_r(enc.predict(X[k]), pats[k]) for k in ("AI", "AN")}

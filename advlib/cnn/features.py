@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from ..errors import check_positive_int, expect
 from ..layout import features_name
 from ..provenance import Stage
 from .images import as_image_tensor
-from .models import ModelWrapper
 from .stimulus_set import KINDS, load_stimulus_images, stimulus_files
+
+# torch is imported where a network computes: reading the features a stage made (a page)
+# does not import it
+if TYPE_CHECKING:
+    import torch
+
+    from .models import ModelWrapper
 
 __all__ = ["extract_features", "record_layers", "stimulus_features"]
 
@@ -35,6 +41,8 @@ def record_layers(model: ModelWrapper, layers: Sequence[str]) -> Iterator[dict]:
     dict of str to torch.Tensor
         Filled on every forward pass; overwritten by the next one.
     """
+    import torch
+
     store: dict[str, torch.Tensor] = {}
     handles = []
 
@@ -82,6 +90,8 @@ def extract_features(model: ModelWrapper, images, layers: Sequence[str] | None =
     ModelError
         Unknown layer.
     """
+    import torch
+
     layers = list(model.layers if layers is None else layers)
     expect(len(layers) > 0, "layers", layers, f"a non-empty subset of {model.layers}")
     for layer in layers:

@@ -65,14 +65,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+import numpy as np
 
 from ..errors import InputError, ModelError, WeightsNotFoundError, expect
 from ..provenance import file_sha256
-from .caffe import caffe_preprocessing
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    ModelWrapper = nn.Module    # for annotations: the class is made by _model_wrapper()
 
 __all__ = ["MODELS", "LAYERS", "ModelWrapper", "LazyModel", "load_model", "imagenet_categories",
            "ALEXNET_WEIGHTS_ENV", "CAFFE_ALEXNET_ENV", "caffe_alexnet_file", "model_readouts",
@@ -102,97 +108,152 @@ class _Spec:
     build: Callable[[bool], tuple[nn.Module, str]]
     readouts: dict[str, str]
     paper_names: dict[str, str]
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    normalization: Callable[[], tuple[tuple[float, ...], tuple[float, ...]]]
     input_size: int
 
-
-class ModelWrapper(nn.Module):
-    """An ImageNet classifier that takes pixels in [0, 1] and exposes 8 readout layers.
-
-    Parameters
-    ----------
-    name : str
-        Registry name (``"alexnet"`` or ``"efficientnet_lite0"``).
-    net : torch.nn.Module
-        The underlying network, taking normalized input.
-    readouts : dict of str to str
-        ``layerK`` -> dotted module path inside ``net`` whose output is read.
-    paper_names : dict of str to str
-        ``layerK`` -> a descriptive name (``conv1`` ... for AlexNet).
-    mean, std : tuple of 3 floats
-        Per-channel normalization applied inside :meth:`forward`.
-    input_size : int
-        Side length of the square input the stimuli are prepared at.
-    weights_sha256 : str
-        SHA-256 of the weights file (``"random-init"`` when built without weights).
-
-    Attributes
-    ----------
-    layers : list of str
-        ``["layer1", ..., "layer8"]``.
-    categories : list of str
-        The 1000 ImageNet class names.
-    """
-
-    def __init__(self, name, net, readouts, paper_names, mean, std, input_size, weights_sha256):
-        super().__init__()
-        self.name = name
-        self.net = net.eval()
-        self.readouts = dict(readouts)
-        self.paper_names = dict(paper_names)
-        self.input_size = int(input_size)
-        self.weights_sha256 = weights_sha256
-        self.layers = list(LAYERS)
-        self.categories = imagenet_categories()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
-        for p in self.net.parameters():
-            p.requires_grad_(False)
+    @property
+    def mean(self) -> tuple[float, float, float]:
+        return self.normalization()[0]
 
     @property
-    def device(self) -> torch.device:
-        """Device the weights live on."""
-        return self.mean.device
+    def std(self) -> tuple[float, float, float]:
+        return self.normalization()[1]
 
-    def module_for(self, layer: str) -> nn.Module:
-        """Return the submodule whose output is readout ``layer``.
 
-        Raises
-        ------
-        ModelError
-            If ``layer`` is not one of ``layer1`` .. ``layer8``.
-        """
-        expect(layer in self.readouts, "layer", layer,
-               f"one of {', '.join(self.layers)} for model {self.name!r}", ModelError)
-        return self.net.get_submodule(self.readouts[layer])
+def _torchvision_normalization():
+    return (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for images in [0, 1].
+
+def _tf_normalization():
+    return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def _caffe_normalization():
+    # read when asked for: caffe.py imports torch (it builds the network)
+    from .caffe import caffe_preprocessing
+
+    return caffe_preprocessing()
+
+
+@cache
+def _model_wrapper() -> type:
+    """:class:`ModelWrapper`, defined on first use: it subclasses ``torch.nn.Module``, and
+    naming a network, checking its weights or reading its provenance (a page whose results
+    are made already) must not import torch. The class is the module's ``ModelWrapper``
+    (through the module's ``__getattr__``), so it pickles by that name."""
+    import torch
+    from torch import nn
+
+    class ModelWrapper(nn.Module):
+        """An ImageNet classifier that takes pixels in [0, 1] and exposes 8 readout layers.
 
         Parameters
         ----------
-        x : torch.Tensor, shape (n, 3, H, W)
-            Pixels in [0, 1] (normalization happens here).
+        name : str
+            Registry name (``"alexnet"`` or ``"efficientnet_lite0"``).
+        net : torch.nn.Module
+            The underlying network, taking normalized input.
+        readouts : dict of str to str
+            ``layerK`` -> dotted module path inside ``net`` whose output is read.
+        paper_names : dict of str to str
+            ``layerK`` -> a descriptive name (``conv1`` ... for AlexNet).
+        mean, std : tuple of 3 floats
+            Per-channel normalization applied inside :meth:`forward`.
+        input_size : int
+            Side length of the square input the stimuli are prepared at.
+        weights_sha256 : str
+            SHA-256 of the weights file (``"random-init"`` when built without weights).
 
-        Returns
-        -------
-        torch.Tensor, shape (n, 1000)
-            Pre-softmax class scores.
+        Attributes
+        ----------
+        layers : list of str
+            ``["layer1", ..., "layer8"]``.
+        categories : list of str
+            The 1000 ImageNet class names.
         """
-        return self.net((x - self.mean) / self.std)
 
-    def provenance(self) -> dict:
-        """Model name, weights checksum and readout points, for provenance records."""
-        return _provenance(self.name, self.weights_sha256, self.input_size, self.readouts,
-                           self.mean, self.std)
+        def __init__(self, name, net, readouts, paper_names, mean, std, input_size, weights_sha256):
+            super().__init__()
+            self.name = name
+            self.net = net.eval()
+            self.readouts = dict(readouts)
+            self.paper_names = dict(paper_names)
+            self.input_size = int(input_size)
+            self.weights_sha256 = weights_sha256
+            self.layers = list(LAYERS)
+            self.categories = imagenet_categories()
+            self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+            for p in self.net.parameters():
+                p.requires_grad_(False)
+
+        @property
+        def device(self) -> torch.device:
+            """Device the weights live on."""
+            return self.mean.device
+
+        def module_for(self, layer: str) -> nn.Module:
+            """Return the submodule whose output is readout ``layer``.
+
+            Raises
+            ------
+            ModelError
+                If ``layer`` is not one of ``layer1`` .. ``layer8``.
+            """
+            expect(layer in self.readouts, "layer", layer,
+                   f"one of {', '.join(self.layers)} for model {self.name!r}", ModelError)
+            return self.net.get_submodule(self.readouts[layer])
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            """Logits for images in [0, 1].
+
+            Parameters
+            ----------
+            x : torch.Tensor, shape (n, 3, H, W)
+                Pixels in [0, 1] (normalization happens here).
+
+            Returns
+            -------
+            torch.Tensor, shape (n, 1000)
+                Pre-softmax class scores.
+            """
+            return self.net((x - self.mean) / self.std)
+
+        def provenance(self) -> dict:
+            """Model name, weights checksum and readout points, for provenance records."""
+            return _provenance(self.name, self.weights_sha256, self.input_size, self.readouts,
+                               self.mean, self.std)
+
+    ModelWrapper.__module__ = __name__
+    ModelWrapper.__qualname__ = "ModelWrapper"
+    return ModelWrapper
+
+
+def __getattr__(name: str):
+    if name == "ModelWrapper":
+        return _model_wrapper()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _provenance(name, weights_sha256, input_size, readouts, mean, std) -> dict:
-    """A network's provenance record (:meth:`ModelWrapper.provenance`, :class:`LazyModel`);
-    ``mean`` and ``std`` as the float32 values the network normalizes with."""
-    def as_float32(v):
-        return torch.as_tensor(v, dtype=torch.float32).flatten().tolist()
+    """A network's provenance record (:meth:`ModelWrapper.provenance`, :class:`LazyModel`).
+
+    Parameters
+    ----------
+    name, weights_sha256 : str
+    input_size : int
+    readouts : dict of str to str
+    mean, std : tuple of 3 floats, or torch.Tensor of 3 values
+        Kept as the float32 values the network normalizes with.
+
+    Returns
+    -------
+    dict
+        ``model, weights_sha256, input_size, readouts, mean, std``.
+    """
+    def as_float32(v):          # a tuple of floats, or the network's buffer (a tensor)
+        v = v.detach().cpu().numpy() if hasattr(v, "detach") else v
+        return np.asarray(v, dtype=np.float32).ravel().tolist()
 
     return {"model": name, "weights_sha256": weights_sha256, "input_size": input_size,
             "readouts": readouts, "mean": as_float32(mean), "std": as_float32(std)}
@@ -200,6 +261,7 @@ def _provenance(name, weights_sha256, input_size, readouts, mean, std) -> dict:
 
 def _alexnet_weights_file() -> Path:
     """Where torchvision keeps the AlexNet ImageNet weights (the torch hub cache)."""
+    import torch
     from torchvision.models import AlexNet_Weights
 
     filename = os.path.basename(AlexNet_Weights.IMAGENET1K_V1.url)
@@ -207,6 +269,7 @@ def _alexnet_weights_file() -> Path:
 
 
 def _build_alexnet(pretrained: bool) -> tuple[nn.Module, str]:
+    import torch
     from torchvision.models import AlexNet_Weights, alexnet
 
     net = alexnet(weights=None)
@@ -248,6 +311,8 @@ def caffe_alexnet_file() -> Path:
     explicit = os.environ.get(CAFFE_ALEXNET_ENV)
     if explicit:
         return Path(explicit).expanduser()
+    import torch
+
     return Path(torch.hub.get_dir()) / "checkpoints" / "bvlc_alexnet.caffemodel"
 
 
@@ -333,6 +398,7 @@ def check_weights(name: str) -> None:
 
 def _build_efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, str]:
     import timm
+    import torch
 
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     if not pretrained:
@@ -373,18 +439,18 @@ _SPECS: dict[str, _Spec] = {
     "alexnet": _Spec(
         _build_alexnet, _ALEXNET_READOUTS,
         dict(zip(LAYERS, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"])),
-        (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224,
+        _torchvision_normalization, 224,
     ),
     "alexnet_caffe": _Spec(
         _build_alexnet_caffe, _CAFFE_READOUTS,
         dict(zip(LAYERS, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"])),
-        *caffe_preprocessing(), 227,
+        _caffe_normalization, 227,
     ),
     "efficientnet_lite0": _Spec(
         _build_efficientnet_lite0, _EFFNET_READOUTS,
         dict(zip(LAYERS, ["stem", "stage2", "stage3", "stage4", "stage5", "stage6",
                           "pool", "logits"])),
-        (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 224,
+        _tf_normalization, 224,
     ),
 }
 
@@ -505,6 +571,29 @@ def load_model(name: str = "efficientnet_lite0", device: str | torch.device | No
     """
     expect(name in _SPECS, "model", name, f"one of {', '.join(MODELS)}", ModelError)
     spec = _SPECS[name]
+    # a device named is checked now; none named is chosen when the network is built (a lazy
+    # network that never computes imports no torch)
+    device = None if device is None and lazy else _device(device)
+    if lazy and pretrained:
+        weights = _weights_path(name)
+        if weights is not None:
+            return LazyModel(name, device, weights)
+    net, checksum = spec.build(pretrained)
+    wrapper = _model_wrapper()(name, net, spec.readouts, spec.paper_names, spec.mean, spec.std,
+                           spec.input_size, checksum)
+    return wrapper.to(_device(device))
+
+
+def _device(device) -> torch.device:
+    """``device`` as a torch device (``None``: CUDA when there is one, else the CPU).
+
+    Raises
+    ------
+    InputError
+        Not a device name, or a CUDA device this machine does not have.
+    """
+    import torch
+
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -516,11 +605,4 @@ def load_model(name: str = "efficientnet_lite0", device: str | torch.device | No
                "a CUDA device, but torch finds none on this machine (use 'cpu')")
         expect(device.index is None or device.index < torch.cuda.device_count(), "device",
                str(device), f"one of the {torch.cuda.device_count()} CUDA devices here")
-    if lazy and pretrained:
-        weights = _weights_path(name)
-        if weights is not None:
-            return LazyModel(name, device, weights)
-    net, checksum = spec.build(pretrained)
-    wrapper = ModelWrapper(name, net, spec.readouts, spec.paper_names, spec.mean, spec.std,
-                           spec.input_size, checksum)
-    return wrapper.to(device)
+    return device
