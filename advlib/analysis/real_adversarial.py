@@ -223,8 +223,6 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
     -------
     HitAdversarial
     """
-    import torch
-
     from ..cnn.features import extract_features
 
     made = hit_images(model, data_folder, results_dir, max_steps=max_steps, seed=seed,
@@ -247,6 +245,9 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
         rdms.update({f"{name}/{layer}": compute_rdm(feats[layer], "correlation",
                                                     name=f"{name} images, {layer}")
                      for layer in model.layers})
+    # torch here, not above: a page that finds the stage made does not import it
+    import torch
+
     threads = torch.get_num_threads()       # the network's: the numpy work side by side too
     table, replicates = set_scores(rdms, data.subject_rdms(), method, n_perm, n_boot, seed,
                                    ci_level, progress, threads)

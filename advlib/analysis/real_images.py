@@ -85,9 +85,6 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
     -------
     HitImages
     """
-    from ..cnn.adversarial import choose_targets, generate_ai, generate_an, image_distances
-    from ..cnn.images import class_probabilities, read_images
-
     check_positive_int(max_steps, "max_steps")
     check_positive_int(batch_size, "batch_size")
     check_probability(threshold, "threshold", low_open=True, high_open=True)
@@ -102,6 +99,11 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
                       code=["advlib.analysis.real_images"])
         if reuse and stage.up_to_date():
             return load_hit_images(results_dir, data_folder, subset)
+    # the network's modules (torch) here, not above: a page that finds the stage made does
+    # not import them
+    from ..cnn.adversarial import choose_targets, generate_ai, generate_an, image_distances
+    from ..cnn.images import class_probabilities, read_images
+
     re = read_images(data.images.path, model.input_size)
     probs = class_probabilities(model, re, batch_size)
     classes, p_re = probs.argmax(1), probs.max(1)

@@ -260,8 +260,6 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
     -------
     HitResult
     """
-    import torch
-
     data = load_rdm_data(data_folder, subset)
     params = {"model": model.name, "weights_sha256": model.weights_sha256, "method": method,
               "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level,
@@ -273,6 +271,9 @@ def hit_rsa(model, data_folder=KRIEGESKORTE92, results_dir=None, *, method: str 
                       code=["advlib.analysis.real_rsa"])
         if reuse and stage.up_to_date():
             return load_hit_results(results_dir)
+    # torch here, not above: a page that finds the stage made does not import it
+    import torch
+
     feats = _image_features(model, data, progress)
     rdms = {layer: compute_rdm(feats[layer], "correlation",
                                name=f"{len(data.images)} images, {layer}")
