@@ -63,9 +63,9 @@ layer8  ``classifier`` (logits)                 1000
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,12 +135,23 @@ def _caffe_normalization():
     return caffe_preprocessing()
 
 
-@cache
+_WRAPPER: dict = {}
+_WRAPPER_LOCK = threading.Lock()
+
+
 def _model_wrapper() -> type:
     """:class:`ModelWrapper`, defined on first use: it subclasses ``torch.nn.Module``, and
     naming a network, checking its weights or reading its provenance (a page whose results
     are made already) must not import torch. The class is the module's ``ModelWrapper``
-    (through the module's ``__getattr__``), so it pickles by that name."""
+    (through the module's ``__getattr__``), so it pickles by that name; it is made once,
+    under a lock (two steps building networks in two threads get the same class)."""
+    with _WRAPPER_LOCK:
+        if "class" not in _WRAPPER:
+            _WRAPPER["class"] = _define_model_wrapper()
+        return _WRAPPER["class"]
+
+
+def _define_model_wrapper() -> type:
     import torch
     from torch import nn
 
@@ -233,6 +244,11 @@ def __getattr__(name: str):
     if name == "ModelWrapper":
         return _model_wrapper()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # ModelWrapper listed too: Sphinx's autodoc, pydoc and completion start from dir()
+    return sorted([*globals(), "ModelWrapper"])
 
 
 def _provenance(name, weights_sha256, input_size, readouts, mean, std) -> dict:
