@@ -187,6 +187,7 @@ def test_lazy_model_of_missing_weights_is_the_same_clear_error(tmp_path, monkeyp
         load_model("alexnet_caffe", lazy=True)
 
 
+@pytest.mark.slow    # builds the network in a fresh process (5.6 s)
 def test_naming_a_network_and_reading_what_it_made_import_no_torch():
     """A page whose results are made already names its network (a LazyModel) and reads the
     stages' tables: none of that imports torch (1.5 to 2 s of each such page's kernel), and
