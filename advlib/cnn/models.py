@@ -66,6 +66,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,7 +136,6 @@ def _caffe_normalization():
     return caffe_preprocessing()
 
 
-_WRAPPER: dict = {}
 _WRAPPER_LOCK = threading.Lock()
 
 
@@ -144,13 +144,12 @@ def _model_wrapper() -> type:
     naming a network, checking its weights or reading its provenance (a page whose results
     are made already) must not import torch. The class is the module's ``ModelWrapper``
     (through the module's ``__getattr__``), so it pickles by that name; it is made once,
-    under a lock (two steps building networks in two threads get the same class)."""
+    under a lock (``cache`` alone lets two threads building networks make two classes)."""
     with _WRAPPER_LOCK:
-        if "class" not in _WRAPPER:
-            _WRAPPER["class"] = _define_model_wrapper()
-        return _WRAPPER["class"]
+        return _define_model_wrapper()
 
 
+@cache
 def _define_model_wrapper() -> type:
     import torch
     from torch import nn
