@@ -197,6 +197,28 @@ def test_cross_validation_refuses_what_romp_refuses_before_any_work(rng):
             call()
 
 
+def test_options_passed_on_take_romps_own_defaults(rng):
+    # choose_n_nonzero and ROMPEncoder read romp's keyword defaults from its signature: the
+    # training folds' cap follows fit_intercept as romp would fit it, with or without it
+    import inspect
+
+    from advlib.analysis.encoding import _romp_options
+
+    defaults = {k: p.default for k, p in inspect.signature(romp).parameters.items()
+                if p.kind is p.KEYWORD_ONLY}
+    assert _romp_options({}) == defaults
+    assert _romp_options({"fit_intercept": False}) == {**defaults, "fit_intercept": False}
+    X, Y = rng.standard_normal((20, 30)), rng.standard_normal((20, 4))
+    assert ROMPEncoder(grid=(1,), n_folds=4).fit(X, Y).support_cap_ == 14
+    assert ROMPEncoder(grid=(1,), n_folds=4, fit_intercept=False).fit(X, Y).support_cap_ == 15
+    with pytest.raises(InputError, match=r"grid=\(16,\): expected at least one n_nonzero in 1..15"):
+        choose_n_nonzero(X, Y, grid=(16,), n_folds=4, fit_intercept=False)
+    bad = X.copy()
+    bad[0, 0] = np.nan          # a fixed level too: the keyword is refused before the data
+    with pytest.raises(TypeError, match="romp\\(\\) got an unexpected keyword argument 'foo'"):
+        ROMPEncoder(n_nonzero=2, foo=1).fit(bad, Y)
+
+
 def test_same_seed_same_model(rng):
     X, Y = rng.standard_normal((20, 100)), rng.standard_normal((20, 30))
     a = ROMPEncoder(seed=3, cv_targets=10).fit(X, Y)

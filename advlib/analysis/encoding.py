@@ -88,17 +88,23 @@ def _check_dtype(dtype) -> torch.dtype:
     return dtype
 
 
-def _check_romp_options(options: dict) -> None:
-    """Refuse keyword arguments :func:`romp` does not take before any work (as calling it
-    would, with the same message)."""
+def _romp_options(options: dict) -> dict:
+    """Every keyword argument of :func:`romp`, ``options`` over its defaults: the one place
+    the callers that pass options on read them from (``fit_intercept``, ``device``, ...).
+
+    Refuses keyword arguments :func:`romp` does not take before any work (as calling it
+    would, with the same message).
+    """
     import inspect
 
     try:
-        inspect.signature(romp).bind(None, None, 1, **options)
+        bound = inspect.signature(romp).bind(None, None, 1, **options)
     except TypeError as exc:
         message = str(exc)
         raise TypeError(f"romp() {message if message.startswith('got') else 'got ' + message}"
                         ) from None
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k not in ("X", "Y", "n_nonzero")}
 
 
 def _resolve_device(device, *arrays) -> torch.device:
@@ -403,18 +409,17 @@ def choose_n_nonzero(X, Y, grid=(1, 2, 4, 8), n_folds: int = 5, seed: int = 0, *
         Mean squared held-out error per candidate.
     grid : numpy.ndarray of int, shape (n_grid_kept,)
     """
-    _check_romp_options(romp_options)
+    options = _romp_options(romp_options)
     X, Y = _check_xy(X, Y)
     folds = _folds(len(X), n_folds, seed)
     smallest = min(len(train) for train, _ in folds)
-    cap = smallest - (1 if romp_options.get("fit_intercept", True) else 0)
+    cap = smallest - (1 if options["fit_intercept"] else 0)
     kept = np.array(sorted({int(g) for g in grid if 1 <= int(g) <= cap}))
     expect(kept.size > 0, "grid", tuple(grid), f"at least one n_nonzero in 1..{cap} "
            f"(training folds hold {smallest} images)")
-    options = dict(romp_options)
-    device = _resolve_device(options.pop("device", None), X, Y)
-    dtype = _check_dtype(options.pop("dtype", torch.float32))
-    intercept = options.pop("fit_intercept", True)
+    device = _resolve_device(options.pop("device"), X, Y)
+    dtype = _check_dtype(options.pop("dtype"))
+    intercept = options.pop("fit_intercept")
     sse = np.zeros((kept.size, Y.shape[1]))
     for train, test in folds:
         # the fold's design is validated, centred and normalized once for the whole grid
@@ -506,17 +511,18 @@ class ROMPEncoder:
             expect(given.ndim == 0 or given.shape == (Y.shape[1],), "n_nonzero",
                    f"{given.size} levels", f"one level, or one per target ({Y.shape[1]})")
             levels = np.broadcast_to(given, (Y.shape[1],))
+        intercept = _romp_options(self.romp_options)["fit_intercept"]
         cap = self.support_cap
         if cap is None and isinstance(self.n_nonzero, str):
             smallest = min(len(train) for train, _ in _folds(len(X), self.n_folds, self.seed))
-            cap = smallest - (1 if self.romp_options.get("fit_intercept", True) else 0)
+            cap = smallest - (1 if intercept else 0)
         self.support_cap_ = None if cap is None else int(cap)
         parts = {}
         for s in np.unique(levels):
             cols = np.flatnonzero(levels == s)
             opts = dict(self.romp_options)
             if cap is not None and "max_support" not in opts:
-                full = len(X) - (1 if opts.get("fit_intercept", True) else 0)
+                full = len(X) - (1 if intercept else 0)
                 opts["max_support"] = max(1, min(2 * int(s), int(cap), full, X.shape[1]))
             coef, b, info = romp(X, Y[:, cols], int(s), return_info=True, **opts)
             parts[int(s)] = (cols, info["coef_values"], b, info["support"])
