@@ -518,7 +518,7 @@ def _add_brain_rsa(sub) -> None:
 
 def _add_encode(sub) -> None:
     """``advlib encode``."""
-    from .analysis.encoding import ENCODERS
+    from .layout import ENCODERS
 
     p = sub.add_parser("encode", help="encoding models CNN layer -> vertices, trained on RE, "
                        "tested on AI and AN (Fig 6, Fig S1)",

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .errors import check_choice, expect
 
-__all__ = ["Layout", "default_results", "dataset_label", "simulation_spec", "brain_rsa_name",
+__all__ = ["Layout", "ENCODERS", "default_results", "dataset_label", "simulation_spec", "brain_rsa_name",
            "searchlight_name", "analysis_variant", "encoding_name", "SIMULATED", "SIMULATION_SPEC",
            "FOLDER_RECORD", "record_name", "MANIFEST", "SKIPPED_TABLE", "SELECTED_TABLE",
            "FEATURES_FOLDER", "features_name", "OBSERVER_ENERGY", "observer_responses_name", "CNN_RSA_TABLE",
@@ -300,6 +300,12 @@ def brain_rsa_name(n_vertices: int = 200, variant: str = "") -> str:
 def searchlight_name(n_vertices: int = 200, variant: str = "") -> str:
     """Folder name of the searchlight maps written with that brain RSA."""
     return _with("searchlight", variant, n_vertices)
+
+
+#: The encoding models by name (:func:`advlib.analysis.make_encoder`), each with its own
+#: tables (:func:`encoding_name`). Named here, where no network library is imported, so that
+#: parsing a command line or reading a table that is made imports no torch.
+ENCODERS = ("romp", "ridge")
 
 
 def encoding_name(solver: str = "romp", table: str = "encoding", variant: str = "") -> str:

@@ -24,6 +24,10 @@ def test_console_script_help():
     out = subprocess.run([sys.executable, "-m", "advlib.cli", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "stimuli" in out and "notebooks" in out
+    # the parser (every subcommand's options, the encoders' names too) imports no torch
+    probe = ("import sys\nfrom advlib.cli import build_parser\nbuild_parser()\n"
+             "assert 'torch' not in sys.modules, 'torch imported'\n")
+    subprocess.run([sys.executable, "-c", probe], check=True)
 
 
 def test_models_lists_readouts(capsys):

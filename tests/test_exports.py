@@ -68,7 +68,7 @@ def test_a_name_loads_its_module_on_first_use_only(tmp_path, monkeypatch):
     assert not hasattr(lazypkg, "_private")
 
 
-_PAGES = ("03_fmri", "04_brain_rsa", "07_summary")
+_PAGES = ("03_fmri", "04_brain_rsa", "05_encoding", "07_summary")
 
 
 def test_pages_that_only_read_tables_never_import_torch():

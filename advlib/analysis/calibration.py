@@ -69,7 +69,7 @@ from ..fmri.data import ROIS
 from ..fmri.normalize import normalize_betas
 from ..layout import CALIBRATION_TABLE, COVERAGE_TABLE
 from .brain_analysis import searchlight_roi_tests, vertex_bootstrap, vertex_interval
-from .encoding_study import layer_assignment_tests, transfer_statistics
+from .encoding_study import _layer_values, layer_assignment_tests, transfer_statistics
 from .rsa import compare_rdms, compute_rdm
 from .stats import (
     bootstrap_p,
@@ -214,7 +214,7 @@ def _encoding_ai_vs_an(rng, effect, n_images, n_units, n_resamples):
 def _assignment(rng, effect, n_subjects=3, layers=8):
     """Layer shares per subject x presentation x ROI; a subject's share is shared by its
     presentations and ROIs (one fit), which then add their own noise."""
-    rows = []
+    cells, shares, accs = [], [], []
     for s in range(n_subjects):
         base = rng.dirichlet(np.full(layers, 4.0))
         base[:2] += effect / 2
@@ -223,11 +223,16 @@ def _assignment(rng, effect, n_subjects=3, layers=8):
         for p in (1, 2):
             for roi in ROIS:
                 share = rng.dirichlet(200 * base)
-                acc = share + 0.02 * rng.normal(size=layers)   # accuracy follows the share
-                rows += [{"subject": f"sub-{s:02d}", "presentation": p, "test_kind": "AI",
-                          "roi": roi, "layer": f"layer{k + 1}", "proportion": share[k],
-                          "n_vertices": 200, "mean_r": acc[k]} for k in range(layers)]
-    return pd.DataFrame(rows)
+                shares.append(share)
+                accs.append(share + 0.02 * rng.normal(size=layers))  # accuracy follows share
+                cells.append((f"sub-{s:02d}", p, roi))
+    subject, presentation, roi = (np.repeat(np.array(c, dtype=object), layers)
+                                  for c in zip(*cells))
+    return pd.DataFrame({"subject": subject, "presentation": presentation.astype(np.int64),
+                         "test_kind": "AI", "roi": roi,
+                         "layer": np.tile([f"layer{k + 1}" for k in range(layers)], len(cells)),
+                         "proportion": np.concatenate(shares), "n_vertices": 200,
+                         "mean_r": np.concatenate(accs)})
 
 
 def _fig_s1(rng, effect, n_images, n_units, n_resamples):
@@ -236,9 +241,7 @@ def _fig_s1(rng, effect, n_images, n_units, n_resamples):
 
 
 def _fig_s1_pooled(rng, effect, n_images, n_units, n_resamples):
-    table = _assignment(rng, effect)
-    piv = table.pivot_table(index=["subject", "presentation", "roi"], columns="layer",
-                            values="proportion")
+    piv = _layer_values(_assignment(rng, effect), "proportion")
     return float(stats.ttest_rel(piv[["layer1", "layer2"]].sum(axis=1),
                                  piv[["layer7", "layer8"]].sum(axis=1)).pvalue)
 

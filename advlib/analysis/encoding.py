@@ -58,11 +58,10 @@ import scipy.sparse as sp
 import torch
 
 from ..errors import expect
+from ..layout import ENCODERS
 
 __all__ = ["romp", "ROMPEncoder", "RidgeEncoder", "choose_n_nonzero", "make_encoder",
            "pattern_correlation_parts", "ENCODERS"]
-
-ENCODERS = ("romp", "ridge")
 
 
 def _as_tensor(values, name: str, ndim: int, device, dtype) -> torch.Tensor:
