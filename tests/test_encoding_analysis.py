@@ -13,6 +13,7 @@ from advlib.analysis import (
     encoding_claims,
     layer_assignment_tests,
     layer_assignment_truth,
+    layer_table,
     load_encoding_results,
     transfer_statistics,
 )
@@ -166,12 +167,10 @@ def test_layer_assignment_tests_are_scipy_paired_t_tests():
     assert ("AI", "V1 vs LO (layers 7-8 minus 1-2 r)") in acc.index
 
 
-def test_layer_values_are_pandas_pivot_table():
+def test_layer_table_is_pandas_pivot_table():
     # the tests' table per subject x presentation x ROI and layer is pivot_table's: sorted,
     # duplicate cells averaged, NaN entries left out (no all-NaN row or column); the same
     # floats, so every test gets the same numbers at a quarter of pivot_table's cost
-    from advlib.analysis.encoding_study import _layer_values
-
     a = _assignment()
     a.loc[a.index[:8], "mean_r"] = np.nan                       # a whole row of layers
     a.loc[a.layer == "layer3", "mean_r"] = np.nan                # a whole layer
@@ -180,11 +179,13 @@ def test_layer_values_are_pandas_pivot_table():
     for value in ("proportion", "mean_r"):
         for _, g in a.groupby("test_kind"):
             pd.testing.assert_frame_equal(
-                _layer_values(g, value),
+                layer_table(g, value),
                 g.pivot_table(index=["subject", "presentation", "roi"], columns="layer",
                               values=value), check_exact=True)
         for statistic in ("share", "accuracy"):
             assert not layer_assignment_tests(a, statistic=statistic).isna().all().any()
+    with pytest.raises(InputError, match=r"assignment columns=\['mean_r'\]: expected all of"):
+        layer_table(a.drop(columns="mean_r"))
 
 
 def _table(n=40, ai_p=0.001, an_p=0.5, diff=0.001):

@@ -73,7 +73,6 @@ if TYPE_CHECKING:   # loaded on first use (advlib.exports); the cache keys read 
         load_cnn_results,
     )
     from .encoding import (
-        ENCODERS,
         RidgeEncoder,
         ROMPEncoder,
         choose_n_nonzero,
@@ -89,6 +88,7 @@ if TYPE_CHECKING:   # loaded on first use (advlib.exports); the cache keys read 
         layer_assignment_comparison,
         layer_assignment_tests,
         layer_assignment_truth,
+        layer_table,
         load_encoding_results,
         transfer_statistics,
     )
@@ -197,7 +197,7 @@ __all__ = [
     "permutation_indices", "check_blocks", "smallest_p", "normal_power", "at_least_power",
     # encoding
     "romp", "ROMPEncoder", "RidgeEncoder", "choose_n_nonzero", "make_encoder",
-    "pattern_correlation_parts", "ENCODERS",
+    "pattern_correlation_parts",
     # cnn_analysis
     "CNN_RSA_COLUMNS", "CNNRSAResult", "layer_rdms", "cnn_rsa", "load_cnn_results",
     # brain_analysis
@@ -208,7 +208,7 @@ __all__ = [
     "searchlight_roi_tests", "brain_rsa", "load_brain_results", "above_ceiling",
     # encoding_study
     "ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "S1_STATISTICS", "transfer_statistics",
-    "encoding_analysis", "layer_assignment_tests", "layer_assignment_truth",
+    "encoding_analysis", "layer_table", "layer_assignment_tests", "layer_assignment_truth",
     "layer_assignment_comparison", "load_encoding_results",
     # claims
     "HOLDS", "FAILS", "NO_EVIDENCE", "INCONCLUSIVE", "VERDICTS", "CLAIM_COLUMNS", "EFFECT", "MIN_POWER",

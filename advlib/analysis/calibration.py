@@ -69,7 +69,7 @@ from ..fmri.data import ROIS
 from ..fmri.normalize import normalize_betas
 from ..layout import CALIBRATION_TABLE, COVERAGE_TABLE
 from .brain_analysis import searchlight_roi_tests, vertex_bootstrap, vertex_interval
-from .encoding_study import _layer_values, layer_assignment_tests, transfer_statistics
+from .encoding_study import layer_assignment_tests, layer_table, transfer_statistics
 from .rsa import compare_rdms, compute_rdm
 from .stats import (
     bootstrap_p,
@@ -241,7 +241,7 @@ def _fig_s1(rng, effect, n_images, n_units, n_resamples):
 
 
 def _fig_s1_pooled(rng, effect, n_images, n_units, n_resamples):
-    piv = _layer_values(_assignment(rng, effect), "proportion")
+    piv = layer_table(_assignment(rng, effect), "proportion")
     return float(stats.ttest_rel(piv[["layer1", "layer2"]].sum(axis=1),
                                  piv[["layer7", "layer8"]].sum(axis=1)).pvalue)
 

@@ -61,7 +61,7 @@ from ..errors import expect
 from ..layout import ENCODERS
 
 __all__ = ["romp", "ROMPEncoder", "RidgeEncoder", "choose_n_nonzero", "make_encoder",
-           "pattern_correlation_parts", "ENCODERS"]
+           "pattern_correlation_parts"]
 
 
 def _as_tensor(values, name: str, ndim: int, device, dtype) -> torch.Tensor:

@@ -75,7 +75,7 @@ from .brain_analysis import (
 from .stats import centred_interval, permutation_indices, rng_from, swap_indices
 
 __all__ = ["ENCODING_COLUMNS", "ASSIGNMENT_COLUMNS", "S1_STATISTICS", "transfer_statistics",
-           "encoding_analysis", "layer_assignment_tests", "layer_assignment_truth",
+           "encoding_analysis", "layer_table", "layer_assignment_tests", "layer_assignment_truth",
            "layer_assignment_comparison", "load_encoding_results"]
 
 ENCODING_COLUMNS = ["subject", "roi", "layer", "test_kind", "r", "ci_low", "ci_high", "p_perm",
@@ -635,12 +635,29 @@ def _layer_truth(sub: dict, X: dict, *, solver, options, seed) -> dict:
     return {k: _vertex_r(enc.predict(X[k]), pats[k]) for k in ("AI", "AN")}
 
 
-def _layer_values(table: pd.DataFrame, value: str) -> pd.DataFrame:
-    """``value`` per subject x presentation x ROI (rows, sorted) and layer (columns, sorted),
-    the mean of the rows that share them, as ``pivot_table(values=value)`` gives it (entries
-    that are NaN are left out, so no row or column is all NaN) at a quarter of its cost:
-    the calibration study runs these tests on thousands of simulated tables."""
-    means = table.groupby(["subject", "presentation", "roi", "layer"])[value].mean()
+def layer_table(assignment: pd.DataFrame, value: str = "mean_r") -> pd.DataFrame:
+    """One column of a layer assignment as a table: a row per subject x presentation x ROI,
+    a column per layer (the tests of :func:`layer_assignment_tests` read it).
+
+    Rows and columns are sorted; rows that share a cell are averaged, and NaN entries are
+    left out (no row or column is all NaN): ``pivot_table(values=value)``'s table, the same
+    floats, at a quarter of its cost (the calibration study makes thousands).
+
+    Parameters
+    ----------
+    assignment : pandas.DataFrame
+        ``subject``, ``presentation``, ``roi``, ``layer`` and ``value`` columns
+        (:data:`ASSIGNMENT_COLUMNS`; one ``test_kind`` at a time).
+    value : {"mean_r", "proportion"}
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_subjects x n_presentations x n_rois, n_layers)
+    """
+    keys = ["subject", "presentation", "roi", "layer"]
+    missing = [c for c in keys + [value] if c not in assignment.columns]
+    expect(not missing, "assignment columns", missing, f"all of {keys + [value]}")
+    means = assignment.groupby(keys)[value].mean()
     return means.dropna().unstack("layer")
 
 
@@ -692,7 +709,7 @@ def layer_assignment_tests(assignment: pd.DataFrame, low=("layer1", "layer2"),
     value = "proportion" if statistic == "share" else "mean_r"
     out = []
     for kind, g in assignment.groupby("test_kind", sort=False):
-        piv = _layer_values(g, value)
+        piv = layer_table(g, value)
         lo = piv[[c for c in low if c in piv]].sum(axis=1)
         hi = piv[[c for c in high if c in piv]].sum(axis=1)
         if statistic == "accuracy":
