@@ -217,6 +217,13 @@ def test_options_passed_on_take_romps_own_defaults(rng):
     bad[0, 0] = np.nan          # a fixed level too: the keyword is refused before the data
     with pytest.raises(TypeError, match="romp\\(\\) got an unexpected keyword argument 'foo'"):
         ROMPEncoder(n_nonzero=2, foo=1).fit(bad, Y)
+    # return_info is romp's, but these callers read the fits themselves: refused at once
+    # (it used to fail after the cross-validation had begun, or on unpacking)
+    for call in (lambda: choose_n_nonzero(bad, Y, return_info=True),
+                 lambda: ROMPEncoder(return_info=False).fit(bad, Y),
+                 lambda: ROMPEncoder(n_nonzero=2, return_info=True).fit(bad, Y)):
+        with pytest.raises(InputError, match="return_info=.*: expected not given"):
+            call()
 
 
 def test_same_seed_same_model(rng):

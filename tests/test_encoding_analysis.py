@@ -186,6 +186,14 @@ def test_layer_table_is_pandas_pivot_table():
             assert not layer_assignment_tests(a, statistic=statistic).isna().all().any()
     with pytest.raises(InputError, match=r"assignment columns=\['mean_r'\]: expected all of"):
         layer_table(a.drop(columns="mean_r"))
+    # a layer whose entries are all NaN, and the first row's layer seen after another one:
+    # the columns are still sorted (review: unstack keeps the order of first appearance)
+    b = pd.DataFrame({"subject": "s", "presentation": [1, 2, 1], "roi": ["V1", "LO", "V3"],
+                      "layer": ["layer5", "layer4", "layer7"], "mean_r": [np.nan, 0.1, 0.2]})
+    assert layer_table(b).columns.tolist() == ["layer4", "layer7"]
+    pd.testing.assert_frame_equal(
+        layer_table(b), b.pivot_table(index=["subject", "presentation", "roi"],
+                                      columns="layer", values="mean_r"), check_exact=True)
 
 
 def _table(n=40, ai_p=0.001, an_p=0.5, diff=0.001):

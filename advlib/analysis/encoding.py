@@ -92,10 +92,13 @@ def _romp_options(options: dict) -> dict:
     the callers that pass options on read them from (``fit_intercept``, ``device``, ...).
 
     Refuses keyword arguments :func:`romp` does not take before any work (as calling it
-    would, with the same message).
+    would, with the same message), and ``return_info``: these callers read the fits
+    themselves.
     """
     import inspect
 
+    expect("return_info" not in options, "return_info", options.get("return_info"),
+           "not given: the encoder and its cross-validation read romp's fits themselves")
     try:
         bound = inspect.signature(romp).bind(None, None, 1, **options)
     except TypeError as exc:
