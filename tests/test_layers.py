@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent / "advlib"
 MODULES = sorted(".".join(p.relative_to(ROOT.parent).with_suffix("").parts)
                  for p in ROOT.rglob("*.py") if p.name != "__init__.py")
 BASE = {"advlib.errors", "advlib.provenance", "advlib.layout", "advlib.kernels",
-        "advlib.allocator", "advlib.exports"}
+        "advlib.allocator", "advlib.exports", "advlib.pool"}
 RANK = {"base": 0, "cnn": 1, "fmri": 1, "analysis": 2, "book": 3, "cli": 4}
 
 

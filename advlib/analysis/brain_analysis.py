@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from tqdm.auto import tqdm
 
 from ..cnn.stimulus_set import (
@@ -87,6 +87,7 @@ from ..layout import (
     searchlight_name,
     searchlight_vertices,
 )
+from ..pool import worker_pool
 from ..provenance import Stage
 from .rsa import MIN_RSA_IMAGES, MIN_RSA_WHY, compute_rdm
 from .stats import (
@@ -864,7 +865,7 @@ def brain_rsa(dataset_dir, stim_dir, out_dir=None, *, n_vertices: int = 200,
                                           variant))
     seeds = np.random.SeedSequence(seed).spawn(len(names))
     job = delayed(_subject_brain_rsa)
-    work = Parallel(n_jobs=jobs, return_as="generator")(
+    work = worker_pool(jobs, return_as="generator")(
         job(Path(dataset_dir) / name, manifest, sources, ss, n_vertices=n_vertices,
             n_perm=n_perm, n_boot=n_boot, ci_level=ci_level, searchlight=searchlight,
             searchlight_perm=searchlight_perm, radius=radius, normalize=normalize,

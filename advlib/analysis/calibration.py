@@ -60,7 +60,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
@@ -68,6 +68,7 @@ from ..errors import check_choice, check_positive_int, check_probability, expect
 from ..fmri.data import ROIS
 from ..fmri.normalize import normalize_betas
 from ..layout import CALIBRATION_TABLE, COVERAGE_TABLE
+from ..pool import worker_pool
 from .brain_analysis import searchlight_roi_tests, vertex_bootstrap, vertex_interval
 from .encoding_study import layer_assignment_tests, layer_table, transfer_statistics
 from .rsa import compare_rdms, compute_rdm
@@ -391,7 +392,7 @@ def calibration_table(families=None, n_draws: int = 400, alpha: float = 0.05, se
     seeds = np.random.SeedSequence(seed).spawn(2 * len(names))
     tasks = [(name, effect, seeds[2 * i + k], {"n_resamples": _RESAMPLES.get(name, 199), **size})
              for i, name in enumerate(names) for k, effect in enumerate((0.0, _EFFECTS[name]))]
-    work = Parallel(n_jobs=jobs, return_as="generator")(
+    work = worker_pool(jobs, return_as="generator")(
         delayed(_seeded_rate)(name, effect, n_draws, alpha, ss, opts)
         for name, effect, ss, opts in tasks)
     rates = list(tqdm(work, total=len(tasks), desc="calibration", disable=not progress))
@@ -515,7 +516,7 @@ def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: in
     table = calibration_table(n_draws=n_draws, alpha=alpha, seed=seed, progress=progress,
                               jobs=jobs)
     methods = ("images", "subsample", "replacement")
-    found = Parallel(n_jobs=jobs)(delayed(interval_coverage)(m, n_draws=coverage_draws,
+    found = worker_pool(jobs)(delayed(interval_coverage)(m, n_draws=coverage_draws,
                                                              seed=seed) for m in methods)
     coverage = pd.DataFrame([{"method": m, "level": 0.68, **f} for m, f in zip(methods, found)])
 

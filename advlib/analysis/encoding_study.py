@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
@@ -64,6 +64,7 @@ from ..fmri.data import (
 from ..fmri.normalize import NORMALIZATIONS, normalize_subject
 from ..fmri.selection import check_vertex_count, select_subject
 from ..layout import ENCODERS, analysis_variant, encoding_name
+from ..pool import worker_pool
 from ..provenance import Stage
 from .brain_analysis import (
     MIN_ROI_VERTICES,
@@ -370,7 +371,7 @@ def encoding_analysis(model, dataset_dir, stim_dir, out_dir=None, *, solver: str
     options = dict(n_nonzero=n_nonzero, grid=grid, n_folds=n_folds, **romp_opts) \
         if solver == "romp" else dict(n_folds=n_folds)
     seeds = np.random.SeedSequence(seed).spawn(len(names))
-    prepared = list(Parallel(n_jobs=jobs)(
+    prepared = list(worker_pool(jobs)(
         delayed(_prepare_subject)(Path(dataset_dir) / name, manifest, sources, radius=radius,
                                   n_vertices=n_vertices, normalize=normalize,
                                   within_session=within_session) for name in names))
@@ -432,7 +433,7 @@ def _by_unit(jobs, feats, rows_idx, layers, prepared, desc, progress, job) -> di
             X = {k: feats[k][layers[li]][rows_idx] for k in ("RE", "AI", "AN")}
             yield from (job(si, li, X) for si in range(len(prepared)))
 
-    work = Parallel(n_jobs=jobs, return_as="generator")(tasks())
+    work = worker_pool(jobs, return_as="generator")(tasks())
     return dict(zip(units, tqdm(work, total=len(units), desc=desc, disable=not progress)))
 
 
@@ -592,7 +593,7 @@ def layer_assignment_truth(model, dataset_dir, stim_dir, out_dir=None, *, subjec
     options = dict(n_nonzero=n_nonzero, grid=grid, n_folds=n_folds) if solver == "romp" \
         else dict(n_folds=n_folds)
     layers = list(model.layers)
-    prepared = list(Parallel(n_jobs=jobs)(
+    prepared = list(worker_pool(jobs)(
         delayed(_prepare_truth)(Path(dataset_dir) / name, manifest, sources, n_vertices=n_vertices,
                                 radius=radius, normalize=normalize) for name in names))
     fits = _by_unit(jobs, feats, rows_idx, layers, prepared, "Fig S1 truth", progress,

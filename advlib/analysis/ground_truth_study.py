@@ -324,7 +324,9 @@ def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2),
     pandas.DataFrame
         :data:`STUDY_COLUMNS`, every seed of every SNR x design.
     """
-    from joblib import Parallel, delayed
+    from joblib import delayed
+
+    from ..pool import worker_pool
 
     check_positive_int(jobs, "jobs")
     stim = layout.stimuli_dir
@@ -334,7 +336,7 @@ def observer_study(layout, base: dict, snrs=(0.4, 0.8, 1.6, 3.2),
     files = stimulus_files(stim)
     todo = [t for t in tasks if not _seed_stage(t[0], stim, t[1], t[2], files).up_to_date()]
     if todo:
-        work = Parallel(n_jobs=jobs, return_as="generator")(
+        work = worker_pool(jobs, return_as="generator")(
             delayed(_run_seed)(folder, stim, params, k, files, layout.features_dir)
             for folder, params, k in todo)
         list(tqdm(work, total=len(todo), desc="ground-truth study", disable=not progress))

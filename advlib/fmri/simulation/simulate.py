@@ -350,7 +350,9 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
     list of pathlib.Path
         The subject folders.
     """
-    from joblib import Parallel, delayed
+    from joblib import delayed
+
+    from ...pool import worker_pool
 
     dataset_dir = Path(dataset_dir)
     subjects = [check_positive_int(s, "subjects") for s in subjects]
@@ -370,7 +372,7 @@ def simulate_dataset(stim_dir, dataset_dir, subjects=(1, 2, 3), *, seed: int = 0
         make_hemisphere("lh", spacing=p["spacing"])
     # only when something is simulated
     energy = stimulus_energy(stim_dir, energy_cache) if todo else None
-    work = Parallel(n_jobs=jobs, return_as="generator")(
+    work = worker_pool(jobs, return_as="generator")(
         delayed(simulate_subject)(stim_dir, dataset_dir, s, seed=seed, energy=energy,
                                   energy_cache=energy_cache,   # the responses' cache
                                   reuse=False,   # found out of date just above

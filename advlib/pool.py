@@ -1,0 +1,54 @@
+"""The process pool the stages compute in: joblib's ``Parallel``, built in one place.
+
+Every stage that spreads its work over ``--jobs`` processes (the subjects, the calibration,
+the ground-truth study, brain RSA, encoding) takes its ``Parallel`` from
+:func:`worker_pool`, so that all of them pass joblib the same executor settings: joblib
+keeps its worker processes from one call to the next only while the settings stay the
+same, and a worker that is kept keeps its imports and its per-process caches (the
+ground-truth study's observer models, for instance).
+
+The one setting added here is loky's memory-leak check. After its first task a loky worker
+records its resident memory, and a worker that has grown by more than 300 MB since then is
+stopped and replaced ("A worker stopped while some jobs were given to the executor"). With
+the allocator settings of :mod:`advlib.allocator` a process keeps freed blocks for reuse,
+so its resident memory stays near its peak: a worker whose first task was small and a
+later one large looked leaky, and was replaced mid-build (imports and caches again, about
+2.7 s of work each for the study). :func:`worker_pool`'s workers allow
+:data:`WORKER_MEMORY_GROWTH` of growth instead. The numbers computed do not change: which
+process computes a task never does (each task seeds itself and runs on one thread).
+"""
+from __future__ import annotations
+
+__all__ = ["WORKER_MEMORY_GROWTH", "worker_pool"]
+
+#: Resident-memory growth after its first task (bytes) at which loky replaces a worker
+#: (loky's own default: 300 MB).
+WORKER_MEMORY_GROWTH = 8 * 1024 ** 3
+
+
+def _worker_setup() -> None:
+    """Run by each worker process as it starts: loky's leak threshold raised (nothing
+    happens where a loky version has no such setting)."""
+    from joblib.externals.loky import process_executor
+
+    if hasattr(process_executor, "_MAX_MEMORY_LEAK_SIZE"):
+        process_executor._MAX_MEMORY_LEAK_SIZE = WORKER_MEMORY_GROWTH
+
+
+def worker_pool(jobs: int, **options):
+    """``joblib.Parallel(n_jobs=jobs, **options)`` on the project's worker settings.
+
+    Parameters
+    ----------
+    jobs : int
+        Worker processes (1: the calls run in this process, as joblib does).
+    **options
+        Passed to :class:`joblib.Parallel` (e.g. ``return_as="generator"``).
+
+    Returns
+    -------
+    joblib.Parallel
+    """
+    from joblib import Parallel
+
+    return Parallel(n_jobs=jobs, initializer=_worker_setup, **options)
