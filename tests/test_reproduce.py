@@ -391,9 +391,10 @@ def test_the_failure_raised_is_the_steps_own_not_the_pools_end():
     import threading
     import time
 
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     from advlib.book.pipeline import _pool_ended, _run_stages_here, _Step
+    from advlib.pool import worker_pool
 
     ended = RuntimeError("The executor underlying Parallel has been shutdown. This is ...")
 
@@ -411,7 +412,7 @@ def test_the_failure_raised_is_the_steps_own_not_the_pools_end():
 
     def slow():
         try:
-            list(Parallel(n_jobs=2, return_as="generator")(
+            list(worker_pool(2, return_as="generator")(
                 delayed(time.sleep)(0.5) for _ in range(12)))
         except Exception as exc:            # noqa: BLE001 - the test looks at it
             seen["beside"] = exc
@@ -420,7 +421,7 @@ def test_the_failure_raised_is_the_steps_own_not_the_pools_end():
     thread.start()
     time.sleep(0.7)                         # its tasks run; this one queues behind 4 of them
     with pytest.raises(ZeroDivisionError):
-        Parallel(n_jobs=2)(delayed(divmod)(1, 0) for _ in range(1))
+        worker_pool(2)(delayed(divmod)(1, 0) for _ in range(1))
     thread.join(30)
     assert not thread.is_alive() and _pool_ended(seen["beside"]), seen
     assert not _pool_ended(InputError("x")) and not _pool_ended(RuntimeError("other"))
@@ -433,12 +434,13 @@ def test_an_interrupt_stops_the_steps_running_beside_each_other():
     import threading
     import time
 
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     from advlib.book.pipeline import _run_stages_here, _Step
+    from advlib.pool import worker_pool
 
     def work():
-        list(Parallel(n_jobs=2, return_as="generator")(
+        list(worker_pool(2, return_as="generator")(
             delayed(time.sleep)(20) for _ in range(2)))
 
     steps = [_Step("subjects", "a", work, model="m"), _Step("calibration", "b", work,
