@@ -509,3 +509,34 @@ def test_the_thread_counts_are_set_once_for_steps_side_by_side_and_restored():
     finally:
         torch.set_num_threads(previous)
     assert seen == [2, 2] and after == 1
+
+
+def test_dask_steps_are_awaited_on_the_runs_own_client(monkeypatch):
+    """``_run_on`` waits for its futures on its own client's loop, not on the caller's
+    current client's (as_completed's default): with another client current (a test's or a
+    notebook's ``with Client(...)``), a future whose result was lost with a killed worker
+    was awaited on both loops and failed ("bound to a different event loop")."""
+    import functools
+
+    import distributed
+    from distributed import Client, LocalCluster
+
+    from advlib.book.pipeline import _run_on, _Step
+
+    seen = []
+    original = distributed.as_completed
+
+    def recording(futures, *args, **kwargs):
+        seen.append(kwargs.get("loop"))
+        return original(futures, *args, **kwargs)
+
+    monkeypatch.setattr(distributed, "as_completed", recording)
+    steps = [_Step("subjects", "x", functools.partial(int, "1"), model="m")]
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as other, \
+            Client(other) as current, \
+            LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as run:
+        log = []
+        _run_on(run, steps, log, progress=False)
+        assert distributed.default_client() is current
+        assert seen == [run.loop] and [row["item"] for row in log] == ["x"]

@@ -650,7 +650,12 @@ def _run_on(client, steps, log, progress):
         futures[key] = future
         by_stage.setdefault((step.model, step.stage), []).append(key)
         order[key] = step
-    for future in as_completed(list(futures.values())):
+    # waited for on this client's own loop: as_completed's default is the current client's
+    # (another one where the caller holds one, as in `with Client(...)`), and a future whose
+    # result is lost with a killed worker after it finished is waited for again by
+    # future.result() on this client's loop; an event first awaited on the other loop then
+    # raised "bound to a different event loop"
+    for future in as_completed(list(futures.values()), loop=client.loop):
         try:
             result = future.result()
         except Exception as exc:            # a real failure (or a worker killed too often)
