@@ -170,7 +170,7 @@ def test_layer_assignment_tests_are_scipy_paired_t_tests():
 def test_layer_table_is_pandas_pivot_table():
     # the tests' table per subject x presentation x ROI and layer is pivot_table's: sorted,
     # duplicate cells averaged, NaN entries left out (no all-NaN row or column); the same
-    # floats, so every test gets the same numbers at a quarter of pivot_table's cost
+    # floats, so every test gets the same numbers at less than half pivot_table's cost
     a = _assignment()
     a.loc[a.index[:8], "mean_r"] = np.nan                       # a whole row of layers
     a.loc[a.layer == "layer3", "mean_r"] = np.nan                # a whole layer
