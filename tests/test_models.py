@@ -213,3 +213,14 @@ def test_naming_a_network_and_reading_what_it_made_import_no_torch():
              "assert again.model.provenance() == record\n"
              "assert type(pickle.loads(pickle.dumps(again.model))) is ModelWrapper\n")
     subprocess.run([sys.executable, "-c", probe], check=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_provenance_keeps_the_normalization_of_a_buffer_of_any_float_dtype(dtype):
+    """A network whose normalization buffers are half precision or bfloat16 (numpy has no
+    bfloat16: ``.numpy()`` on it raised) gets the same float32 values in its record."""
+    from advlib.cnn.models import _provenance
+
+    mean = torch.tensor([0.5, 0.25, 0.125], dtype=dtype)
+    rec = _provenance("net", "0" * 64, 224, {"layer1": "stem"}, mean, (1.0, 2.0, 3.0))
+    assert rec["mean"] == [0.5, 0.25, 0.125] and rec["std"] == [1.0, 2.0, 3.0]

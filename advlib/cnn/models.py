@@ -259,7 +259,8 @@ def _provenance(name, weights_sha256, input_size, readouts, mean, std) -> dict:
     input_size : int
     readouts : dict of str to str
     mean, std : tuple of 3 floats, or torch.Tensor of 3 values
-        Kept as the float32 values the network normalizes with.
+        Kept as the float32 values the network normalizes with (a half-precision or
+        bfloat16 buffer is widened exactly).
 
     Returns
     -------
@@ -267,7 +268,8 @@ def _provenance(name, weights_sha256, input_size, readouts, mean, std) -> dict:
         ``model, weights_sha256, input_size, readouts, mean, std``.
     """
     def as_float32(v):          # a tuple of floats, or the network's buffer (a tensor)
-        v = v.detach().cpu().numpy() if hasattr(v, "detach") else v
+        # .float() first: numpy has no bfloat16, and float16/bfloat16 widen exactly
+        v = v.detach().cpu().float().numpy() if hasattr(v, "detach") else v
         return np.asarray(v, dtype=np.float32).ravel().tolist()
 
     return {"model": name, "weights_sha256": weights_sha256, "input_size": input_size,
