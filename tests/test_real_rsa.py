@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial.distance import squareform
 from scipy.stats import rankdata, spearmanr
 
 from advlib.analysis.real_rsa import (
@@ -202,7 +203,14 @@ def test_numbers_for_the_prose_and_profiles_of_networks_without_results(tmp_path
     assert numbers["hit_trend"] == "increasing, exact Mann-Kendall p = 0.014"
     assert numbers["hit_tau"].startswith("0.210 (ceiling 0.250 to 0.480)")
     assert numbers["hit_animacy"] == "rho = 0.600, p = 0.001"
-    assert hit_profiles(tmp_path, ["efficientnet_lite0"]).empty
+    empty = hit_profiles(tmp_path, ["efficientnet_lite0"])
+    # with no results, the columns a table with results has (test_scale checks one)
+    rng = np.random.default_rng(0)
+    rdm = squareform(rng.random(15))
+    scores, _ = layer_scores({"layer1": rdm}, rdm[None], n_perm=9, n_boot=9)
+    assert empty.empty and list(empty.columns) == [*scores.columns, "layer_name", "model",
+                                                   "ceiling_lower", "ceiling_upper",
+                                                   "n_images"]
 
 
 def test_the_reversal_rule_holds_its_level_under_the_null():

@@ -168,4 +168,6 @@ def test_cross_model_chapter_shows_every_network(smoke_book, results_root, tmp_p
     # the real-data profiles say how many images they hold (the smoke profile's subset)
     from advlib.analysis.real_rsa import hit_profiles
 
-    assert set(hit_profiles(root, ["efficientnet_lite0", "alexnet_caffe"]).n_images) == {22}
+    profiles = hit_profiles(root, ["efficientnet_lite0", "alexnet_caffe"])
+    assert set(profiles.n_images) == {22}
+    assert list(profiles.columns) == list(hit_profiles(root / "none", ["x"]).columns)

@@ -130,6 +130,11 @@ def category_tests(group_rdm, images: pd.DataFrame, n_perm: int = 1000, seed=0) 
                                        "p_perm_lower", "within", "between"])
 
 
+#: :func:`layer_scores`' columns, in order (also an empty profile table's, :func:`hit_profiles`)
+_SCORE_COLUMNS = ("layer", "similarity", "ci_low", "ci_high", "p_perm", "tau_a", "per_subject",
+                  "method", "n_perm", "n_boot_valid", "ci_level")
+
+
 def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_perm: int = 1000,
                  n_boot: int = 1000, seed=0, ci_level: float = 0.95,
                  progress: bool = False, tau_a: bool = True,
@@ -158,7 +163,8 @@ def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_per
     table : pandas.DataFrame
         One row per layer: ``layer, similarity`` (mean over subjects), ``ci_low, ci_high``
         (bootstrap over images, centred on the estimate), ``p_perm``, ``tau_a`` (NaN when
-        not asked for), ``per_subject`` (the subjects' values, ";"-joined).
+        not asked for), ``per_subject`` (the subjects' values, ";"-joined), ``method,
+        n_perm, n_boot_valid`` (the valid resamples), ``ci_level``.
     replicates : pandas.DataFrame, shape (n_valid, n_layers)
         The bootstrap replicates of every layer's score, paired across layers (the same
         image resamples): differences between layers can be read off it.
@@ -195,7 +201,7 @@ def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_per
                      "per_subject": ";".join(f"{t.observed:.4f}" for t in tests),
                      "method": method, "n_perm": n_perm, "n_boot_valid": len(replicates),
                      "ci_level": ci_level})
-    return pd.DataFrame(rows), replicates
+    return pd.DataFrame(rows, columns=list(_SCORE_COLUMNS)), replicates
 
 
 @dataclass
@@ -447,9 +453,10 @@ def hit_profiles(results, models) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :func:`layer_scores`'s columns and ``model``, ``ceiling_lower``, ``ceiling_upper``,
-        ``n_images`` (the images the network's RDMs hold: fewer than 92 for a subset);
-        a network without results has no rows.
+        :func:`layer_scores`'s columns, ``layer_name`` (the paper's), ``model``,
+        ``ceiling_lower``, ``ceiling_upper``, ``n_images`` (the images the network's RDMs
+        hold: fewer than 92 for a subset); a network without results has no rows (with no
+        results at all, an empty table with these columns).
     """
     from ..errors import AdvlibError
     from ..layout import Layout
@@ -465,5 +472,5 @@ def hit_profiles(results, models) -> pd.DataFrame:
         parts.append(res.table.assign(model=m, ceiling_lower=ceil.lower,
                                       ceiling_upper=ceil.upper, n_images=n_images))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["model", "layer", "similarity", "ci_low", "ci_high", "p_perm",
-                 "ceiling_lower", "ceiling_upper", "n_images"])
+        columns=[*_SCORE_COLUMNS, "layer_name", "model", "ceiling_lower", "ceiling_upper",
+                 "n_images"])
