@@ -517,7 +517,7 @@ def calibration_study(out_dir, n_draws: int = 400, alpha: float = 0.05, seed: in
                               jobs=jobs)
     methods = ("images", "subsample", "replacement")
     found = worker_pool(jobs)(delayed(interval_coverage)(m, n_draws=coverage_draws,
-                                                             seed=seed) for m in methods)
+                                                         seed=seed) for m in methods)
     coverage = pd.DataFrame([{"method": m, "level": 0.68, **f} for m, f in zip(methods, found)])
 
     def write(tmp):

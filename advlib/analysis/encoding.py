@@ -389,6 +389,13 @@ def _folds(m: int, n_folds: int, seed) -> list:
                       .generate_state(1)[0]).split(np.arange(m)))
 
 
+def _fold_cap(folds: list, intercept: bool) -> tuple[int, int]:
+    """The largest support that every training fold of ``folds`` can fit (the smallest
+    fold's images, less one for an intercept), and that fold's size."""
+    smallest = min(len(train) for train, _ in folds)
+    return smallest - (1 if intercept else 0), smallest
+
+
 def choose_n_nonzero(X, Y, grid=(1, 2, 4, 8), n_folds: int = 5, seed: int = 0, **romp_options):
     """Sparsity level per target by K-fold cross-validation on the training images.
 
@@ -414,8 +421,7 @@ def choose_n_nonzero(X, Y, grid=(1, 2, 4, 8), n_folds: int = 5, seed: int = 0, *
     options = _romp_options(romp_options)
     X, Y = _check_xy(X, Y)
     folds = _folds(len(X), n_folds, seed)
-    smallest = min(len(train) for train, _ in folds)
-    cap = smallest - (1 if options["fit_intercept"] else 0)
+    cap, smallest = _fold_cap(folds, options["fit_intercept"])
     kept = np.array(sorted({int(g) for g in grid if 1 <= int(g) <= cap}))
     expect(kept.size > 0, "grid", tuple(grid), f"at least one n_nonzero in 1..{cap} "
            f"(training folds hold {smallest} images)")
@@ -516,8 +522,7 @@ class ROMPEncoder:
         intercept = _romp_options(self.romp_options)["fit_intercept"]
         cap = self.support_cap
         if cap is None and isinstance(self.n_nonzero, str):
-            smallest = min(len(train) for train, _ in _folds(len(X), self.n_folds, self.seed))
-            cap = smallest - (1 if intercept else 0)
+            cap, _ = _fold_cap(_folds(len(X), self.n_folds, self.seed), intercept)
         self.support_cap_ = None if cap is None else int(cap)
         parts = {}
         for s in np.unique(levels):
