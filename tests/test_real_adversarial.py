@@ -20,7 +20,7 @@ from advlib.analysis.real_images import hit_images
 from advlib.analysis.real_rsa import layer_scores
 from advlib.analysis.rsa import compute_rdm
 from advlib.analysis.stats import mann_kendall
-from advlib.errors import AdvlibError
+from advlib.errors import AdvlibError, InputError
 
 LAYERS = ["l1", "l2", "l3", "l4", "l5"]
 RE = [0.2, 0.25, 0.3, 0.3, 0.3]
@@ -247,3 +247,22 @@ def test_a_subset_gives_what_a_folder_of_its_images_gives(model, hit_folder, tmp
     with pytest.raises(AdvlibError, match=r"images in its order, with subset=None \(the "
                                           r"subset the hit_images stage was given\)"):
         load_hit_images(tmp_path / "a", whole)
+
+
+def test_hit_adversarial_asks_its_images_for_the_classes_its_comparison_needs(monkeypatch):
+    """The AN images are compared class by class, which needs MIN_RSA_IMAGES classes: the
+    images stage is asked to refuse fewer before its optimisers run (a subset with too few
+    classes stopped only after minutes of optimisation, in layer_scores)."""
+    import advlib.analysis.real_adversarial as real_adversarial
+    from advlib.analysis.rsa import MIN_RSA_IMAGES
+
+    seen = {}
+
+    def images_stage(*args, **kwargs):
+        seen.update(kwargs)
+        raise InputError("subset='few': expected images in more classes")
+
+    monkeypatch.setattr(real_adversarial, "hit_images", images_stage)
+    with pytest.raises(InputError, match="subset='few'"):
+        real_adversarial.hit_adversarial(None, subset="few", progress=False)
+    assert seen["min_classes"] == MIN_RSA_IMAGES and seen["subset"] == "few"

@@ -34,7 +34,7 @@ from ..layout import (
 from ..provenance import Stage
 from .real_images import HIT_IMAGE_OUTPUTS, SETS, hit_images
 from .real_rsa import layer_scores
-from .rsa import compute_rdm
+from .rsa import MIN_RSA_IMAGES, compute_rdm
 from .stats import centred_interval
 
 __all__ = ["HitAdversarial", "hit_adversarial", "load_hit_adversarial", "set_scores",
@@ -215,7 +215,9 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
         As in :func:`advlib.analysis.real_rsa.layer_scores` (``seed`` also picks the AI
         targets).
     max_steps, batch_size, subset
-        As in :func:`hit_images`.
+        As in :func:`hit_images`. Images that the network places in fewer than
+        :data:`advlib.analysis.rsa.MIN_RSA_IMAGES` classes are refused once classified,
+        before the optimisers run: the AN images are compared class by class.
     reuse : bool
     progress : bool
 
@@ -225,8 +227,10 @@ def hit_adversarial(model, data_folder=KRIEGESKORTE92, results_dir=None, *,
     """
     from ..cnn.features import extract_features
 
+    # refused before the optimisers' minutes when the class-by-class comparison can't run
     made = hit_images(model, data_folder, results_dir, max_steps=max_steps, seed=seed,
-                      batch_size=batch_size, subset=subset, reuse=reuse, progress=progress)
+                      batch_size=batch_size, subset=subset, min_classes=MIN_RSA_IMAGES,
+                      reuse=reuse, progress=progress)
     data = made.data                 # loaded and validated once, by hit_images
     params = {"model": model.name, "weights_sha256": model.weights_sha256, "method": method,
               "n_perm": n_perm, "n_boot": n_boot, "seed": seed, "ci_level": ci_level,

@@ -49,7 +49,7 @@ class HitImages:
 
 def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps: int = 300,
                threshold: float = 0.99, seed: int = 0, batch_size: int = 8,
-               subset: str | None = None, reuse: bool = True,
+               subset: str | None = None, min_classes: int = 1, reuse: bool = True,
                progress: bool = True) -> HitImages:
     """AI and AN versions of an RDM dataset's images, as a cached stage.
 
@@ -77,6 +77,12 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
     subset : str, optional
         Only the images of this 0/1 column of ``stimuli.csv``
         (:func:`advlib.fmri.rdm_data.load_rdm_data`).
+    min_classes : int
+        Refuse images that the network places in fewer classes, right after classifying
+        them (before the optimisers' minutes): a comparison of the AN images class by class
+        needs :data:`advlib.analysis.rsa.MIN_RSA_IMAGES` classes
+        (:func:`advlib.analysis.real_adversarial.hit_adversarial` asks for them). Checked on
+        a stage read back too.
     reuse : bool
         Read the images back when the stage is up to date.
     progress : bool
@@ -88,6 +94,7 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
     check_positive_int(max_steps, "max_steps")
     check_positive_int(batch_size, "batch_size")
     check_probability(threshold, "threshold", low_open=True, high_open=True)
+    check_positive_int(min_classes, "min_classes")
     data = load_rdm_data(data_folder, subset)
     params = {"model": model.name, "weights_sha256": model.weights_sha256,
               "max_steps": max_steps, "threshold": threshold, "seed": seed,
@@ -98,7 +105,9 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
                       inputs=data.input_files(),
                       code=["advlib.analysis.real_images"])
         if reuse and stage.up_to_date():
-            return load_hit_images(results_dir, data_folder, subset)
+            made = load_hit_images(results_dir, data_folder, subset)
+            _check_classes(made.table.re_class.to_numpy(), min_classes, data_folder, subset)
+            return made
     # the network's modules (torch) here, not above: a page that finds the stage made does
     # not import them
     from ..cnn.adversarial import choose_targets, generate_ai, generate_an, image_distances
@@ -107,6 +116,7 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
     re = read_images(data.images.path, model.input_size)
     probs = class_probabilities(model, re, batch_size)
     classes, p_re = probs.argmax(1), probs.max(1)
+    _check_classes(classes, min_classes, data_folder, subset)
     targets = choose_targets(classes, seed, exclude=classes)
     ai = generate_ai(model, re, targets, max_steps=max_steps, threshold=threshold,
                      batch_size=batch_size, progress=progress)
@@ -133,6 +143,17 @@ def hit_images(model, data_folder=KRIEGESKORTE92, results_dir=None, *, max_steps
         stage.run(write, data=str(data.folder), model=model.provenance(),
                   optimiser={"AI": ai.params, "AN": an.params})
     return HitImages(images, table, data)
+
+
+def _check_classes(classes, min_classes: int, data_folder, subset) -> None:
+    """Refuse images that the network places in fewer than ``min_classes`` classes, naming
+    the subset (or the folder) that holds them."""
+    k = len(np.unique(classes))
+    name, value = ("subset", subset) if subset is not None else ("data_folder", str(data_folder))
+    expect(k >= min_classes, name, value,
+           f"images that the network places in at least {min_classes} classes (these "
+           f"{len(classes)} fall in {k}): the AN images of one class are one image, and "
+           f"the AN images are compared class by class")
 
 
 def load_hit_images(results_dir, data_folder=KRIEGESKORTE92,
