@@ -130,7 +130,8 @@ def category_tests(group_rdm, images: pd.DataFrame, n_perm: int = 1000, seed=0) 
                                        "p_perm_lower", "within", "between"])
 
 
-#: :func:`layer_scores`' columns, in order (also an empty profile table's, :func:`hit_profiles`)
+#: :func:`layer_scores`' columns, in order: an empty profile table's (:func:`hit_profiles`;
+#: tests/test_real_rsa.py holds them to the columns ``layer_scores`` makes)
 _SCORE_COLUMNS = ("layer", "similarity", "ci_low", "ci_high", "p_perm", "tau_a", "per_subject",
                   "method", "n_perm", "n_boot_valid", "ci_level")
 
@@ -201,7 +202,7 @@ def layer_scores(layer_rdms: dict, subject_rdms, method: str = "spearman", n_per
                      "per_subject": ";".join(f"{t.observed:.4f}" for t in tests),
                      "method": method, "n_perm": n_perm, "n_boot_valid": len(replicates),
                      "ci_level": ci_level})
-    return pd.DataFrame(rows, columns=list(_SCORE_COLUMNS)), replicates
+    return pd.DataFrame(rows), replicates
 
 
 @dataclass
